@@ -1,0 +1,32 @@
+# The two commands of the README are `make run` and `make test`; the rest are their parts.
+PYTHON ?= python3
+VENV ?= .venv
+DJANGO ?= django>=5.2,<5.3
+EXTRAS ?= test,lint
+BIN := $(VENV)/bin
+
+.PHONY: install run test lint check pytest bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+install: $(BIN)/python
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[$(EXTRAS)]" "$(DJANGO)"
+
+# Web admin + API + a qcluster on SQLite, with a demo login printed. Ctrl+C stops both.
+run: install
+	VENV=$(VENV) bash scripts/run.sh
+
+# Lint, types, Django checks, migrations check, then the suite on SQLite and on PostgreSQL.
+test: install
+	VENV=$(VENV) bash scripts/test.sh
+
+lint:
+	VENV=$(VENV) LINT_ONLY=1 bash scripts/test.sh
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) db/ .pytest_cache .mypy_cache .ruff_cache

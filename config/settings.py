@@ -1,0 +1,161 @@
+"""Project settings, read from the environment (and a `.env` file) through django-environ."""
+
+import warnings
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+if (BASE_DIR / ".env").is_file():
+    environ.Env.read_env(BASE_DIR / ".env")
+
+DEBUG = env.bool("DEBUG", default=False)
+
+_DEV_SECRET_KEY = "django-insecure-development-key-do-not-use-in-production"  # noqa: S105
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. Set it in the environment or in .env "
+            "(or set DEBUG=true to use the insecure development key)."
+        )
+    warnings.warn(
+        "SECRET_KEY is not set: using the insecure development key. Set SECRET_KEY before deploying.",
+        RuntimeWarning,
+        stacklevel=1,
+    )
+    SECRET_KEY = _DEV_SECRET_KEY
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    # jobqueue comes before django_q so that its `qcluster` command (which wraps
+    # django-q2's) is the one Django finds.
+    "jobqueue",
+    "tasks",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_q",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+# The embedded default is a SQLite file next to the project. WAL lets readers and the
+# single writer proceed together; IMMEDIATE transactions take the write lock up front so
+# web, pusher and workers queue on the busy timeout instead of failing with
+# "database is locked" when a read transaction tries to upgrade.
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+_db = DATABASES["default"]
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    _db.setdefault("OPTIONS", {})
+    _db["OPTIONS"].setdefault(
+        "init_command",
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+    )
+    _db["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
+    _db["OPTIONS"].setdefault("timeout", 30)
+# Workers must keep their connections: a reconnect per query costs about 5 ms on
+# PostgreSQL and cuts a cluster's throughput several times (see docs/configuration.md).
+_db.setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=600))
+_db.setdefault("CONN_HEALTH_CHECKS", True)
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "jobqueue": {"handlers": ["console"], "level": env.str("JOBQUEUE_LOG_LEVEL", "INFO")},
+        # django-q2 logs every task at INFO; that costs 10-20 % of throughput.
+        "django-q": {"handlers": ["console"], "level": env.str("Q_LOG_LEVEL", "WARNING")},
+    },
+}
+
+# django-q2 is the executor only: its broker is ours (the Job table is the queue), the only
+# function it ever runs is jobqueue.runner.run_job, and it keeps no results of its own.
+Q_CLUSTER = {
+    "name": "jobqueue",
+    "broker_class": "jobqueue.broker.JobBroker",
+    "workers": env.int("Q_WORKERS", default=2),
+    # Claims per dequeue, and the local queue that holds claimed jobs until a worker is
+    # free: both small, so that a high-priority job never waits behind a long prefetch.
+    "bulk": env.int("Q_BULK", default=2),
+    "queue_limit": env.int("Q_QUEUE_LIMIT", default=2),
+    "poll": env.float("Q_POLL", default=0.05),
+    # The cluster-wide ceiling; each job carries its own timeout, which takes precedence.
+    "timeout": env.int("Q_TIMEOUT", default=3600),
+    # Only a safety net: our broker leases each job for its own timeout plus a grace.
+    "retry": env.int("Q_RETRY", default=3700),
+    "save_limit": -1,
+    "ack_failures": True,
+    "max_attempts": 1,
+    "scheduler": False,
+    "recycle": env.int("Q_RECYCLE", default=1000),
+    "catch_up": False,
+    "log_level": env.str("Q_LOG_LEVEL", "WARNING"),
+    "label": "Cluster internals",
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+}
+
+JOBQUEUE: dict[str, object] = {}

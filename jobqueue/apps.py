@@ -1,0 +1,39 @@
+"""App configuration: discover job modules, connect receivers, register checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import AppConfig, apps
+from django.core import checks
+from django.core.signals import setting_changed
+from django.db.models.signals import post_migrate
+
+
+class JobQueueConfig(AppConfig):
+    name = "jobqueue"
+    verbose_name = "Job queue"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from jobqueue import checks as jq_checks
+        from jobqueue.conf import jobqueue_settings, reload_on_setting_changed
+        from jobqueue.registry import autodiscover
+        from jobqueue.typeconfig import clear_cache
+
+        setting_changed.connect(reload_on_setting_changed, dispatch_uid="jobqueue.conf.reload")
+        setting_changed.connect(clear_cache, dispatch_uid="jobqueue.typeconfig.clear")
+        post_migrate.connect(_sync_after_migrate, sender=self, dispatch_uid="jobqueue.sync")
+
+        checks.register(jq_checks.check_settings, "jobqueue")
+        checks.register(jq_checks.check_environment_pins, "jobqueue")
+        checks.register(jq_checks.check_requires, "jobqueue")
+        checks.register(jq_checks.check_records, "jobqueue", checks.Tags.database)
+
+        autodiscover(jobqueue_settings.JOB_MODULE, apps.get_app_configs())
+
+
+def _sync_after_migrate(*, using: str = "default", **kwargs: Any) -> None:
+    from jobqueue.services import sync_job_types
+
+    sync_job_types()

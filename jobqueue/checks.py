@@ -1,0 +1,149 @@
+"""System checks (IDs jobqueue.E0xx / W0xx): configuration errors stop start-up, including qcluster."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from django.core.checks import CheckMessage, Error, Warning
+
+from jobqueue.conf import DEFAULTS, django_setting, jobqueue_settings
+from jobqueue.options import OPTIONS, env_var, resolve
+from jobqueue.registry import registry
+
+BROKER_CLASS = "jobqueue.broker.JobBroker"
+
+
+def check_environment_pins(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E001: a JOBQUEUE_<TYPE>_<OPTION> variable that does not parse. W003: one that names nothing."""
+    prefix = jobqueue_settings.ENV_PREFIX
+    messages: list[CheckMessage] = []
+    for definition in registry:
+        config = resolve(
+            definition.name,
+            definition.defaults,
+            {},
+            os.environ,
+            prefix=prefix,
+            settings_model=definition.settings_model,
+        )
+        for variable in config.pins.values():
+            problems = [e for e in config.errors if e.startswith(variable)]
+            for problem in problems:
+                messages.append(
+                    Error(
+                        f"environment pin {problem}",
+                        hint=f"Fix or unset {variable}.",
+                        obj=definition.name,
+                        id="jobqueue.E001",
+                    )
+                )
+        type_prefix = env_var(prefix, definition.name, "")
+        known = {env_var(prefix, definition.name, o) for o in OPTIONS}
+        if definition.settings_model is not None:
+            known |= {env_var(prefix, definition.name, f"settings_{f}") for f in definition.settings_model.model_fields}
+        for variable in os.environ:
+            if (
+                variable.startswith(type_prefix)
+                and variable not in known
+                and not _longer_type(variable, definition.name)
+            ):
+                messages.append(
+                    Warning(
+                        f"environment variable {variable} names no option of job type {definition.name!r}",
+                        hint=f"Options: {', '.join(sorted(OPTIONS))}; settings: SETTINGS_<FIELD>.",
+                        obj=definition.name,
+                        id="jobqueue.W003",
+                    )
+                )
+    return messages
+
+
+def _longer_type(variable: str, name: str) -> bool:
+    # JOBQUEUE_SEND_X_... may belong to a type "send_x_y" rather than "send_x".
+    prefix = jobqueue_settings.ENV_PREFIX
+    return any(
+        other.name != name and other.name.startswith(name) and variable.startswith(env_var(prefix, other.name, ""))
+        for other in registry
+    )
+
+
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E002: unknown JOBQUEUE keys. E004: django-q2 not running on our broker."""
+    messages: list[CheckMessage] = []
+    for key in jobqueue_settings.unknown_keys():
+        messages.append(
+            Error(
+                f"unknown key {key!r} in the JOBQUEUE setting",
+                hint=f"Known keys: {', '.join(sorted(DEFAULTS))}.",
+                id="jobqueue.E002",
+            )
+        )
+    q_cluster = django_setting("Q_CLUSTER", {}) or {}
+    if q_cluster.get("broker_class") != BROKER_CLASS:
+        messages.append(
+            Error(
+                "Q_CLUSTER['broker_class'] is not the job queue's broker",
+                hint=f"Set Q_CLUSTER['broker_class'] = {BROKER_CLASS!r}; django-q2's own brokers "
+                "would bypass priorities, leases and the job history.",
+                id="jobqueue.E004",
+            )
+        )
+    return messages
+
+
+def check_requires(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E003: a job type requires a job type that is not registered."""
+    messages: list[CheckMessage] = []
+    for definition in registry:
+        for name in definition.requires:
+            if name not in registry:
+                messages.append(
+                    Error(
+                        f"job type {definition.name!r} requires job type {name!r}, which is not registered",
+                        hint=f"Define {name!r} with @job in an installed app's jobs module, or remove it "
+                        f"from requires on {definition.defined_in}.",
+                        obj=definition.name,
+                        id="jobqueue.E003",
+                    )
+                )
+    return messages
+
+
+def check_records(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """W001: records whose code is gone. E005: records whose stored values are invalid."""
+    if not databases or "default" not in databases:
+        return []
+    from django.db import DatabaseError
+
+    from jobqueue.models import JobType
+    from jobqueue.typeconfig import resolve_for
+
+    messages: list[CheckMessage] = []
+    try:
+        records = list(JobType.objects.all())
+    except DatabaseError:
+        return []  # not migrated yet: migrate itself runs this check first
+    for record in records:
+        if record.name not in registry:
+            messages.append(
+                Warning(
+                    f"job type record {record.name!r} has no definition in code; its jobs will not run",
+                    hint="Restore its @job definition, or delete the record once its jobs are gone.",
+                    obj=record.name,
+                    id="jobqueue.W001",
+                )
+            )
+            continue
+        config = resolve_for(registry.get(record.name), record)
+        for problem in config.errors:
+            if not problem.startswith(jobqueue_settings.ENV_PREFIX):
+                messages.append(
+                    Error(
+                        f"job type {record.name!r}: {problem}",
+                        hint="Correct the value in the admin (Job types).",
+                        obj=record.name,
+                        id="jobqueue.E005",
+                    )
+                )
+    return messages

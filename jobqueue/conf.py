@@ -1,0 +1,80 @@
+"""The one reader of `django.conf.settings`: the JOBQUEUE dict, its defaults and its accessor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings as django_settings
+
+DEFAULTS: dict[str, Any] = {
+    # The module imported from every installed app to discover job types.
+    "JOB_MODULE": "jobs",
+    # Prefix of the environment variables that pin a job type's options.
+    "ENV_PREFIX": "JOBQUEUE_",
+    # A job type without its own timeout gets this one (seconds).
+    "DEFAULT_TIMEOUT": 600,
+    # A claimed job is leased for its timeout plus this grace; past it, any cluster reclaims it.
+    "LEASE_GRACE": 30,
+    # How often each cluster looks for expired leases and dead local workers (seconds).
+    "RECLAIM_INTERVAL": 2.0,
+    # The longest an idle cluster sleeps between two empty claims (seconds); polling backs
+    # off up to this. On PostgreSQL a NOTIFY cuts the sleep short, so it can be long; on
+    # SQLite (one machine, a cheap local read) it stays short to keep latency low.
+    "IDLE_POLL_MAX": {"postgresql": 2.0, "default": 0.2},
+    # Effective job type configuration is cached this long (seconds): record edits take
+    # effect within it, without a restart.
+    "CONFIG_CACHE_SECONDS": 1.0,
+    # Bounds on what an attempt keeps.
+    "TRACEBACK_MAX_CHARS": 16_000,
+    "ERROR_MAX_CHARS": 2_000,
+    "LOG_MAX_LINES": 200,
+    "LOG_LINE_MAX_CHARS": 1_000,
+    # Finished jobs are kept this long unless their type says otherwise (seconds).
+    "DEFAULT_RETENTION": 7 * 24 * 3600,
+    # The PostgreSQL channel that enqueue notifies and idle clusters listen on.
+    "NOTIFY_CHANNEL": "jobqueue",
+}
+
+
+class JobQueueSettings:
+    """Attribute access to the JOBQUEUE setting merged over DEFAULTS, re-read on setting_changed."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] | None = None
+
+    @property
+    def user_settings(self) -> dict[str, Any]:
+        value = getattr(django_settings, "JOBQUEUE", {})
+        return dict(value) if isinstance(value, dict) else {}
+
+    def unknown_keys(self) -> list[str]:
+        return sorted(set(self.user_settings) - set(DEFAULTS))
+
+    def _merged(self) -> dict[str, Any]:
+        if self._cache is None:
+            merged = dict(DEFAULTS)
+            merged.update({k: v for k, v in self.user_settings.items() if k in DEFAULTS})
+            self._cache = merged
+        return self._cache
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name not in DEFAULTS:
+            raise AttributeError(f"JOBQUEUE has no setting {name!r}; known: {', '.join(DEFAULTS)}")
+        return self._merged()[name]
+
+    def reload(self) -> None:
+        self._cache = None
+
+
+jobqueue_settings = JobQueueSettings()
+
+
+def reload_on_setting_changed(*, setting: str, **kwargs: Any) -> None:
+    """`setting_changed` receiver, connected in AppConfig.ready(): makes override_settings work."""
+    if setting == "JOBQUEUE":
+        jobqueue_settings.reload()
+
+
+def django_setting(name: str, default: Any = None) -> Any:
+    """Read one of Django's own settings (TIME_ZONE, Q_CLUSTER, DATABASES...) for the package."""
+    return getattr(django_settings, name, default)

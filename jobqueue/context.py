@@ -1,0 +1,158 @@
+"""`JobContext`: what a running job sees of itself (settings, logger, progress, cancel, follow-ups)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from django.utils import timezone
+
+from jobqueue.conf import jobqueue_settings
+from jobqueue.options import EffectiveConfig
+
+if TYPE_CHECKING:
+    from jobqueue.registry import JobDefinition
+
+# How often a running job may touch the database for progress writes and cancel checks.
+_PROGRESS_INTERVAL = 0.5
+_CANCEL_INTERVAL = 0.5
+
+
+class JobLog:
+    """A logger bound to one job: lines go to the `jobqueue.job.<type>` logger and, bounded,
+    onto the attempt so the admin and the API can show them."""
+
+    def __init__(self, type_name: str, job_id: str) -> None:
+        self._logger = logging.getLogger(f"jobqueue.job.{type_name}")
+        self._job_id = job_id
+        self.lines: list[dict[str, Any]] = []
+        self.dropped = 0
+
+    def log(self, level: int, msg: str, *args: Any, exc_info: Any = None) -> None:
+        text = msg % args if args else str(msg)
+        if len(self.lines) < int(jobqueue_settings.LOG_MAX_LINES):
+            limit = int(jobqueue_settings.LOG_LINE_MAX_CHARS)
+            self.lines.append(
+                {
+                    "at": timezone.now().isoformat(),
+                    "level": logging.getLevelName(level),
+                    "message": text if len(text) <= limit else text[:limit] + "…",
+                }
+            )
+        else:
+            self.dropped += 1
+        self._logger.log(level, "[job %s] %s", self._job_id, text, exc_info=exc_info)
+
+    def debug(self, msg: str, *args: Any) -> None:
+        self.log(logging.DEBUG, msg, *args)
+
+    def info(self, msg: str, *args: Any) -> None:
+        self.log(logging.INFO, msg, *args)
+
+    def warning(self, msg: str, *args: Any) -> None:
+        self.log(logging.WARNING, msg, *args)
+
+    def error(self, msg: str, *args: Any) -> None:
+        self.log(logging.ERROR, msg, *args)
+
+    def exception(self, msg: str, *args: Any) -> None:
+        self.log(logging.ERROR, msg, *args, exc_info=True)
+
+    def kept(self) -> list[dict[str, Any]]:
+        if not self.dropped:
+            return self.lines
+        return [
+            *self.lines,
+            {
+                "at": timezone.now().isoformat(),
+                "level": "WARNING",
+                "message": f"{self.dropped} more log lines dropped (LOG_MAX_LINES)",
+            },
+        ]
+
+
+@dataclass
+class FollowUp:
+    """A job to enqueue in the same transaction that records this attempt's success."""
+
+    definition: JobDefinition
+    payload: dict[str, Any]
+    options: dict[str, Any]
+
+
+class JobContext:
+    """Handed to `execute`: identity, configuration and the job's ways to talk back."""
+
+    def __init__(
+        self,
+        *,
+        job_id: str,
+        definition: JobDefinition,
+        config: EffectiveConfig,
+        attempt: int,
+        max_attempts: int,
+        deadline: datetime | None,
+        progress: float | None = None,
+    ) -> None:
+        self.job_id = job_id
+        self.definition = definition
+        self.job_type = definition.name
+        self.config = config
+        self.attempt = attempt
+        self.max_attempts = max_attempts
+        self.deadline = deadline
+        self.log = JobLog(definition.name, job_id)
+        self.follow_ups: list[FollowUp] = []
+        self.last_progress = progress
+        self._progress_written = 0.0
+        self._cancel_checked = 0.0
+        self._cancelled = False
+
+    @property
+    def settings(self) -> Any:
+        """The job type's effective settings (a validated instance of its Settings model)."""
+        return self.config.settings
+
+    @property
+    def is_last_attempt(self) -> bool:
+        return self.attempt >= self.max_attempts
+
+    def time_left(self) -> float | None:
+        if self.deadline is None:
+            return None
+        return max(0.0, (self.deadline - timezone.now()).total_seconds())
+
+    def progress(self, fraction: float, message: str = "") -> None:
+        """Report progress (0..1); visible on the job while it runs. Writes at most twice a second."""
+        fraction = min(1.0, max(0.0, float(fraction)))
+        self.last_progress = fraction
+        now = time.monotonic()
+        if fraction < 1.0 and now - self._progress_written < _PROGRESS_INTERVAL:
+            return
+        self._progress_written = now
+        from jobqueue.models import Job
+
+        Job.objects.filter(pk=self.job_id).update(progress=fraction, progress_message=message[:255])
+
+    def is_cancelled(self) -> bool:
+        """True once an operator asked to cancel this job; return soon after it turns true."""
+        if self._cancelled:
+            return True
+        now = time.monotonic()
+        if now - self._cancel_checked >= _CANCEL_INTERVAL:
+            self._cancel_checked = now
+            from jobqueue.models import Job
+
+            self._cancelled = Job.objects.filter(pk=self.job_id, cancel_requested_at__isnull=False).exists()
+        return self._cancelled
+
+    def enqueue(self, job_type: Any, payload: Any = None, **options: Any) -> None:
+        """Enqueue a follow-up job, committed together with this job's success (and not at all
+        if this attempt fails). The payload is validated now, so a bad one fails this attempt."""
+        from jobqueue.registry import resolve_definition
+
+        definition = resolve_definition(job_type)
+        self.follow_ups.append(FollowUp(definition, definition.payload_json(payload), options))

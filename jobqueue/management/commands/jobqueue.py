@@ -1,0 +1,101 @@
+"""`manage.py jobqueue <action>`: status, enqueue, requeue, sync and the demo login, for operators."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections import Counter
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from jobqueue.exceptions import InvalidStateError, PayloadValidationError, UnknownJobTypeError
+
+
+class Command(BaseCommand):
+    help = "Operate the job queue: status, enqueue, requeue, sync, demo-user."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        actions = parser.add_subparsers(dest="action", required=True)
+        actions.add_parser("status", help="job counts by type and status, and unresolved dead letters")
+        enqueue = actions.add_parser("enqueue", help="enqueue one job of a registered type")
+        enqueue.add_argument("type", help="job type name")
+        enqueue.add_argument("payload", nargs="?", default="{}", help="payload as a JSON object")
+        enqueue.add_argument("--priority", type=int)
+        enqueue.add_argument("--delay", type=float, help="seconds to wait before running")
+        requeue = actions.add_parser("requeue", help="re-queue dead letters")
+        requeue.add_argument("ids", nargs="*", help="dead letter ids")
+        requeue.add_argument("--type", dest="type_name", help="every unresolved dead letter of this type")
+        requeue.add_argument("--reason", default="re-queued from the command line")
+        actions.add_parser("sync", help="mirror the registered job types into their records")
+        actions.add_parser("demo-user", help="create (or reset) the demo admin login and print it")
+
+    def handle(self, *args: Any, action: str, **options: Any) -> None:
+        handler = getattr(self, f"do_{action.replace('-', '_')}")
+        handler(**options)
+
+    def do_status(self, **options: Any) -> None:
+        from jobqueue.models import DeadLetter, Job
+
+        counts = Counter(Job.objects.values_list("job_type__name", "status"))
+        if not counts:
+            self.stdout.write("no jobs")
+        for (type_name, status), count in sorted(counts.items()):
+            self.stdout.write(f"{type_name:32} {status:10} {count}")
+        self.stdout.write(f"unresolved dead letters: {DeadLetter.objects.unresolved().count()}")
+
+    def do_enqueue(self, *, type: str, payload: str, priority: int | None, delay: float | None, **options: Any) -> None:
+        from jobqueue.services import enqueue
+
+        try:
+            data = json.loads(payload)
+        except json.JSONDecodeError as exc:
+            raise CommandError(f"payload is not valid JSON: {exc}") from None
+        try:
+            job = enqueue(type, data, priority=priority, delay=delay, created_by="cli")
+        except (PayloadValidationError, UnknownJobTypeError) as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(f"enqueued {job.pk} ({job.status})")
+
+    def do_requeue(self, *, ids: list[str], type_name: str | None, reason: str, **options: Any) -> None:
+        from django.core.exceptions import ValidationError
+
+        from jobqueue.models import DeadLetter
+        from jobqueue.services import requeue_dead_letter
+
+        if not ids and not type_name:
+            raise CommandError("name dead letter ids, or --type NAME for all unresolved ones of a type")
+        dead_letters = DeadLetter.objects.unresolved()
+        try:
+            dead_letters = dead_letters.filter(pk__in=ids) if ids else dead_letters.filter(job_type__name=type_name)
+            chosen = list(dead_letters)
+        except ValidationError as exc:
+            raise CommandError(f"not a dead letter id: {exc.messages[0]}") from None
+        failures = 0
+        for dead_letter in chosen:
+            try:
+                job = requeue_dead_letter(dead_letter, by="cli", reason=reason)
+                self.stdout.write(f"{dead_letter.pk} -> {job.pk}")
+            except (InvalidStateError, PayloadValidationError) as exc:
+                failures += 1
+                self.stderr.write(f"{dead_letter.pk}: {exc}")
+        self.stdout.write(f"re-queued {len(chosen) - failures} of {len(chosen)}")
+        if failures:
+            raise CommandError(f"{failures} dead letter(s) could not be re-queued")
+
+    def do_sync(self, **options: Any) -> None:
+        from jobqueue.services import sync_job_types
+
+        report = sync_job_types()
+        self.stdout.write(f"created: {report.created} updated: {report.updated} unregistered: {report.orphaned}")
+
+    def do_demo_user(self, **options: Any) -> None:
+        from django.contrib.auth import get_user_model
+
+        user_model = get_user_model()
+        password = secrets.token_urlsafe(12)
+        user, _ = user_model.objects.get_or_create(username="demo", defaults={"email": "demo@example.com"})
+        user.is_staff = user.is_superuser = True
+        user.set_password(password)
+        user.save()
+        self.stdout.write(f"demo login: username demo, password {password}")

@@ -1,0 +1,296 @@
+"""The tables: JobType (configuration records), Job (queue and history), Attempt, DeadLetter."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from jobqueue.exceptions import ConfigurationError
+from jobqueue.options import OPTIONS
+
+
+def new_id() -> uuid.UUID:
+    """A UUIDv7 (RFC 9562): unguessable like uuid4, but time-ordered so inserts stay local
+    in the primary-key index as the history grows."""
+    millis = time.time_ns() // 1_000_000
+    value = (millis & ((1 << 48) - 1)) << 80
+    value |= int.from_bytes(os.urandom(10), "big") & ((1 << 80) - 1)
+    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
+    return uuid.UUID(int=value)
+
+
+class JobTypeQuerySet(models.QuerySet["JobType"]):
+    def registered(self) -> JobTypeQuerySet:
+        return self.filter(registered=True)
+
+    def orphaned(self) -> JobTypeQuerySet:
+        return self.filter(registered=False)
+
+
+class JobType(models.Model):
+    """The database record of a job type: operator overrides of its code defaults.
+
+    Every option column is nullable: null means "use the value declared in code". A record
+    whose definition is gone from the code is kept with `registered=False`, and nothing of
+    its type runs.
+    """
+
+    name = models.CharField(max_length=63, unique=True)
+    description = models.TextField(blank=True)
+    version = models.CharField(max_length=50, blank=True)
+    defined_in = models.CharField(max_length=255, blank=True, help_text="module.qualname of the definition")
+    registered = models.BooleanField(default=True, help_text="false when the code no longer defines this type")
+
+    enabled = models.BooleanField(null=True, blank=True)
+    priority = models.SmallIntegerField(null=True, blank=True)
+    max_attempts = models.PositiveIntegerField(null=True, blank=True)
+    timeout = models.PositiveIntegerField(null=True, blank=True, help_text="seconds")
+    concurrency = models.PositiveIntegerField(null=True, blank=True, help_text="0 means unlimited")
+    # Null means "inherit from code" on these text columns, distinct from an explicit "off".
+    rate_limit = models.CharField(max_length=50, null=True, blank=True, help_text="e.g. 30/60s, or off")  # noqa: DJ001
+    batch_size = models.PositiveIntegerField(null=True, blank=True)
+    backoff_base = models.FloatField(null=True, blank=True, help_text="seconds")
+    backoff_factor = models.FloatField(null=True, blank=True)
+    backoff_max = models.FloatField(null=True, blank=True, help_text="seconds")
+    backoff_jitter = models.FloatField(null=True, blank=True, help_text="fraction, 0..1")
+    schedule = models.CharField(max_length=100, null=True, blank=True, help_text="seconds, a cron expression, or off")  # noqa: DJ001
+    schedule_timezone = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
+    overlap = models.BooleanField(null=True, blank=True)
+    retention = models.PositiveIntegerField(null=True, blank=True, help_text="seconds")
+    settings = models.JSONField(default=dict, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+
+    objects = JobTypeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def option_values(self) -> dict[str, Any]:
+        """The record's override columns, by option name (None: not overridden)."""
+        return {name: getattr(self, name) for name in OPTIONS}
+
+    def clean(self) -> None:
+        errors: dict[str, list[str]] = {}
+        for name, value in self.option_values().items():
+            if value is None:
+                continue
+            try:
+                OPTIONS[name].validate(value)
+            except ConfigurationError as exc:
+                errors.setdefault(name, []).append(str(exc))
+        if not isinstance(self.settings, dict):
+            errors.setdefault("settings", []).append("settings must be a JSON object")
+        if errors:
+            raise ValidationError(errors)
+
+
+class Status(models.TextChoices):
+    QUEUED = "queued"
+    SCHEDULED = "scheduled"
+    RUNNING = "running"
+    RETRYING = "retrying"
+    SUCCEEDED = "succeeded"
+    DEAD = "dead"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+
+
+WAITING = (Status.QUEUED, Status.SCHEDULED, Status.RETRYING)
+FINISHED = (Status.SUCCEEDED, Status.DEAD, Status.CANCELLED, Status.SKIPPED)
+
+
+class JobQuerySet(models.QuerySet["Job"]):
+    def waiting(self) -> JobQuerySet:
+        return self.filter(status__in=WAITING)
+
+    def ready(self, now: Any = None) -> JobQuerySet:
+        return self.filter(status__in=WAITING, run_after__lte=now or timezone.now())
+
+    def running(self) -> JobQuerySet:
+        return self.filter(status=Status.RUNNING)
+
+    def finished(self) -> JobQuerySet:
+        return self.filter(status__in=FINISHED)
+
+    def dead(self) -> JobQuerySet:
+        return self.filter(status=Status.DEAD)
+
+
+class Job(models.Model):
+    """One unit of work of a job type: a row in the queue while it waits, its history after."""
+
+    id = models.UUIDField(primary_key=True, default=new_id, editable=False)
+    job_type = models.ForeignKey(JobType, on_delete=models.PROTECT, related_name="jobs")
+    payload = models.JSONField(default=dict)
+    priority = models.SmallIntegerField(default=0)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveIntegerField(default=0, help_text="attempts used, counted at claim")
+    max_attempts = models.PositiveIntegerField(default=3)
+    run_after = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True, help_text="start of the latest attempt")
+    finished_at = models.DateTimeField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=64, blank=True, help_text="the cluster holding the lease")
+    worker = models.CharField(max_length=128, blank=True, help_text="host:pid of the running worker")
+    timeout = models.PositiveIntegerField(null=True, blank=True, help_text="seconds, fixed at claim")
+    result = models.JSONField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    progress = models.FloatField(null=True, blank=True)
+    progress_message = models.CharField(max_length=255, blank=True)
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    # Null (not "") for "no key", so that a unique index on the key ignores keyless jobs.
+    unique_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    rerun_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns")
+    created_by = models.CharField(max_length=150, blank=True)
+
+    objects = JobQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            # The claim: highest priority first, oldest first within a priority.
+            models.Index(
+                fields=["-priority", "run_after"],
+                name="jq_job_claim",
+                condition=Q(status__in=["queued", "scheduled", "retrying"]),
+            ),
+            # When the next scheduled or retrying job falls due (idle clusters sleep until then).
+            models.Index(
+                fields=["run_after"],
+                name="jq_job_due",
+                condition=Q(status__in=["queued", "scheduled", "retrying"]),
+            ),
+            # Concurrency counts and lease reclaim only ever look at running jobs.
+            models.Index(fields=["job_type"], name="jq_job_running_type", condition=Q(status="running")),
+            models.Index(fields=["lease_expires_at"], name="jq_job_lease", condition=Q(status="running")),
+            # The admin's and the API's filters, newest first.
+            models.Index(fields=["job_type", "status", "-created_at"], name="jq_job_type_status"),
+            models.Index(fields=["status", "-created_at"], name="jq_job_status_created"),
+            models.Index(fields=["-created_at"], name="jq_job_created"),
+            models.Index(fields=["job_type", "unique_key"], name="jq_job_unique_key"),
+            models.Index(fields=["finished_at"], name="jq_job_finished"),
+        ]
+        permissions = [
+            ("rerun_job", "Can re-run jobs"),
+            ("cancel_job", "Can cancel jobs"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job_type_id and self.job_type.name} {self.id}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED
+
+
+class Outcome(models.TextChoices):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    CRASHED = "crashed"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+
+
+class Attempt(models.Model):
+    """One execution of a job by a worker."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="attempt_set")
+    number = models.PositiveIntegerField()
+    cluster = models.CharField(max_length=64, blank=True)
+    host = models.CharField(max_length=128, blank=True)
+    pid = models.PositiveIntegerField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(default=timezone.now)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    error_type = models.CharField(max_length=255, blank=True)
+    error_message = models.TextField(blank=True)
+    traceback = models.TextField(blank=True)
+    logs = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["job", "number"]
+        constraints = [models.UniqueConstraint(fields=["job", "number"], name="jq_attempt_job_number")]
+        indexes = [
+            models.Index(fields=["finished_at"], name="jq_attempt_finished"),
+            models.Index(fields=["outcome", "finished_at"], name="jq_attempt_outcome"),
+        ]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of {self.job_id}: {self.outcome}"
+
+
+class DeadReason(models.TextChoices):
+    ATTEMPTS_EXHAUSTED = "attempts_exhausted"
+    PERMANENT_ERROR = "permanent_error"
+    UNREGISTERED_TYPE = "unregistered_type"
+    INVALID_PAYLOAD = "invalid_payload"
+
+
+class Resolution(models.TextChoices):
+    REQUEUED = "requeued"
+    DISCARDED = "discarded"
+
+
+class DeadLetterQuerySet(models.QuerySet["DeadLetter"]):
+    def unresolved(self) -> DeadLetterQuerySet:
+        return self.filter(resolution="")
+
+    def resolved(self) -> DeadLetterQuerySet:
+        return self.exclude(resolution="")
+
+
+class DeadLetter(models.Model):
+    """A job that gave up: why, its last error, and what an operator did about it."""
+
+    id = models.UUIDField(primary_key=True, default=new_id, editable=False)
+    job = models.OneToOneField(Job, on_delete=models.CASCADE, related_name="dead_letter")
+    job_type = models.ForeignKey(JobType, on_delete=models.PROTECT, related_name="dead_letters")
+    reason = models.CharField(max_length=32, choices=DeadReason.choices)
+    error_type = models.CharField(max_length=255, blank=True)
+    error_message = models.TextField(blank=True)
+    traceback = models.TextField(blank=True)
+    payload = models.JSONField(default=dict)
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    resolution = models.CharField(max_length=16, choices=Resolution.choices, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.CharField(max_length=150, blank=True)
+    resolution_reason = models.TextField(blank=True)
+    requeued_job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    objects = DeadLetterQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["resolution", "-created_at"], name="jq_dl_resolution"),
+            models.Index(fields=["job_type", "-created_at"], name="jq_dl_type"),
+        ]
+        permissions = [
+            ("requeue_deadletter", "Can re-queue dead letters"),
+            ("discard_deadletter", "Can discard dead letters"),
+        ]
+
+    def __str__(self) -> str:
+        return f"dead letter of {self.job_id} ({self.reason})"
+
+    @property
+    def is_resolved(self) -> bool:
+        return bool(self.resolution)

@@ -1,0 +1,181 @@
+"""Enqueueing: validate against the job type, insert in the caller's transaction, wake a cluster."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from jobqueue.exceptions import JobQueueError, PayloadValidationError, UnknownJobTypeError
+from jobqueue.models import Job, Status
+from jobqueue.options import OPTIONS
+from jobqueue.registry import JobDefinition, resolve_definition
+from jobqueue.typeconfig import type_state
+from jobqueue.wakeup import notify
+
+JobTypeRef = str | JobDefinition | type | Callable[..., Any]
+
+
+class BulkEnqueueError(JobQueueError, ValueError):
+    """Some items of an `enqueue_many` call are invalid; nothing was written.
+
+    `errors` maps each bad item's index to {field path: [messages]}.
+    """
+
+    def __init__(self, errors: dict[int, dict[str, list[str]]]) -> None:
+        self.errors = errors
+        super().__init__(f"{len(errors)} invalid item(s), nothing enqueued: indexes {sorted(errors)}")
+
+
+@dataclass(frozen=True)
+class EnqueueRequest:
+    job_type: JobTypeRef
+    payload: Any = None
+    priority: int | None = None
+    run_after: datetime | None = None
+    delay: float | timedelta | None = None
+    unique_key: str | None = None
+
+
+def build_job(
+    job_type: JobTypeRef,
+    payload: Any = None,
+    *,
+    priority: int | None = None,
+    run_after: datetime | None = None,
+    delay: float | timedelta | None = None,
+    unique_key: str | None = None,
+    created_by: str = "",
+    rerun_of: Job | None = None,
+    now: datetime | None = None,
+) -> Job:
+    """Validate everything and return an unsaved Job; raise PayloadValidationError with field paths."""
+    definition = resolve_definition(job_type)
+    state = type_state(definition.name)
+    errors: dict[str, list[str]] = {}
+    try:
+        payload_json = definition.payload_json(payload)
+    except PayloadValidationError as exc:
+        errors.update({f"payload.{p}" if p else "payload": m for p, m in exc.errors.items()})
+        payload_json = {}
+    if priority is None:
+        priority = int(state.config.priority)
+    else:
+        try:
+            priority = OPTIONS["priority"].validate(priority)
+        except ValueError as exc:
+            errors["priority"] = [str(exc)]
+    now = now or timezone.now()
+    if run_after is not None and delay is not None:
+        errors["delay"] = ["give run_after or delay, not both"]
+    elif delay is not None:
+        seconds = delay.total_seconds() if isinstance(delay, timedelta) else delay
+        if not isinstance(seconds, int | float) or seconds < 0 or seconds != seconds:
+            errors["delay"] = ["must be a non-negative number of seconds"]
+        else:
+            run_after = now + timedelta(seconds=seconds)
+    elif run_after is not None and timezone.is_naive(run_after):
+        errors["run_after"] = ["must be timezone-aware"]
+    if unique_key is not None and (not isinstance(unique_key, str) or not 0 < len(unique_key) <= 255):
+        errors["unique_key"] = ["must be a string of 1 to 255 characters"]
+    if errors:
+        raise PayloadValidationError(definition.name, errors)
+    run_after = run_after or now
+    return Job(
+        job_type_id=state.type_id,
+        payload=payload_json,
+        priority=priority,
+        status=Status.SCHEDULED if run_after > now else Status.QUEUED,
+        max_attempts=int(state.config.max_attempts),
+        run_after=run_after,
+        created_at=now,
+        unique_key=unique_key,
+        created_by=created_by[:150],
+        rerun_of=rerun_of,
+    )
+
+
+def enqueue(
+    job_type: JobTypeRef,
+    payload: Any = None,
+    *,
+    priority: int | None = None,
+    run_after: datetime | None = None,
+    delay: float | timedelta | None = None,
+    unique_key: str | None = None,
+    created_by: str = "",
+    rerun_of: Job | None = None,
+) -> Job:
+    """Enqueue one job. The row joins the caller's transaction: workers see it only after commit.
+
+    Raises UnknownJobTypeError (listing the known types) or PayloadValidationError (with field
+    paths); in both cases nothing is written.
+    """
+    new = build_job(
+        job_type,
+        payload,
+        priority=priority,
+        run_after=run_after,
+        delay=delay,
+        unique_key=unique_key,
+        created_by=created_by,
+        rerun_of=rerun_of,
+    )
+    new.save(force_insert=True)
+    if new.status == Status.QUEUED:
+        notify()
+    return new
+
+
+def enqueue_many(items: Iterable[EnqueueRequest | Mapping[str, Any]], *, created_by: str = "") -> list[Job]:
+    """Enqueue many jobs in one transaction, all or nothing; errors come back per item index."""
+    jobs: list[Job] = []
+    errors: dict[int, dict[str, list[str]]] = {}
+    now = timezone.now()
+    for index, item in enumerate(items):
+        try:
+            request = item if isinstance(item, EnqueueRequest) else _request(item)
+            jobs.append(
+                build_job(
+                    request.job_type,
+                    request.payload,
+                    priority=request.priority,
+                    run_after=request.run_after,
+                    delay=request.delay,
+                    unique_key=request.unique_key,
+                    created_by=created_by,
+                    now=now,
+                )
+            )
+        except PayloadValidationError as exc:
+            errors[index] = exc.errors
+        except UnknownJobTypeError as exc:
+            errors[index] = {"type": [str(exc)]}
+    if errors:
+        raise BulkEnqueueError(errors)
+    with transaction.atomic():
+        Job.objects.bulk_create(jobs, batch_size=500)
+        if any(j.status == Status.QUEUED for j in jobs):
+            notify()
+    return jobs
+
+
+def _request(item: Mapping[str, Any]) -> EnqueueRequest:
+    known = {"type", "job_type", "payload", "priority", "run_after", "delay", "unique_key"}
+    unknown = set(item) - known
+    if unknown:
+        raise PayloadValidationError(
+            str(item.get("type", "")), {name: [f"unknown field; allowed: {sorted(known)}"] for name in sorted(unknown)}
+        )
+    return EnqueueRequest(
+        job_type=item.get("type") or item.get("job_type") or "",
+        payload=item.get("payload"),
+        priority=item.get("priority"),
+        run_after=item.get("run_after"),
+        delay=item.get("delay"),
+        unique_key=item.get("unique_key"),
+    )

@@ -1,0 +1,278 @@
+"""The transitions of a claimed job: start, finish (retry / dead / done), release, reclaim.
+
+Every transition is a conditional UPDATE on (id, status running, attempts, claimed_by): a
+worker whose lease was taken over by another cluster finds it changed and writes nothing,
+so one attempt is never recorded twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from jobqueue.backoff import retry_delay
+from jobqueue.conf import jobqueue_settings
+from jobqueue.context import FollowUp
+from jobqueue.models import FINISHED, Attempt, DeadLetter, DeadReason, Job, Outcome, Status
+from jobqueue.options import EffectiveConfig
+
+logger = logging.getLogger("jobqueue")
+
+_FAILURES = (Outcome.FAILED, Outcome.TIMED_OUT, Outcome.CRASHED)
+
+
+@dataclass
+class Claim:
+    """Identifies one claim of a job: the lease holder and the attempt number it counted."""
+
+    job_id: str
+    attempt: int
+    cluster: str
+
+
+@dataclass
+class AttemptReport:
+    """What happened in one attempt, as the runner or the reclaimer saw it."""
+
+    outcome: Outcome
+    started_at: datetime | None = None
+    finished_at: datetime = field(default_factory=timezone.now)
+    host: str = ""
+    pid: int | None = None
+    error_type: str = ""
+    error_message: str = ""
+    traceback: str = ""
+    logs: list[dict[str, Any]] = field(default_factory=list)
+    result: Any = None
+    retryable: bool = True
+    dead_reason: DeadReason = DeadReason.PERMANENT_ERROR
+    retry_after: float | None = None
+    rate_limited_after: float | None = None
+    follow_ups: list[FollowUp] = field(default_factory=list)
+    progress: float | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    status: Status
+    run_after: datetime | None = None
+    dead_reason: DeadReason | None = None
+
+
+def decide(
+    report: AttemptReport,
+    attempt: int,
+    max_attempts: int,
+    config: EffectiveConfig,
+    now: datetime,
+    rng: Callable[[], float] | None = None,
+) -> Decision:
+    """The retry policy: the job's next status after this attempt."""
+    if report.outcome == Outcome.SUCCEEDED:
+        return Decision(Status.SUCCEEDED)
+    if report.outcome == Outcome.SKIPPED:
+        return Decision(Status.SKIPPED)
+    if report.outcome == Outcome.CANCELLED:
+        return Decision(Status.CANCELLED)
+    if not report.retryable:
+        return Decision(Status.DEAD, dead_reason=report.dead_reason)
+    if attempt >= max_attempts:
+        return Decision(Status.DEAD, dead_reason=DeadReason.ATTEMPTS_EXHAUSTED)
+    if report.retry_after is not None:
+        delay = max(0.0, float(report.retry_after))
+    else:
+        kwargs: dict[str, Any] = {"rng": rng} if rng else {}
+        delay = retry_delay(
+            attempt,
+            base=config.backoff_base,
+            factor=config.backoff_factor,
+            maximum=config.backoff_max,
+            jitter=config.backoff_jitter,
+            **kwargs,
+        )
+    return Decision(Status.RETRYING, run_after=now + timedelta(seconds=delay))
+
+
+def start(claim: Claim, *, host: str, pid: int, timeout: int, now: datetime | None = None) -> Job | None:
+    """Mark the attempt as started and lease the job for its timeout; None if the claim was lost."""
+    now = now or timezone.now()
+    lease = now + timedelta(seconds=timeout + int(jobqueue_settings.LEASE_GRACE))
+    updated = Job.objects.filter(
+        pk=claim.job_id, status=Status.RUNNING, attempts=claim.attempt, claimed_by=claim.cluster
+    ).update(started_at=now, worker=f"{host}:{pid}"[:128], timeout=timeout, lease_expires_at=lease)
+    if not updated:
+        return None
+    return Job.objects.select_related("job_type").get(pk=claim.job_id)
+
+
+def release(claim: Claim, *, run_after: datetime | None = None, note: str = "") -> bool:
+    """Give a claimed job back without using its attempt (shutdown before start, rate limited)."""
+    changes: dict[str, Any] = {
+        "status": Status.QUEUED,
+        "claimed_by": "",
+        "worker": "",
+        "lease_expires_at": None,
+    }
+    if run_after is not None:
+        changes["run_after"] = run_after
+    if note:
+        changes["last_error"] = note
+    from django.db.models import F
+
+    return bool(
+        Job.objects.filter(
+            pk=claim.job_id, status=Status.RUNNING, attempts=claim.attempt, claimed_by=claim.cluster
+        ).update(attempts=F("attempts") - 1, **changes)
+    )
+
+
+def finish(claim: Claim, job: Job, report: AttemptReport, config: EffectiveConfig) -> Decision | None:
+    """Record the attempt and move the job to its next status, in one transaction.
+
+    Returns the decision, or None when the claim was lost (another cluster reclaimed the job).
+    """
+    now = report.finished_at
+    decision = decide(report, claim.attempt, job.max_attempts, config, now)
+    error = _error_line(report)
+    changes: dict[str, Any] = {
+        "status": decision.status,
+        "claimed_by": "",
+        "worker": "",
+        "lease_expires_at": None,
+        "last_error": error,
+    }
+    if report.progress is not None:
+        changes["progress"] = report.progress
+    if decision.status in FINISHED:
+        changes["finished_at"] = now
+    if decision.run_after is not None:
+        changes["run_after"] = decision.run_after
+    if report.result is not None:
+        changes["result"] = report.result
+    with transaction.atomic():
+        updated = Job.objects.filter(
+            pk=claim.job_id, status=Status.RUNNING, attempts=claim.attempt, claimed_by=claim.cluster
+        ).update(**changes)
+        if not updated:
+            logger.warning("job %s: lease lost before attempt %s was recorded", claim.job_id, claim.attempt)
+            return None
+        started = report.started_at
+        Attempt.objects.create(
+            job_id=claim.job_id,
+            number=claim.attempt,
+            cluster=claim.cluster,
+            host=report.host[:128],
+            pid=report.pid,
+            started_at=started,
+            finished_at=now,
+            duration_ms=int((now - started).total_seconds() * 1000) if started else None,
+            outcome=report.outcome,
+            error_type=report.error_type[:255],
+            error_message=_bounded(report.error_message, int(jobqueue_settings.ERROR_MAX_CHARS)),
+            traceback=_bounded(report.traceback, int(jobqueue_settings.TRACEBACK_MAX_CHARS)),
+            logs=report.logs,
+        )
+        if decision.status == Status.DEAD:
+            DeadLetter.objects.create(
+                job_id=claim.job_id,
+                job_type_id=job.job_type_id,
+                reason=decision.dead_reason or DeadReason.PERMANENT_ERROR,
+                error_type=report.error_type[:255],
+                error_message=_bounded(report.error_message, int(jobqueue_settings.ERROR_MAX_CHARS)),
+                traceback=_bounded(report.traceback, int(jobqueue_settings.TRACEBACK_MAX_CHARS)),
+                payload=job.payload,
+                attempts=claim.attempt,
+                created_at=now,
+            )
+        if decision.status == Status.SUCCEEDED and report.follow_ups:
+            _enqueue_follow_ups(report.follow_ups, job, now)
+    return decision
+
+
+def _enqueue_follow_ups(follow_ups: list[FollowUp], parent: Job, now: datetime) -> None:
+    from jobqueue.services.jobs import build_job
+    from jobqueue.wakeup import notify
+
+    jobs = [build_job(f.definition, f.payload, created_by=f"job:{parent.pk}", now=now, **f.options) for f in follow_ups]
+    Job.objects.bulk_create(jobs)
+    notify()
+
+
+def _error_line(report: AttemptReport) -> str:
+    if report.outcome not in _FAILURES:
+        return ""
+    text = f"{report.error_type}: {report.error_message}" if report.error_type else report.error_message
+    return _bounded(text, int(jobqueue_settings.ERROR_MAX_CHARS))
+
+
+def _bounded(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[: limit // 2] + f"\n… [{len(text) - limit} characters cut] …\n" + text[-limit // 2 :]
+
+
+def reclaim_lost(
+    *,
+    now: datetime | None = None,
+    cluster: str = "",
+    host: str = "",
+    is_alive: Callable[[int], bool] | None = None,
+    limit: int = 100,
+) -> int:
+    """Close the attempts of running jobs whose worker is gone, then retry or dead-letter them.
+
+    Two ways a worker is known gone: its lease expired (any cluster may reclaim: the worker,
+    its cluster or its host was lost), or, for this cluster's own jobs, its pid no longer
+    exists (killed, or stopped by the timeout guard) - found within seconds.
+    """
+    from jobqueue.typeconfig import type_states
+
+    now = now or timezone.now()
+    states = {state.type_id: state for state in type_states().values()}
+    candidates = list(
+        Job.objects.filter(status=Status.RUNNING, lease_expires_at__lt=now).order_by("lease_expires_at")[:limit]
+    )
+    if cluster and is_alive is not None:
+        for job in Job.objects.filter(status=Status.RUNNING, claimed_by=cluster).exclude(worker=""):
+            worker_host, _, pid = job.worker.rpartition(":")
+            if worker_host == host and pid.isdigit() and not is_alive(int(pid)):
+                candidates.append(job)
+    reclaimed = 0
+    for job in {j.pk: j for j in candidates}.values():
+        deadline = job.started_at + timedelta(seconds=job.timeout) if job.started_at and job.timeout else None
+        timed_out = deadline is not None and now >= deadline
+        if job.lease_expires_at and job.lease_expires_at < now and not timed_out:
+            message = "lease expired without a result: the worker, its cluster or its host was lost"
+        elif timed_out:
+            message = f"worker stopped after the {job.timeout} s timeout without reporting"
+        else:
+            message = "worker process died during the attempt"
+        worker_host, _, pid = job.worker.rpartition(":")
+        report = AttemptReport(
+            outcome=Outcome.TIMED_OUT if timed_out else Outcome.CRASHED,
+            started_at=job.started_at,
+            finished_at=now,
+            host=worker_host,
+            pid=int(pid) if pid.isdigit() else None,
+            error_type="TimeoutError" if timed_out else "WorkerLost",
+            error_message=message,
+        )
+        state = states.get(job.job_type_id)
+        if state is None:
+            report.retryable = False
+            report.dead_reason = DeadReason.UNREGISTERED_TYPE
+            from jobqueue.options import CODE_DEFAULTS, EffectiveConfig
+
+            config = EffectiveConfig(name="", values=dict(CODE_DEFAULTS), sources={})
+        else:
+            config = state.config
+        if finish(Claim(str(job.pk), job.attempts, job.claimed_by), job, report, config) is not None:
+            reclaimed += 1
+            logger.warning("job %s reclaimed: %s", job.pk, message)
+    return reclaimed

@@ -1,0 +1,97 @@
+"""Operator actions: re-run, cancel, re-queue or discard a dead letter. Each is audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from jobqueue.exceptions import InvalidStateError
+from jobqueue.models import WAITING, DeadLetter, Job, Resolution, Status
+from jobqueue.registry import registry
+from jobqueue.services.audit import Actor, actor_label, record
+from jobqueue.services.jobs import enqueue
+
+
+def rerun(job: Job, *, by: Actor, reason: str = "") -> Job:
+    """Enqueue a new job with the same type and payload, linked to `job` by `rerun_of`."""
+    if not job.is_finished:
+        raise InvalidStateError(f"job {job.pk} is {job.status}; only a finished job can be re-run")
+    with transaction.atomic():
+        new = enqueue(job.job_type.name, job.payload, priority=job.priority, created_by=actor_label(by), rerun_of=job)
+        record(by, job, "rerun", reason, f"re-run as {new.pk}")
+    return new
+
+
+def cancel(job: Job, *, by: Actor, reason: str = "") -> Job:
+    """Cancel a waiting job at once; ask a running one to stop (it sees ctx.is_cancelled())."""
+    now = timezone.now()
+    with transaction.atomic():
+        if Job.objects.filter(pk=job.pk, status__in=WAITING).update(
+            status=Status.CANCELLED, finished_at=now, cancel_requested_at=now
+        ):
+            outcome = "cancelled"
+        elif Job.objects.filter(pk=job.pk, status=Status.RUNNING, cancel_requested_at__isnull=True).update(
+            cancel_requested_at=now
+        ):
+            outcome = "cancel requested"
+        else:
+            job.refresh_from_db()
+            if job.status == Status.RUNNING:
+                outcome = "cancel already requested"
+            else:
+                raise InvalidStateError(f"job {job.pk} is already {job.status}; there is nothing to cancel")
+        record(by, job, "cancel", reason, outcome)
+    job.refresh_from_db()
+    return job
+
+
+def requeue_dead_letter(dead_letter: DeadLetter, *, by: Actor, payload: Any = None, reason: str = "") -> Job:
+    """Enqueue the dead job again (optionally with a corrected payload, validated) and mark the
+    dead letter resolved. Raises InvalidStateError if it was already resolved."""
+    dead_letter.refresh_from_db()
+    if dead_letter.is_resolved:
+        raise InvalidStateError(f"dead letter {dead_letter.pk} is already resolved ({dead_letter.resolution})")
+    job = dead_letter.job
+    name = dead_letter.job_type.name
+    if name not in registry:
+        raise InvalidStateError(f"job type {name!r} is no longer defined in code; its jobs cannot run")
+    with transaction.atomic():
+        new = enqueue(
+            name,
+            dead_letter.payload if payload is None else payload,
+            priority=job.priority,
+            created_by=actor_label(by),
+            rerun_of=job,
+        )
+        _resolve(dead_letter, Resolution.REQUEUED, by, reason, requeued_job=new)
+        record(by, dead_letter, "requeue", reason, f"re-queued as {new.pk}")
+    return new
+
+
+def discard_dead_letter(dead_letter: DeadLetter, *, by: Actor, reason: str) -> DeadLetter:
+    """Mark a dead letter resolved without running it again; the reason is required."""
+    if not reason or not reason.strip():
+        raise InvalidStateError("a reason is required to discard a dead letter")
+    with transaction.atomic():
+        _resolve(dead_letter, Resolution.DISCARDED, by, reason)
+        record(by, dead_letter, "discard", reason, "discarded")
+    dead_letter.refresh_from_db()
+    return dead_letter
+
+
+def _resolve(
+    dead_letter: DeadLetter, resolution: Resolution, by: Actor, reason: str, requeued_job: Job | None = None
+) -> None:
+    # Conditional on "unresolved" so that two operators acting at once cannot both resolve it.
+    updated = DeadLetter.objects.filter(Q(pk=dead_letter.pk) & Q(resolution="")).update(
+        resolution=resolution,
+        resolved_at=timezone.now(),
+        resolved_by=actor_label(by),
+        resolution_reason=reason,
+        requeued_job=requeued_job,
+    )
+    if not updated:
+        raise InvalidStateError(f"dead letter {dead_letter.pk} is already resolved")

@@ -1,0 +1,75 @@
+"""Waking idle clusters: NOTIFY on enqueue and LISTEN while idle on PostgreSQL; a sleep elsewhere."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from django.db import connection
+
+from jobqueue.conf import jobqueue_settings
+
+logger = logging.getLogger("jobqueue")
+
+# A burst of enqueues from one process needs one wake-up, not one each: a cluster woken a
+# moment ago is still polling at its shortest interval and will see the rest.
+_NOTIFY_MIN_INTERVAL = 0.02
+_last_notify = 0.0
+
+
+def supports_notify() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def notify() -> None:
+    """Tell listening clusters that work arrived; delivered when the enclosing transaction commits."""
+    global _last_notify
+    if connection.vendor != "postgresql":
+        return
+    now = time.monotonic()
+    if now - _last_notify < _NOTIFY_MIN_INTERVAL and not connection.in_atomic_block:
+        return
+    _last_notify = now
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_notify(%s, '')", [jobqueue_settings.NOTIFY_CHANNEL])
+
+
+class Listener:
+    """Waits for a NOTIFY on its own dedicated connection (never Django's shared one)."""
+
+    def __init__(self) -> None:
+        self._conn: Any = None
+
+    def _connect(self) -> Any:
+        if self._conn is None or self._conn.closed:
+            import psycopg
+
+            params = connection.get_connection_params()
+            params.pop("cursor_factory", None)
+            params.pop("context", None)
+            params.pop("prepare_threshold", None)
+            self._conn = psycopg.connect(**params, autocommit=True)
+            self._conn.execute(f'LISTEN "{jobqueue_settings.NOTIFY_CHANNEL}"')
+        return self._conn
+
+    def wait(self, timeout: float) -> bool:
+        """Sleep up to `timeout` seconds; return True if woken by a notification."""
+        if not supports_notify():
+            time.sleep(timeout)
+            return False
+        try:
+            conn = self._connect()
+            return any(True for _ in conn.notifies(timeout=timeout, stop_after=1))
+        except Exception:  # a lost listener must never stop claiming: fall back to sleeping
+            logger.warning("LISTEN connection failed; polling instead", exc_info=True)
+            self.close()
+            time.sleep(timeout)
+            return False
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None

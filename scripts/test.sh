@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The whole test suite: static checks (when the lint tools are installed), Django's checks,
+# then pytest on SQLite and on PostgreSQL. Any failure fails the run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+PY="$VENV/bin/python"
+PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432/test}
+export SECRET_KEY=${SECRET_KEY:-test-suite-secret-key}
+export DEBUG=false
+
+step() { printf '\n== %s\n' "$*"; }
+
+if "$PY" -c "import ruff, mypy" 2>/dev/null; then
+  step "ruff"
+  "$PY" -m ruff check .
+  "$PY" -m ruff format --check .
+  step "mypy (jobqueue/)"
+  "$PY" -m mypy
+fi
+[ "${LINT_ONLY:-0}" = 1 ] && exit 0
+
+step "manage.py check / makemigrations --check"
+DJANGO_SETTINGS_MODULE=tests.settings "$PY" manage.py check --fail-level WARNING
+DJANGO_SETTINGS_MODULE=tests.settings "$PY" manage.py makemigrations --check --dry-run
+
+"$PY" -c "import django, sys; print(f'Python {sys.version.split()[0]}, Django {django.__version__}')"
+mkdir -p db artifacts
+step "pytest on SQLite"
+DATABASE_URL="sqlite:///$PWD/db/dev-unused.sqlite3" "$PY" -m pytest "$@"
+step "pytest on PostgreSQL ($PG_URL)"
+DATABASE_URL="$PG_URL" "$PY" -m pytest "$@"

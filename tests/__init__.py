@@ -1,0 +1,1 @@
+"""The test suite; also an installed app (under tests.settings) whose jobs module holds fixture job types."""

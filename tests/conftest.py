@@ -1,0 +1,143 @@
+"""Shared fixtures: clean configuration caches, users by role, and real qcluster subprocesses."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from jobqueue.typeconfig import clear_cache
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _fresh_type_config() -> Iterator[None]:
+    # Records are recreated between transactional tests; cached ids must not outlive them.
+    clear_cache()
+    yield
+    clear_cache()
+
+
+@pytest.fixture
+def make_user(django_user_model: Any) -> Callable[..., Any]:
+    """Build a user with the given permission codenames (e.g. "jobqueue.rerun_job")."""
+    from django.contrib.auth.models import Permission
+
+    def build(username: str = "operator", *perms: str, staff: bool = True, superuser: bool = False) -> Any:
+        user = django_user_model.objects.create_user(
+            username=username, password="pw-for-tests-only", is_staff=staff, is_superuser=superuser
+        )
+        for perm in perms:
+            app_label, codename = perm.split(".")
+            user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+        return django_user_model.objects.get(pk=user.pk)
+
+    return build
+
+
+def database_url() -> str:
+    """The URL of the database the tests are using right now (the test database)."""
+    settings = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{settings['NAME']}"
+    user = settings.get("USER") or "postgres"
+    host = settings.get("HOST") or "127.0.0.1"
+    port = settings.get("PORT") or 5432
+    return f"postgres://{user}@{host}:{port}/{settings['NAME']}"
+
+
+class ClusterProcess:
+    """A real `manage.py qcluster` subprocess against the test database."""
+
+    def __init__(self, log_path: Path, env: dict[str, str]) -> None:
+        self.log_path = log_path
+        self._log = log_path.open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "manage.py", "qcluster"],
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def children(self) -> list[int]:
+        """Pids of the cluster's processes (sentinel, pusher, monitor, workers)."""
+        out = subprocess.run(["ps", "-eo", "pid=,ppid="], capture_output=True, text=True, check=True).stdout
+        parents: dict[int, list[int]] = {}
+        for line in out.split("\n"):
+            if line.strip():
+                pid, ppid = (int(x) for x in line.split())
+                parents.setdefault(ppid, []).append(pid)
+        found, frontier = [], [self.proc.pid]
+        while frontier:
+            kids = parents.get(frontier.pop(), [])
+            found.extend(kids)
+            frontier.extend(kids)
+        return found
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                for pid in [*self.children(), self.proc.pid]:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                self.proc.wait(5)
+        self._log.close()
+        return self.proc.returncode
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture
+def start_cluster(transactional_db: None, tmp_path: Path) -> Iterator[Callable[..., ClusterProcess]]:
+    """Start real qcluster subprocesses on the test database; all are stopped after the test."""
+    started: list[ClusterProcess] = []
+
+    def start(workers: int = 2, wait_ready: bool = True, **env_extra: str) -> ClusterProcess:
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "DATABASE_URL": database_url(),
+            "Q_WORKERS": str(workers),
+            "Q_LOG_LEVEL": "INFO",
+            **env_extra,
+        }
+        cluster = ClusterProcess(tmp_path / f"cluster-{len(started)}.log", env)
+        started.append(cluster)
+        if wait_ready:
+            deadline = time.monotonic() + 30
+            while "running." not in cluster.output():
+                if cluster.proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"qcluster did not start:\n{cluster.output()}")
+                time.sleep(0.1)
+        return cluster
+
+    yield start
+    for cluster in started:
+        cluster.stop()
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 30, interval: float = 0.1, message: str = "") -> Any:
+    """Poll until predicate() is truthy; fail with `message` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(message or f"condition not met within {timeout} s")
+        time.sleep(interval)

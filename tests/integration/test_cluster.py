@@ -1,0 +1,162 @@
+"""Real `manage.py qcluster` subprocesses against the test database (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from jobqueue import enqueue, enqueue_many
+from jobqueue.models import Attempt, DeadLetter, Job, Outcome, Status
+from tests.conftest import wait_for
+
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(240)]
+
+
+def read_ledger(path: Path) -> list[tuple[str, str, str, float, int]]:
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        event, tag, job_id, at, pid = line.split()
+        rows.append((event, tag, job_id, float(at), int(pid)))
+    return rows
+
+
+def statuses() -> Counter:
+    return Counter(Job.objects.values_list("status", flat=True))
+
+
+def test_jobs_run_through_a_real_cluster(start_cluster) -> None:
+    jobs = [enqueue("echo", {"value": i}) for i in range(20)]
+    cluster = start_cluster()
+    wait_for(lambda: statuses() == {"succeeded": 20}, message=f"not all succeeded: {statuses()}")
+    assert {a.outcome for a in Attempt.objects.all()} == {Outcome.SUCCEEDED}
+    assert Job.objects.get(pk=jobs[3].pk).result["data"]["value"] == 3
+    assert cluster.stop() == 0
+
+
+def test_a_high_priority_job_overtakes_a_backlog(start_cluster, tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger"
+    for i in range(40):
+        enqueue("record", {"ledger": str(ledger), "tag": f"low{i}", "sleep": 0.1}, priority=-10)
+    start_cluster(workers=1)
+    wait_for(lambda: len(read_ledger(ledger)) >= 6)
+    started_before = len([r for r in read_ledger(ledger) if r[0] == "start"])
+    enqueue("record", {"ledger": str(ledger), "tag": "high", "sleep": 0}, priority=90)
+    wait_for(lambda: any(r[1] == "high" for r in read_ledger(ledger)))
+    starts = [r[1] for r in read_ledger(ledger) if r[0] == "start"]
+    # Only the jobs already claimed (local queue + one batch + the running one) may go first.
+    assert starts.index("high") - started_before <= 5, starts
+    assert starts.index("high") < 20
+
+
+def test_concurrency_limit_holds_across_two_clusters(start_cluster, tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger"
+    for _ in range(12):
+        enqueue("limited", {"ledger": str(ledger), "sleep": 0.4})
+    start_cluster(workers=2)
+    start_cluster(workers=2)
+    wait_for(lambda: statuses() == {"succeeded": 12}, timeout=60, message=str(statuses()))
+    events = sorted((at, 1 if event == "start" else -1) for event, _, _, at, _ in read_ledger(ledger))
+    running, peak = 0, 0
+    for _, delta in events:
+        running += delta
+        peak = max(peak, running)
+    assert peak == 2  # never more than the limit, and the limit was actually reached
+
+
+def test_retries_follow_the_backoff_then_dead_letter(start_cluster, tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger"
+    job = enqueue("always_fails", {"ledger": str(ledger)})  # 3 attempts, base 1 s, factor 2, no jitter
+    start_cluster()
+    wait_for(lambda: Job.objects.get(pk=job.pk).status == Status.DEAD, timeout=30)
+    times = [float(line.split()[2]) for line in ledger.read_text().splitlines()]
+    assert len(times) == 3
+    assert 0.9 <= times[1] - times[0] <= 2.0
+    assert 1.9 <= times[2] - times[1] <= 3.0
+    attempts = list(Attempt.objects.filter(job=job).order_by("number"))
+    assert [a.outcome for a in attempts] == [Outcome.FAILED] * 3
+    assert all("failure number" in a.error_message for a in attempts)
+    assert DeadLetter.objects.get(job=job).reason == "attempts_exhausted"
+
+
+def test_sigkill_of_a_busy_worker_loses_nothing(start_cluster, tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger"
+    enqueue_many([{"type": "durable", "payload": {"ledger": str(ledger), "sleep": 0.2}} for _ in range(30)])
+    start_cluster(workers=2)
+
+    def running_pid() -> int | None:
+        rows = read_ledger(ledger)
+        ended = {r[2] for r in rows if r[0] == "end"}
+        open_rows = [r for r in rows if r[0] == "start" and r[2] not in ended]
+        return open_rows[-1][4] if len(rows) > 6 and open_rows else None
+
+    victim = wait_for(running_pid, timeout=30)
+    os.kill(victim, signal.SIGKILL)
+    wait_for(lambda: statuses() == {"succeeded": 30}, timeout=90, message=str(statuses()))
+    rows = read_ledger(ledger)
+    ends = Counter(r[2] for r in rows if r[0] == "end")
+    starts = Counter(r[2] for r in rows if r[0] == "start")
+    assert len(ends) == 30  # every job finished
+    repeated = [job_id for job_id, n in starts.items() if n > 1]
+    assert 1 <= len(repeated) <= 2  # only the killed attempt(s) ran again
+    assert Attempt.objects.filter(outcome=Outcome.CRASHED).count() == len(repeated)
+
+
+def test_a_job_that_kills_its_worker_every_time_is_dead_lettered(start_cluster, tmp_path: Path) -> None:
+    job = enqueue("suicide", {"ledger": str(tmp_path / "ledger")})
+    start_cluster()
+    wait_for(lambda: Job.objects.get(pk=job.pk).status == Status.DEAD, timeout=60)
+    assert Job.objects.get(pk=job.pk).attempts == 3
+    assert list(Attempt.objects.filter(job=job).values_list("outcome", flat=True)) == [Outcome.CRASHED] * 3
+    assert len((tmp_path / "ledger").read_text().splitlines()) == 3
+
+
+def test_timeout_stops_the_job_and_is_recorded(start_cluster) -> None:
+    job = enqueue("sleepy", {"seconds": 10})  # timeout 1 s, 2 attempts
+    start_cluster()
+    wait_for(lambda: Job.objects.get(pk=job.pk).status == Status.DEAD, timeout=60)
+    outcomes = list(Attempt.objects.filter(job=job).values_list("outcome", flat=True))
+    assert outcomes == [Outcome.TIMED_OUT] * 2
+    durations = list(Attempt.objects.filter(job=job).values_list("duration_ms", flat=True))
+    assert all(900 <= d <= 5000 for d in durations), durations
+
+
+def test_sigterm_finishes_running_jobs_and_gives_back_the_rest(start_cluster, tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger"
+    for _ in range(10):
+        enqueue("durable", {"ledger": str(ledger), "sleep": 1.0})
+    cluster = start_cluster(workers=1)
+    wait_for(lambda: read_ledger(ledger), timeout=30)
+    assert cluster.stop(signal.SIGTERM, timeout=30) == 0
+    counts = statuses()
+    assert counts["running"] == 0
+    assert counts["succeeded"] >= 1
+    assert counts["succeeded"] + counts["queued"] == 10
+    rows = read_ledger(ledger)
+    started = {r[2] for r in rows if r[0] == "start"}
+    ended = {r[2] for r in rows if r[0] == "end"}
+    assert started == ended  # nothing was cut short
+    waiting = Job.objects.filter(status=Status.QUEUED)
+    assert set(waiting.values_list("attempts", flat=True)) == {0}  # claimed-but-unstarted cost nothing
+
+
+def test_two_clusters_never_claim_the_same_job_twice(start_cluster) -> None:
+    total = 10_000 if connection.vendor == "postgresql" else 3_000
+    enqueue_many([{"type": "noop", "payload": {}}] * total)
+    start_cluster(workers=2)
+    start_cluster(workers=2)
+    wait_for(
+        lambda: Job.objects.filter(status=Status.SUCCEEDED).count() == total,
+        timeout=200,
+        interval=1,
+        message=f"not drained: {statuses()}",
+    )
+    assert Attempt.objects.count() == total
+    assert set(Job.objects.values_list("attempts", flat=True)) == {1}
+    assert len(set(Attempt.objects.values_list("cluster", flat=True))) == 2  # both took part

@@ -1,0 +1,126 @@
+"""Fixture job types for the tests, discovered like any installed app's jobs module."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pydantic
+
+from jobqueue import BaseJob, JobContext, JobResult, PermanentError, RetryableError, job
+
+
+def _ledger(path: str, line: str) -> None:
+    # Append-only and flushed at once: the tests read it while the cluster runs.
+    with Path(path).open("a", encoding="utf-8") as handle:
+        handle.write(line + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+@job(max_attempts=1)
+def noop() -> None:
+    """Do nothing (the benchmark's and the bulk tests' job)."""
+
+
+@job(max_attempts=1)
+def echo(ctx: JobContext, value: int, label: str = "") -> JobResult:
+    """Return its payload."""
+    ctx.log.info("echo %s", value)
+    return JobResult.ok("echoed", {"value": value, "label": label})
+
+
+@job(max_attempts=1, timeout=30)
+def record(ctx: JobContext, ledger: str, tag: str, sleep: float = 0.0) -> JobResult:
+    """Write `<tag> <job id> start/end <time>` lines to a ledger file, sleeping in between."""
+    _ledger(ledger, f"start {tag} {ctx.job_id} {time.time():.6f} {os.getpid()}")
+    if sleep:
+        time.sleep(sleep)
+    _ledger(ledger, f"end {tag} {ctx.job_id} {time.time():.6f} {os.getpid()}")
+    return JobResult.ok()
+
+
+@job(max_attempts=1, concurrency=2, timeout=30)
+def limited(ctx: JobContext, ledger: str, sleep: float = 0.3) -> JobResult:
+    """A type that never runs more than two at once."""
+    _ledger(ledger, f"start limited {ctx.job_id} {time.time():.6f} {os.getpid()}")
+    time.sleep(sleep)
+    _ledger(ledger, f"end limited {ctx.job_id} {time.time():.6f} {os.getpid()}")
+    return JobResult.ok()
+
+
+@job(max_attempts=3, backoff_base=1.0, backoff_factor=2.0, backoff_jitter=0.0, timeout=10)
+def always_fails(ctx: JobContext, ledger: str = "") -> None:
+    """Fail every attempt with a retryable error."""
+    if ledger:
+        _ledger(ledger, f"attempt {ctx.attempt} {time.time():.6f}")
+    raise RetryableError(f"failure number {ctx.attempt}")
+
+
+@job(max_attempts=3)
+def permanent_failure(ctx: JobContext) -> None:
+    """Fail in a way retrying cannot help."""
+    raise PermanentError("the input can never work")
+
+
+@job(max_attempts=2, timeout=1, backoff_base=0.5, backoff_jitter=0.0)
+def sleepy(ctx: JobContext, seconds: float = 5.0) -> None:
+    """Sleep past its timeout."""
+    time.sleep(seconds)
+
+
+@job(max_attempts=3, timeout=20, backoff_base=0.2, backoff_jitter=0.0)
+def suicide(ctx: JobContext, ledger: str = "") -> None:
+    """Kill its own worker process, every time."""
+    if ledger:
+        _ledger(ledger, f"attempt {ctx.attempt} {os.getpid()}")
+    os.kill(os.getpid(), 9)
+
+
+@job(max_attempts=1)
+def spawn_follow_up(ctx: JobContext, value: int, fail: bool = False) -> None:
+    """Enqueue an echo job that commits only with this job's success."""
+    ctx.enqueue("echo", {"value": value})
+    if fail:
+        raise PermanentError("failed after enqueueing")
+
+
+@job(max_attempts=1, timeout=30)
+def cancellable(ctx: JobContext, ledger: str = "") -> JobResult:
+    """Loop until cancelled (at most 20 s)."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if ctx.is_cancelled():
+            return JobResult.ok("stopped on request")
+        time.sleep(0.05)
+    return JobResult.ok("never cancelled")
+
+
+@job(name="typed_settings", enabled=False)
+class TypedSettings(BaseJob):
+    """A class-form type with a payload model, typed settings and a secret."""
+
+    class Payload(pydantic.BaseModel):
+        model_config = pydantic.ConfigDict(extra="forbid")
+
+        text: str = pydantic.Field(min_length=1, max_length=280)
+        count: int = pydantic.Field(default=1, ge=1, le=10)
+
+    class Settings(pydantic.BaseModel):
+        api_base_url: str = "https://api.example.test"
+        retries: int = 2
+        token: pydantic.SecretStr = pydantic.SecretStr("")
+
+    def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
+        return JobResult.ok(data={"url": ctx.settings.api_base_url, "text": payload.text})
+
+
+@job(max_attempts=3, timeout=30, backoff_base=0.2, backoff_jitter=0.0)
+def durable(ctx: JobContext, ledger: str, sleep: float = 0.0) -> JobResult:
+    """Like `record`, but retried: the ledger shows a repeated start for a killed attempt."""
+    _ledger(ledger, f"start durable {ctx.job_id} {time.time():.6f} {os.getpid()}")
+    if sleep:
+        time.sleep(sleep)
+    _ledger(ledger, f"end durable {ctx.job_id} {time.time():.6f} {os.getpid()}")
+    return JobResult.ok()

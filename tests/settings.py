@@ -1,0 +1,21 @@
+"""Settings for the test suite: the project's, plus the fixture job types of tests/jobs.py.
+
+DATABASE_URL picks the database as in production. A SQLite test database is a file (not
+the in-memory default) so that real qcluster subprocesses can share it with the tests.
+"""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-not-for-production")
+
+from config.settings import *  # noqa: F403
+from config.settings import BASE_DIR, DATABASES, INSTALLED_APPS
+
+INSTALLED_APPS = [*INSTALLED_APPS, "tests"]
+
+_db = DATABASES["default"]
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    _db["TEST"] = {"NAME": os.environ.get("TEST_SQLITE_PATH", str(BASE_DIR / "db" / "test.sqlite3"))}
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests only
+JOBQUEUE = {"CONFIG_CACHE_SECONDS": 0.2, "RECLAIM_INTERVAL": 0.5, "LEASE_GRACE": 2}

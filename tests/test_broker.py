@@ -1,0 +1,125 @@
+"""The claim: priority, FIFO, pause, concurrency, leases, reclaim, release; and the package."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from django_q.signing import SignedPackage
+
+from jobqueue import enqueue
+from jobqueue.broker import JobBroker, claim, package
+from jobqueue.exceptions import JobQueueError
+from jobqueue.models import Attempt, DeadLetter, Job, JobType, Outcome, Status
+from jobqueue.runner import run_job
+from jobqueue.services import lifecycle, update_job_type
+from tests.helpers import CLUSTER
+
+pytestmark = pytest.mark.django_db
+
+
+def test_highest_priority_first_then_oldest_first() -> None:
+    low = [enqueue("echo", {"value": i}, priority=-10) for i in range(3)]
+    high = enqueue("echo", {"value": 99}, priority=50)
+    mid = [enqueue("echo", {"value": i}) for i in range(2)]
+    order = [c.job_id for c in claim(10, CLUSTER)]
+    assert order == [str(j.pk) for j in [high, *mid, *low]]
+
+
+def test_claim_counts_the_attempt_and_sets_a_lease() -> None:
+    job = enqueue("echo", {"value": 1})
+    (claimed,) = claim(5, CLUSTER)
+    stored = Job.objects.get(pk=job.pk)
+    assert (claimed.attempt, stored.attempts, stored.status) == (1, 1, Status.RUNNING)
+    assert stored.claimed_by == CLUSTER
+    assert stored.lease_expires_at > timezone.now()
+    assert claim(5, CLUSTER) == []  # never claimed twice
+
+
+def test_future_jobs_wait_and_disabled_types_pause() -> None:
+    enqueue("echo", {"value": 1}, delay=3600)
+    enqueue("typed_settings", {"text": "paused"})  # disabled in code
+    assert claim(10, CLUSTER) == []
+    update_job_type(JobType.objects.get(name="typed_settings"), {"enabled": True})
+    assert [c.type_name for c in claim(10, CLUSTER)] == ["typed_settings"]
+
+
+def test_concurrency_limit_counts_running_jobs() -> None:
+    for _ in range(5):
+        enqueue("limited", {"ledger": "/dev/null"})
+    enqueue("echo", {"value": 1}, priority=-50)
+    first = claim(10, CLUSTER)
+    assert sorted(c.type_name for c in first) == ["echo", "limited", "limited"]
+    assert claim(10, CLUSTER) == []  # both slots taken
+    limited = [c for c in first if c.type_name == "limited"]
+    run_job(limited[0].job_id, limited[0].attempt, CLUSTER)
+    assert [c.type_name for c in claim(10, CLUSTER)] == ["limited"]
+
+
+def test_jobs_of_a_type_gone_from_code_are_never_claimed() -> None:
+    from jobqueue.registry import registry
+    from jobqueue.services import sync_job_types
+
+    job = enqueue("echo", {"value": 1})
+    with registry.scope():
+        registry.unregister("echo")
+        assert sync_job_types().orphaned == ["echo"]
+        assert claim(10, CLUSTER) == []
+    assert Job.objects.get(pk=job.pk).status == Status.QUEUED
+
+
+def test_expired_lease_is_reclaimed_and_retried_then_dead_lettered() -> None:
+    job = enqueue("suicide", {})  # max_attempts 3, backoff 0.2 s
+    for attempt in (1, 2, 3):
+        Job.objects.filter(pk=job.pk).update(run_after=timezone.now())
+        (claimed,) = claim(1, CLUSTER)
+        assert claimed.attempt == attempt
+        lifecycle.start(lifecycle.Claim(claimed.job_id, attempt, CLUSTER), host="h", pid=1, timeout=20)
+        Job.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+        assert lifecycle.reclaim_lost() == 1
+    stored = Job.objects.get(pk=job.pk)
+    assert stored.status == Status.DEAD
+    assert list(Attempt.objects.filter(job=job).values_list("outcome", flat=True)) == [Outcome.CRASHED] * 3
+    assert DeadLetter.objects.get(job=job).reason == "attempts_exhausted"
+
+
+def test_dead_local_worker_is_found_by_pid_before_the_lease_expires() -> None:
+    job = enqueue("echo", {"value": 1})
+    (claimed,) = claim(1, CLUSTER)
+    lifecycle.start(lifecycle.Claim(claimed.job_id, 1, CLUSTER), host="here", pid=4242, timeout=600)
+    assert lifecycle.reclaim_lost(cluster=CLUSTER, host="here", is_alive=lambda pid: pid != 4242) == 1
+    stored = Job.objects.get(pk=job.pk)
+    assert stored.status == Status.DEAD  # echo allows one attempt
+    assert Attempt.objects.get(job=job).outcome == Outcome.CRASHED
+
+
+def test_release_gives_the_attempt_back() -> None:
+    job = enqueue("echo", {"value": 1})
+    (claimed,) = claim(1, CLUSTER)
+    assert lifecycle.release(lifecycle.Claim(claimed.job_id, 1, CLUSTER))
+    stored = Job.objects.get(pk=job.pk)
+    assert (stored.status, stored.attempts, stored.claimed_by) == (Status.QUEUED, 0, "")
+
+
+def test_package_names_only_the_runner_and_the_claim() -> None:
+    enqueue("echo", {"value": 123456789})
+    (claimed,) = claim(1, CLUSTER)
+    signed = SignedPackage.dumps(package(claimed, CLUSTER))
+    unpacked = SignedPackage.loads(signed)
+    assert unpacked["func"].__module__ == "jobqueue.runner"
+    assert unpacked["args"] == (claimed.job_id, 1, CLUSTER)
+    assert unpacked["save"] is False
+    assert "123456789" not in repr(unpacked)  # no user data travels through django-q2
+
+
+def test_broker_dequeue_and_sizes_report_real_figures() -> None:
+    broker = JobBroker(list_key="test")
+    for i in range(3):
+        enqueue("echo", {"value": i})
+    assert broker.queue_size() == 3
+    packages = broker.dequeue()
+    assert packages
+    assert broker.lock_size() == len(packages)
+    with pytest.raises(JobQueueError, match=r"jobqueue\.enqueue"):
+        broker.enqueue("anything")

@@ -1,0 +1,104 @@
+"""enqueue / enqueue_many: validation, transactions, statuses."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from jobqueue import PayloadValidationError, UnknownJobTypeError, enqueue, enqueue_many
+from jobqueue.models import Job, JobType, Status
+from jobqueue.services import BulkEnqueueError, update_job_type
+from tests.jobs import echo
+
+pytestmark = pytest.mark.django_db
+
+
+def test_enqueue_validates_and_stores_the_payload_json() -> None:
+    job = enqueue("echo", {"value": "7"}, created_by="test")
+    stored = Job.objects.get(pk=job.pk)
+    assert stored.payload == {"value": 7, "label": ""}
+    assert stored.status == Status.QUEUED
+    assert stored.max_attempts == 1
+    assert stored.job_type.name == "echo"
+    assert stored.created_by == "test"
+
+
+def test_enqueue_accepts_the_decorated_function() -> None:
+    assert enqueue(echo, {"value": 1}).job_type.name == "echo"
+
+
+def test_bad_payload_gives_field_paths_and_writes_nothing() -> None:
+    with pytest.raises(PayloadValidationError) as caught:
+        enqueue("echo", {"value": "x", "extra": 1})
+    assert set(caught.value.errors) == {"payload.value", "payload.extra"}
+    assert Job.objects.count() == 0
+
+
+def test_unknown_type_is_refused_listing_known_types() -> None:
+    with pytest.raises(UnknownJobTypeError, match="echo"):
+        enqueue("nope", {})
+    assert Job.objects.count() == 0
+
+
+def test_orphaned_type_is_refused() -> None:
+    JobType.objects.create(name="old_type", registered=False)
+    with pytest.raises(UnknownJobTypeError):
+        enqueue("old_type", {})
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"priority": 200}, "priority"),
+        ({"delay": -1}, "delay"),
+        ({"delay": 5, "run_after": timezone.now()}, "delay"),
+        ({"unique_key": ""}, "unique_key"),
+    ],
+)
+def test_bad_options_are_field_errors(kwargs: dict, field: str) -> None:
+    with pytest.raises(PayloadValidationError) as caught:
+        enqueue("echo", {"value": 1}, **kwargs)
+    assert field in caught.value.errors
+
+
+def test_delay_makes_a_scheduled_job_and_priority_defaults_from_the_type() -> None:
+    update_job_type(JobType.objects.get(name="echo"), {"priority": 30})
+    job = enqueue("echo", {"value": 1}, delay=60)
+    assert job.status == Status.SCHEDULED
+    assert job.priority == 30
+    assert job.run_after - job.created_at == timedelta(seconds=60)
+    assert enqueue("echo", {"value": 1}, priority=-5).priority == -5
+
+
+def test_enqueue_joins_the_callers_transaction() -> None:
+    def enqueue_then_fail() -> None:
+        with transaction.atomic():
+            enqueue("echo", {"value": 1})
+            raise RuntimeError("roll back")
+
+    with pytest.raises(RuntimeError):
+        enqueue_then_fail()
+    assert Job.objects.count() == 0
+
+
+def test_enqueue_many_is_all_or_nothing_with_errors_by_index() -> None:
+    items = [
+        {"type": "echo", "payload": {"value": 1}},
+        {"type": "echo", "payload": {"value": "bad"}},
+        {"type": "ghost", "payload": {}},
+        {"type": "noop", "payload": {}},
+        {"type": "echo", "payload": {"value": 1}, "colour": "red"},
+    ]
+    with pytest.raises(BulkEnqueueError) as caught:
+        enqueue_many(items)
+    assert sorted(caught.value.errors) == [1, 2, 4]
+    assert "payload.value" in caught.value.errors[1]
+    assert "type" in caught.value.errors[2]
+    assert "colour" in caught.value.errors[4]
+    assert Job.objects.count() == 0
+    jobs = enqueue_many([items[0], items[3]] * 300)
+    assert len(jobs) == 600
+    assert Job.objects.count() == 600
