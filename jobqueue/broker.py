@@ -25,7 +25,7 @@ from django_q.signing import SignedPackage
 
 from jobqueue.conf import jobqueue_settings
 from jobqueue.exceptions import JobQueueError
-from jobqueue.models import Job, JobType, Status
+from jobqueue.models import ClusterHeartbeat, Job, JobType, Status
 from jobqueue.services import lifecycle
 from jobqueue.shutdown import shutting_down
 from jobqueue.typeconfig import TypeState, type_states
@@ -162,7 +162,8 @@ def _seconds_to_next_due() -> float:
 def _idle_poll_max() -> float:
     setting = jobqueue_settings.IDLE_POLL_MAX
     if isinstance(setting, dict):
-        return float(setting.get(connection.vendor, setting.get("default", 1.0)))
+        value: Any = setting.get(connection.vendor, setting.get("default", 1.0))
+        return float(value)
     return float(setting)
 
 
@@ -185,6 +186,9 @@ class JobBroker(Broker):
         self._listener = Listener()
         self._idle_sleep = float(Conf.POLL)
         self._next_reclaim = 0.0
+        self._next_heartbeat = 0.0
+        self._claimed = 0
+        self._started = timezone.now()
 
     def __getstate__(self) -> Any:
         return self.list_key, self._info, self.cluster_key
@@ -196,14 +200,20 @@ class JobBroker(Broker):
         self._listener = Listener()
         self._idle_sleep = float(Conf.POLL)
         self._next_reclaim = 0.0
+        self._next_heartbeat = 0.0
+        self._claimed = 0
+        self._started = timezone.now()
 
     def dequeue(self) -> list[tuple[str, str]] | None:
         if shutting_down():
+            self._heartbeat(stopping=True)
             time.sleep(0.05)
             return None
         try:
             self._maybe_reclaim()
             claimed = claim(int(Conf.BULK), self.cluster_key)
+            self._claimed += len(claimed)
+            self._heartbeat()
         except Exception as exc:
             # A failure here must not kill the pusher: django-q2 would sleep 10 s, then let
             # the sentinel start another. Log it, drop a possibly broken connection, go on.
@@ -230,6 +240,28 @@ class JobBroker(Broker):
             # Now and then rather than on every claim: a health check costs a round trip.
             close_old_connections()
         lifecycle.reclaim_lost(cluster=self.cluster_key, host=HOST, is_alive=_pid_alive)
+
+    def _heartbeat(self, stopping: bool = False) -> None:
+        """Tell the database this cluster is alive (every HEARTBEAT_INTERVAL), or stopping."""
+        now = time.monotonic()
+        if now < self._next_heartbeat and not stopping:
+            return
+        if stopping and self._next_heartbeat == float("inf"):
+            return
+        self._next_heartbeat = float("inf") if stopping else now + float(jobqueue_settings.HEARTBEAT_INTERVAL)
+        host, pid, _ = self.cluster_key.split(":", 2)
+        ClusterHeartbeat.objects.update_or_create(
+            key=self.cluster_key,
+            defaults={
+                "host": host,
+                "pid": int(pid),
+                "workers": int(Conf.WORKERS),
+                "started_at": self._started,
+                "last_seen_at": timezone.now(),
+                "claimed": self._claimed,
+                "stopped_at": timezone.now() if stopping else None,
+            },
+        )
 
     def acknowledge(self, task_id: str) -> None:
         """Nothing to do: run_job has already recorded the attempt in the same database."""

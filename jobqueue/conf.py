@@ -21,6 +21,8 @@ DEFAULTS: dict[str, Any] = {
     # off up to this. On PostgreSQL a NOTIFY cuts the sleep short, so it can be long; on
     # SQLite (one machine, a cheap local read) it stays short to keep latency low.
     "IDLE_POLL_MAX": {"postgresql": 2.0, "default": 0.2},
+    # How often each cluster records its heartbeat (seconds); silent for 3 of these = lost.
+    "HEARTBEAT_INTERVAL": 5.0,
     # Effective job type configuration is cached this long (seconds): record edits take
     # effect within it, without a restart.
     "CONFIG_CACHE_SECONDS": 1.0,

@@ -294,3 +294,42 @@ class DeadLetter(models.Model):
     @property
     def is_resolved(self) -> bool:
         return bool(self.resolution)
+
+
+class ClusterHeartbeat(models.Model):
+    """One row per running qcluster, refreshed every few seconds by its pusher."""
+
+    key = models.CharField(max_length=64, primary_key=True, help_text="host:pid:random, fixed for the cluster's life")
+    host = models.CharField(max_length=128)
+    pid = models.PositiveIntegerField()
+    workers = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    claimed = models.PositiveBigIntegerField(default=0, help_text="jobs claimed since the cluster started")
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+        indexes = [models.Index(fields=["-last_seen_at"], name="jq_cluster_seen")]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class ApiToken(models.Model):
+    """A REST API credential: only a SHA-256 hash of the secret is stored."""
+
+    user = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="jobqueue_api_tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=12, unique=True, help_text="the token's first characters, for lookup")
+    key_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

@@ -123,3 +123,21 @@ def test_broker_dequeue_and_sizes_report_real_figures() -> None:
     assert broker.lock_size() == len(packages)
     with pytest.raises(JobQueueError, match=r"jobqueue\.enqueue"):
         broker.enqueue("anything")
+
+
+def test_dequeue_records_a_heartbeat_and_marks_stopping() -> None:
+    from jobqueue import shutdown
+    from jobqueue.models import ClusterHeartbeat
+
+    broker = JobBroker(list_key="test")
+    enqueue("echo", {"value": 1})
+    broker.dequeue()
+    beat = ClusterHeartbeat.objects.get(key=broker.cluster_key)
+    assert (beat.claimed, beat.stopped_at) == (1, None)
+    shutdown.install()
+    shutdown.request()
+    try:
+        assert broker.dequeue() is None
+    finally:
+        shutdown.install()  # a fresh, unset flag for the other tests
+    assert ClusterHeartbeat.objects.get(key=broker.cluster_key).stopped_at is not None
