@@ -120,7 +120,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "loggers": {
-        "jobqueue": {"handlers": ["console"], "level": env.str("JOBQUEUE_LOG_LEVEL", "INFO")},
+        # Not JOBQUEUE_*: that prefix belongs to the job types' environment pins.
+        "jobqueue": {"handlers": ["console"], "level": env.str("LOG_LEVEL", "INFO")},
         # django-q2 logs every task at INFO; that costs 10-20 % of throughput.
         "django-q": {"handlers": ["console"], "level": env.str("Q_LOG_LEVEL", "WARNING")},
     },
@@ -137,9 +138,11 @@ Q_CLUSTER = {
     "bulk": env.int("Q_BULK", default=2),
     "queue_limit": env.int("Q_QUEUE_LIMIT", default=2),
     "poll": env.float("Q_POLL", default=0.05),
-    # The cluster-wide ceiling; each job carries its own timeout, which takes precedence.
+    # Used only where django-q2 has no timeout of its own: every package our broker makes
+    # carries its job type's timeout, which django-q2's worker uses instead.
     "timeout": env.int("Q_TIMEOUT", default=3600),
-    # Only a safety net: our broker leases each job for its own timeout plus a grace.
+    # Unused by our broker (it leases each job for its own timeout plus a grace); django-q2
+    # only insists that it be larger than "timeout".
     "retry": env.int("Q_RETRY", default=3700),
     "save_limit": -1,
     "ack_failures": True,

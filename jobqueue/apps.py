@@ -28,6 +28,7 @@ class JobQueueConfig(AppConfig):
         checks.register(jq_checks.check_settings, "jobqueue")
         checks.register(jq_checks.check_environment_pins, "jobqueue")
         checks.register(jq_checks.check_requires, "jobqueue")
+        checks.register(jq_checks.check_schedules, "jobqueue")
         checks.register(jq_checks.check_records, "jobqueue", checks.Tags.database)
 
         autodiscover(jobqueue_settings.JOB_MODULE, apps.get_app_configs())

@@ -12,133 +12,38 @@ import os
 import socket
 import time
 import uuid
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from django.db import DatabaseError, close_old_connections, connection, transaction
-from django.db.models import Count
+from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 from django_q.brokers import Broker
 from django_q.conf import Conf
 from django_q.signing import SignedPackage
 
+from jobqueue.claim import WAITING, Claimed, claim
 from jobqueue.conf import jobqueue_settings
 from jobqueue.exceptions import JobQueueError
-from jobqueue.models import ClusterHeartbeat, Job, JobType, Status
+from jobqueue.models import ClusterHeartbeat, Job
 from jobqueue.services import lifecycle
 from jobqueue.shutdown import shutting_down
-from jobqueue.typeconfig import TypeState, type_states
+from jobqueue.typeconfig import type_states
 from jobqueue.wakeup import Listener
 
 logger = logging.getLogger("jobqueue")
 
 HOST = socket.gethostname()
-WAITING = ("queued", "scheduled", "retrying")
-
-
-@dataclass(frozen=True)
-class Claimed:
-    job_id: str
-    type_name: str
-    attempt: int
-    timeout: int
-
-
-def _timeout(state: TypeState) -> int:
-    return int(state.config.timeout or jobqueue_settings.DEFAULT_TIMEOUT)
-
-
-def claim(limit: int, cluster: str, now: datetime | None = None) -> list[Claimed]:
-    """Claim up to `limit` ready jobs: highest priority first, oldest first within a priority,
-    only of enabled registered types, never past a type's concurrency across all clusters."""
-    now = now or timezone.now()
-    runnable = {s.type_id: s for s in type_states().values() if s.config.enabled}
-    if not runnable or limit < 1:
-        return []
-    limits = {tid: int(s.config.concurrency) for tid, s in runnable.items() if s.config.concurrency}
-    postgres = connection.vendor == "postgresql"
-    table = Job._meta.db_table
-    with transaction.atomic():
-        eligible = list(runnable)
-        if limits:
-            running = _running_counts(list(limits))
-            eligible = [tid for tid in runnable if tid not in limits or running.get(tid, 0) < limits[tid]]
-            if not eligible:
-                return []
-        marks = ", ".join(["%s"] * len(eligible))
-        states = ", ".join(["%s"] * len(WAITING))
-        lock = " FOR UPDATE SKIP LOCKED" if postgres else ""
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT id, job_type_id FROM {table} WHERE status IN ({states}) AND run_after <= %s "  # noqa: S608
-                f"AND job_type_id IN ({marks}) ORDER BY priority DESC, run_after ASC LIMIT %s{lock}",
-                [*WAITING, now, *eligible, limit],
-            )
-            candidates = cursor.fetchall()
-        if not candidates:
-            return []
-        limited_here = sorted({tid for _, tid in candidates if tid in limits})
-        if limited_here:
-            candidates = _within_limits(candidates, limited_here, limits, postgres)
-        if not candidates:
-            return []
-        lease = now + timedelta(
-            seconds=max(_timeout(runnable[tid]) for _, tid in candidates) + int(jobqueue_settings.LEASE_GRACE)
-        )
-        ids = [job_id for job_id, _ in candidates]
-        marks = ", ".join(["%s"] * len(ids))
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} SET status = %s, attempts = attempts + 1, claimed_by = %s, "  # noqa: S608
-                f"lease_expires_at = %s, started_at = NULL, worker = '' "
-                f"WHERE id IN ({marks}) RETURNING id, job_type_id, attempts",
-                [Status.RUNNING.value, cluster, lease, *ids],
-            )
-            rows = cursor.fetchall()
-    order = {job_id: index for index, job_id in enumerate(ids)}
-    rows.sort(key=lambda row: order[row[0]])
-    return [
-        Claimed(str(uuid.UUID(str(job_id))), runnable[tid].definition.name, attempts, _timeout(runnable[tid]))
-        for job_id, tid, attempts in rows
-    ]
-
-
-def _running_counts(type_ids: list[int]) -> dict[int, int]:
-    rows = (
-        Job.objects.filter(status=Status.RUNNING, job_type_id__in=type_ids)
-        .values_list("job_type_id")
-        .annotate(n=Count("id"))
-    )
-    return dict(rows)
-
-
-def _within_limits(candidates: list[Any], limited: list[int], limits: dict[int, int], postgres: bool) -> list[Any]:
-    """Drop candidates past their type's concurrency. On PostgreSQL the type rows are locked
-    first (in id order, so clusters never deadlock) and the running jobs recounted under the
-    lock: two clusters can never both take a type's last free slot."""
-    if postgres:
-        list(JobType.objects.select_for_update().filter(pk__in=limited).order_by("pk").values_list("pk"))
-    running = _running_counts(limited)
-    kept = []
-    for job_id, tid in candidates:
-        if tid in limits:
-            if running.get(tid, 0) >= limits[tid]:
-                continue
-            running[tid] = running.get(tid, 0) + 1
-        kept.append((job_id, tid))
-    return kept
 
 
 def package(claimed: Claimed, cluster: str) -> dict[str, Any]:
-    """The django-q2 task package for one claim: a function reference and three plain values."""
+    """The django-q2 task package for one claim: a function reference and plain values."""
     from jobqueue.runner import run_job
 
     return {
         "id": claimed.job_id,
         "name": f"{claimed.type_name}:{claimed.job_id}",
         "func": run_job,
-        "args": (claimed.job_id, claimed.attempt, cluster),
+        "args": (claimed.job_id, claimed.attempt, cluster, claimed.batch),
         "kwargs": {},
         "timeout": claimed.timeout,
         "save": False,
@@ -187,6 +92,8 @@ class JobBroker(Broker):
         self._idle_sleep = float(Conf.POLL)
         self._next_reclaim = 0.0
         self._next_heartbeat = 0.0
+        self._next_schedule = 0.0
+        self._next_slot = timezone.now()
         self._claimed = 0
         self._started = timezone.now()
 
@@ -201,6 +108,8 @@ class JobBroker(Broker):
         self._idle_sleep = float(Conf.POLL)
         self._next_reclaim = 0.0
         self._next_heartbeat = 0.0
+        self._next_schedule = 0.0
+        self._next_slot = timezone.now()
         self._claimed = 0
         self._started = timezone.now()
 
@@ -211,7 +120,15 @@ class JobBroker(Broker):
             return None
         try:
             self._maybe_reclaim()
-            claimed = claim(int(Conf.BULK), self.cluster_key)
+            self._maybe_schedule()
+            room = self._room()
+            if room <= 0:
+                self._heartbeat()
+                # Every worker busy and the local queue full: claim nothing (the pusher would
+                # block handing it over, and stop beating, scheduling and reclaiming).
+                time.sleep(float(Conf.POLL))
+                return None
+            claimed = claim(min(int(Conf.BULK), room), self.cluster_key)
             self._claimed += len(claimed)
             self._heartbeat()
         except Exception as exc:
@@ -226,10 +143,29 @@ class JobBroker(Broker):
             self._idle_sleep = float(Conf.POLL)
             return [(f"{c.job_id}:{c.attempt}", SignedPackage.dumps(package(c, self.cluster_key))) for c in claimed]
         # Idle: back off up to IDLE_POLL_MAX, but wake at once on a NOTIFY (PostgreSQL) and
-        # never sleep past the moment the next scheduled or retrying job falls due.
-        woken = self._listener.wait(min(self._idle_sleep, _seconds_to_next_due()))
+        # never sleep past the moment a scheduled or retrying job, or a schedule slot, falls due.
+        woken = self._listener.wait(min(self._idle_sleep, _seconds_to_next_due(), self._seconds_to_next_slot()))
         self._idle_sleep = float(Conf.POLL) if woken else min(self._idle_sleep * 2, _idle_poll_max())
         return None
+
+    def _room(self) -> int:
+        """Free workers plus the local queue's free places, from this cluster's own claims."""
+        held = Job.objects.filter(status="running", claimed_by=self.cluster_key).count()
+        return int(Conf.WORKERS) + int(Conf.QUEUE_LIMIT or 0) - held
+
+    def _maybe_schedule(self) -> None:
+        """Evaluate schedules every SCHEDULE_INTERVAL (record edits) and whenever a slot is due."""
+        from jobqueue.scheduling import next_slot, tick
+
+        now = time.monotonic()
+        if now < self._next_schedule and timezone.now() < self._next_slot:
+            return
+        self._next_schedule = now + float(jobqueue_settings.SCHEDULE_INTERVAL)
+        tick()
+        self._next_slot = next_slot(timezone.now()) or timezone.now() + timedelta(hours=1)
+
+    def _seconds_to_next_slot(self) -> float:
+        return max(0.0, (self._next_slot - timezone.now()).total_seconds())
 
     def _maybe_reclaim(self) -> None:
         now = time.monotonic()
@@ -239,6 +175,7 @@ class JobBroker(Broker):
         if connection.get_autocommit():
             # Now and then rather than on every claim: a health check costs a round trip.
             close_old_connections()
+        lifecycle.renew_claims(self.cluster_key)
         lifecycle.reclaim_lost(cluster=self.cluster_key, host=HOST, is_alive=_pid_alive)
 
     def _heartbeat(self, stopping: bool = False) -> None:
@@ -291,7 +228,7 @@ class JobBroker(Broker):
         self.purge_queue()
 
     def delete(self, task_id: str) -> None:
-        """Jobs are never deleted through django-q2; finished ones are pruned by retention."""
+        """Jobs are never deleted through django-q2; finished ones are pruned by retention (jobqueue_prune)."""
 
     def ping(self) -> bool:
         with connection.cursor() as cursor:

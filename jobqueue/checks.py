@@ -110,6 +110,25 @@ def check_requires(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     return messages
 
 
+def check_schedules(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E006: a scheduled job type whose payload cannot be empty (schedules enqueue `{}`)."""
+    messages: list[CheckMessage] = []
+    for definition in registry:
+        if definition.defaults.get("schedule") is None:
+            continue
+        required = [name for name, field in definition.payload_model.model_fields.items() if field.is_required()]
+        if required:
+            messages.append(
+                Error(
+                    f"job type {definition.name!r} has a schedule but its payload requires {required}",
+                    hint="Give those payload fields defaults: a schedule enqueues jobs with an empty payload.",
+                    obj=definition.name,
+                    id="jobqueue.E006",
+                )
+            )
+    return messages
+
+
 def check_records(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """W001: records whose code is gone. E005: records whose stored values are invalid."""
     if not databases or "default" not in databases:

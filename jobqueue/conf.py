@@ -33,6 +33,10 @@ DEFAULTS: dict[str, Any] = {
     "LOG_LINE_MAX_CHARS": 1_000,
     # Finished jobs are kept this long unless their type says otherwise (seconds).
     "DEFAULT_RETENTION": 7 * 24 * 3600,
+    # How often each cluster evaluates schedules (seconds).
+    "SCHEDULE_INTERVAL": 1.0,
+    # After downtime, how many jobs stand for all the slots a schedule missed (0: none).
+    "SCHEDULE_CATCH_UP": 1,
     # The PostgreSQL channel that enqueue notifies and idle clusters listen on.
     "NOTIFY_CHANNEL": "jobqueue",
 }

@@ -98,6 +98,7 @@ class JobContext:
         progress: float | None = None,
     ) -> None:
         self.job_id = job_id
+        self.job_ids = [job_id]  # all the jobs of a batch, in payload order
         self.definition = definition
         self.job_type = definition.name
         self.config = config
@@ -153,6 +154,10 @@ class JobContext:
         """Enqueue a follow-up job, committed together with this job's success (and not at all
         if this attempt fails). The payload is validated now, so a bad one fails this attempt."""
         from jobqueue.registry import resolve_definition
+        from jobqueue.services.jobs import build_job
 
         definition = resolve_definition(job_type)
+        # Build (and throw away) the job now: a bad payload or option fails this attempt
+        # here, not later while its success is being recorded.
+        build_job(definition, payload, **options)
         self.follow_ups.append(FollowUp(definition, definition.payload_json(payload), options))

@@ -110,6 +110,7 @@ class Status(models.TextChoices):
 
 
 WAITING = (Status.QUEUED, Status.SCHEDULED, Status.RETRYING)
+ACTIVE = (*WAITING, Status.RUNNING)
 FINISHED = (Status.SUCCEEDED, Status.DEAD, Status.CANCELLED, Status.SKIPPED)
 
 
@@ -147,7 +148,7 @@ class Job(models.Model):
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     claimed_by = models.CharField(max_length=64, blank=True, help_text="the cluster holding the lease")
     worker = models.CharField(max_length=128, blank=True, help_text="host:pid of the running worker")
-    timeout = models.PositiveIntegerField(null=True, blank=True, help_text="seconds, fixed at claim")
+    timeout = models.PositiveIntegerField(null=True, blank=True, help_text="seconds, fixed when the attempt starts")
     result = models.JSONField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     progress = models.FloatField(null=True, blank=True)
@@ -159,6 +160,9 @@ class Job(models.Model):
     created_by = models.CharField(max_length=150, blank=True)
 
     objects = JobQuerySet.as_manager()
+
+    # Set on the instance enqueue() returns when an equal unique job already existed.
+    is_duplicate = False
 
     class Meta:
         ordering = ["-created_at"]
@@ -183,7 +187,17 @@ class Job(models.Model):
             models.Index(fields=["status", "-created_at"], name="jq_job_status_created"),
             models.Index(fields=["-created_at"], name="jq_job_created"),
             models.Index(fields=["job_type", "unique_key"], name="jq_job_unique_key"),
+            models.Index(fields=["job_type", "-created_at"], name="jq_job_type_created"),
             models.Index(fields=["finished_at"], name="jq_job_finished"),
+        ]
+        constraints = [
+            # A unique job: one waiting or running job per key and type, enforced by the
+            # database so that concurrent enqueues from many processes cannot both insert.
+            models.UniqueConstraint(
+                fields=["job_type", "unique_key"],
+                name="jq_job_unique_active",
+                condition=Q(status__in=["queued", "scheduled", "running", "retrying"], unique_key__isnull=False),
+            ),
         ]
         permissions = [
             ("rerun_job", "Can re-run jobs"),
@@ -223,6 +237,7 @@ class Attempt(models.Model):
     error_message = models.TextField(blank=True)
     traceback = models.TextField(blank=True)
     logs = models.JSONField(default=list, blank=True)
+    batch_id = models.UUIDField(null=True, blank=True, help_text="shared by the attempts of one batch execution")
 
     class Meta:
         ordering = ["job", "number"]
@@ -333,3 +348,55 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class UniqueLock(models.Model):
+    """Holds a unique key for its type's `Unique(period=...)` after the job was enqueued."""
+
+    job_type = models.ForeignKey(JobType, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    job = models.ForeignKey(Job, null=True, on_delete=models.SET_NULL, related_name="+")
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job_type", "key"], name="jq_unique_lock")]
+        indexes = [models.Index(fields=["expires_at"], name="jq_unique_lock_expiry")]
+
+    def __str__(self) -> str:
+        return f"{self.job_type_id}:{self.key}"
+
+
+class RateLimitStart(models.Model):
+    """One row per job start of a rate-limited type: the window the broker counts in."""
+
+    job_type = models.ForeignKey(JobType, on_delete=models.CASCADE, related_name="+")
+    job_id = models.UUIDField()
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["job_type", "at"], name="jq_rate_window"),
+            models.Index(fields=["job_id"], name="jq_rate_job"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job_type_id}@{self.at}"
+
+
+class ScheduleState(models.Model):
+    """Where a job type's schedule stands: the last slot taken, and skips.
+
+    Taking a slot is a conditional UPDATE (last_slot < slot), so across any number of
+    clusters each slot produces at most one job.
+    """
+
+    job_type = models.OneToOneField(JobType, on_delete=models.CASCADE, related_name="schedule_state")
+    last_slot = models.DateTimeField(null=True, blank=True)
+    last_job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    last_enqueued_at = models.DateTimeField(null=True, blank=True)
+    skipped = models.PositiveIntegerField(default=0)
+    last_skip_at = models.DateTimeField(null=True, blank=True)
+    last_skip_reason = models.CharField(max_length=255, blank=True)
+
+    def __str__(self) -> str:
+        return f"schedule of {self.job_type_id}"

@@ -32,19 +32,16 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Unique:
-    """Deduplication policy: one job per key, built from payload `fields` (or an explicit
-    `unique_key` at enqueue), while a job with that key is waiting or running
-    (`while_active`) and/or for `period` seconds after the first was enqueued."""
+    """Deduplication policy: at most one waiting or running job per key, the key built from
+    payload `fields` (all of the payload when none are named) unless `unique_key` is given at
+    enqueue; with `period`, also no second job for that many seconds after the first."""
 
     fields: tuple[str, ...] = ()
     period: float | None = None
-    while_active: bool = True
 
     def __post_init__(self) -> None:
         if self.period is not None and self.period <= 0:
             raise ConfigurationError(f"Unique(period={self.period!r}) must be a positive number of seconds")
-        if self.period is None and not self.while_active:
-            raise ConfigurationError("Unique() needs a period, while_active=True, or both")
 
 
 @dataclass(frozen=True)

@@ -37,42 +37,61 @@ logger = logging.getLogger("jobqueue")
 HOST = socket.gethostname()
 
 
-def run_job(job_id: str, attempt: int, cluster: str) -> str:
-    """Run one claimed attempt of a job and record its outcome. Returns the job's new status.
+def run_job(job_id: str, attempt: int, cluster: str, batch: tuple[tuple[str, int], ...] = ()) -> str:
+    """Run one claimed attempt of a job (or, for a batch type, of a batch of jobs) and record
+    its outcome. Returns the job's new status.
 
     Everything is caught: django-q2 must never see an exception from here, because then it
     would store a result of its own; the Job and Attempt rows are the only history.
     """
     claim = lifecycle.Claim(job_id, attempt, cluster)
     try:
+        if batch:
+            from jobqueue.batch import run_batch
+
+            return run_batch([claim, *(lifecycle.Claim(j, a, cluster) for j, a in batch)])
         return _run(claim)
     except BaseException:
         # Only our own bookkeeping can land here (a lost database, say). The lease will
         # expire and another cluster will reclaim the job: log, and let the worker go on.
         logger.exception("job %s: attempt %s could not be recorded", job_id, attempt)
-        _disarm_timeout()
-        _reset_connection()
+        disarm_timeout()
+        reset_connection()
         return "unrecorded"
 
 
-def _run(claim: lifecycle.Claim) -> str:
+def prepare(claims: list[lifecycle.Claim]) -> tuple[Any, str | None]:
+    """The claimed jobs' type state, or why they cannot run: released at shutdown, missing,
+    or of a type gone from the code (dead-lettered)."""
     if shutting_down():
-        lifecycle.release(claim)
-        return "released"
+        for claim in claims:
+            lifecycle.release(claim)
+        return None, "released"
     # (django-q2's worker has just closed stale connections before calling us.)
-    # Find the job's type through the claim (only registered, runnable types are claimed).
     from jobqueue.models import Job
 
-    type_name = Job.objects.filter(pk=claim.job_id).values_list("job_type__name", flat=True).first()
+    type_name = Job.objects.filter(pk=claims[0].job_id).values_list("job_type__name", flat=True).first()
     if type_name is None:
-        return "missing"
+        return None, "missing"
     try:
-        state = type_state(type_name)
+        return type_state(type_name), None
     except UnknownJobTypeError as exc:
-        return _dead_without_running(claim, DeadReason.UNREGISTERED_TYPE, str(exc))
+        for claim in claims:
+            status = _dead_without_running(claim, DeadReason.UNREGISTERED_TYPE, str(exc))
+        return None, status
+
+
+def timeout_for(config: Any) -> int:
+    return int(config.timeout or 0) or _default_timeout()
+
+
+def _run(claim: lifecycle.Claim) -> str:
+    state, why_not = prepare([claim])
+    if state is None:
+        return why_not or "missing"
     config = state.config
-    timeout = int(config.timeout or 0) or _default_timeout()
-    job = lifecycle.start(claim, host=HOST, pid=os.getpid(), timeout=timeout)
+    timeout = timeout_for(config)
+    job = lifecycle.start(claim, host=HOST, pid=os.getpid(), timeout=timeout, rated=bool(config.rate_limit))
     if job is None:
         return "lost"
     started = job.started_at or timezone.now()
@@ -110,15 +129,16 @@ def _execute(
         try:
             payload = ctx.definition.validate_payload(raw_payload)
         except PayloadValidationError as exc:
+            report.dead_reason = DeadReason.INVALID_PAYLOAD
             raise PermanentError(str(exc)) from None
         instance.check_configuration(ctx)
         instance.check_prerequisites(ctx, payload)
         instance.check_resources(ctx, payload)
         instance.validate(ctx, payload)
         value = instance.execute(ctx, payload)  # type: ignore[attr-defined]
-        _disarm_timeout()
+        disarm_timeout()
         result = value if isinstance(value, JobResult) else JobResult.ok(data=value)
-        report.result = _jsonable(result.as_json())
+        report.result = jsonable(result.as_json())
         if result.success:
             report.outcome = Outcome.SUCCEEDED
         else:
@@ -130,11 +150,11 @@ def _execute(
         report.outcome = Outcome.SKIPPED
         report.result = {"skipped": str(exc)}
     except TimeoutException as exc:
-        _disarm_timeout()
-        _reset_connection()
+        disarm_timeout()
+        reset_connection()
         error = exc
         report.outcome = Outcome.TIMED_OUT
-        _describe(report, exc)
+        describe(report, exc)
         report.error_type = "TimeoutError"
     except RateLimited as exc:
         # Not a failure: the attempt is handed back and the job waits out the upstream's limit.
@@ -142,16 +162,14 @@ def _execute(
         report.error_message = str(exc)
         return report
     except Exception as exc:
-        _disarm_timeout()
-        _reset_connection()
+        disarm_timeout()
+        reset_connection()
         error = exc
-        _describe(report, exc)
-        report.retryable, report.retry_after = _classify(ctx, exc)
-        if isinstance(exc, PermanentError) and str(exc).startswith("invalid payload"):
-            report.dead_reason = DeadReason.INVALID_PAYLOAD
+        describe(report, exc)
+        report.retryable, report.retry_after = classify(ctx, exc)
     finally:
-        _disarm_timeout()
-        _hook(instance.cleanup, ctx, payload)
+        disarm_timeout()
+        hook(instance.cleanup, ctx, payload)
     report.finished_at = timezone.now()
     if report.outcome in (Outcome.FAILED, Outcome.TIMED_OUT) and (cancel_requested or ctx.is_cancelled()):
         report.outcome = Outcome.CANCELLED
@@ -160,13 +178,13 @@ def _execute(
     if report.outcome in (Outcome.FAILED, Outcome.TIMED_OUT):
         will_retry = report.retryable and ctx.attempt < ctx.max_attempts
         if will_retry:
-            _hook(instance.on_failure, ctx, payload, error)
+            hook(instance.on_failure, ctx, payload, error)
         else:
-            _hook(instance.on_dead, ctx, payload, error)
+            hook(instance.on_dead, ctx, payload, error)
     return report
 
 
-def _classify(ctx: JobContext, exc: Exception) -> tuple[bool, float | None]:
+def classify(ctx: JobContext, exc: Exception) -> tuple[bool, float | None]:
     """(retryable, delay override) for an exception raised by a job."""
     definition = ctx.definition
     if isinstance(exc, (PermanentError, *definition.dont_retry_on)):
@@ -176,13 +194,13 @@ def _classify(ctx: JobContext, exc: Exception) -> tuple[bool, float | None]:
     return isinstance(exc, definition.retry_on), None
 
 
-def _describe(report: lifecycle.AttemptReport, exc: BaseException) -> None:
+def describe(report: lifecycle.AttemptReport, exc: BaseException) -> None:
     report.error_type = f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins.")
     report.error_message = str(exc)
     report.traceback = "".join(traceback.format_exception(exc))
 
 
-def _hook(method: Any, *args: Any) -> None:
+def hook(method: Any, *args: Any) -> None:
     try:
         method(*args)
     except Exception:
@@ -207,7 +225,7 @@ def _dead_without_running(claim: lifecycle.Claim, reason: DeadReason, message: s
     return decision.status.value if decision else "lost"
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     import json
 
     from django.core.serializers.json import DjangoJSONEncoder
@@ -221,13 +239,13 @@ def _default_timeout() -> int:
     return int(jobqueue_settings.DEFAULT_TIMEOUT)
 
 
-def _disarm_timeout() -> None:
+def disarm_timeout() -> None:
     # Once execute() is over, the rest (recording the attempt) must not be cut by the alarm.
     with contextlib.suppress(ValueError, AttributeError):  # not the main thread, or no SIGALRM
         signal.alarm(0)
 
 
-def _reset_connection() -> None:
+def reset_connection() -> None:
     # An exception (or the timeout) may have left the connection inside a broken transaction.
     try:
         if connection.in_atomic_block:

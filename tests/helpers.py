@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jobqueue.broker import claim
+from jobqueue.claim import claim
 from jobqueue.runner import run_job
 
 CLUSTER = "tests:0:inprocess"
@@ -16,5 +16,5 @@ def drain(limit: int = 1000, batch: int = 10) -> list[str]:
         if not claimed:
             break
         for item in claimed:
-            statuses.append(run_job(item.job_id, item.attempt, CLUSTER))
+            statuses.append(run_job(item.job_id, item.attempt, CLUSTER, item.batch))
     return statuses

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pydantic
 
-from jobqueue import BaseJob, JobContext, JobResult, PermanentError, RetryableError, job
+from jobqueue import BaseJob, JobContext, JobResult, PermanentError, RetryableError, Unique, job
 
 
 def _ledger(path: str, line: str) -> None:
@@ -124,3 +124,54 @@ def durable(ctx: JobContext, ledger: str, sleep: float = 0.0) -> JobResult:
         time.sleep(sleep)
     _ledger(ledger, f"end durable {ctx.job_id} {time.time():.6f} {os.getpid()}")
     return JobResult.ok()
+
+
+@job(max_attempts=1, rate_limit="5/2s", timeout=30)
+def rate_limited(ctx: JobContext, ledger: str) -> JobResult:
+    """At most 5 starts in any 2 seconds, across all clusters."""
+    _ledger(ledger, f"start rate {ctx.job_id} {time.time():.6f} {os.getpid()}")
+    return JobResult.ok()
+
+
+@job(max_attempts=1, unique=Unique(fields=("key",)))
+def unique_by_key(key: str, note: str = "") -> None:
+    """One waiting or running job per key."""
+
+
+@job(max_attempts=1, unique=Unique(fields=("key",), period=3600))
+def unique_for_an_hour(key: str) -> None:
+    """One job per key per hour, whatever became of the first."""
+
+
+@job(name="batcher", batch_size=10, max_attempts=2, backoff_base=0.2, backoff_jitter=0.0, timeout=30)
+class Batcher(BaseJob):
+    """Handle up to ten items per call; an item with fail=True fails on its first attempt."""
+
+    class Payload(pydantic.BaseModel):
+        item: int
+        fail: bool = False
+        ledger: str = ""
+
+    def execute_batch(self, ctx: JobContext, payloads: list[Payload]) -> list[JobResult | Exception]:
+        if payloads and payloads[0].ledger:
+            _ledger(payloads[0].ledger, f"batch {len(payloads)} {ctx.attempt} {time.time():.6f} {os.getpid()}")
+        return [
+            RetryableError(f"item {p.item} failed") if p.fail and ctx.attempt == 1 else JobResult.ok(data=p.item)
+            for p in payloads
+        ]
+
+
+@job(schedule=1, enabled=False, max_attempts=1)
+def ticker(ctx: JobContext) -> None:
+    """Scheduled every second (enabled by the tests that need it)."""
+
+
+@job(schedule="30 9 * * *", schedule_timezone="America/New_York", enabled=False)
+def morning_report(ctx: JobContext) -> None:
+    """Scheduled by cron at 09:30 New York time."""
+
+
+@job(schedule=1, overlap=False, enabled=False, timeout=30)
+def slow_scheduled(ctx: JobContext, seconds: float = 3.0) -> None:
+    """Scheduled every second, but takes longer: overlap=False must skip slots."""
+    time.sleep(seconds)

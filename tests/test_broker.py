@@ -9,7 +9,8 @@ from django.utils import timezone
 from django_q.signing import SignedPackage
 
 from jobqueue import enqueue
-from jobqueue.broker import JobBroker, claim, package
+from jobqueue.broker import JobBroker, package
+from jobqueue.claim import claim
 from jobqueue.exceptions import JobQueueError
 from jobqueue.models import Attempt, DeadLetter, Job, JobType, Outcome, Status
 from jobqueue.runner import run_job
@@ -108,7 +109,7 @@ def test_package_names_only_the_runner_and_the_claim() -> None:
     signed = SignedPackage.dumps(package(claimed, CLUSTER))
     unpacked = SignedPackage.loads(signed)
     assert unpacked["func"].__module__ == "jobqueue.runner"
-    assert unpacked["args"] == (claimed.job_id, 1, CLUSTER)
+    assert unpacked["args"] == (claimed.job_id, 1, CLUSTER, ())
     assert unpacked["save"] is False
     assert "123456789" not in repr(unpacked)  # no user data travels through django-q2
 
@@ -141,3 +142,18 @@ def test_dequeue_records_a_heartbeat_and_marks_stopping() -> None:
     finally:
         shutdown.install()  # a fresh, unset flag for the other tests
     assert ClusterHeartbeat.objects.get(key=broker.cluster_key).stopped_at is not None
+
+
+def test_claims_wait_for_room_and_unstarted_claims_keep_their_lease() -> None:
+    from django_q.conf import Conf
+
+    broker = JobBroker(list_key="test")
+    for i in range(10):
+        enqueue("echo", {"value": i})
+    held = 0
+    while packages := broker.dequeue():
+        held += len(packages)
+    assert held == int(Conf.WORKERS) + int(Conf.QUEUE_LIMIT)  # free workers plus the local queue
+    Job.objects.filter(status=Status.RUNNING).update(lease_expires_at=timezone.now())
+    assert lifecycle.renew_claims(broker.cluster_key) == held
+    assert not Job.objects.filter(status=Status.RUNNING, lease_expires_at__lte=timezone.now()).exists()

@@ -73,3 +73,10 @@ def test_malformed_pin_stops_qcluster_naming_the_variable() -> None:
     assert result.returncode != 0
     assert "JOBQUEUE_ECHO_TIMEOUT" in result.stderr
     assert "jobqueue.E001" in result.stderr
+
+
+def test_scheduled_type_with_required_payload_is_e006() -> None:
+    with registry.scope():
+        job(name="needs_input_on_schedule", schedule=60)(lambda value: None)
+        messages = [m for m in checks.run_checks(tags=["jobqueue"]) if m.id == "jobqueue.E006"]
+    assert [m.obj for m in messages] == ["needs_input_on_schedule"]

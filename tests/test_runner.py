@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from jobqueue import enqueue
-from jobqueue.broker import claim
+from jobqueue.claim import claim
 from jobqueue.models import Attempt, DeadLetter, DeadReason, Job, JobType, Outcome, Status
 from jobqueue.runner import run_job
 from jobqueue.services import update_job_type
@@ -127,3 +127,20 @@ def test_drain_runs_everything_exactly_once() -> None:
     assert statuses == ["succeeded"] * 25
     assert Attempt.objects.count() == 25
     assert set(Job.objects.values_list("status", flat=True)) == {"succeeded"}
+
+
+def test_a_follow_up_with_a_bad_option_fails_this_attempt_not_its_recording() -> None:
+    from jobqueue import job
+    from jobqueue.registry import registry
+
+    with registry.scope():
+
+        @job(name="bad_follow_up", max_attempts=1)
+        def bad_follow_up(ctx) -> None:
+            ctx.enqueue("echo", {"value": 1}, priority=500)
+
+        enqueue("bad_follow_up", {})
+        result = run_one()
+    assert result.status == Status.DEAD
+    assert "priority" in result.last_error
+    assert not Job.objects.filter(job_type__name="echo").exists()

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from jobqueue.exceptions import JobQueueError, PayloadValidationError, UnknownJobTypeError
-from jobqueue.models import Job, Status
+from jobqueue.models import ACTIVE, Job, Status, UniqueLock
 from jobqueue.options import OPTIONS
 from jobqueue.registry import JobDefinition, resolve_definition
-from jobqueue.typeconfig import type_state
+from jobqueue.typeconfig import type_state, type_states
 from jobqueue.wakeup import notify
 
 JobTypeRef = str | JobDefinition | type | Callable[..., Any]
@@ -85,6 +87,8 @@ def build_job(
     if errors:
         raise PayloadValidationError(definition.name, errors)
     run_after = run_after or now
+    if unique_key is None:
+        unique_key = unique_key_for(definition, payload_json)
     return Job(
         job_type_id=state.type_id,
         payload=payload_json,
@@ -125,10 +129,83 @@ def enqueue(
         created_by=created_by,
         rerun_of=rerun_of,
     )
+    return enqueue_built(new)
+
+
+def enqueue_built(new: Job) -> Job:
+    """Insert a Job made by build_job (unique keys honoured)."""
+    if new.unique_key is not None:
+        states = [s for s in type_states().values() if s.type_id == new.job_type_id]
+        return _insert_unique(new, states[0].definition if states else None)
     new.save(force_insert=True)
     if new.status == Status.QUEUED:
         notify()
     return new
+
+
+def unique_key_for(definition: JobDefinition, payload: dict[str, Any]) -> str | None:
+    """The key a Unique policy derives from the payload (None for a type without one)."""
+    if definition.unique is None:
+        return None
+    fields = definition.unique.fields or tuple(sorted(payload))
+    material = json.dumps({f: payload.get(f) for f in fields}, sort_keys=True, separators=(",", ":"), default=str)
+    return material if len(material) <= 200 else "sha256:" + hashlib.sha256(material.encode()).hexdigest()
+
+
+def _insert_unique(new: Job, definition: JobDefinition | None) -> Job:
+    """Insert a job with a unique key, or return the job that holds the key (is_duplicate=True).
+
+    The database decides, never a read-then-write: the partial unique index on waiting and
+    running jobs, and for a `Unique(period=...)` a UniqueLock row whose key is unique.
+    """
+    period = definition.unique.period if definition is not None and definition.unique else None
+    for _ in range(3):  # the holder may finish or expire between our insert and our read
+        with transaction.atomic():
+            if period is not None and not _take_lock(new, period):
+                holder = _holder(new, include_finished=True)
+                if holder is not None:
+                    return holder
+                continue
+            try:
+                with transaction.atomic():
+                    new.save(force_insert=True)
+            except IntegrityError:
+                holder = _holder(new, include_finished=False)
+                if holder is not None:
+                    transaction.set_rollback(True)  # give back a lock taken above
+                    return holder
+                continue
+            if period is not None:
+                UniqueLock.objects.filter(job_type_id=new.job_type_id, key=new.unique_key).update(job=new)
+        if new.status == Status.QUEUED:
+            notify()
+        return new
+    raise IntegrityError(f"could not enqueue unique job {new.unique_key!r}: its key kept changing hands")
+
+
+def _take_lock(new: Job, period: float) -> bool:
+    expires = new.created_at + timedelta(seconds=period)
+    for _ in range(2):
+        try:
+            with transaction.atomic():
+                UniqueLock.objects.create(job_type_id=new.job_type_id, key=new.unique_key or "", expires_at=expires)
+            return True
+        except IntegrityError:
+            # An expired lock is removed by whoever sees it first; the delete is conditional.
+            UniqueLock.objects.filter(
+                job_type_id=new.job_type_id, key=new.unique_key, expires_at__lte=new.created_at
+            ).delete()
+    return False
+
+
+def _holder(new: Job, *, include_finished: bool) -> Job | None:
+    jobs = Job.objects.filter(job_type_id=new.job_type_id, unique_key=new.unique_key)
+    if not include_finished:
+        jobs = jobs.filter(status__in=ACTIVE)
+    holder = jobs.order_by("-created_at").first()
+    if holder is not None:
+        holder.is_duplicate = True
+    return holder
 
 
 def enqueue_many(items: Iterable[EnqueueRequest | Mapping[str, Any]], *, created_by: str = "") -> list[Job]:
@@ -157,6 +234,10 @@ def enqueue_many(items: Iterable[EnqueueRequest | Mapping[str, Any]], *, created
             errors[index] = {"type": [str(exc)]}
     if errors:
         raise BulkEnqueueError(errors)
+    if any(j.unique_key is not None for j in jobs):
+        # Unique jobs go one by one so that each duplicate resolves to its holder.
+        with transaction.atomic():
+            return [enqueue_built(j) for j in jobs]
     with transaction.atomic():
         Job.objects.bulk_create(jobs, batch_size=500)
         if any(j.status == Status.QUEUED for j in jobs):

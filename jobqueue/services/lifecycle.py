@@ -19,7 +19,7 @@ from django.utils import timezone
 from jobqueue.backoff import retry_delay
 from jobqueue.conf import jobqueue_settings
 from jobqueue.context import FollowUp
-from jobqueue.models import FINISHED, Attempt, DeadLetter, DeadReason, Job, Outcome, Status
+from jobqueue.models import FINISHED, Attempt, DeadLetter, DeadReason, Job, Outcome, RateLimitStart, Status
 from jobqueue.options import EffectiveConfig
 
 logger = logging.getLogger("jobqueue")
@@ -56,6 +56,7 @@ class AttemptReport:
     rate_limited_after: float | None = None
     follow_ups: list[FollowUp] = field(default_factory=list)
     progress: float | None = None
+    batch_id: Any = None
 
 
 @dataclass(frozen=True)
@@ -99,8 +100,13 @@ def decide(
     return Decision(Status.RETRYING, run_after=now + timedelta(seconds=delay))
 
 
-def start(claim: Claim, *, host: str, pid: int, timeout: int, now: datetime | None = None) -> Job | None:
-    """Mark the attempt as started and lease the job for its timeout; None if the claim was lost."""
+def start(
+    claim: Claim, *, host: str, pid: int, timeout: int, now: datetime | None = None, rated: bool = False
+) -> Job | None:
+    """Mark the attempt as started and lease the job for its timeout; None if the claim was lost.
+
+    For a rate-limited type the start also moves the job's entry in the rate window from
+    its claim time to its real start, which is what the limit promises."""
     now = now or timezone.now()
     lease = now + timedelta(seconds=timeout + int(jobqueue_settings.LEASE_GRACE))
     updated = Job.objects.filter(
@@ -108,7 +114,23 @@ def start(claim: Claim, *, host: str, pid: int, timeout: int, now: datetime | No
     ).update(started_at=now, worker=f"{host}:{pid}"[:128], timeout=timeout, lease_expires_at=lease)
     if not updated:
         return None
+    if rated:
+        RateLimitStart.objects.filter(job_id=claim.job_id).update(at=now)
     return Job.objects.select_related("job_type").get(pk=claim.job_id)
+
+
+def renew_claims(cluster: str, now: datetime | None = None) -> int:
+    """Extend the leases of this cluster's claimed jobs still waiting for a worker, so that a
+    long wait in the local queue never passes for a lost cluster. Started jobs keep the
+    lease their start gave them (timeout plus grace)."""
+    from jobqueue.typeconfig import type_states
+
+    now = now or timezone.now()
+    longest = max((int(s.config.timeout or 0) for s in type_states().values()), default=0)
+    longest = max(longest, int(jobqueue_settings.DEFAULT_TIMEOUT))
+    return Job.objects.filter(status=Status.RUNNING, claimed_by=cluster, started_at__isnull=True).update(
+        lease_expires_at=now + timedelta(seconds=longest + int(jobqueue_settings.LEASE_GRACE))
+    )
 
 
 def release(claim: Claim, *, run_after: datetime | None = None, note: str = "") -> bool:
@@ -121,6 +143,8 @@ def release(claim: Claim, *, run_after: datetime | None = None, note: str = "") 
     }
     if run_after is not None:
         changes["run_after"] = run_after
+        if run_after > timezone.now():
+            changes["status"] = Status.SCHEDULED
     if note:
         changes["last_error"] = note
     from django.db.models import F
@@ -177,6 +201,7 @@ def finish(claim: Claim, job: Job, report: AttemptReport, config: EffectiveConfi
             error_message=_bounded(report.error_message, int(jobqueue_settings.ERROR_MAX_CHARS)),
             traceback=_bounded(report.traceback, int(jobqueue_settings.TRACEBACK_MAX_CHARS)),
             logs=report.logs,
+            batch_id=report.batch_id,
         )
         if decision.status == Status.DEAD:
             DeadLetter.objects.create(

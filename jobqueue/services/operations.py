@@ -9,10 +9,18 @@ from django.db.models import Q
 from django.utils import timezone
 
 from jobqueue.exceptions import InvalidStateError
-from jobqueue.models import WAITING, DeadLetter, Job, Resolution, Status
+from jobqueue.models import WAITING, DeadLetter, Job, JobType, Resolution, Status
 from jobqueue.registry import registry
 from jobqueue.services.audit import Actor, actor_label, record
 from jobqueue.services.jobs import enqueue
+
+
+def run_now(job_type: JobType, payload: Any = None, *, by: Actor, priority: int | None = None) -> Job:
+    """Enqueue a job of a type at once, outside its schedule (the admin's and API's "run now")."""
+    with transaction.atomic():
+        new = enqueue(job_type.name, payload, priority=priority, created_by=f"run-now:{actor_label(by)}")
+        record(by, job_type, "run now", "", f"enqueued {new.pk}")
+    return new
 
 
 def rerun(job: Job, *, by: Actor, reason: str = "") -> Job:

@@ -146,6 +146,7 @@ def test_sigterm_finishes_running_jobs_and_gives_back_the_rest(start_cluster, tm
     assert set(waiting.values_list("attempts", flat=True)) == {0}  # claimed-but-unstarted cost nothing
 
 
+@pytest.mark.timeout(600)
 def test_two_clusters_never_claim_the_same_job_twice(start_cluster) -> None:
     total = 10_000 if connection.vendor == "postgresql" else 3_000
     enqueue_many([{"type": "noop", "payload": {}}] * total)
@@ -153,7 +154,7 @@ def test_two_clusters_never_claim_the_same_job_twice(start_cluster) -> None:
     start_cluster(workers=2)
     wait_for(
         lambda: Job.objects.filter(status=Status.SUCCEEDED).count() == total,
-        timeout=200,
+        timeout=500,
         interval=1,
         message=f"not drained: {statuses()}",
     )

@@ -13,7 +13,7 @@ from jobqueue.exceptions import InvalidStateError, PayloadValidationError, Unkno
 
 
 class Command(BaseCommand):
-    help = "Operate the job queue: status, enqueue, requeue, sync, demo-user."
+    help = "Operate the job queue: status, enqueue, requeue, prune, sync, demo-user."
 
     def add_arguments(self, parser: CommandParser) -> None:
         actions = parser.add_subparsers(dest="action", required=True)
@@ -28,6 +28,7 @@ class Command(BaseCommand):
         requeue.add_argument("--type", dest="type_name", help="every unresolved dead letter of this type")
         requeue.add_argument("--reason", default="re-queued from the command line")
         actions.add_parser("sync", help="mirror the registered job types into their records")
+        actions.add_parser("prune", help="delete finished jobs past their type's retention now")
         actions.add_parser("demo-user", help="create (or reset) the demo admin login and print it")
 
     def handle(self, *args: Any, action: str, **options: Any) -> None:
@@ -82,6 +83,13 @@ class Command(BaseCommand):
         self.stdout.write(f"re-queued {len(chosen) - failures} of {len(chosen)}")
         if failures:
             raise CommandError(f"{failures} dead letter(s) could not be re-queued")
+
+    def do_prune(self, **options: Any) -> None:
+        from jobqueue.services import prune
+
+        report = prune()
+        more = "" if report.complete else " (more remain: run again)"
+        self.stdout.write(f"deleted {report.jobs} finished jobs and {report.housekeeping} housekeeping rows{more}")
 
     def do_sync(self, **options: Any) -> None:
         from jobqueue.services import sync_job_types

@@ -1,0 +1,55 @@
+"""Retention: delete finished history older than each job type's `retention`, in bounded batches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Q
+from django.utils import timezone
+
+from jobqueue.conf import jobqueue_settings
+from jobqueue.models import FINISHED, ClusterHeartbeat, Job, JobType, RateLimitStart, Status, UniqueLock
+from jobqueue.typeconfig import type_states
+
+
+@dataclass
+class PruneReport:
+    jobs: int = 0
+    housekeeping: int = 0
+    complete: bool = True  # False when the batch budget ran out before everything old was gone
+
+
+def prune(now: datetime | None = None, *, batch_size: int = 1000, max_batches: int = 100) -> PruneReport:
+    """Delete finished jobs (with their attempts and dead letters) past their type's retention.
+
+    A dead job whose dead letter is unresolved is kept whatever its age: it still needs an
+    operator. Deleting in batches keeps each transaction, and the locks it holds, short.
+    """
+    now = now or timezone.now()
+    report = PruneReport()
+    default = int(jobqueue_settings.DEFAULT_RETENTION)
+    retention = {s.type_id: int(s.config.retention or default) for s in type_states().values()}
+    budget = max_batches
+    for type_id in JobType.objects.values_list("pk", flat=True):
+        cutoff = now - timedelta(seconds=retention.get(type_id, default))
+        old = (
+            Job.objects.filter(job_type_id=type_id, status__in=FINISHED, finished_at__lt=cutoff)
+            .exclude(Q(status=Status.DEAD) & Q(dead_letter__resolution=""))
+            .order_by("finished_at")
+        )
+        while budget > 0:
+            ids = list(old.values_list("pk", flat=True)[:batch_size])
+            if not ids:
+                break
+            budget -= 1
+            Job.objects.filter(pk__in=ids).delete()
+            report.jobs += len(ids)
+        if budget == 0:
+            report.complete = False
+            break
+    day_ago = now - timedelta(days=1)
+    report.housekeeping += RateLimitStart.objects.filter(at__lt=day_ago).delete()[0]
+    report.housekeeping += UniqueLock.objects.filter(expires_at__lt=now).delete()[0]
+    report.housekeeping += ClusterHeartbeat.objects.filter(last_seen_at__lt=day_ago).delete()[0]
+    return report
