@@ -33,8 +33,8 @@ from jobqueue.runner import (
 from jobqueue.services import lifecycle
 
 
-def run_batch(claims: list[lifecycle.Claim]) -> str:
-    state, why_not = prepare(claims)
+def run_batch(claims: list[lifecycle.Claim], type_name: str = "") -> str:
+    state, why_not = prepare(claims, type_name)
     if state is None:
         return why_not or "missing"
     config = state.config

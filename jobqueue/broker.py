@@ -43,7 +43,7 @@ def package(claimed: Claimed, cluster: str) -> dict[str, Any]:
         "id": claimed.job_id,
         "name": f"{claimed.type_name}:{claimed.job_id}",
         "func": run_job,
-        "args": (claimed.job_id, claimed.attempt, cluster, claimed.batch),
+        "args": (claimed.job_id, claimed.attempt, cluster, claimed.batch, claimed.type_name),
         "kwargs": {},
         "timeout": claimed.timeout,
         "save": False,

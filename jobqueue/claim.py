@@ -106,11 +106,11 @@ def _allowances(runnable: dict[int, TypeState], type_ids: set[int], now: datetim
 def _select(type_ids: list[int], limit: int, now: datetime, exclude: list[str] | None = None) -> list[tuple[str, int]]:
     marks = ", ".join(["%s"] * len(type_ids))
     statuses = ", ".join(["%s"] * len(WAITING))
-    params: list[Any] = [*WAITING, now, *type_ids]
+    params: list[Any] = [*WAITING, db_datetime(now), *type_ids]
     not_in = ""
     if exclude:
         not_in = f" AND id NOT IN ({', '.join(['%s'] * len(exclude))})"
-        params += [_db_id(job_id) for job_id in exclude]
+        params += [db_id(job_id) for job_id in exclude]
     lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
     with connection.cursor() as cursor:
         cursor.execute(
@@ -122,7 +122,12 @@ def _select(type_ids: list[int], limit: int, now: datetime, exclude: list[str] |
         return [(str(row[0]), row[1]) for row in cursor.fetchall()]
 
 
-def _db_id(job_id: str) -> Any:
+def db_datetime(value: datetime) -> Any:
+    """A datetime parameter for raw SQL, in the form the ORM itself stores (naive UTC text on SQLite)."""
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def db_id(job_id: str) -> Any:
     # SQLite stores UUIDs as 32 hex characters; PostgreSQL has a uuid type.
     value = uuid.UUID(job_id)
     return value if connection.vendor == "postgresql" else value.hex
@@ -154,14 +159,14 @@ def _mark_running(
     # A claimed job may wait in the cluster's local queue behind running ones: the claim's
     # lease covers the longest timeout; run_job sets the job's own lease when it starts.
     lease = now + timedelta(seconds=longest + int(jobqueue_settings.LEASE_GRACE))
-    ids = [_db_id(job_id) for job_id, _ in kept]
+    ids = [db_id(job_id) for job_id, _ in kept]
     marks = ", ".join(["%s"] * len(ids))
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {Job._meta.db_table} SET status = %s, attempts = attempts + 1, claimed_by = %s, "  # noqa: S608
             f"lease_expires_at = %s, started_at = NULL, worker = '' "
             f"WHERE id IN ({marks}) RETURNING id, job_type_id, attempts",
-            [Status.RUNNING.value, cluster, lease, *ids],
+            [Status.RUNNING.value, cluster, db_datetime(lease), *ids],
         )
         return [(str(uuid.UUID(str(job_id))), tid, attempts) for job_id, tid, attempts in cursor.fetchall()]
 

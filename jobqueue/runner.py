@@ -37,7 +37,9 @@ logger = logging.getLogger("jobqueue")
 HOST = socket.gethostname()
 
 
-def run_job(job_id: str, attempt: int, cluster: str, batch: tuple[tuple[str, int], ...] = ()) -> str:
+def run_job(
+    job_id: str, attempt: int, cluster: str, batch: tuple[tuple[str, int], ...] = (), type_name: str = ""
+) -> str:
     """Run one claimed attempt of a job (or, for a batch type, of a batch of jobs) and record
     its outcome. Returns the job's new status.
 
@@ -49,8 +51,8 @@ def run_job(job_id: str, attempt: int, cluster: str, batch: tuple[tuple[str, int
         if batch:
             from jobqueue.batch import run_batch
 
-            return run_batch([claim, *(lifecycle.Claim(j, a, cluster) for j, a in batch)])
-        return _run(claim)
+            return run_batch([claim, *(lifecycle.Claim(j, a, cluster) for j, a in batch)], type_name)
+        return _run(claim, type_name)
     except BaseException:
         # Only our own bookkeeping can land here (a lost database, say). The lease will
         # expire and another cluster will reclaim the job: log, and let the worker go on.
@@ -60,7 +62,7 @@ def run_job(job_id: str, attempt: int, cluster: str, batch: tuple[tuple[str, int
         return "unrecorded"
 
 
-def prepare(claims: list[lifecycle.Claim]) -> tuple[Any, str | None]:
+def prepare(claims: list[lifecycle.Claim], type_name: str = "") -> tuple[Any, str | None]:
     """The claimed jobs' type state, or why they cannot run: released at shutdown, missing,
     or of a type gone from the code (dead-lettered)."""
     if shutting_down():
@@ -70,8 +72,9 @@ def prepare(claims: list[lifecycle.Claim]) -> tuple[Any, str | None]:
     # (django-q2's worker has just closed stale connections before calling us.)
     from jobqueue.models import Job
 
-    type_name = Job.objects.filter(pk=claims[0].job_id).values_list("job_type__name", flat=True).first()
-    if type_name is None:
+    if not type_name:  # the broker passes it; a direct call may not
+        type_name = Job.objects.filter(pk=claims[0].job_id).values_list("job_type__name", flat=True).first() or ""
+    if not type_name:
         return None, "missing"
     try:
         return type_state(type_name), None
@@ -85,8 +88,8 @@ def timeout_for(config: Any) -> int:
     return int(config.timeout or 0) or _default_timeout()
 
 
-def _run(claim: lifecycle.Claim) -> str:
-    state, why_not = prepare([claim])
+def _run(claim: lifecycle.Claim, type_name: str = "") -> str:
+    state, why_not = prepare([claim], type_name)
     if state is None:
         return why_not or "missing"
     config = state.config

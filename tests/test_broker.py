@@ -109,7 +109,7 @@ def test_package_names_only_the_runner_and_the_claim() -> None:
     signed = SignedPackage.dumps(package(claimed, CLUSTER))
     unpacked = SignedPackage.loads(signed)
     assert unpacked["func"].__module__ == "jobqueue.runner"
-    assert unpacked["args"] == (claimed.job_id, 1, CLUSTER, ())
+    assert unpacked["args"] == (claimed.job_id, 1, CLUSTER, (), "echo")
     assert unpacked["save"] is False
     assert "123456789" not in repr(unpacked)  # no user data travels through django-q2
 

@@ -7,7 +7,9 @@ so one attempt is never recorded twice.
 
 from __future__ import annotations
 
+import json
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -109,14 +111,49 @@ def start(
     its claim time to its real start, which is what the limit promises."""
     now = now or timezone.now()
     lease = now + timedelta(seconds=timeout + int(jobqueue_settings.LEASE_GRACE))
-    updated = Job.objects.filter(
-        pk=claim.job_id, status=Status.RUNNING, attempts=claim.attempt, claimed_by=claim.cluster
-    ).update(started_at=now, worker=f"{host}:{pid}"[:128], timeout=timeout, lease_expires_at=lease)
-    if not updated:
+    from django.db import connection
+
+    from jobqueue.claim import db_datetime, db_id
+
+    # One statement that both checks the claim and reads what the attempt needs.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Job._meta.db_table} SET started_at = %s, worker = %s, timeout = %s, lease_expires_at = %s "  # noqa: S608
+            "WHERE id = %s AND status = %s AND attempts = %s AND claimed_by = %s "
+            "RETURNING payload, max_attempts, job_type_id, progress, cancel_requested_at",
+            [
+                db_datetime(now),
+                f"{host}:{pid}"[:128],
+                timeout,
+                db_datetime(lease),
+                db_id(claim.job_id),
+                Status.RUNNING.value,
+                claim.attempt,
+                claim.cluster,
+            ],
+        )
+        row = cursor.fetchone()
+    if row is None:
         return None
     if rated:
         RateLimitStart.objects.filter(job_id=claim.job_id).update(at=now)
-    return Job.objects.select_related("job_type").get(pk=claim.job_id)
+    payload, max_attempts, job_type_id, progress, cancel_requested = row
+    job = Job(
+        id=uuid.UUID(claim.job_id),
+        job_type_id=job_type_id,
+        payload=json.loads(payload) if isinstance(payload, str | bytes) else payload,
+        status=Status.RUNNING,
+        attempts=claim.attempt,
+        max_attempts=max_attempts,
+        started_at=now,
+        timeout=timeout,
+        lease_expires_at=lease,
+        claimed_by=claim.cluster,
+        progress=progress,
+        cancel_requested_at=now if cancel_requested is not None else None,
+    )
+    job._state.adding = False
+    return job
 
 
 def renew_claims(cluster: str, now: datetime | None = None) -> int:
