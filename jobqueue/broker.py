@@ -94,6 +94,7 @@ class JobBroker(Broker):
         self._next_heartbeat = 0.0
         self._next_schedule = 0.0
         self._next_slot = timezone.now()
+        self._room_left = 0
         self._claimed = 0
         self._started = timezone.now()
 
@@ -110,6 +111,7 @@ class JobBroker(Broker):
         self._next_heartbeat = 0.0
         self._next_schedule = 0.0
         self._next_slot = timezone.now()
+        self._room_left = 0
         self._claimed = 0
         self._started = timezone.now()
 
@@ -121,7 +123,7 @@ class JobBroker(Broker):
         try:
             self._maybe_reclaim()
             self._maybe_schedule()
-            room = self._room()
+            room = self._room_left if self._room_left > 0 else self._room()
             if room <= 0:
                 self._heartbeat()
                 # Every worker busy and the local queue full: claim nothing (the pusher would
@@ -130,6 +132,7 @@ class JobBroker(Broker):
                 return None
             claimed = claim(min(int(Conf.BULK), room), self.cluster_key)
             self._claimed += len(claimed)
+            self._room_left = room - len(claimed)
             self._heartbeat()
         except Exception as exc:
             # A failure here must not kill the pusher: django-q2 would sleep 10 s, then let
@@ -149,7 +152,10 @@ class JobBroker(Broker):
         return None
 
     def _room(self) -> int:
-        """Free workers plus the local queue's free places, from this cluster's own claims."""
+        """Free workers plus the local queue's free places, from this cluster's own claims.
+
+        Counted in the database only when the room last counted is used up: claims spend it
+        locally in between, and workers only ever make more."""
         held = Job.objects.filter(status="running", claimed_by=self.cluster_key).count()
         return int(Conf.WORKERS) + int(Conf.QUEUE_LIMIT or 0) - held
 

@@ -47,27 +47,8 @@ def claim(limit: int, cluster: str, now: datetime | None = None) -> list[Claimed
     runnable = {s.type_id: s for s in type_states().values() if s.config.enabled}
     if not runnable or limit < 1:
         return []
-    gated = {tid for tid, s in runnable.items() if s.config.concurrency or s.config.rate_limit}
     with transaction.atomic():
-        allowance = _allowances(runnable, gated, now)
-        eligible = [tid for tid in runnable if allowance.get(tid, 1) > 0]
-        if not eligible:
-            return []
-        candidates = _select(eligible, limit, now)
-        if not candidates:
-            return []
-        gated_here = sorted({tid for _, tid in candidates if tid in gated})
-        if gated_here:
-            if connection.vendor == "postgresql":
-                list(JobType.objects.select_for_update().filter(pk__in=gated_here).order_by("pk").values_list("pk"))
-            allowance = _allowances(runnable, set(gated_here), now)
-        kept: list[tuple[str, int]] = []
-        for job_id, tid in candidates:
-            if tid in allowance:
-                if allowance[tid] <= 0:
-                    continue
-                allowance[tid] -= 1
-            kept.append((job_id, tid))
+        kept, allowance = _gated_selection(runnable, limit, now)
         kept += _fill_batches(kept, runnable, allowance, now)
         if not kept:
             return []
@@ -78,6 +59,59 @@ def claim(limit: int, cluster: str, now: datetime | None = None) -> list[Claimed
                 [RateLimitStart(job_type_id=tid, job_id=job_id, at=now) for job_id, tid in rated]
             )
     return _units(kept, rows, runnable)
+
+
+def _gated_selection(
+    runnable: dict[int, TypeState], limit: int, now: datetime
+) -> tuple[list[tuple[str, int]], dict[int, int]]:
+    """Select candidates in priority order and keep those their type's limits allow.
+
+    Limits are only looked at for the gated types that actually turn up among the
+    candidates, so claims of ungated work cost no extra queries. A type found full is left
+    out and the selection repeated (at most three rounds), so a full type at the top of
+    the queue never starves the rest. A gated type's row is locked with SKIP LOCKED: if
+    another cluster is claiming that type right now, this claim leaves it for the next
+    round instead of waiting (and no two clusters can ever deadlock on type rows).
+    """
+    gated = {tid for tid, s in runnable.items() if s.config.concurrency or s.config.rate_limit}
+    postgres = connection.vendor == "postgresql"
+    kept: list[tuple[str, int]] = []
+    seen: list[str] = []
+    allowance: dict[int, int] = {}
+    excluded: set[int] = set()
+    for _ in range(3):
+        types = [tid for tid in runnable if tid not in excluded]
+        need = limit - len(kept)
+        if need <= 0 or not types:
+            break
+        candidates = _select(types, need, now, exclude=seen)
+        if not candidates:
+            break
+        seen += [job_id for job_id, _ in candidates]
+        new = sorted({tid for _, tid in candidates if tid in gated and tid not in allowance})
+        if new:
+            if postgres:
+                locked = set(
+                    JobType.objects.select_for_update(skip_locked=True).filter(pk__in=new).values_list("pk", flat=True)
+                )
+                excluded |= set(new) - locked
+                new = sorted(locked)
+            allowance.update(_allowances(runnable, set(new), now))
+        full = False
+        for job_id, tid in candidates:
+            if tid in excluded and tid not in allowance:
+                full = True
+                continue
+            if tid in allowance:
+                if allowance[tid] <= 0:
+                    excluded.add(tid)
+                    full = True
+                    continue
+                allowance[tid] -= 1
+            kept.append((job_id, tid))
+        if not full:
+            break
+    return kept, allowance
 
 
 def _allowances(runnable: dict[int, TypeState], type_ids: set[int], now: datetime) -> dict[int, int]:
@@ -136,7 +170,8 @@ def db_id(job_id: str) -> Any:
 def _fill_batches(
     kept: list[tuple[str, int]], runnable: dict[int, TypeState], allowance: dict[int, int], now: datetime
 ) -> list[tuple[str, int]]:
-    """For each batch type claimed, add more of its ready jobs up to its batch size."""
+    """For each batch type claimed, add more of its ready jobs up to its batch size (within
+    the type's remaining allowance when it is gated)."""
     extra: list[tuple[str, int]] = []
     for tid in sorted({tid for _, tid in kept if runnable[tid].definition.is_batch}):
         size = int(runnable[tid].config.batch_size)
