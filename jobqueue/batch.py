@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from jobqueue.base import JobResult
 from jobqueue.context import JobContext
-from jobqueue.exceptions import PayloadValidationError, PermanentError
+from jobqueue.exceptions import PayloadValidationError, PermanentError, RateLimited, SkipJob
 from jobqueue.models import DeadReason, Job, Outcome
 from jobqueue.runner import (
     HOST,
@@ -59,10 +59,18 @@ def run_batch(claims: list[lifecycle.Claim], type_name: str = "") -> str:
     reports = _execute(state.definition.job_class(), ctx, started, began)
     batch_id = uuid.uuid4()
     logs = ctx.log.kept()
+    succeeded = [claim.job_id for claim, _ in started if reports[claim.job_id].outcome == Outcome.SUCCEEDED]
+    if succeeded:
+        # Follow-ups of a batch commit with its first successful job (and not at all if none).
+        reports[succeeded[0]].follow_ups = ctx.follow_ups
     outcome = "lost"
     with transaction.atomic():
         for claim, job in started:
             report = reports[claim.job_id]
+            if report.rate_limited_after is not None:
+                after = timezone.now() + timedelta(seconds=max(0.0, report.rate_limited_after))
+                lifecycle.release(claim, run_after=after, note=f"rate limited: {report.error_message}")
+                continue
             report.batch_id = batch_id
             report.logs = logs
             decision = lifecycle.finish(claim, job, report, config)
@@ -94,6 +102,12 @@ def _execute(
             raise PermanentError(f"execute_batch returned {len(values)} results for {len(valid)} payloads")
         for (job_id, _), value in zip(valid, values, strict=True):
             _item(ctx, reports[job_id], value)
+    except SkipJob as exc:
+        for job_id, _ in valid:
+            reports[job_id].outcome, reports[job_id].result = Outcome.SKIPPED, {"skipped": str(exc)}
+    except RateLimited as exc:
+        for job_id, _ in valid:
+            reports[job_id].rate_limited_after, reports[job_id].error_message = exc.after, str(exc)
     except TimeoutException as exc:
         disarm_timeout()
         reset_connection()

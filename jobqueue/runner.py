@@ -48,7 +48,7 @@ def run_job(
     """
     claim = lifecycle.Claim(job_id, attempt, cluster)
     try:
-        if batch:
+        if batch or _is_batch_type(type_name, job_id):
             from jobqueue.batch import run_batch
 
             return run_batch([claim, *(lifecycle.Claim(j, a, cluster) for j, a in batch)], type_name)
@@ -60,6 +60,16 @@ def run_job(
         disarm_timeout()
         reset_connection()
         return "unrecorded"
+
+
+def _is_batch_type(type_name: str, job_id: str) -> bool:
+    """A batch type runs through execute_batch even when only one of its jobs was ready."""
+    from jobqueue.models import Job
+    from jobqueue.registry import registry
+
+    if not type_name:
+        type_name = Job.objects.filter(pk=job_id).values_list("job_type__name", flat=True).first() or ""
+    return type_name in registry and registry.get(type_name).is_batch
 
 
 def prepare(claims: list[lifecycle.Claim], type_name: str = "") -> tuple[Any, str | None]:

@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from jobqueue.conf import django_setting, jobqueue_settings
+from jobqueue.exceptions import PayloadValidationError
 from jobqueue.models import ACTIVE, Job, ScheduleState
 from jobqueue.options import Schedule
 from jobqueue.typeconfig import TypeState, type_states
@@ -68,7 +69,9 @@ def next_slot(now: datetime) -> datetime | None:
             else:
                 from croniter import croniter
 
-                upcoming.append(croniter(config.schedule.cron, slot).get_next(datetime).astimezone(UTC))
+                tz = zoneinfo.ZoneInfo(config.schedule_timezone or django_setting("TIME_ZONE") or "UTC")
+                following = croniter(config.schedule.cron, slot.astimezone(tz)).get_next(datetime)
+                upcoming.append(following.astimezone(UTC))
     return min(upcoming, default=None)
 
 
@@ -115,7 +118,12 @@ def _tick_one(state: TypeState, now: datetime) -> list[Job]:
         reason = f"{missed - runs} missed slot(s) not replayed" if runs < missed else ""
         if runs and not config.overlap and _previous_alive(state):
             runs, reason = 0, "previous run still queued or running (overlap=False)"
-        jobs = [enqueue(state.definition, {}, created_by=SCHEDULED_BY) for _ in range(runs)]
+        try:
+            jobs = [enqueue(state.definition, {}, created_by=SCHEDULED_BY) for _ in range(runs)]
+        except PayloadValidationError as exc:
+            # A schedule set on the record (or pinned) for a type that needs a payload:
+            # the slot is spent and the reason recorded, instead of failing every tick.
+            jobs, reason = [], f"cannot enqueue with an empty payload: {exc}"
         changes: dict[str, object] = {}
         if jobs:
             changes.update(last_job=jobs[-1], last_enqueued_at=now)

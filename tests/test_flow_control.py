@@ -137,3 +137,45 @@ def test_disabled_type_keeps_jobs_until_enabled() -> None:
     assert drain() == []
     update_job_type(JobType.objects.get(name="echo"), {"enabled": True})
     assert drain() == ["succeeded"]
+
+
+def test_a_lone_job_of_a_batch_type_runs_through_execute_batch() -> None:
+    enqueue("batcher", {"item": 41})
+    assert drain() == ["succeeded"]
+    assert Job.objects.get().result["data"] == 41
+
+
+def test_skip_and_push_back_from_execute_batch_apply_to_the_whole_batch() -> None:
+    from jobqueue import BaseJob, SkipJob
+
+    with registry.scope():
+
+        @job(name="skipping_batch", batch_size=5)
+        class SkippingBatch(BaseJob):
+            def execute_batch(self, ctx, payloads):
+                raise SkipJob("nothing to do today")
+
+        @job(name="pushing_batch", batch_size=5)
+        class PushingBatch(BaseJob):
+            def execute_batch(self, ctx, payloads):
+                raise RateLimited("slow down", after=60)
+
+        enqueue_many([{"type": "skipping_batch", "payload": {}}] * 3)
+        enqueue_many([{"type": "pushing_batch", "payload": {}}] * 2)
+        drain()
+    statuses = sorted(Job.objects.values_list("job_type__name", "status", "attempts"))
+    assert statuses == [("pushing_batch", "scheduled", 0)] * 2 + [("skipping_batch", "skipped", 1)] * 3
+
+
+def test_follow_up_with_a_held_unique_key_resolves_to_the_holder() -> None:
+    holder = enqueue("unique_by_key", {"key": "k"}, delay=3600)  # waiting, so it holds the key
+    with registry.scope():
+
+        @job(name="spawns_unique", max_attempts=1)
+        def spawns_unique(ctx) -> None:
+            ctx.enqueue("unique_by_key", {"key": "k"})
+
+        enqueue("spawns_unique", {})
+        drain(limit=1)
+    assert Job.objects.get(job_type__name="spawns_unique").status == Status.SUCCEEDED
+    assert list(Job.objects.filter(job_type__name="unique_by_key").values_list("pk", flat=True)) == [holder.pk]

@@ -110,3 +110,20 @@ def test_disabled_types_are_not_scheduled() -> None:
     tick(T0)
     tick(T0 + timedelta(seconds=5))
     assert scheduled("ticker") == 0
+
+
+def test_a_schedule_on_the_record_needs_a_payload_free_type() -> None:
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as caught:
+        update_job_type(JobType.objects.get(name="echo"), {"schedule": "60"})
+    assert "empty payload" in str(caught.value.message_dict["schedule"])
+
+
+def test_next_slot_of_a_cron_in_another_time_zone_is_in_the_future() -> None:
+    from jobqueue.scheduling import next_slot
+
+    enable("morning_report")
+    now = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # after 09:30 New York
+    assert next_slot(now) == datetime(2026, 3, 3, 14, 30, tzinfo=UTC) or next_slot(now) > now
+    assert next_slot(now) > now

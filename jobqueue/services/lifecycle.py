@@ -186,6 +186,8 @@ def release(claim: Claim, *, run_after: datetime | None = None, note: str = "") 
         changes["last_error"] = note
     from django.db.models import F
 
+    # A job handed back never started: it must not count against its type's rate limit.
+    RateLimitStart.objects.filter(job_id=claim.job_id).delete()
     return bool(
         Job.objects.filter(
             pk=claim.job_id, status=Status.RUNNING, attempts=claim.attempt, claimed_by=claim.cluster
@@ -258,12 +260,13 @@ def finish(claim: Claim, job: Job, report: AttemptReport, config: EffectiveConfi
 
 
 def _enqueue_follow_ups(follow_ups: list[FollowUp], parent: Job, now: datetime) -> None:
-    from jobqueue.services.jobs import build_job
-    from jobqueue.wakeup import notify
+    # One by one through enqueue_built, so that a follow-up whose unique key is held
+    # resolves to the holder instead of failing the whole success.
+    from jobqueue.services.jobs import build_job, enqueue_built
 
-    jobs = [build_job(f.definition, f.payload, created_by=f"job:{parent.pk}", now=now, **f.options) for f in follow_ups]
-    Job.objects.bulk_create(jobs)
-    notify()
+    for follow_up in follow_ups:
+        options = {"created_by": f"job:{parent.pk}", **follow_up.options}
+        enqueue_built(build_job(follow_up.definition, follow_up.payload, now=now, **options))
 
 
 def _error_line(report: AttemptReport) -> str:

@@ -38,15 +38,17 @@ def prune(now: datetime | None = None, *, batch_size: int = 1000, max_batches: i
             .exclude(Q(status=Status.DEAD) & Q(dead_letter__resolution=""))
             .order_by("finished_at")
         )
-        while budget > 0:
+        while True:
             ids = list(old.values_list("pk", flat=True)[:batch_size])
             if not ids:
+                break
+            if budget == 0:
+                report.complete = False
                 break
             budget -= 1
             Job.objects.filter(pk__in=ids).delete()
             report.jobs += len(ids)
-        if budget == 0:
-            report.complete = False
+        if not report.complete:
             break
     day_ago = now - timedelta(days=1)
     report.housekeeping += RateLimitStart.objects.filter(at__lt=day_ago).delete()[0]

@@ -86,6 +86,12 @@ def update_job_type(record: JobType, changes: dict[str, Any]) -> JobType:
             )
     if "settings" in changes:
         errors.update(settings_errors(definition, record, changes["settings"], pins))
+    if changes.get("schedule") not in (None, "", "off"):
+        required = [n for n, f in definition.payload_model.model_fields.items() if f.is_required()]
+        if required:
+            errors.setdefault("schedule", []).append(
+                f"a schedule enqueues jobs with an empty payload, but this type requires {required}"
+            )
     if errors:
         raise ValidationError(errors)
     for name, value in changes.items():
