@@ -80,7 +80,7 @@ def _statements(vendor: str, n: int, type_ids: list[int], now: float) -> list[st
     types = "CASE i % {} {} END".format(k, " ".join(f"WHEN {r} THEN {pk}" for r, pk in enumerate(type_ids)))
     if vendor == "postgresql":
         at = f"to_timestamp({now} - i * {step})"
-        series = f"generate_series(1, {n}) AS i"
+        series = f"generate_series(1::bigint, {n}) AS i"
         uid = "md5(i::text)::uuid"
         ready_at = f"to_timestamp({now} - i)"
         ready_uid = "md5('ready' || i::text)::uuid"

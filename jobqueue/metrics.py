@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Max
+from django.db.models import Count, Min
 from django.utils import timezone
 
 from jobqueue.conf import jobqueue_settings
@@ -257,13 +257,21 @@ def window_metrics(
 
 def queue_depth(now: datetime) -> tuple[list[Depth], float | None]:
     """Ready jobs by type and priority, and the age in seconds of the oldest ready job."""
-    ready = Job.objects.ready(now)
+    # One grouped pass over the ready jobs, the oldest taken from the groups: an
+    # ORDER BY run_after LIMIT 1 makes SQLite walk a full-table index, because it cannot
+    # match a bound `status IN (?, ?, ?)` to the partial index on ready jobs.
     rows = (
-        ready.values_list("job_type__name", "priority").annotate(n=Count("pk")).order_by("-priority", "job_type__name")
+        Job.objects.ready(now)
+        .values_list("job_type__name", "priority")
+        .annotate(n=Count("pk"), oldest=Min("run_after"))
+        .order_by("-priority", "job_type__name")
     )
-    oldest = ready.order_by("run_after").values_list("run_after", flat=True).first()
+    depth, oldest = [], None
+    for name, priority, n, first in rows:
+        depth.append(Depth(name, priority, n))
+        oldest = first if oldest is None or first < oldest else oldest
     age = None if oldest is None else max(0.0, (now - oldest).total_seconds())
-    return [Depth(name, priority, n) for name, priority, n in rows], age
+    return depth, age
 
 
 def clusters(now: datetime, keep_stopped: timedelta = timedelta(hours=1)) -> list[Cluster]:
@@ -351,7 +359,3 @@ def type_counts() -> dict[int, dict[str, int]]:
         for type_id, n in queryset.values_list("job_type_id").annotate(n=Count("pk")).order_by():
             counts[type_id][key] = n
     return counts
-
-
-def latest_heartbeat() -> datetime | None:
-    return ClusterHeartbeat.objects.aggregate(latest=Max("last_seen_at"))["latest"]
