@@ -39,6 +39,25 @@ DEFAULTS: dict[str, Any] = {
     "SCHEDULE_CATCH_UP": 1,
     # The PostgreSQL channel that enqueue notifies and idle clusters listen on.
     "NOTIFY_CHANNEL": "jobqueue",
+    # Health rules (jobqueue.health), over the window the dashboard shows by default.
+    "HEALTH_WINDOW": "1h",
+    # The oldest ready job waiting longer than this (seconds) makes the system degraded.
+    "HEALTH_MAX_READY_AGE": 300,
+    # A type failing more than this fraction of its attempts, over more than
+    # HEALTH_FAILURE_MIN_ATTEMPTS attempts, makes the system unhealthy ...
+    "HEALTH_FAILURE_RATE": 0.5,
+    "HEALTH_FAILURE_MIN_ATTEMPTS": 10,
+    # ... and more than this fraction over at least this many attempts, degraded.
+    "HEALTH_FAILURE_RATE_WARNING": 0.3,
+    "HEALTH_FAILURE_MIN_ATTEMPTS_WARNING": 5,
+    # A type whose average attempt lasts longer than this (seconds) makes it degraded.
+    "HEALTH_MAX_AVG_DURATION": 300,
+    # More than this fraction of finished jobs dead-lettered in the window: degraded.
+    "HEALTH_DEAD_LETTER_RATE": 0.1,
+    # A scheduled type that has not run for this many of its intervals: degraded.
+    "HEALTH_SCHEDULE_LATE_FACTOR": 2.0,
+    # The admin dashboard reloads itself this often while open (seconds; 0 turns it off).
+    "DASHBOARD_REFRESH": 15,
 }
 
 

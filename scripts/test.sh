@@ -11,6 +11,12 @@ export DEBUG=false
 
 step() { printf '\n== %s\n' "$*"; }
 
+# The admin's browser tests drive Debian's chromium through chromedriver (never a downloaded browser).
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  step "installing chromium and chromium-driver"
+  apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+
 if "$PY" -c "import ruff, mypy" 2>/dev/null; then
   step "ruff"
   "$PY" -m ruff check .

@@ -141,3 +141,60 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 30, interval: float 
         if time.monotonic() > deadline:
             raise AssertionError(message or f"condition not met within {timeout} s")
         time.sleep(interval)
+
+
+@pytest.fixture
+def add_attempt(db: None) -> Callable[..., Any]:
+    """Build a finished job with one attempt: `add_attempt("echo", "succeeded", duration_ms=5)`."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from jobqueue.models import Attempt, DeadLetter, Job, JobType, Outcome, Status
+
+    final = {
+        Outcome.SUCCEEDED: Status.SUCCEEDED,
+        Outcome.SKIPPED: Status.SKIPPED,
+        Outcome.CANCELLED: Status.CANCELLED,
+    }
+
+    def build(
+        type_name: str,
+        outcome: str,
+        *,
+        duration_ms: int = 100,
+        wait_ms: int = 0,
+        finished_ago: float = 60.0,
+        number: int = 1,
+        dead: bool = False,
+        now: Any = None,
+    ) -> Any:
+        now = now or timezone.now()
+        finished = now - timedelta(seconds=finished_ago)
+        started = finished - timedelta(milliseconds=duration_ms)
+        status = final.get(Outcome(outcome), Status.DEAD if dead else Status.RETRYING)
+        job = Job.objects.create(
+            job_type=JobType.objects.get(name=type_name),
+            status=status,
+            attempts=number,
+            created_at=started - timedelta(milliseconds=wait_ms),
+            run_after=started - timedelta(milliseconds=wait_ms),
+            started_at=started,
+            finished_at=finished if status != Status.RETRYING else None,
+        )
+        Attempt.objects.create(
+            job=job,
+            number=number,
+            started_at=started,
+            finished_at=finished,
+            duration_ms=duration_ms,
+            outcome=outcome,
+            error_type="" if outcome == Outcome.SUCCEEDED else "RuntimeError",
+        )
+        if dead:
+            DeadLetter.objects.create(
+                job=job, job_type=job.job_type, reason="attempts_exhausted", attempts=number, created_at=finished
+            )
+        return job
+
+    return build

@@ -1,0 +1,143 @@
+"""Charts for the dashboard, drawn on the server as inline SVG: no JavaScript, nothing fetched.
+
+Every label is escaped through format_html; numbers are formatted here, never interpolated raw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+
+from jobqueue.metrics import ThroughputPoint
+
+SUCCEEDED = "#2e7d32"
+FAILED = "#c62828"
+PALETTE = ("#1565c0", "#ef6c00", "#6a1b9a")
+
+
+def _time(value: datetime) -> str:
+    return f"{timezone.localtime(value):%H:%M}"
+
+
+def throughput(
+    points: Sequence[ThroughputPoint], bucket_seconds: int, width: int = 720, height: int = 180
+) -> SafeString:
+    """Stacked bars per bucket: succeeded at the bottom, failed on top."""
+    left, bottom, top = 40, 20, 10
+    plot_w, plot_h = width - left - 10, height - bottom - top
+    peak = max((p.succeeded + p.failed for p in points), default=0) or 1
+    bar_w = plot_w / max(len(points), 1)
+    bars = []
+    for i, point in enumerate(points):
+        x = left + i * bar_w
+        ok_h = plot_h * point.succeeded / peak
+        bad_h = plot_h * point.failed / peak
+        label = f"{_time(point.start)}: {point.succeeded} succeeded, {point.failed} failed"
+        if point.succeeded:
+            bars.append(
+                (
+                    f"{x:.1f}",
+                    f"{top + plot_h - ok_h:.1f}",
+                    f"{max(bar_w - 1, 1):.1f}",
+                    f"{ok_h:.1f}",
+                    SUCCEEDED,
+                    "ok",
+                    label,
+                )
+            )
+        if point.failed:
+            y = top + plot_h - ok_h - bad_h
+            bars.append((f"{x:.1f}", f"{y:.1f}", f"{max(bar_w - 1, 1):.1f}", f"{bad_h:.1f}", FAILED, "failed", label))
+    body = format_html_join(
+        "",
+        '<rect class="jq-bar jq-bar-{}" x="{}" y="{}" width="{}" height="{}" fill="{}"><title>{}</title></rect>',
+        ((kind, x, y, w, h, colour, label) for x, y, w, h, colour, kind, label in bars),
+    )
+    first = _time(points[0].start) if points else ""
+    last = _time(points[-1].start) if points else ""
+    return format_html(
+        '<svg class="jq-chart jq-throughput" role="img" aria-label="throughput per {} s" viewBox="0 0 {} {}" width="{}" height="{}">'
+        '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#999"/>'
+        '<text x="2" y="{}" font-size="10">{}</text><text x="2" y="{}" font-size="10">0</text>'
+        '<text x="{}" y="{}" font-size="10">{}</text><text x="{}" y="{}" font-size="10" text-anchor="end">{}</text>'
+        "{}</svg>",
+        bucket_seconds,
+        width,
+        height,
+        width,
+        height,
+        left,
+        top + plot_h,
+        width - 10,
+        top + plot_h,
+        top + 8,
+        peak,
+        top + plot_h,
+        left,
+        height - 5,
+        first,
+        width - 10,
+        height - 5,
+        last,
+        body,
+    )
+
+
+def horizontal_bars(
+    rows: Sequence[tuple[str, Sequence[float | None]]], series: Sequence[str], unit: str, width: int = 720
+) -> SafeString:
+    """One group of bars per row (e.g. a job type's p50 / p95 / p99), on a shared scale."""
+    label_w, bar_h, gap = 180, 10, 8
+    group_h = bar_h * len(series) + gap
+    height = max(len(rows), 1) * group_h + 24
+    peak = max((v for _, values in rows for v in values if v is not None), default=0) or 1
+    plot_w = width - label_w - 80
+    items = []
+    for r, (label, values) in enumerate(rows):
+        y0 = r * group_h
+        items.append(format_html('<text x="0" y="{}" font-size="11">{}</text>', y0 + bar_h + 2, label[:28]))
+        for s, value in enumerate(values):
+            if value is None:
+                continue
+            w = plot_w * value / peak
+            y = y0 + s * bar_h
+            items.append(
+                format_html(
+                    '<rect class="jq-bar" x="{}" y="{}" width="{}" height="{}" fill="{}"><title>{} {}: {} {}</title></rect>'
+                    '<text x="{}" y="{}" font-size="9">{} {}</text>',
+                    label_w,
+                    y,
+                    f"{max(w, 1):.1f}",
+                    bar_h - 1,
+                    PALETTE[s % len(PALETTE)],
+                    label,
+                    series[s],
+                    f"{value:g}",
+                    unit,
+                    f"{label_w + max(w, 1) + 4:.1f}",
+                    y + bar_h - 2,
+                    f"{value:g}",
+                    unit,
+                )
+            )
+    legend = format_html_join(
+        "",
+        '<rect x="{}" y="{}" width="10" height="10" fill="{}"/><text x="{}" y="{}" font-size="10">{}</text>',
+        (
+            (label_w + i * 70, height - 12, PALETTE[i % len(PALETTE)], label_w + i * 70 + 14, height - 3, name)
+            for i, name in enumerate(series)
+        ),
+    )
+    return format_html(
+        '<svg class="jq-chart jq-bars" role="img" viewBox="0 0 {} {}" width="{}" height="{}">{}{}</svg>',
+        width,
+        height,
+        width,
+        height,
+        SafeString("".join(items)),
+        legend,
+    )

@@ -1,0 +1,155 @@
+"""What the job queue's admin pages share: JSON display, the reason form, a paginator that never
+counts the whole table, and running a service over a selection."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from functools import cached_property
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import quote, unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
+
+from jobqueue.exceptions import InvalidStateError, JobQueueError, PayloadValidationError
+
+# How many of the selected objects an action's confirmation page lists.
+PREVIEW = 100
+
+
+def pretty_json(value: Any) -> str:
+    """JSON indented for reading, escaped into a <pre> (payloads are user input)."""
+    return format_html('<pre class="jq-json">{}</pre>', json.dumps(value, indent=2, sort_keys=True, default=str))
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 2, "cols": 60}))
+
+
+class PayloadForm(forms.Form):
+    """A JSON payload typed by an operator; the job type's schema is checked by the service."""
+
+    payload = forms.JSONField(widget=forms.Textarea(attrs={"rows": 10, "cols": 80, "class": "vLargeTextField"}))
+    reason = forms.CharField(max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2, "cols": 60}))
+
+    def add_payload_errors(self, exc: PayloadValidationError) -> None:
+        for path, errors in exc.errors.items():
+            label = path.removeprefix("payload").lstrip(".") or "payload"
+            self.add_error("payload", f"{label}: {'; '.join(errors)}")
+
+
+class CappedPaginator(Paginator):
+    """Counts at most CAP rows (`SELECT COUNT(*) FROM (... LIMIT CAP + 1)`), so a page view of a
+    table with millions of jobs costs the same as one of a few thousand."""
+
+    CAP = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        object_list: Any = self.object_list
+        return int(object_list[: self.CAP + 1].count())
+
+
+def apply_each(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, objects: Iterable[Any], action: Callable[[Any], Any]
+) -> int:
+    """Run a service on each object; report refusals one by one (never a 500); return the count done."""
+    done = 0
+    for obj in objects:
+        try:
+            action(obj)
+            done += 1
+        except (InvalidStateError, PayloadValidationError, LookupError, ValidationError, JobQueueError) as exc:
+            modeladmin.message_user(request, f"{obj}: {exc}", messages.WARNING)
+    modeladmin.message_user(request, f"{done} done.", messages.SUCCESS if done else messages.INFO)
+    return done
+
+
+def confirm_page(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    *,
+    title: str,
+    objects: list[Any],
+    count: int,
+    form: forms.Form,
+    submit: str,
+    action: str = "",
+    extra: dict[str, Any] | None = None,
+) -> TemplateResponse:
+    """The intermediate page of an action: what it applies to, how many, and its form."""
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": title,
+        "objects": objects,
+        "count": count,
+        "form": form,
+        "submit": submit,
+        "action": action,
+        "select_across": request.POST.get("select_across", "0"),
+        "opts": modeladmin.model._meta,
+        **(extra or {}),
+    }
+    return TemplateResponse(request, "jobqueue/admin/confirm.html", context)
+
+
+def reasoned_action(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    queryset: QuerySet[Any],
+    *,
+    action: str,
+    title: str,
+    perform: Callable[[Any, str], Any],
+) -> TemplateResponse | None:
+    """A bulk admin action that first asks for a reason, then runs `perform(obj, reason)` on each."""
+    form = ReasonForm(request.POST if request.POST.get("confirmed") else None)
+    if form.is_bound and form.is_valid():
+        reason = form.cleaned_data["reason"]
+        apply_each(modeladmin, request, queryset, lambda obj: perform(obj, reason))
+        return None
+    return confirm_page(
+        modeladmin,
+        request,
+        title=title,
+        objects=list(queryset[:PREVIEW]),
+        count=queryset.count(),
+        form=form,
+        submit=title,
+        action=action,
+    )
+
+
+def single_action(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    object_id: str,
+    *,
+    permission: str,
+    title: str,
+    perform: Callable[[Any, str], Any],
+) -> HttpResponse:
+    """The page of one action on one object (from its detail page), asking for a reason."""
+    obj = modeladmin.get_object(request, unquote(object_id))
+    if obj is None:
+        raise Http404("no such object")
+    if not request.user.has_perm(permission):
+        raise PermissionDenied
+    form = ReasonForm(request.POST if request.method == "POST" else None)
+    if form.is_bound and form.is_valid():
+        apply_each(modeladmin, request, [obj], lambda o: perform(o, form.cleaned_data["reason"]))
+        return redirect(change_url(obj))
+    return confirm_page(modeladmin, request, title=title, objects=[obj], count=1, form=form, submit=title)
+
+
+def change_url(obj: Any) -> str:
+    return reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[quote(obj.pk)])
