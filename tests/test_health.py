@@ -96,13 +96,13 @@ def test_dead_letter_rate_degrades(add_attempt: Any) -> None:
 
 
 def test_late_schedule_degrades(add_attempt: Any) -> None:
-    record = JobType.objects.get(name="echo")
+    record = JobType.objects.get(name="noop")  # a schedule needs a type that takes no payload
     JobType.objects.filter(pk=record.pk).update(created_at=timezone.now() - timedelta(hours=1))
     update_job_type(JobType.objects.get(pk=record.pk), {"schedule": "60"})
     result = health.check()
     assert rules(result) == {"late_schedule": health.Verdict.DEGRADED}
     assert "never run" in result.reasons[0].message
-    add_attempt("echo", "succeeded", finished_ago=30)
+    add_attempt("noop", "succeeded", finished_ago=30)
     assert health.check().verdict == health.Verdict.HEALTHY
 
 
