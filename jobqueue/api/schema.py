@@ -61,9 +61,22 @@ def payload_component(definition: JobDefinition, components: dict[str, Any]) -> 
 class JobQueueSchemaGenerator(SchemaGenerator):
     def get_schema(self, request: Request | None = None, public: bool = False) -> dict[str, Any]:
         schema = super().get_schema(request, public)
+        schema = without_ambiguous_nulls(schema)
         add_job_type_payloads(schema)
         add_error_responses(schema)
         return schema
+
+
+def without_ambiguous_nulls(node: Any) -> Any:
+    """drf-spectacular writes a nullable JSONField as oneOf [{}, null] for OpenAPI 3.1, which null
+    matches twice (so no value is valid); any JSON value already includes null."""
+    if isinstance(node, dict):
+        if node.get("oneOf") == [{}, {"type": "null"}]:
+            return {k: without_ambiguous_nulls(v) for k, v in node.items() if k != "oneOf"}
+        return {k: without_ambiguous_nulls(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [without_ambiguous_nulls(v) for v in node]
+    return node
 
 
 def add_job_type_payloads(schema: dict[str, Any]) -> None:

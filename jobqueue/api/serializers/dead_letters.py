@@ -7,7 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from jobqueue.conf import jobqueue_settings
-from jobqueue.models import DeadLetter
+from jobqueue.models import DeadLetter, Resolution
 
 
 class DeadLetterSerializer(serializers.ModelSerializer):
@@ -15,6 +15,7 @@ class DeadLetterSerializer(serializers.ModelSerializer):
     job = serializers.UUIDField(source="job_id")
     requeued_job = serializers.UUIDField(source="requeued_job_id", allow_null=True)
     resolved = serializers.BooleanField(source="is_resolved")
+    resolution = serializers.ChoiceField(choices=[("", "unresolved"), *Resolution.choices])
 
     class Meta:
         model = DeadLetter

@@ -81,7 +81,10 @@ class DeadLetterViewSet(ApiViewSet):
         return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
-        request=BulkRequeueSerializer, responses={200: BulkRequeuedSerializer}, summary="Re-queue many dead letters"
+        request=BulkRequeueSerializer,
+        responses={200: BulkRequeuedSerializer},
+        summary="Re-queue many dead letters",
+        operation_id="dead_letters_requeue_many",
     )
     @action(detail=False, methods=["post"], url_path="requeue", url_name="requeue-many")
     def requeue_many(self, request: Request) -> Response:
