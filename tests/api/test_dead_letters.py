@@ -94,3 +94,19 @@ def test_discard_needs_a_reason(api, client_for) -> None:
     entry = LogEntry.objects.filter(object_id=str(dead.pk)).order_by("pk").first()
     assert entry.user == api.user
     assert json.loads(entry.change_message)["reason"] == "bad input, cannot be fixed"
+
+
+def test_bulk_requeue_reports_what_it_could_not_requeue(api) -> None:
+    (dead,) = make_dead(1)
+    gone = broken_echo()
+    # The echo type's code "disappears": its dead letter cannot run again, the other can.
+    from jobqueue.registry import registry
+
+    with registry.scope():
+        registry.unregister("echo")
+        response = api.post("/api/dead-letters/requeue/", {"ids": [str(dead.pk), str(gone.pk)]}, format="json")
+    body = response.json()
+    assert (response.status_code, body["count"]) == (200, 1)
+    assert list(body["failed"]) == [str(gone.pk)]
+    assert "no longer defined" in body["failed"][str(gone.pk)]
+    assert DeadLetter.objects.unresolved().get() == gone

@@ -230,3 +230,11 @@ def test_cancel_of_a_running_job_is_a_request(api) -> None:
     body = api.post(f"/api/jobs/{job.pk}/cancel/").json()
     assert body["status"] == "running"
     assert body["cancel_requested_at"] is not None
+
+
+def test_unknown_fields_are_refused_not_ignored(api) -> None:
+    job = enqueue("echo", {"value": 1})
+    response = api.post(f"/api/jobs/{job.pk}/cancel/", {"reason": "x", "force": True}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"force": ["unknown field"]}
+    assert Job.objects.get(pk=job.pk).status == Status.QUEUED

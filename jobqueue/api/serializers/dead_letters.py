@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from jobqueue.api.serializers.strict import StrictSerializer
 from jobqueue.conf import jobqueue_settings
 from jobqueue.models import DeadLetter, Resolution
 
@@ -47,16 +48,16 @@ class DeadLetterFilterSerializer(serializers.Serializer):
     created_before = serializers.DateTimeField(required=False)
 
 
-class RequeueSerializer(serializers.Serializer):
+class RequeueSerializer(StrictSerializer):
     payload = serializers.JSONField(required=False, help_text="a corrected payload, validated like an enqueue")
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
-class DiscardSerializer(serializers.Serializer):
+class DiscardSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=2000)
 
 
-class BulkRequeueSerializer(serializers.Serializer):
+class BulkRequeueSerializer(StrictSerializer):
     """Unresolved dead letters chosen by `ids`, or by filter (`type`, `created_after`, `created_before`)."""
 
     ids = serializers.ListField(child=serializers.UUIDField(), required=False, allow_empty=False)

@@ -8,6 +8,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from jobqueue.api.serializers.strict import StrictSerializer
 from jobqueue.models import JobType
 from jobqueue.options import OPTIONS, RateLimit, Schedule, Source
 from jobqueue.registry import registry
@@ -116,7 +117,7 @@ def _masked_schema(schema: dict[str, Any], secrets: set[str]) -> dict[str, Any]:
     return {**schema, "properties": properties}
 
 
-class JobTypeChangeSerializer(serializers.Serializer):
+class JobTypeChangeSerializer(StrictSerializer):
     """PATCH: any subset of the record's options (null: back to the code default) and settings."""
 
     enabled = serializers.BooleanField(required=False, allow_null=True)
@@ -138,11 +139,7 @@ class JobTypeChangeSerializer(serializers.Serializer):
         required=False, help_text=f"the whole settings object; a secret sent back as {MASK} keeps its value"
     )
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        unknown = set(self.initial_data) - set(self.fields) if isinstance(self.initial_data, dict) else set()
-        if unknown:
-            raise serializers.ValidationError({name: ["not an editable field"] for name in sorted(unknown)})
-        return attrs
+    unknown_message = "not an editable field"
 
 
 def keep_masked_secrets(record: JobType, new: dict[str, Any]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from jobqueue.api.serializers.strict import StrictSerializer
 from jobqueue.conf import jobqueue_settings
 from jobqueue.models import Attempt, Job, Status
 
@@ -83,7 +84,7 @@ class EnqueuedJobSerializer(JobSerializer):
         return bool(getattr(job, "duplicate", False))
 
 
-class EnqueueSerializer(serializers.Serializer):
+class EnqueueSerializer(StrictSerializer):
     """One job to enqueue. `type` names a registered job type; `payload` is checked against its
     schema by the services (the OpenAPI schema publishes one payload schema per job type)."""
 
@@ -95,20 +96,17 @@ class EnqueueSerializer(serializers.Serializer):
     unique_key = serializers.CharField(required=False, max_length=255)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        unknown = set(self.initial_data) - set(self.fields) if isinstance(self.initial_data, dict) else set()
-        if unknown:
-            raise serializers.ValidationError({name: ["unknown field"] for name in sorted(unknown)})
         if "run_after" in attrs and "delay" in attrs:
             raise serializers.ValidationError({"delay": ["give run_after or delay, not both"]})
         return attrs
 
 
-class RunNowSerializer(serializers.Serializer):
+class RunNowSerializer(StrictSerializer):
     payload = serializers.JSONField(required=False, default=dict)
     priority = serializers.IntegerField(required=False, min_value=-100, max_value=100)
 
 
-class BulkEnqueueSerializer(serializers.Serializer):
+class BulkEnqueueSerializer(StrictSerializer):
     jobs = serializers.ListField(child=serializers.DictField(), allow_empty=False)
 
     def validate_jobs(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -133,5 +131,5 @@ class JobFilterSerializer(serializers.Serializer):
     rerun_of = serializers.UUIDField(required=False)
 
 
-class ReasonSerializer(serializers.Serializer):
+class ReasonSerializer(StrictSerializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
