@@ -1,8 +1,9 @@
-"""The project's URL configuration: the admin, and the job queue's pages."""
+"""The project's URL configuration: the admin, the job queue's pages and its REST API."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/", include("jobqueue.api.urls")),
 ]

@@ -58,6 +58,20 @@ DEFAULTS: dict[str, Any] = {
     "HEALTH_SCHEDULE_LATE_FACTOR": 2.0,
     # The admin dashboard reloads itself this often while open (seconds; 0 turns it off).
     "DASHBOARD_REFRESH": 15,
+    # REST API limits. A request body larger than this gets 413 (bytes).
+    "API_MAX_BODY_BYTES": 256 * 1024,
+    # JSON nested deeper than this gets 400: no payload needs it, and parsers pay for it.
+    "API_MAX_JSON_DEPTH": 32,
+    # Items accepted by one bulk call (POST /api/jobs/bulk/, POST /api/dead-letters/requeue/).
+    "API_BULK_MAX": 1000,
+    # Enqueue calls (single, bulk, run-now) per user, as DRF throttle rates: N/second|minute|hour|day.
+    "API_ENQUEUE_RATE": "600/minute",
+    # When this many jobs of one type are ready and waiting, enqueue answers 503 instead of
+    # growing the backlog without bound; clients retry after API_BACKLOG_RETRY_AFTER seconds.
+    "API_MAX_READY_PER_TYPE": 100_000,
+    "API_BACKLOG_RETRY_AFTER": 30,
+    # API tokens record their last use at most this often (seconds): one write per token per minute.
+    "API_TOKEN_TOUCH_INTERVAL": 60,
 }
 
 

@@ -1,4 +1,4 @@
-"""`manage.py jobqueue <action>`: status, enqueue, requeue, sync and the demo login, for operators."""
+"""`manage.py jobqueue <action>`: status, enqueue, requeue, sync, the demo login and API tokens, for operators."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from jobqueue.exceptions import InvalidStateError, PayloadValidationError, Unkno
 
 
 class Command(BaseCommand):
-    help = "Operate the job queue: status, enqueue, requeue, prune, sync, demo-user."
+    help = "Operate the job queue: status, enqueue, requeue, prune, sync, demo-user, token."
 
     def add_arguments(self, parser: CommandParser) -> None:
         actions = parser.add_subparsers(dest="action", required=True)
@@ -30,6 +30,15 @@ class Command(BaseCommand):
         actions.add_parser("sync", help="mirror the registered job types into their records")
         actions.add_parser("prune", help="delete finished jobs past their type's retention now")
         actions.add_parser("demo-user", help="create (or reset) the demo admin login and print it")
+        token = actions.add_parser("token", help="create, revoke or list REST API tokens")
+        token_actions = token.add_subparsers(dest="verb", required=True)
+        create = token_actions.add_parser("create", help="issue a token; its secret is printed once")
+        create.add_argument("--user", required=True, help="username the token acts as")
+        create.add_argument("--name", default="cli", help="what the token is for")
+        create.add_argument("--expires-days", type=float, help="expire after this many days (default: never)")
+        revoke = token_actions.add_parser("revoke", help="revoke a token by its prefix")
+        revoke.add_argument("prefix")
+        token_actions.add_parser("list", help="every token: prefix, user, name, last use, state")
 
     def handle(self, *args: Any, action: str, **options: Any) -> None:
         handler = getattr(self, f"do_{action.replace('-', '_')}")
@@ -96,6 +105,39 @@ class Command(BaseCommand):
 
         report = sync_job_types()
         self.stdout.write(f"created: {report.created} updated: {report.updated} unregistered: {report.orphaned}")
+
+    def do_token(self, *, verb: str, **options: Any) -> None:
+        from datetime import timedelta
+
+        from django.contrib.auth import get_user_model
+        from django.utils import timezone
+
+        from jobqueue.models import ApiToken
+        from jobqueue.services.tokens import create_token, revoke_token
+
+        if verb == "create":
+            user = get_user_model().objects.filter(username=options["user"]).first()
+            if user is None:
+                raise CommandError(f"no user {options['user']!r}; create it first (e.g. manage.py createsuperuser)")
+            days = options["expires_days"]
+            expires = timezone.now() + timedelta(days=days) if days else None
+            issued = create_token(user, options["name"], expires_at=expires, by="cli")
+            self.stderr.write(f"token {issued.token.prefix} for {user}: copy it now, it is not shown again")
+            self.stdout.write(issued.secret)
+        elif verb == "revoke":
+            token = ApiToken.objects.filter(prefix=options["prefix"]).first()
+            if token is None:
+                raise CommandError(f"no token with prefix {options['prefix']!r}; see `manage.py jobqueue token list`")
+            try:
+                revoke_token(token, by="cli")
+            except InvalidStateError as exc:
+                raise CommandError(str(exc)) from None
+            self.stdout.write(f"revoked {token.prefix}")
+        else:
+            for token in ApiToken.objects.select_related("user"):
+                state = "revoked" if token.revoked_at else "active"
+                last = f"{token.last_used_at:%Y-%m-%d %H:%M}" if token.last_used_at else "never"
+                self.stdout.write(f"{token.prefix}  {token.user}  {token.name}  last used {last}  {state}")
 
     def do_demo_user(self, **options: Any) -> None:
         from django.contrib.auth import get_user_model

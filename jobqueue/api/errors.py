@@ -1,0 +1,101 @@
+"""One error shape for every API failure: `{"detail": str, "errors": {path: [messages]}}`, and the
+mapping of the services' exceptions onto HTTP statuses (400, 404, 409, 503)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from jobqueue.exceptions import InvalidStateError, PayloadValidationError, UnknownJobTypeError
+from jobqueue.services import BulkEnqueueError
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "the operation does not apply in the object's current state"
+    default_code = "conflict"
+
+
+class Backlogged(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "the job type's backlog is full; retry later"
+    default_code = "backlogged"
+
+    def __init__(self, detail: str, wait: int) -> None:
+        super().__init__(detail)
+        self.wait = wait  # DRF's handler turns this into Retry-After
+
+
+class FieldErrors(exceptions.APIException):
+    """400 with errors by field path (or by item index for bulk calls)."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "invalid"
+
+    def __init__(self, detail: str, errors: dict[str, Any]) -> None:
+        super().__init__(detail)
+        self.errors = errors
+
+
+def flatten(errors: Any, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested serializer errors as {dotted.path: [messages]} ("body" for the whole body)."""
+    flat: dict[str, list[str]] = {}
+    if isinstance(errors, dict):
+        for key, value in errors.items():
+            name = "" if key in ("non_field_errors", "detail") else str(key)
+            path = f"{prefix}.{name}" if prefix and name else (prefix or name)
+            for sub, messages in flatten(value, path).items():
+                flat.setdefault(sub, []).extend(messages)
+    elif isinstance(errors, list) and errors and all(isinstance(e, str) for e in errors):
+        flat[prefix or "body"] = [str(e) for e in errors]
+    elif isinstance(errors, list):
+        for index, value in enumerate(errors):
+            if value:
+                flat.update(flatten(value, f"{prefix}.{index}" if prefix else str(index)))
+    else:
+        flat[prefix or "body"] = [str(errors)]
+    return flat
+
+
+def translate(exc: Exception) -> Exception:
+    """The services' exceptions as API exceptions."""
+    if isinstance(exc, PayloadValidationError):
+        return FieldErrors(f"invalid request for job type {exc.job_type!r}", exc.errors)
+    if isinstance(exc, BulkEnqueueError):
+        errors = {str(index): item for index, item in sorted(exc.errors.items())}
+        return FieldErrors(f"{len(exc.errors)} invalid item(s); nothing was enqueued", errors)
+    if isinstance(exc, UnknownJobTypeError):
+        return FieldErrors(str(exc), {"type": [str(exc)]})
+    if isinstance(exc, InvalidStateError):
+        return Conflict(str(exc))
+    if isinstance(exc, DjangoValidationError):
+        by_field: dict[str, list[str]] = (
+            {key: list(value) for key, value in exc.message_dict.items()}
+            if hasattr(exc, "error_dict")
+            else {"body": list(exc.messages)}
+        )
+        return FieldErrors("invalid values", by_field)
+    return exc
+
+
+def handle_exception(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF exception handler of the API views (set per view, so other DRF apps are unaffected)."""
+    exc = translate(exc)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, FieldErrors):
+        response.data = {"detail": str(exc.detail), "errors": exc.errors}
+    elif isinstance(exc, exceptions.ValidationError):
+        response.data = {"detail": "invalid request", "errors": flatten(exc.detail)}
+    elif isinstance(exc, Http404):
+        response.data = {"detail": "not found"}
+    else:
+        detail = response.data.get("detail", "") if isinstance(response.data, dict) else response.data
+        response.data = {"detail": str(detail)}
+    return response

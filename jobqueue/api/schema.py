@@ -1,0 +1,181 @@
+"""The OpenAPI schema: drf-spectacular's, plus one payload schema per job type (a `oneOf` on
+`type` with a discriminator) so that client generators produce a typed call per job type."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+
+from jobqueue.api.authentication import ApiTokenAuthentication, SessionAuthentication
+from jobqueue.registry import JobDefinition, registry
+
+REF = "#/components/schemas/"
+ERRORS = {
+    "400": "invalid request: `errors` maps each bad field's path to its messages",
+    "401": "no valid credentials",
+    "403": "authenticated, but without the permission for this action",
+    "404": "no such object",
+    "405": "method not allowed on this path",
+    "406": "only application/json responses are available",
+    "413": "request body over the size limit",
+    "415": "the request body must be application/json",
+    "429": "too many enqueue calls; retry after Retry-After seconds",
+}
+RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait before retrying"}}
+
+
+class ApiTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "jobqueue.api.authentication.ApiTokenAuthentication"
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "a token from `manage.py jobqueue token create` or the admin (API tokens)",
+        }
+
+
+def camel(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_"))
+
+
+def payload_component(definition: JobDefinition, components: dict[str, Any]) -> str:
+    """Add the definition's payload schema (and its nested models) to components; return its name."""
+    prefix = camel(definition.name)
+    schema = definition.payload_model.model_json_schema(ref_template=REF + prefix + "{model}")
+    for nested_name, nested in schema.pop("$defs", {}).items():
+        components[prefix + nested_name] = nested
+    name = f"{prefix}Payload"
+    schema["title"] = name
+    components[name] = schema
+    return name
+
+
+class JobQueueSchemaGenerator(SchemaGenerator):
+    def get_schema(self, request: Request | None = None, public: bool = False) -> dict[str, Any]:
+        schema = super().get_schema(request, public)
+        schema = without_ambiguous_nulls(schema)
+        add_job_type_payloads(schema)
+        add_error_responses(schema)
+        return schema
+
+
+def without_ambiguous_nulls(node: Any) -> Any:
+    """drf-spectacular writes a nullable JSONField as oneOf [{}, null] for OpenAPI 3.1, which null
+    matches twice (so no value is valid); any JSON value already includes null."""
+    if isinstance(node, dict):
+        if node.get("oneOf") == [{}, {"type": "null"}]:
+            return {k: without_ambiguous_nulls(v) for k, v in node.items() if k != "oneOf"}
+        return {k: without_ambiguous_nulls(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [without_ambiguous_nulls(v) for v in node]
+    return node
+
+
+def add_job_type_payloads(schema: dict[str, Any]) -> None:
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    generic = components.get("Enqueue")
+    if generic is None:
+        return
+    variants: dict[str, str] = {}
+    for definition in registry:
+        payload = payload_component(definition, components)
+        variant = copy.deepcopy(generic)
+        variant["properties"]["type"] = {"type": "string", "enum": [definition.name]}
+        variant["properties"]["payload"] = {"$ref": REF + payload}
+        variant["required"] = ["type"]
+        variant["additionalProperties"] = False
+        variant["description"] = definition.description or definition.name
+        name = f"Enqueue{camel(definition.name)}"
+        components[name] = variant
+        variants[definition.name] = REF + name
+    components["EnqueueJob"] = {
+        "oneOf": [{"$ref": ref} for ref in variants.values()],
+        "discriminator": {"propertyName": "type", "mapping": variants},
+    }
+    enqueue_ref = {"$ref": REF + "EnqueueJob"}
+    for operation in _operations(schema):
+        for media in operation.get("requestBody", {}).get("content", {}).values():
+            if media.get("schema") == {"$ref": REF + "Enqueue"}:
+                media["schema"] = enqueue_ref
+    bulk = components.get("BulkEnqueue", {}).get("properties", {}).get("jobs")
+    if bulk is not None:
+        bulk["items"] = enqueue_ref
+        bulk["maxItems"] = _bulk_max()
+
+
+def add_error_responses(schema: dict[str, Any]) -> None:
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["Error"] = {
+        "type": "object",
+        "properties": {
+            "detail": {"type": "string"},
+            "errors": {"type": "object", "description": "field path (or item index) -> messages"},
+        },
+        "required": ["detail"],
+    }
+    for path, method, operation in _operations_with_path(schema):
+        responses = operation.setdefault("responses", {})
+        codes = dict(ERRORS)
+        if method == "post" and (path.endswith(("/run/", "/bulk/")) or path == "/api/jobs/"):
+            codes["503"] = "the job type's ready backlog is full; retry after Retry-After seconds"
+        if method == "post" and "{" in path:
+            codes["409"] = "the object's state does not allow this action"
+        for code, description in codes.items():
+            if code in responses:
+                continue
+            response: dict[str, Any] = {
+                "description": description,
+                "content": {"application/json": {"schema": {"$ref": REF + "Error"}}},
+            }
+            if code in ("429", "503"):
+                response["headers"] = RETRY_AFTER
+            responses[code] = response
+
+
+def _operations_with_path(schema: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (path, method, operation)
+        for path, item in schema.get("paths", {}).items()
+        for method, operation in item.items()
+        if isinstance(operation, dict)
+    ]
+
+
+def _operations(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    return [operation for _, _, operation in _operations_with_path(schema)]
+
+
+def _bulk_max() -> int:
+    from jobqueue.conf import jobqueue_settings
+
+    return int(jobqueue_settings.API_BULK_MAX)
+
+
+class SchemaView(SpectacularAPIView):
+    """GET /api/schema/: the OpenAPI 3.1 document (YAML, or JSON with ?format=json)."""
+
+    generator_class = JobQueueSchemaGenerator
+    authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
+    permission_classes = [IsAuthenticated]
+    custom_settings = {
+        "TITLE": "Job queue API",
+        "DESCRIPTION": "Enqueue jobs, read their history and attempts, operate dead letters.",
+        "VERSION": "1",
+        "OAS_VERSION": "3.1.0",
+        "SCHEMA_PATH_PREFIX": "/api",
+    }
+
+
+class DocsView(SpectacularSwaggerView):
+    """GET /api/docs/: Swagger UI from local static files (drf-spectacular-sidecar), no CDN."""
+
+    authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
+    permission_classes = [IsAuthenticated]

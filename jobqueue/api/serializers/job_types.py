@@ -1,0 +1,148 @@
+"""Job types: their effective configuration with the source of each value, schemas and counts
+(secrets masked), and the PATCH of a record's option columns and settings."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from rest_framework import serializers
+
+from jobqueue.api.serializers.strict import StrictSerializer
+from jobqueue.models import JobType
+from jobqueue.options import OPTIONS, RateLimit, Schedule, Source
+from jobqueue.registry import registry
+from jobqueue.typeconfig import resolve_for
+
+MASK = "**********"
+_SOURCES = [s.value for s in Source]
+
+
+class ConfigValueSerializer(serializers.Serializer):
+    value = serializers.JSONField(allow_null=True)
+    source = serializers.ChoiceField(choices=_SOURCES)
+    pinned_by = serializers.CharField(allow_null=True, help_text="the environment variable that pins the value")
+
+
+class CountsSerializer(serializers.Serializer):
+    ready = serializers.IntegerField()
+    running = serializers.IntegerField()
+    dead = serializers.IntegerField(help_text="unresolved dead letters")
+
+
+class ScheduleSerializer(serializers.Serializer):
+    value = serializers.CharField(allow_null=True, help_text="seconds between runs, or a cron expression")
+    timezone = serializers.CharField(allow_null=True)
+
+
+class JobTypeSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    description = serializers.CharField()
+    version = serializers.CharField()
+    enabled = serializers.BooleanField()
+    registered = serializers.BooleanField()
+    config = serializers.DictField(child=ConfigValueSerializer(), allow_null=True)
+    settings = serializers.DictField(child=ConfigValueSerializer(), allow_null=True)
+    schedule = ScheduleSerializer(allow_null=True)
+    payload_schema = serializers.JSONField(allow_null=True)
+    settings_schema = serializers.JSONField(allow_null=True)
+    counts = CountsSerializer()
+
+
+def secret_fields(model: Any) -> set[str]:
+    if model is None:
+        return set()
+    return {name for name, field in model.model_fields.items() if "Secret" in str(field.annotation)}
+
+
+def plain(value: Any) -> Any:
+    """An effective option value as JSON (rate limits and schedules in their text form)."""
+    if isinstance(value, RateLimit | Schedule):
+        return str(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
+
+
+def describe(record: JobType, counts: dict[str, int]) -> dict[str, Any]:
+    """Everything the API shows of one job type; settings marked secret are masked."""
+    base: dict[str, Any] = {
+        "name": record.name,
+        "description": record.description,
+        "version": record.version,
+        "enabled": bool(record.enabled) if record.enabled is not None else True,
+        "registered": record.registered and record.name in registry,
+        "config": None,
+        "settings": None,
+        "schedule": None,
+        "payload_schema": None,
+        "settings_schema": None,
+        "counts": counts,
+    }
+    if not base["registered"]:
+        return base
+    definition = registry.get(record.name)
+    config = resolve_for(definition, record)
+    base["enabled"] = bool(config.values["enabled"])
+    base["config"] = {
+        name: {"value": plain(config.values[name]), "source": config.sources[name], "pinned_by": config.pins.get(name)}
+        for name in OPTIONS
+    }
+    base["schedule"] = {
+        "value": plain(config.values["schedule"]) if config.values["schedule"] is not None else None,
+        "timezone": config.values["schedule_timezone"],
+    }
+    base["payload_schema"] = definition.payload_schema()
+    if definition.settings_model is not None:
+        secrets = secret_fields(definition.settings_model)
+        current = config.settings.model_dump(mode="json") if config.settings is not None else {}
+        base["settings"] = {
+            name: {
+                "value": (MASK if current.get(name) else "") if name in secrets else current.get(name),
+                "source": config.settings_sources.get(name, Source.CODE),
+                "pinned_by": config.pins.get(f"settings.{name}"),
+            }
+            for name in definition.settings_model.model_fields
+        }
+        base["settings_schema"] = _masked_schema(definition.settings_schema() or {}, secrets)
+    return base
+
+
+def _masked_schema(schema: dict[str, Any], secrets: set[str]) -> dict[str, Any]:
+    # A secret's default is a secret too: never publish it, even in the schema.
+    properties = {
+        name: ({k: v for k, v in prop.items() if k != "default"} if name in secrets else prop)
+        for name, prop in schema.get("properties", {}).items()
+    }
+    return {**schema, "properties": properties}
+
+
+class JobTypeChangeSerializer(StrictSerializer):
+    """PATCH: any subset of the record's options (null: back to the code default) and settings."""
+
+    enabled = serializers.BooleanField(required=False, allow_null=True)
+    priority = serializers.IntegerField(required=False, allow_null=True, min_value=-100, max_value=100)
+    max_attempts = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=1000)
+    timeout = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=30 * 86400)
+    concurrency = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=100_000)
+    rate_limit = serializers.CharField(required=False, allow_null=True, max_length=50)
+    batch_size = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=10_000)
+    backoff_base = serializers.FloatField(required=False, allow_null=True, min_value=0.001, max_value=1e7)
+    backoff_factor = serializers.FloatField(required=False, allow_null=True, min_value=1, max_value=1000)
+    backoff_max = serializers.FloatField(required=False, allow_null=True, min_value=0.001, max_value=1e8)
+    backoff_jitter = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=1)
+    schedule = serializers.CharField(required=False, allow_null=True, max_length=100)
+    schedule_timezone = serializers.CharField(required=False, allow_null=True, max_length=64)
+    overlap = serializers.BooleanField(required=False, allow_null=True)
+    retention = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=10 * 365 * 86400)
+    settings = serializers.DictField(
+        required=False, help_text=f"the whole settings object; a secret sent back as {MASK} keeps its value"
+    )
+
+    unknown_message = "not an editable field"
+
+
+def keep_masked_secrets(record: JobType, new: dict[str, Any]) -> dict[str, Any]:
+    """A secret sent back as the mask keeps its stored value."""
+    old = record.settings if isinstance(record.settings, dict) else {}
+    return {key: (old.get(key, "") if value == MASK else value) for key, value in new.items()}

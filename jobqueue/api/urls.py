@@ -1,0 +1,31 @@
+"""The API's routes; the project mounts them with `path("api/", include("jobqueue.api.urls"))`.
+
+Metrics, health and the Prometheus endpoint are added here (as `api/metrics/`, `api/health/`,
+`api/metrics/prometheus/`) once jobqueue.metrics and jobqueue.health exist.
+"""
+
+from __future__ import annotations
+
+from django.urls import path, re_path
+from rest_framework.routers import SimpleRouter
+
+from jobqueue.api.schema import DocsView, SchemaView
+from jobqueue.api.views.dead_letters import DeadLetterViewSet
+from jobqueue.api.views.job_types import JobTypeViewSet
+from jobqueue.api.views.jobs import JobViewSet
+from jobqueue.api.views.not_found import not_found
+
+app_name = "jobqueue_api"
+
+router = SimpleRouter()
+router.register("job-types", JobTypeViewSet, basename="job-type")
+router.register("jobs", JobViewSet, basename="job")
+router.register("dead-letters", DeadLetterViewSet, basename="dead-letter")
+
+urlpatterns = [
+    path("schema/", SchemaView.as_view(), name="schema"),
+    path("docs/", DocsView.as_view(url_name="jobqueue_api:schema"), name="docs"),
+    *router.urls,
+    # Anything else under /api/ is a JSON 404, not the project's HTML page.
+    re_path(r"^.*$", not_found),
+]

@@ -1,0 +1,52 @@
+"""API fixtures: clients holding a token for a user with chosen permissions; throttles reset."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from jobqueue.services.tokens import create_token
+
+EVERYTHING = (
+    "jobqueue.view_jobtype",
+    "jobqueue.change_jobtype",
+    "jobqueue.view_job",
+    "jobqueue.add_job",
+    "jobqueue.rerun_job",
+    "jobqueue.cancel_job",
+    "jobqueue.view_deadletter",
+    "jobqueue.requeue_deadletter",
+    "jobqueue.discard_deadletter",
+)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttles() -> Iterator[None]:
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def client_for(make_user: Callable[..., Any]) -> Callable[..., APIClient]:
+    """An APIClient authenticated by a fresh token of a user holding exactly `perms`."""
+    counter = iter(range(1_000_000))
+
+    def build(*perms: str, username: str = "") -> APIClient:
+        user = make_user(username or f"user{next(counter)}", *perms)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {create_token(user, 'tests').secret}")
+        client.user = user  # type: ignore[attr-defined]
+        return client
+
+    return build
+
+
+@pytest.fixture
+def api(client_for: Callable[..., APIClient]) -> APIClient:
+    """A client allowed everything the API offers."""
+    return client_for(*EVERYTHING, username="operator")

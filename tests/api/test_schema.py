@@ -1,0 +1,138 @@
+"""/api/schema/ and /api/docs/: a valid OpenAPI document with one payload schema per job type,
+docs from local static files, and a bounded schemathesis run that finds no 500 and no
+response off the schema."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+
+import pytest
+import schemathesis
+from django.core import signals
+from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
+from drf_spectacular.drainage import GENERATOR_STATS
+from drf_spectacular.validation import validate_schema
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from jobqueue import enqueue
+from jobqueue.models import DeadLetter, Job
+from jobqueue.registry import registry
+from jobqueue.services.tokens import create_token
+from tests.api.conftest import EVERYTHING
+from tests.helpers import drain
+
+pytestmark = pytest.mark.django_db
+
+EXAMPLES_PER_OPERATION = 25
+
+
+def test_schema_needs_credentials(client) -> None:
+    assert client.get("/api/schema/").status_code == 401
+    assert client.get("/api/docs/").status_code == 401
+
+
+def test_schema_is_valid_and_types_each_payload(api) -> None:
+    GENERATOR_STATS.reset()
+    response = api.get("/api/schema/?format=json")
+    assert response.status_code == 200
+    assert not GENERATOR_STATS, "drf-spectacular warned while generating the schema"
+    schema = response.json()
+    validate_schema(schema)
+    components = schema["components"]["schemas"]
+    one_of = components["EnqueueJob"]
+    assert one_of["discriminator"]["propertyName"] == "type"
+    assert set(one_of["discriminator"]["mapping"]) == set(registry.names())
+    echo = components["EnqueueEcho"]
+    assert echo["properties"]["type"] == {"type": "string", "enum": ["echo"]}
+    assert components["EchoPayload"]["required"] == ["value"]
+    assert components["TypedSettingsPayload"]["properties"]["text"]["maxLength"] == 280
+    post = schema["paths"]["/api/jobs/"]["post"]
+    assert post["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/EnqueueJob"}
+    assert {"201", "200", "400", "401", "403", "413", "429", "503"} <= set(post["responses"])
+    assert schema["components"]["securitySchemes"]["tokenAuth"]["scheme"] == "bearer"
+
+
+def test_docs_are_served_from_local_static_files(api) -> None:
+    html = api.get("/api/docs/").content.decode()
+    assert "drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in html
+    assert "cdn" not in html.lower()
+    assert "https://" not in html
+
+
+@pytest.fixture
+def in_process_wsgi() -> Iterator[object]:
+    # Like Django's test client: requests must not close the test's connection (and its transaction).
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        yield get_wsgi_application()
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
+
+
+def test_schemathesis_finds_no_server_error_and_no_schema_violation(make_user, in_process_wsgi) -> None:
+    user = make_user("fuzzer", *EVERYTHING)
+    headers = {"Authorization": f"Bearer {create_token(user, 'schemathesis').secret}"}
+    enqueue("echo", {"value": 1})
+    enqueue("permanent_failure", {})
+    drain()
+    waiting = enqueue("echo", {"value": 2})
+    # Half of the cases name real objects, so that the fuzzing gets past the 404s.
+    real = {
+        "/api/jobs/": [str(pk) for pk in Job.objects.values_list("pk", flat=True)] + [str(waiting.pk)],
+        "/api/dead-letters/": [str(pk) for pk in DeadLetter.objects.values_list("pk", flat=True)],
+        "/api/job-types/": ["echo", "typed_settings", "noop"],
+    }
+    schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", in_process_wsgi, headers=headers)
+    checks = [
+        not_a_server_error,
+        status_code_conformance,
+        content_type_conformance,
+        response_headers_conformance,
+        response_schema_conformance,
+    ]
+    started = time.monotonic()
+    operations = 0
+    statuses: Counter[tuple[str, int]] = Counter()
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        operations += 1
+
+        @given(case=operation.as_strategy(), pick=st.none() | st.integers(min_value=0, max_value=10))
+        @settings(
+            max_examples=EXAMPLES_PER_OPERATION,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
+        def run(case: schemathesis.Case, pick: int | None) -> None:
+            if pick is not None and case.path_parameters:
+                choices = next(v for prefix, v in real.items() if case.path.startswith(prefix))
+                key = next(iter(case.path_parameters))
+                case.path_parameters = {key: choices[pick % len(choices)]}
+            response = case.call_and_validate(headers=headers, checks=checks)
+            statuses[(f"{case.method} {case.path}", response.status_code)] += 1
+
+        run()
+    elapsed = time.monotonic() - started
+    print(f"schemathesis: {operations} operations, {sum(statuses.values())} calls in {elapsed:.1f} s")
+    for (label, code), count in sorted(statuses.items()):
+        print(f"  {label} {code}: {count}")
+    assert operations >= 15
+    # The generated calls reached the happy paths, not only the validation errors.
+    assert statuses[("POST /api/jobs/", 201)] > 0
+    assert statuses[("GET /api/jobs/", 200)] > 0
+    assert elapsed < 60
