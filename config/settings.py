@@ -172,6 +172,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {
+        "HealthStatusEnum": ["healthy", "degraded", "unhealthy"],
+        "JobStatusEnum": "jobqueue.models.Status",
+    },
 }
 
 JOBQUEUE: dict[str, object] = {}

@@ -57,7 +57,7 @@ def test_foreign_broker_is_e004() -> None:
 @pytest.mark.django_db
 def test_orphan_record_is_warning_w001() -> None:
     JobType.objects.create(name="gone_from_code", registered=False)
-    messages = checks.run_checks(tags=["jobqueue"], databases=["default"])
+    messages = checks.run_checks(tags=["jobqueue_records"], databases=["default"])
     assert [m.obj for m in messages if m.id == "jobqueue.W001"] == ["gone_from_code"]
 
 

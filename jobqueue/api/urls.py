@@ -1,8 +1,4 @@
-"""The API's routes; the project mounts them with `path("api/", include("jobqueue.api.urls"))`.
-
-Metrics, health and the Prometheus endpoint are added here (as `api/metrics/`, `api/health/`,
-`api/metrics/prometheus/`) once jobqueue.metrics and jobqueue.health exist.
-"""
+"""The API's routes; the project mounts them with `path("api/", include("jobqueue.api.urls"))`."""
 
 from __future__ import annotations
 
@@ -14,6 +10,7 @@ from jobqueue.api.views.dead_letters import DeadLetterViewSet
 from jobqueue.api.views.job_types import JobTypeViewSet
 from jobqueue.api.views.jobs import JobViewSet
 from jobqueue.api.views.not_found import not_found
+from jobqueue.api.views.observability import HealthView, MetricsView, PrometheusView
 
 app_name = "jobqueue_api"
 
@@ -25,6 +22,9 @@ router.register("dead-letters", DeadLetterViewSet, basename="dead-letter")
 urlpatterns = [
     path("schema/", SchemaView.as_view(), name="schema"),
     path("docs/", DocsView.as_view(url_name="jobqueue_api:schema"), name="docs"),
+    path("metrics/", MetricsView.as_view(), name="metrics"),
+    path("metrics/prometheus/", PrometheusView.as_view(), name="metrics-prometheus"),
+    path("health/", HealthView.as_view(), name="health"),
     *router.urls,
     # Anything else under /api/ is a JSON 404, not the project's HTML page.
     re_path(r"^.*$", not_found),
