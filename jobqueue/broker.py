@@ -88,6 +88,10 @@ class JobBroker(Broker):
     def __init__(self, list_key: str | None = None) -> None:
         super().__init__(list_key=list_key)
         self.cluster_key = f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:64]
+        self._local_state()
+
+    def _local_state(self) -> None:
+        """What each process keeps for itself: never pickled, made afresh after unpickling."""
         self._listener = Listener()
         self._idle_sleep = float(Conf.POLL)
         self._next_reclaim = 0.0
@@ -105,15 +109,7 @@ class JobBroker(Broker):
         self.list_key, self._info, self.cluster_key = state
         self.connection = self.get_connection(self.list_key)
         self.cache = self.get_cache()
-        self._listener = Listener()
-        self._idle_sleep = float(Conf.POLL)
-        self._next_reclaim = 0.0
-        self._next_heartbeat = 0.0
-        self._next_schedule = 0.0
-        self._next_slot = timezone.now()
-        self._room_left = 0
-        self._claimed = 0
-        self._started = timezone.now()
+        self._local_state()
 
     def dequeue(self) -> list[tuple[str, str]] | None:
         if shutting_down():
