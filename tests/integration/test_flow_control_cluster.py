@@ -24,7 +24,9 @@ def test_rate_limit_holds_across_two_clusters(start_cluster, tmp_path: Path) -> 
         enqueue("rate_limited", {"ledger": str(ledger)})  # 5 per 2 s
     start_cluster(workers=2)
     start_cluster(workers=2)
-    wait_for(lambda: Job.objects.filter(status=Status.SUCCEEDED).count() == 16, timeout=60)
+    wait_for(
+        lambda: Job.objects.filter(job_type__name="rate_limited", status=Status.SUCCEEDED).count() == 16, timeout=60
+    )
     starts = sorted(float(line.split()[3]) for line in ledger.read_text().splitlines())
     busiest = max(sum(1 for s in starts if t <= s < t + 2.0) for t in starts)
     assert busiest == 5  # reached, never exceeded
@@ -56,13 +58,14 @@ def test_batches_of_ten_and_only_failed_items_retried(start_cluster, tmp_path: P
     ledger = tmp_path / "ledger"
     enqueue_many([{"type": "batcher", "payload": {"item": i, "ledger": str(ledger)}} for i in range(100)])
     start_cluster(workers=2)
-    wait_for(lambda: Job.objects.filter(status=Status.SUCCEEDED).count() == 100, timeout=60)
+    batcher = Job.objects.filter(job_type__name="batcher")
+    wait_for(lambda: batcher.filter(status=Status.SUCCEEDED).count() == 100, timeout=60)
     sizes = [int(line.split()[1]) for line in ledger.read_text().splitlines()]
     assert sizes == [10] * 10
-    assert Attempt.objects.values("batch_id").distinct().count() == 10
+    assert Attempt.objects.filter(job__job_type__name="batcher").values("batch_id").distinct().count() == 10
     enqueue_many([{"type": "batcher", "payload": {"item": i, "fail": i in (2, 5)}} for i in range(10)])
-    wait_for(lambda: Job.objects.filter(status=Status.SUCCEEDED).count() == 110, timeout=60)
-    retried = Job.objects.filter(attempts=2)
+    wait_for(lambda: batcher.filter(status=Status.SUCCEEDED).count() == 110, timeout=60)
+    retried = batcher.filter(attempts=2)
     assert sorted(j.payload["item"] for j in retried) == [2, 5]
 
 
