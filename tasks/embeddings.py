@@ -30,6 +30,14 @@ class DaoProposalEmbedder(BaseJob):
         super().check_configuration(ctx)
         LLMClient.from_settings(ctx.settings)
 
+    def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
+        # The engine runs a claim of a single job of a batch type through `execute`
+        # (jobqueue/runner.py run_job: `if batch:`), so a batch of one comes here.
+        (outcome,) = self.execute_batch(ctx, [payload])
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
     def execute_batch(self, ctx: JobContext, payloads: list[Payload]) -> list[JobResult | Exception]:
         wanted = {pk for payload in payloads for pk in payload.proposal_ids}
         pending = Proposal.objects.filter(embedding__isnull=True).order_by("pk")
