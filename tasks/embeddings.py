@@ -14,7 +14,9 @@ def proposal_text(proposal: Proposal) -> str:
     return f"{proposal.title}\n\n{proposal.content}"
 
 
-@job(priority=Priority.LOW, max_attempts=3, timeout=600, concurrency=1, batch_size=10, schedule=900, enabled=False)
+# No concurrency limit: the engine counts a batch as batch_size running jobs, so a limit below
+# batch_size would silently shrink every batch (jobqueue/claim.py _fill_batches).
+@job(priority=Priority.LOW, max_attempts=3, timeout=600, batch_size=10, schedule=900, enabled=False)
 class DaoProposalEmbedder(BaseJob):
     """Embed proposals without an embedding, `batch_size` texts per request; with no ids, all of them."""
 
