@@ -80,7 +80,9 @@ def test_image_is_downloaded_uploaded_and_attached_to_the_first_post(social: Non
     job = run(enqueue("tweet", {"text": text, "image_url": httpserver.url_for("/img/cat.png")}))
     assert job.status == Status.SUCCEEDED, job.last_error
     upload = next(r for r, _ in httpserver.log if r.path == "/x/media/upload")
-    assert upload.files["media"].read() == b"\x89PNG fake"
+    body = upload.get_data()  # multipart, read raw (parsing it leaves a temporary file open)
+    assert b'name="media"' in body
+    assert b"\x89PNG fake" in body
     assert upload.headers["Authorization"] == "Bearer bearer-secret"
     sent = posts_received(httpserver)
     assert sent[0]["media"] == {"media_ids": ["m-1"]}
