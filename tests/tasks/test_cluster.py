@@ -54,5 +54,10 @@ def test_evaluation_then_vote_through_a_real_cluster(start_cluster: Any, httpser
     paths = [request.path for request, _ in httpserver.log]
     assert paths == ["/llm/chat/completions", "/tx/contract-calls"]
     sent = json.loads(httpserver.log[1][0].get_data())
-    assert sent["arguments"] == {"dao_contract": f"{WALLET}.face-dao", "proposal_id": 3, "approve": True, "voter": WALLET}
+    assert sent["arguments"] == {
+        "dao_contract": f"{WALLET}.face-dao",
+        "proposal_id": 3,
+        "approve": True,
+        "voter": WALLET,
+    }
     assert httpserver.log[1][0].headers["Idempotency-Key"] == f"vote:{vote.pk}"
