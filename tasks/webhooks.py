@@ -1,42 +1,66 @@
-"""Job types that call out to webhooks."""
+"""Job types that call out to webhooks: `discord`."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-import httpx
 import pydantic
 
-from jobqueue import BaseJob, JobContext, JobResult, PermanentError, Priority, RetryableError, job
+from jobqueue import BaseJob, JobContext, JobResult, PermanentError, Priority, job
+from tasks.clients.discord import post_message
 
 
-@job(priority=Priority.MEDIUM, max_attempts=5, timeout=60, enabled=False)
+class Embed(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    title: str | None = pydantic.Field(default=None, max_length=256)
+    description: str | None = pydantic.Field(default=None, max_length=4096)
+    url: pydantic.HttpUrl | None = None
+    color: int | None = pydantic.Field(default=None, ge=0, le=0xFFFFFF)
+
+
+@job(priority=Priority.MEDIUM, max_attempts=5, timeout=60, concurrency=2, enabled=False)
 class Discord(BaseJob):
-    """Post a message to a Discord channel through its webhook."""
+    """Post a message to a Discord channel through a webhook, chosen by proposal status unless given."""
 
     class Payload(pydantic.BaseModel):
         model_config = pydantic.ConfigDict(extra="forbid")
 
-        content: str = pydantic.Field(min_length=1, max_length=2000)
+        content: str = pydantic.Field(default="", max_length=2000)
+        embeds: list[Embed] = pydantic.Field(default_factory=list, max_length=10)
         tts: bool = False
         webhook_url: pydantic.HttpUrl | None = None
+        proposal_status: Literal["passed", "failed"] | None = None
+
+        @pydantic.model_validator(mode="after")
+        def _something_to_post(self) -> Discord.Payload:
+            if not self.content.strip() and not self.embeds:
+                raise ValueError("give content or at least one embed")
+            return self
 
     class Settings(pydantic.BaseModel):
         webhook_url: pydantic.SecretStr = pydantic.SecretStr("")
-        timeout_seconds: float = 10.0
+        passed_webhook_url: pydantic.SecretStr = pydantic.SecretStr("")
+        failed_webhook_url: pydantic.SecretStr = pydantic.SecretStr("")
+        timeout_seconds: float = pydantic.Field(default=10.0, gt=0)
+
+    def webhook_for(self, ctx: JobContext, payload: Payload) -> str:
+        """The payload's webhook, else the one of its proposal status, else the default one."""
+        if payload.webhook_url is not None:
+            return str(payload.webhook_url)
+        settings = ctx.settings
+        by_status = {"passed": settings.passed_webhook_url, "failed": settings.failed_webhook_url}
+        if payload.proposal_status and by_status[payload.proposal_status].get_secret_value():
+            return str(by_status[payload.proposal_status].get_secret_value())
+        url = str(settings.webhook_url.get_secret_value())
+        if not url:
+            wanted = f"{payload.proposal_status}_webhook_url or " if payload.proposal_status else ""
+            raise PermanentError(f"no webhook URL: set the {wanted}webhook_url setting of job type 'discord'")
+        return url
 
     def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
-        url = str(payload.webhook_url) if payload.webhook_url else ctx.settings.webhook_url.get_secret_value()
-        if not url:
-            raise PermanentError("no webhook URL: set the webhook_url setting of job type 'discord'")
         body: dict[str, Any] = {"content": payload.content, "tts": payload.tts}
-        try:
-            response = httpx.post(url, json=body, timeout=ctx.settings.timeout_seconds)
-        except httpx.TransportError as exc:
-            raise RetryableError(f"webhook unreachable: {type(exc).__name__}") from exc
-        if response.status_code == 429 or response.status_code >= 500:
-            after = response.headers.get("Retry-After")
-            raise RetryableError(f"webhook answered {response.status_code}", after=float(after) if after else None)
-        if response.status_code >= 400:
-            raise PermanentError(f"webhook refused the message: {response.status_code} {response.text[:300]}")
-        return JobResult.ok("posted", status=response.status_code)
+        if payload.embeds:
+            body["embeds"] = [embed.model_dump(mode="json", exclude_none=True) for embed in payload.embeds]
+        status = post_message(self.webhook_for(ctx, payload), body, timeout=ctx.settings.timeout_seconds)
+        return JobResult.ok("posted", status=status)

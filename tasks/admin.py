@@ -1,0 +1,49 @@
+"""The domain records in the Django admin (read mostly: the job types write them)."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from tasks.models import DAO, AgentAccount, ChainState, Proposal, ThreadPost, Vote
+
+
+@admin.register(DAO)
+class DAOAdmin(admin.ModelAdmin):
+    list_display = ["name", "token_symbol", "is_broadcast", "is_deployed", "deployment_tx_id", "created_at"]
+    list_filter = ["is_broadcast", "is_deployed"]
+    search_fields = ["name", "token_symbol", "deployment_tx_id", "dao_contract", "token_contract"]
+
+
+@admin.register(Proposal)
+class ProposalAdmin(admin.ModelAdmin):
+    list_display = ["title", "dao", "status", "onchain_id", "evaluated", "embedding_model", "created_at"]
+    list_filter = ["status", "evaluated"]
+    search_fields = ["title", "content"]
+    list_select_related = ["dao"]
+    exclude = ["embedding"]  # hundreds of floats help nobody in a form
+
+
+@admin.register(Vote)
+class VoteAdmin(admin.ModelAdmin):
+    list_display = ["proposal", "wallet_address", "approve", "confidence", "voted", "tx_id"]
+    list_filter = ["voted", "approve"]
+    search_fields = ["wallet_address", "tx_id"]
+    list_select_related = ["proposal"]
+
+
+@admin.register(AgentAccount)
+class AgentAccountAdmin(admin.ModelAdmin):
+    list_display = ["owner_address", "dao_token_contract", "account_contract", "tx_id", "created_at"]
+    search_fields = ["owner_address", "account_contract", "tx_id"]
+
+
+@admin.register(ChainState)
+class ChainStateAdmin(admin.ModelAdmin):
+    list_display = ["network", "last_height", "block_hash", "last_ok_at", "is_stale", "updated_at"]
+    list_filter = ["is_stale"]
+
+
+@admin.register(ThreadPost)
+class ThreadPostAdmin(admin.ModelAdmin):
+    list_display = ["job_id", "position", "post_id", "posted_at"]
+    search_fields = ["job_id", "post_id"]

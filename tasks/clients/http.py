@@ -1,0 +1,107 @@
+"""What every client shares: one request, and the mapping of HTTP answers to job errors.
+
+429 and 5xx (and a service that cannot be reached) are retryable, carrying the service's
+Retry-After; any other 4xx is permanent, with the service's own message. Error messages
+name the service, never its URL or headers: URLs (Discord webhooks) and headers carry
+credentials.
+"""
+
+from __future__ import annotations
+
+import email.utils
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from jobqueue import PermanentError, RetryableError
+
+MESSAGE_MAX_CHARS = 300
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """The Retry-After header in seconds (it may be a number or an HTTP date), or None."""
+    value = response.headers.get("Retry-After", "").strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def error_message(response: httpx.Response) -> str:
+    """The message a service put in its error body (JSON `detail`, `message`, `error`, ...), else its text."""
+    try:
+        body: Any = response.json()
+    except ValueError:
+        return response.text.strip()[:MESSAGE_MAX_CHARS]
+    return _message_in(body)[:MESSAGE_MAX_CHARS]
+
+
+def _message_in(body: Any) -> str:
+    if isinstance(body, str):
+        return body
+    if isinstance(body, list) and body:
+        return _message_in(body[0])
+    if isinstance(body, dict):
+        for key in ("detail", "message", "error", "title", "errors"):
+            if body.get(key):
+                return _message_in(body[key])
+    return str(body)
+
+
+def check(response: httpx.Response, service: str) -> httpx.Response:
+    """Return a successful response; raise RetryableError or PermanentError for the others."""
+    status = response.status_code
+    if status < 400:
+        return response
+    message = error_message(response)
+    if status == 429 or status >= 500:
+        raise RetryableError(f"{service} answered {status}: {message}", after=retry_after(response))
+    raise PermanentError(f"{service} refused the request ({status}): {message}")
+
+
+def send(
+    service: str,
+    method: str,
+    url: str,
+    *,
+    timeout: float,
+    headers: dict[str, str] | None = None,
+    **kwargs: Any,
+) -> httpx.Response:
+    """One request with a timeout; transport failures become retryable errors."""
+    try:
+        response = httpx.request(method, url, headers=headers, timeout=timeout, **kwargs)
+    except httpx.TimeoutException:
+        raise RetryableError(f"{service} did not answer within {timeout:g} s") from None
+    except httpx.TransportError as exc:
+        raise RetryableError(f"{service} unreachable: {type(exc).__name__}") from None
+    return check(response, service)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def join(base_url: str, path: str) -> str:
+    return base_url.rstrip("/") + "/" + path.lstrip("/")
+
+
+def json_object(response: httpx.Response, service: str) -> dict[str, Any]:
+    """The response body as a JSON object; a service answering something else is retryable."""
+    try:
+        body = response.json()
+    except ValueError:
+        raise RetryableError(f"{service} answered {response.status_code} without a JSON body") from None
+    if not isinstance(body, dict):
+        raise RetryableError(f"{service} answered a JSON {type(body).__name__}, not an object")
+    return body

@@ -1,0 +1,140 @@
+"""Deploying contracts through the transaction service: `dao_deployment` and `agent_account_deploy`."""
+
+from __future__ import annotations
+
+import pydantic
+from django.db import transaction
+
+from jobqueue import BaseJob, JobContext, JobResult, PermanentError, Priority, RateLimited, RetryableError, job
+from tasks.clients.transactions import CONFIRMED, TransactionClient, TransactionSettings
+from tasks.fields import ContractPrincipal, StacksAddress
+from tasks.models import DAO, AgentAccount
+
+
+@job(priority=Priority.HIGH, max_attempts=3, timeout=300, concurrency=1, enabled=False)
+class DaoDeployment(BaseJob):
+    """Deploy a DAO and its token through the transaction service, one deployment on the chain at a time."""
+
+    class Payload(pydantic.BaseModel):
+        model_config = pydantic.ConfigDict(extra="forbid")
+
+        token_symbol: str = pydantic.Field(pattern=r"^[A-Z][A-Z0-9]{1,9}$")
+        token_name: str = pydantic.Field(min_length=1, max_length=64, pattern=r"\S")
+        token_description: str = pydantic.Field(default="", max_length=2000)
+        token_max_supply: int = pydantic.Field(gt=0, le=10**18)
+        token_decimals: int = pydantic.Field(default=6, ge=0, le=18)
+        origin_address: StacksAddress
+        mission: str = pydantic.Field(min_length=1, max_length=4000, pattern=r"\S")
+
+    class Settings(TransactionSettings):
+        wait_seconds: float = pydantic.Field(default=60.0, gt=0, description="between checks of a pending deployment")
+
+    def check_configuration(self, ctx: JobContext) -> None:
+        super().check_configuration(ctx)
+        TransactionClient.from_settings(ctx.settings)
+
+    def check_resources(self, ctx: JobContext, payload: Payload) -> None:
+        """Wait (without using an attempt) while another deployment is broadcast but unconfirmed."""
+        client = TransactionClient.from_settings(ctx.settings)
+        pending = DAO.objects.filter(is_broadcast=True, is_deployed=False).exclude(deployment_job_id=ctx.job_id)
+        for dao in pending:
+            receipt = client.status(dao.deployment_tx_id)
+            if receipt.status == CONFIRMED:
+                DAO.objects.filter(pk=dao.pk).update(is_deployed=True)
+            elif receipt.failed:
+                DAO.objects.filter(pk=dao.pk).update(is_broadcast=False)
+                ctx.log.warning("deployment of %s failed on the chain: %s", dao, receipt.reason or receipt.status)
+            else:
+                raise RateLimited(
+                    f"deployment of {dao} ({dao.deployment_tx_id}) is not confirmed yet",
+                    after=ctx.settings.wait_seconds,
+                )
+
+    def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
+        existing = DAO.objects.filter(token_symbol=payload.token_symbol).first()
+        if existing is not None and (existing.is_broadcast or existing.is_deployed):
+            if existing.deployment_job_id is not None and str(existing.deployment_job_id) == ctx.job_id:
+                return JobResult.ok("already broadcast by this job", data={"dao_id": existing.pk})
+            raise PermanentError(f"token symbol {payload.token_symbol} is already deployed ({existing})")
+        receipt = TransactionClient.from_settings(ctx.settings).call(
+            "deploy_dao",
+            {
+                "token_symbol": payload.token_symbol,
+                "token_name": payload.token_name,
+                "token_description": payload.token_description,
+                "token_max_supply": str(payload.token_max_supply),
+                "token_decimals": payload.token_decimals,
+                "origin_address": payload.origin_address,
+                "mission": payload.mission,
+            },
+            idempotency_key=f"dao_deployment:{ctx.job_id}",
+        )
+        if receipt.failed:
+            raise PermanentError(f"the transaction service refused the deployment: {receipt.reason or receipt.status}")
+        if not receipt.broadcast:
+            raise RetryableError(f"the deployment is {receipt.status}, not broadcast yet")
+        raw = receipt.details.get("contracts")
+        contracts = raw if isinstance(raw, dict) else {}
+        fields = {
+            "name": payload.token_name,
+            "mission": payload.mission,
+            "description": payload.token_description,
+            "token_name": payload.token_name,
+            "token_max_supply": payload.token_max_supply,
+            "token_decimals": payload.token_decimals,
+            "origin_address": payload.origin_address,
+            "dao_contract": str(contracts.get("dao", "")),
+            "token_contract": str(contracts.get("token", "")),
+            "dex_contract": str(contracts.get("dex", "")),
+            "is_broadcast": True,
+            "is_deployed": receipt.status == CONFIRMED,
+            "deployment_tx_id": receipt.tx_id,
+            "deployment_job_id": ctx.job_id,
+        }
+        with transaction.atomic():
+            dao, _ = DAO.objects.update_or_create(token_symbol=payload.token_symbol, defaults=fields)
+        return JobResult.ok("deployment broadcast", data={"dao_id": dao.pk, "tx_id": receipt.tx_id})
+
+
+@job(priority=Priority.MEDIUM, max_attempts=3, timeout=300, concurrency=1, enabled=False)
+class AgentAccountDeploy(BaseJob):
+    """Deploy an agent account for an owner, bound to a DAO's token and DEX contracts, and record it."""
+
+    class Payload(pydantic.BaseModel):
+        model_config = pydantic.ConfigDict(extra="forbid")
+
+        # All three are required: there is no fallback address.
+        owner_address: StacksAddress
+        dao_token_contract: ContractPrincipal
+        dao_dex_contract: ContractPrincipal
+
+    class Settings(TransactionSettings):
+        pass
+
+    def check_configuration(self, ctx: JobContext) -> None:
+        super().check_configuration(ctx)
+        TransactionClient.from_settings(ctx.settings)
+
+    def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
+        existing = AgentAccount.objects.filter(
+            owner_address=payload.owner_address, dao_token_contract=payload.dao_token_contract
+        ).first()
+        if existing is not None:
+            return JobResult.ok("already deployed", data={"account_id": existing.pk, "tx_id": existing.tx_id})
+        receipt = TransactionClient.from_settings(ctx.settings).call(
+            "deploy_agent_account",
+            payload.model_dump(),
+            idempotency_key=f"agent_account:{payload.owner_address}:{payload.dao_token_contract}",
+        )
+        if receipt.failed:
+            raise PermanentError(f"the transaction service refused the account: {receipt.reason or receipt.status}")
+        if not receipt.broadcast:
+            raise RetryableError(f"the account deployment is {receipt.status}, not broadcast yet")
+        account = AgentAccount.objects.create(
+            owner_address=payload.owner_address,
+            dao_token_contract=payload.dao_token_contract,
+            dao_dex_contract=payload.dao_dex_contract,
+            account_contract=str(receipt.details.get("contract", "")),
+            tx_id=receipt.tx_id,
+        )
+        return JobResult.ok("account deployed", data={"account_id": account.pk, "tx_id": receipt.tx_id})

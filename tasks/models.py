@@ -1,0 +1,155 @@
+"""The domain records the DAO-agent job types read and write: DAOs, proposals, votes, accounts, chain state."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class DAO(models.Model):
+    """A DAO and its token, from the deployment request to the confirmed contracts."""
+
+    name = models.CharField(max_length=64)
+    mission = models.TextField()
+    description = models.TextField(blank=True)
+    token_symbol = models.CharField(max_length=10, unique=True)
+    token_name = models.CharField(max_length=64)
+    token_max_supply = models.PositiveBigIntegerField()
+    token_decimals = models.PositiveSmallIntegerField(default=6)
+    origin_address = models.CharField(max_length=64)
+    dao_contract = models.CharField(max_length=200, blank=True)
+    token_contract = models.CharField(max_length=200, blank=True)
+    dex_contract = models.CharField(max_length=200, blank=True)
+    is_broadcast = models.BooleanField(default=False, help_text="deployment sent to the chain")
+    is_deployed = models.BooleanField(default=False, help_text="deployment confirmed on the chain")
+    deployment_tx_id = models.CharField(max_length=100, blank=True)
+    deployment_job_id = models.UUIDField(null=True, blank=True, help_text="the dao_deployment job that sent it")
+    social_handle = models.CharField(max_length=50, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "DAO"
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["id"], name="tasks_dao_unconfirmed", condition=Q(is_broadcast=True, is_deployed=False))
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.token_symbol})"
+
+
+class ProposalStatus(models.TextChoices):
+    OPEN = "open"
+    PASSED = "passed"
+    FAILED = "failed"
+    CONCLUDED = "concluded"
+
+
+class Proposal(models.Model):
+    """A governance proposal of a DAO, with its evaluation state and its embedding."""
+
+    dao = models.ForeignKey(DAO, on_delete=models.CASCADE, related_name="proposals")
+    title = models.CharField(max_length=255)
+    content = models.TextField()
+    status = models.CharField(max_length=16, choices=ProposalStatus.choices, default=ProposalStatus.OPEN)
+    onchain_id = models.PositiveIntegerField(null=True, blank=True)
+    created_at_block = models.PositiveBigIntegerField(null=True, blank=True)
+    ends_at_block = models.PositiveBigIntegerField(null=True, blank=True)
+    evaluated = models.BooleanField(default=False)
+    evaluation_summary = models.TextField(blank=True)
+    conclusion_tx_id = models.CharField(max_length=100, blank=True)
+    embedding = models.JSONField(null=True, blank=True, help_text="a list of floats")
+    embedding_model = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Vote(models.Model):
+    """One wallet's decision on a proposal; voted once the transaction service broadcast it."""
+
+    proposal = models.ForeignKey(Proposal, on_delete=models.CASCADE, related_name="votes")
+    wallet_address = models.CharField(max_length=64)
+    approve = models.BooleanField(help_text="the decision: for (true) or against (false)")
+    confidence = models.FloatField()
+    reasoning = models.TextField(blank=True)
+    voted = models.BooleanField(default=False)
+    tx_id = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["proposal", "wallet_address"], name="tasks_vote_one_per_wallet")]
+
+    def __str__(self) -> str:
+        return f"{self.wallet_address} on {self.proposal_id}: {'for' if self.approve else 'against'}"
+
+
+class AgentAccount(models.Model):
+    """An agent account contract deployed for an owner, bound to one DAO's token and DEX."""
+
+    owner_address = models.CharField(max_length=64)
+    dao_token_contract = models.CharField(max_length=200)
+    dao_dex_contract = models.CharField(max_length=200)
+    account_contract = models.CharField(max_length=200, blank=True)
+    tx_id = models.CharField(max_length=100)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner_address", "dao_token_contract"], name="tasks_account_per_owner_token"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.account_contract or f"{self.owner_address} ({self.tx_id})"
+
+
+class ChainStateQuerySet(models.QuerySet["ChainState"]):
+    def stale(self) -> ChainStateQuerySet:
+        return self.filter(is_stale=True)
+
+
+class ChainState(models.Model):
+    """How far this deployment has followed a network's chain, and whether the chain API answers."""
+
+    network = models.CharField(max_length=20, unique=True)
+    last_height = models.PositiveBigIntegerField(null=True, blank=True, help_text="last block seen")
+    block_hash = models.CharField(max_length=100, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_ok_at = models.DateTimeField(null=True, blank=True, help_text="last time the chain API answered")
+    is_stale = models.BooleanField(default=False, help_text="the chain API has not answered for too long")
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ChainStateQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["network"]
+
+    def __str__(self) -> str:
+        return f"{self.network} at {self.last_height}"
+
+
+class ThreadPost(models.Model):
+    """A post of a `tweet` job's thread, written as soon as the API accepted it, so that a
+    retry of the job continues the thread instead of posting it again."""
+
+    job_id = models.UUIDField()
+    position = models.PositiveSmallIntegerField()
+    post_id = models.CharField(max_length=40)
+    posted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["job_id", "position"]
+        constraints = [models.UniqueConstraint(fields=["job_id", "position"], name="tasks_thread_post_position")]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} #{self.position}: {self.post_id}"

@@ -1,0 +1,178 @@
+"""Governance of DAO proposals: `dao_proposal_evaluation`, `dao_proposal_vote`, `dao_proposal_conclude`."""
+
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+import pydantic
+from django.db import transaction
+
+from jobqueue import BaseJob, JobContext, JobResult, PermanentError, Priority, RetryableError, job
+from tasks.clients.llm import LLMClient, LLMSettings
+from tasks.clients.transactions import TransactionClient, TransactionSettings
+from tasks.fields import RecordId, StacksAddress
+from tasks.models import Proposal, ProposalStatus, Vote
+
+EVALUATION_PROMPT = (
+    "You evaluate governance proposals of a DAO against its mission. Answer with one JSON object "
+    'and nothing else: {"decision": "approve" or "reject", "confidence": a number from 0 to 1, '
+    '"reasoning": a short explanation}.'
+)
+
+
+class Evaluation(pydantic.BaseModel):
+    """The answer the chat model must give; anything else is a malformed answer."""
+
+    model_config = pydantic.ConfigDict(extra="ignore")
+
+    decision: Literal["approve", "reject"]
+    confidence: float = pydantic.Field(ge=0, le=1)
+    reasoning: str = pydantic.Field(min_length=1, max_length=10_000)
+
+
+def parse_evaluation(answer: str) -> Evaluation:
+    """Validate the model's answer; a malformed one is retryable (the next answer may be fine)."""
+    text = answer.strip().removeprefix("```json").removeprefix("```").removesuffix("```").strip()
+    try:
+        return Evaluation.model_validate(json.loads(text))
+    except (ValueError, pydantic.ValidationError) as exc:
+        summary = exc.errors()[0]["msg"] if isinstance(exc, pydantic.ValidationError) else "not JSON"
+        raise RetryableError(f"the chat model's answer is not a valid evaluation: {summary}") from None
+
+
+class ProposalWallet(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    proposal_id: RecordId
+    wallet_address: StacksAddress
+
+
+def _proposal(proposal_id: int) -> Proposal:
+    proposal = Proposal.objects.select_related("dao").filter(pk=proposal_id).first()
+    if proposal is None:
+        raise PermanentError(f"proposal {proposal_id} does not exist")
+    return proposal
+
+
+def _voting_target(proposal: Proposal) -> tuple[str, int]:
+    if not proposal.dao.dao_contract or proposal.onchain_id is None:
+        raise PermanentError(f"proposal {proposal.pk} has no on-chain id or its DAO no contract; it cannot be voted on")
+    return proposal.dao.dao_contract, proposal.onchain_id
+
+
+@job(priority=Priority.HIGH, max_attempts=3, timeout=300, concurrency=2, enabled=False)
+class DaoProposalVote(BaseJob):
+    """Vote every unvoted Vote of a wallet on a proposal through the transaction service."""
+
+    Payload = ProposalWallet
+
+    class Settings(TransactionSettings):
+        pass
+
+    def check_configuration(self, ctx: JobContext) -> None:
+        super().check_configuration(ctx)
+        TransactionClient.from_settings(ctx.settings)
+
+    def execute(self, ctx: JobContext, payload: ProposalWallet) -> JobResult:
+        proposal = _proposal(payload.proposal_id)
+        votes = list(Vote.objects.filter(proposal=proposal, wallet_address=payload.wallet_address, voted=False))
+        if not votes:
+            return JobResult.ok("nothing to vote", voted=0)
+        contract, onchain_id = _voting_target(proposal)
+        client = TransactionClient.from_settings(ctx.settings)
+        for vote in votes:
+            receipt = client.call(
+                "vote",
+                {
+                    "dao_contract": contract,
+                    "proposal_id": onchain_id,
+                    "approve": vote.approve,
+                    "voter": vote.wallet_address,
+                },
+                idempotency_key=f"vote:{vote.pk}",
+            )
+            if receipt.failed:
+                raise PermanentError(f"the transaction service refused the vote: {receipt.reason or receipt.status}")
+            if not receipt.broadcast:
+                raise RetryableError(f"the vote is {receipt.status}, not broadcast yet")
+            Vote.objects.filter(pk=vote.pk).update(voted=True, tx_id=receipt.tx_id)
+        return JobResult.ok(f"voted {len(votes)}", data={"vote_ids": [v.pk for v in votes]}, voted=len(votes))
+
+
+@job(priority=Priority.HIGH, max_attempts=3, timeout=180, concurrency=2, enabled=False, requires=(DaoProposalVote,))
+class DaoProposalEvaluation(BaseJob):
+    """Have the chat model evaluate a proposal for a wallet, record an unvoted Vote, and enqueue the vote."""
+
+    Payload = ProposalWallet
+
+    class Settings(LLMSettings):
+        pass
+
+    def check_configuration(self, ctx: JobContext) -> None:
+        super().check_configuration(ctx)
+        LLMClient.from_settings(ctx.settings)
+
+    def execute(self, ctx: JobContext, payload: ProposalWallet) -> JobResult:
+        proposal = _proposal(payload.proposal_id)
+        follow_up = {"proposal_id": proposal.pk, "wallet_address": payload.wallet_address}
+        existing = Vote.objects.filter(proposal=proposal, wallet_address=payload.wallet_address).first()
+        if existing is not None:
+            # Evaluated by an earlier attempt whose success was not recorded: just hand over again.
+            if not existing.voted:
+                ctx.enqueue(DaoProposalVote, follow_up)
+            return JobResult.ok("already evaluated", data={"vote_id": existing.pk})
+        answer = LLMClient.from_settings(ctx.settings).chat(
+            ctx.settings.chat_model,
+            EVALUATION_PROMPT,
+            f"DAO: {proposal.dao.name}\nMission: {proposal.dao.mission}\n\n"
+            f"Proposal: {proposal.title}\n\n{proposal.content}",
+            json_answer=True,
+        )
+        evaluation = parse_evaluation(answer)
+        with transaction.atomic():
+            vote = Vote.objects.create(
+                proposal=proposal,
+                wallet_address=payload.wallet_address,
+                approve=evaluation.decision == "approve",
+                confidence=evaluation.confidence,
+                reasoning=evaluation.reasoning,
+            )
+            Proposal.objects.filter(pk=proposal.pk).update(evaluated=True, evaluation_summary=evaluation.reasoning)
+        ctx.enqueue(DaoProposalVote, follow_up)
+        return JobResult.ok(
+            f"evaluated: {evaluation.decision}",
+            data={"vote_id": vote.pk, **evaluation.model_dump()},
+        )
+
+
+@job(priority=Priority.MEDIUM, max_attempts=5, timeout=180, concurrency=1, enabled=False)
+class DaoProposalConclude(BaseJob):
+    """Conclude a proposal on the chain; succeeds only once the transaction service confirms the broadcast."""
+
+    class Payload(pydantic.BaseModel):
+        model_config = pydantic.ConfigDict(extra="forbid")
+
+        proposal_id: RecordId
+
+    class Settings(TransactionSettings):
+        pass
+
+    def check_configuration(self, ctx: JobContext) -> None:
+        super().check_configuration(ctx)
+        TransactionClient.from_settings(ctx.settings)
+
+    def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
+        proposal = _proposal(payload.proposal_id)
+        if proposal.conclusion_tx_id:
+            return JobResult.ok("already concluded", data={"tx_id": proposal.conclusion_tx_id})
+        contract, onchain_id = _voting_target(proposal)
+        receipt = TransactionClient.from_settings(ctx.settings).call(
+            "conclude", {"dao_contract": contract, "proposal_id": onchain_id}, idempotency_key=f"conclude:{proposal.pk}"
+        )
+        if receipt.failed:
+            raise PermanentError(f"the transaction service refused the conclusion: {receipt.reason or receipt.status}")
+        if not receipt.broadcast:
+            raise RetryableError(f"the conclusion is {receipt.status}, not broadcast yet")
+        Proposal.objects.filter(pk=proposal.pk).update(conclusion_tx_id=receipt.tx_id, status=ProposalStatus.CONCLUDED)
+        return JobResult.ok("concluded", data={"tx_id": receipt.tx_id})

@@ -1,0 +1,138 @@
+"""Posting to the social network: `tweet` (a thread, resumable) and `dao_deployment_tweet` (a launch post)."""
+
+from __future__ import annotations
+
+import re
+
+import pydantic
+
+from jobqueue import BaseJob, JobContext, JobResult, PermanentError, Priority, RetryableError, job
+from tasks.clients.images import download_image
+from tasks.clients.llm import LLMClient, LLMSettings
+from tasks.clients.social import SocialClient, SocialSettings
+from tasks.fields import RecordId
+from tasks.models import DAO, ThreadPost
+
+POST_MAX_CHARS = 280
+_TOKENS = re.compile(r"\S+|\s+")
+
+
+def split_post(text: str, limit: int = POST_MAX_CHARS) -> list[str]:
+    """Split text into posts of at most `limit` characters, at word boundaries.
+
+    Whitespace inside a post is kept (line breaks survive); a word longer than a whole post
+    is cut. Lengths are counted in characters, which is what the API counts for plain text
+    (it counts a link as 23 and some scripts double, so a post with those stays shorter)."""
+    posts: list[str] = []
+    current, space = "", ""
+    for token in _TOKENS.findall(text.strip()):
+        if token.isspace():
+            space = token
+            continue
+        if current and len(current) + len(space) + len(token) <= limit:
+            current += space + token
+            continue
+        if current:
+            posts.append(current)
+        while len(token) > limit:
+            posts.append(token[:limit])
+            token = token[limit:]
+        current = token
+    if current:
+        posts.append(current)
+    return posts
+
+
+@job(priority=Priority.HIGH, max_attempts=5, timeout=180, concurrency=2, enabled=False)
+class Tweet(BaseJob):
+    """Post a text (and an optional image) as a thread of posts of at most 280 characters."""
+
+    class Payload(pydantic.BaseModel):
+        model_config = pydantic.ConfigDict(extra="forbid")
+
+        text: str = pydantic.Field(min_length=1, max_length=25_000, pattern=r"\S")
+        dao_id: RecordId | None = None
+        reply_to: str | None = pydantic.Field(default=None, pattern=r"^[0-9]{1,19}$")
+        image_url: pydantic.HttpUrl | None = None
+
+    class Settings(SocialSettings):
+        image_timeout_seconds: float = pydantic.Field(default=30.0, gt=0)
+        image_max_bytes: int = pydantic.Field(default=5 * 1024 * 1024, gt=0)
+
+    def check_configuration(self, ctx: JobContext) -> None:
+        super().check_configuration(ctx)
+        SocialClient.from_settings(ctx.settings)
+
+    def check_prerequisites(self, ctx: JobContext, payload: Payload) -> None:
+        if payload.dao_id is not None and not DAO.objects.filter(pk=payload.dao_id).exists():
+            raise PermanentError(f"DAO {payload.dao_id} does not exist")
+
+    def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
+        client = SocialClient.from_settings(ctx.settings)
+        posts = split_post(payload.text)
+        # Posts a previous attempt of this job already published: continue after them.
+        done = dict(ThreadPost.objects.filter(job_id=ctx.job_id).values_list("position", "post_id"))
+        if done:
+            ctx.log.info("resuming the thread after %s of %s posts", len(done), len(posts))
+        media_id = None
+        if payload.image_url is not None and 0 not in done:
+            content, media_type = download_image(
+                str(payload.image_url),
+                timeout=ctx.settings.image_timeout_seconds,
+                max_bytes=ctx.settings.image_max_bytes,
+            )
+            media_id = client.upload_media(content, media_type)
+        previous = payload.reply_to
+        ids: list[str] = []
+        for position, text in enumerate(posts):
+            if position in done:
+                previous = done[position]
+            else:
+                previous = client.create_post(text, reply_to=previous, media_id=media_id if position == 0 else None)
+                # Committed at once (the worker runs in autocommit): a failure further on
+                # leaves this post recorded, and the retry starts after it.
+                ThreadPost.objects.create(job_id=ctx.job_id, position=position, post_id=previous)
+            ids.append(previous)
+            ctx.progress((position + 1) / len(posts), f"{position + 1} of {len(posts)} posts")
+        return JobResult.ok(f"posted a thread of {len(posts)}", data={"post_ids": ids}, posts=len(posts))
+
+
+@job(priority=Priority.MEDIUM, max_attempts=3, timeout=120, concurrency=2, enabled=False, requires=(Tweet,))
+class DaoDeploymentTweet(BaseJob):
+    """Ask the chat model for a launch post of a deployed DAO, and enqueue a `tweet` job with it."""
+
+    class Payload(pydantic.BaseModel):
+        model_config = pydantic.ConfigDict(extra="forbid")
+
+        dao_id: RecordId
+
+    class Settings(LLMSettings):
+        not_deployed_retry_seconds: float = pydantic.Field(default=120.0, gt=0)
+
+    def check_configuration(self, ctx: JobContext) -> None:
+        super().check_configuration(ctx)
+        LLMClient.from_settings(ctx.settings)
+
+    def check_prerequisites(self, ctx: JobContext, payload: Payload) -> None:
+        dao = DAO.objects.filter(pk=payload.dao_id).first()
+        if dao is None:
+            raise PermanentError(f"DAO {payload.dao_id} does not exist")
+        if not dao.is_deployed or not dao.token_contract:
+            if dao.is_broadcast:
+                raise RetryableError(
+                    f"DAO {dao.pk} is not confirmed on the chain yet", after=ctx.settings.not_deployed_retry_seconds
+                )
+            raise PermanentError(f"DAO {dao.pk} has no deployed token: deploy it first (dao_deployment)")
+
+    def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
+        dao = DAO.objects.get(pk=payload.dao_id)
+        client = LLMClient.from_settings(ctx.settings)
+        text = client.chat(
+            ctx.settings.chat_model,
+            "You write launch announcements for DAOs. Answer with the post text only, at most 280 characters.",
+            f"DAO: {dao.name}\nMission: {dao.mission}\nToken: {dao.token_name} (${dao.token_symbol})\n"
+            f"Token contract: {dao.token_contract}\nWrite the launch post.",
+        )
+        # By the registered definition, not a name: a renamed type fails at import, not in production.
+        ctx.enqueue(Tweet, {"text": text[:25_000], "dao_id": dao.pk})
+        return JobResult.ok("launch post written", data={"text": text})

@@ -1,0 +1,94 @@
+"""Fixtures of the job type tests: a job type pointed at the local HTTP server, and domain records."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+from pytest_httpserver import HTTPServer
+
+from jobqueue.models import Job, JobType
+from jobqueue.services import sync_job_types, update_job_type
+from tasks.models import DAO, Proposal
+from tests.helpers import drain
+
+WALLET = "SP2J6ZY48GV1EZ5V2V5RB9MP66SW86PYKKNRV9EJ7"
+OWNER = "SP3FBR2AGK5H9QBDH3EEN6DF8EK8JY7RX8QJ5SVTE"
+TOKEN = f"{WALLET}.aibtc-token"
+DEX = f"{WALLET}.aibtc-dex"
+
+
+@pytest.fixture
+def configure(db: None) -> Callable[..., JobType]:
+    """Enable a job type and set its settings (as an operator would in the admin)."""
+
+    def apply(name: str, options: dict[str, Any] | None = None, **settings: Any) -> JobType:
+        sync_job_types()
+        record = JobType.objects.get(name=name)
+        return update_job_type(record, {"enabled": True, **(options or {}), "settings": settings})
+
+    return apply
+
+
+@pytest.fixture
+def tx_service(httpserver: HTTPServer, configure: Callable[..., JobType]) -> Callable[[str], str]:
+    """Point a job type's transaction service at the local server; returns the service's base URL."""
+
+    def point(name: str) -> str:
+        url = httpserver.url_for("/tx")
+        configure(name, tx_service_url=url, tx_service_key="tx-secret-key")
+        return url
+
+    return point
+
+
+@pytest.fixture
+def make_dao(db: None) -> Callable[..., DAO]:
+    def build(symbol: str = "FACE", **fields: Any) -> DAO:
+        values: dict[str, Any] = {
+            "name": f"{symbol} DAO",
+            "mission": "Fund open source",
+            "token_symbol": symbol,
+            "token_name": f"{symbol} token",
+            "token_max_supply": 1_000_000_000,
+            "origin_address": WALLET,
+            "dao_contract": f"{WALLET}.{symbol.lower()}-dao",
+            "token_contract": f"{WALLET}.{symbol.lower()}-token",
+            "is_broadcast": True,
+            "is_deployed": True,
+            "deployment_tx_id": f"0x{symbol.lower()}",
+            **fields,
+        }
+        return DAO.objects.create(**values)
+
+    return build
+
+
+@pytest.fixture
+def make_proposal(make_dao: Callable[..., DAO]) -> Callable[..., Proposal]:
+    def build(dao: DAO | None = None, **fields: Any) -> Proposal:
+        values: dict[str, Any] = {"title": "Fund the docs", "content": "Pay two writers for a month.", "onchain_id": 7}
+        return Proposal.objects.create(dao=dao or make_dao(), **{**values, **fields})
+
+    return build
+
+
+def run(job: Job) -> Job:
+    """Run every ready job in-process through the real broker and runner; return `job` reloaded."""
+    drain()
+    job.refresh_from_db()
+    return job
+
+
+def make_due(job: Job) -> None:
+    """Let a retrying or waiting job run now instead of after its delay."""
+    Job.objects.filter(pk=job.pk).update(run_after=timezone.now() - timedelta(seconds=1))
+
+
+def assert_waits(job: Job, seconds: float, slack: float = 5.0) -> None:
+    """The job is due again about `seconds` from now (as a Retry-After asked)."""
+    delay = (job.run_after - timezone.now()).total_seconds()
+    assert seconds - slack <= delay <= seconds + 0.5, delay

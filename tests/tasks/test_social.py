@@ -1,0 +1,127 @@
+"""`tweet` (split, image, a thread that resumes) and `dao_deployment_tweet` (hands over to `tweet`)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from jobqueue import enqueue
+from jobqueue.models import Job, Status
+from tasks.models import ThreadPost
+from tasks.social import split_post
+from tests.tasks.conftest import make_due, run
+
+
+def test_split_post_at_word_boundaries() -> None:
+    words = " ".join(f"word{i:03d}" for i in range(100))  # 100 words of 7 characters
+    posts = split_post(words)
+    assert all(len(p) <= 280 for p in posts)
+    assert " ".join(posts) == words  # nothing lost, no word cut
+    assert [len(p) for p in posts] == [279, 279, 239]
+    assert split_post("short\n\nwith a break") == ["short\n\nwith a break"]
+    assert split_post("x" * 600) == ["x" * 280, "x" * 280, "x" * 40]
+    assert split_post("   ") == []
+
+
+@pytest.fixture
+def social(httpserver: HTTPServer, configure: Any) -> None:
+    configure("tweet", social_api_url=httpserver.url_for("/x"), social_bearer_token="bearer-secret")
+
+
+def posts_received(httpserver: HTTPServer) -> list[dict[str, Any]]:
+    return [json.loads(r.get_data()) for r, _ in httpserver.log if r.path == "/x/tweets"]
+
+
+def numbered_posts(httpserver: HTTPServer, fail_at: int | None = None) -> None:
+    """Answer each post with a new id; the post number `fail_at` fails once with a 503."""
+    count = {"n": 0, "failed": False}
+
+    def handle(request: Request) -> Response:
+        count["n"] += 1
+        if count["n"] == fail_at and not count["failed"]:
+            count["failed"] = True
+            return Response("try later", 503)
+        return Response(json.dumps({"data": {"id": str(1000 + count["n"])}}), 201, content_type="application/json")
+
+    httpserver.expect_request("/x/tweets", method="POST").respond_with_handler(handle)
+
+
+def test_thread_resumes_after_a_failure_in_its_third_post(social: None, httpserver: HTTPServer) -> None:
+    numbered_posts(httpserver, fail_at=3)
+    text = " ".join(["lorem"] * 200)  # 1199 characters: 5 posts
+    chunks = split_post(text)
+    assert len(chunks) == 5
+    job = run(enqueue("tweet", {"text": text, "reply_to": "42"}))
+    assert job.status == Status.RETRYING
+    assert list(ThreadPost.objects.filter(job_id=job.pk).values_list("position", "post_id")) == [
+        (0, "1001"),
+        (1, "1002"),
+    ]
+    make_due(job)
+    job = run(job)
+    assert job.status == Status.SUCCEEDED, job.last_error
+    sent = posts_received(httpserver)
+    # The first two posts went out once; the third was tried twice (the 503, then the retry).
+    assert [body["text"] for body in sent] == [chunks[0], chunks[1], chunks[2], chunks[2], chunks[3], chunks[4]]
+    replies = [body.get("reply", {}).get("in_reply_to_tweet_id") for body in sent]
+    assert replies == ["42", "1001", "1002", "1002", "1004", "1005"]
+    assert job.result["data"]["post_ids"] == ["1001", "1002", "1004", "1005", "1006"]
+
+
+def test_image_is_downloaded_uploaded_and_attached_to_the_first_post(social: None, httpserver: HTTPServer) -> None:
+    numbered_posts(httpserver)
+    httpserver.expect_request("/img/cat.png").respond_with_data(b"\x89PNG fake", content_type="image/png")
+    httpserver.expect_request("/x/media/upload", method="POST").respond_with_json({"data": {"id": "m-1"}})
+    text = " ".join(["meow"] * 100)
+    job = run(enqueue("tweet", {"text": text, "image_url": httpserver.url_for("/img/cat.png")}))
+    assert job.status == Status.SUCCEEDED, job.last_error
+    upload = next(r for r, _ in httpserver.log if r.path == "/x/media/upload")
+    body = upload.get_data()  # multipart, read raw (parsing it leaves a temporary file open)
+    assert b'name="media"' in body
+    assert b"\x89PNG fake" in body
+    assert upload.headers["Authorization"] == "Bearer bearer-secret"
+    sent = posts_received(httpserver)
+    assert sent[0]["media"] == {"media_ids": ["m-1"]}
+    assert all("media" not in body for body in sent[1:])
+
+
+def test_an_oversized_image_is_dead_lettered_without_posting(
+    social: None, httpserver: HTTPServer, configure: Any
+) -> None:
+    configure("tweet", social_api_url=httpserver.url_for("/x"), social_bearer_token="t", image_max_bytes=10)
+    httpserver.expect_request("/img/big.jpg").respond_with_data(b"j" * 11, content_type="image/jpeg")
+    job = run(enqueue("tweet", {"text": "look", "image_url": httpserver.url_for("/img/big.jpg")}))
+    assert job.status == Status.DEAD
+    assert "at most 10 are allowed" in job.last_error
+    assert posts_received(httpserver) == []
+
+
+def test_deployment_tweet_enqueues_a_tweet_with_the_launch_post(
+    configure: Any, httpserver: HTTPServer, make_dao: Any
+) -> None:
+    configure("dao_deployment_tweet", llm_base_url=httpserver.url_for("/llm"), chat_model="local-model")
+    answer = {"choices": [{"message": {"content": "FACE DAO is live! $FACE"}}]}
+    httpserver.expect_request("/llm/chat/completions").respond_with_json(answer)
+    dao = make_dao()
+    parent = run(enqueue("dao_deployment_tweet", {"dao_id": dao.pk}))
+    assert parent.status == Status.SUCCEEDED, parent.last_error
+    request = json.loads(httpserver.log[-1][0].get_data())
+    assert request["model"] == "local-model"
+    assert "Fund open source" in request["messages"][1]["content"]
+    tweet = Job.objects.get(job_type__name="tweet")
+    assert tweet.payload == {"text": "FACE DAO is live! $FACE", "dao_id": dao.pk, "reply_to": None, "image_url": None}
+    assert tweet.created_by == f"job:{parent.pk}"
+    assert tweet.status == Status.QUEUED  # waits: tweet is disabled until configured
+
+
+def test_deployment_tweet_refuses_a_dao_without_a_deployed_token(configure: Any, make_dao: Any) -> None:
+    configure("dao_deployment_tweet", llm_base_url="http://127.0.0.1:9")
+    dao = make_dao(is_broadcast=False, is_deployed=False, token_contract="")
+    job = run(enqueue("dao_deployment_tweet", {"dao_id": dao.pk}))
+    assert job.status == Status.DEAD
+    assert "has no deployed token" in job.last_error
+    assert not Job.objects.filter(job_type__name="tweet").exists()
