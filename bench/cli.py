@@ -38,6 +38,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--latency-interval", type=float, default=0.02, help="seconds between latency enqueues")
     parser.add_argument("--growth", action="store_true", help="add the 1,000,000-row growth cases (slow)")
     parser.add_argument("--no-growth", action="store_true", help="skip even the 10,000-ready growth case")
+    parser.add_argument("--growth-only", action="store_true", help="run only the growth cases (with --growth: all)")
     parser.add_argument("--peers", action="store_true", help="add Celery and Dramatiq on Redis (needs .[bench])")
     parser.add_argument("--smoke", action="store_true", help="a few hundred jobs, one run: only checks completion")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="where the JSON goes")
@@ -126,12 +127,13 @@ def main(argv: list[str] | None = None) -> int:
         databases.recreate(vendor, url)
         databases.migrate(side, url)
     timeout = max(120.0, args.jobs / 20)
-    for vendor in vendors:
+    compare = not args.growth_only
+    for vendor in vendors if compare else []:
         count = 500 if args.smoke else (20_000 if vendor == "sqlite" else 3_000)
         url = f"sqlite:///{scratch / 'ceiling.sqlite3'}" if vendor == "sqlite" else urls[(vendor, "ours")]
         results["ceiling"][vendor] = [ceiling.commits_per_second(vendor, url, count) for _ in range(args.repetitions)]
         log(f"{vendor}: ceiling {results['ceiling'][vendor]}")
-    for rep in range(args.repetitions):
+    for rep in range(args.repetitions if compare else 0):
         for vendor in vendors:
             runs = results["runs"].setdefault(vendor, {})
             for key, (side, env) in SIDE_KEYS.items():
@@ -164,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
                 result = run_probe("growth", "ours", urls[(vendor, "ours")], growth_args, {}, 3600)
                 results["growth"].setdefault(vendor, {})[case] = result
                 log(f"{vendor} growth {case}: {_brief(result)}")
-    if args.peers:
+    if args.peers and compare:
         from bench import peers
 
         results["peers"] = peers.run_all(args.jobs, args.repetitions, scratch)

@@ -18,10 +18,10 @@ def main(argv: list[str]) -> int:
     import django
 
     django.setup()
-    from bench import growth, ours, rawq
+    from bench import growth, ours, profile, rawq
     from bench.measure import Incomplete
 
-    kinds: dict[str, Any] = {"ours": ours.run, "rawq": rawq.run, "growth": growth.run}
+    kinds: dict[str, Any] = {"ours": ours.run, "rawq": rawq.run, "growth": growth.run, "profile": profile.run}
     kind, args = argv[0], json.loads(argv[1])
     try:
         result = {"ok": True, **kinds[kind](**args)}

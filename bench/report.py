@@ -125,7 +125,12 @@ def summarize_growth(vendor_growth: dict[str, Any]) -> dict[str, Any]:
 def table(results: dict[str, Any]) -> str:
     """The results as Markdown tables, one per database: median (min-max) of the repetitions."""
     lines: list[str] = []
-    for vendor, summary in results.get("summary", {}).items():
+    vendors = [
+        *results.get("summary", {}),
+        *(v for v in results.get("growth", {}) if v not in results.get("summary", {})),
+    ]
+    for vendor in vendors:
+        summary = results.get("summary", {}).get(vendor, {"figures": {}, "ratios": {}, "targets": []})
         ceiling = stat(results.get("ceiling", {}).get(vendor, []))
         lines += [
             f"### {vendor}",
@@ -133,7 +138,7 @@ def table(results: dict[str, Any]) -> str:
             "| figure | A: django-q2 defaults | A: django-q2 tuned | B: jobqueue | B/A tuned |",
             "| --- | ---: | ---: | ---: | ---: |",
         ]
-        for label, key, digits in FIGURES:
+        for label, key, digits in FIGURES if summary["figures"] else []:
             by_side = summary["figures"][key]
             if all(v is None for v in by_side.values()):
                 continue
@@ -142,7 +147,8 @@ def table(results: dict[str, Any]) -> str:
                 f"| {label} | {cell(by_side['rawq_defaults'], digits)} | {cell(by_side['rawq_tuned'], digits)} "
                 f"| {cell(by_side['ours'], digits)} | {cell(ratio, 2) if ratio else ''} |"
             )
-        lines.append(f"| database ceiling: single-row INSERT commits/s, one connection | | | {cell(ceiling)} | |")
+        if ceiling:
+            lines.append(f"| database ceiling: single-row INSERT commits/s, one connection | | | {cell(ceiling)} | |")
         growth = results.get("growth", {}).get(vendor, {})
         for case, label in (
             ("ready_10k", "10k ready"),
@@ -158,6 +164,9 @@ def table(results: dict[str, Any]) -> str:
         for name, label in (("ratio_ready_1m", "1M ready / 10k ready"), ("ratio_history_1m", "1M history / 10k")):
             if name in growth:
                 lines.append(f"| growth ratio {label} | | | | {cell(growth[name], 2)} |")
+        if not summary["targets"]:
+            lines.append("")
+            continue
         lines += ["", "| target | value | wanted | met |", "| --- | ---: | --- | --- |"]
         for t in summary["targets"]:
             value = "-" if t["value"] is None else f"{t['value']:,.2f}"

@@ -1,0 +1,231 @@
+"""Where the time goes in a drain: py-spy samples per cluster process, queries per job, commits.
+
+`python -m bench.profile --database sqlite|postgres --side ours|rawq [--jobs N]` prints a JSON
+summary: for each cluster process (pusher, monitor, workers, found by their stacks) the CPU
+seconds sampled and its hottest functions; for PostgreSQL the commits and rows written per
+job (pg_stat_database) and the CPU seconds of the server backends; and the SQL statements
+each role issues per job, captured in-process on a few jobs. Runs one probe of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+RATE = 100  # samples per second per thread
+
+
+def parse_raw(path: Path, top: int = 12) -> dict[str, Any]:
+    """py-spy's raw output (one `frames count` line per stack) -> per process role, seconds and hot spots."""
+    per_pid: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    totals: collections.Counter[str] = collections.Counter()
+    roles: dict[str, str] = {}
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = stack.split(";")
+        pid = frames[0].split(":")[0] if frames[0].startswith("process ") else "?"
+        totals[pid] += count
+        names = [f.split(" (")[0] for f in frames[1:]]
+        for role in ("pusher", "monitor", "worker", "guard"):
+            if role in names:
+                roles.setdefault(pid, role)
+        for name in set(frames[1:]):  # inclusive: each function once per stack
+            per_pid[pid][name] += count
+    out: dict[str, Any] = {}
+    for pid, samples in totals.items():
+        role = roles.get(pid, "main/sentinel")
+        entry = out.setdefault(role, {"cpu_seconds": 0.0, "processes": 0, "hot": collections.Counter()})
+        entry["cpu_seconds"] += samples / RATE
+        entry["processes"] += 1
+        entry["hot"].update(per_pid[pid])
+    for entry in out.values():
+        entry["hot"] = [(name, round(n / RATE, 2)) for name, n in entry["hot"].most_common(top)]
+        entry["cpu_seconds"] = round(entry["cpu_seconds"], 2)
+    return out
+
+
+def pg_stats(conn: Any, name: str) -> dict[str, int]:
+    with conn.cursor() as cursor:
+        cursor.execute(
+            "SELECT xact_commit, tup_inserted, tup_updated, tup_deleted, tup_returned, tup_fetched "
+            "FROM pg_stat_database WHERE datname = %s",
+            [name],
+        )
+        row = cursor.fetchone()
+    keys = ("commits", "inserted", "updated", "deleted", "returned", "fetched")
+    return dict(zip(keys, row, strict=True))
+
+
+def backend_cpu(conn: Any, name: str) -> float:
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [name])
+        pids = [row[0] for row in cursor.fetchall()]
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def queries_per_job(side: str) -> dict[str, Any]:
+    """The SQL each role runs for one job, captured in-process on a few jobs."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    jobs = 10
+    roles: dict[str, list[str]] = {}
+    if side == "ours":
+        from bench.ours import TYPE, reset
+        from jobqueue import enqueue_many
+        from jobqueue.broker import claim
+        from jobqueue.runner import run_job
+
+        reset()
+        enqueue_many([{"type": TYPE}] * jobs)
+        claim(1, "warm-up")  # fill the type configuration cache outside the capture
+        with CaptureQueriesContext(connection) as pusher:
+            claimed = []
+            while len(claimed) < jobs - 1:
+                claimed += claim(2, "profile")
+        with CaptureQueriesContext(connection) as worker:
+            for c in claimed:
+                run_job(c.job_id, c.attempt, "profile")
+        roles = {"pusher": [q["sql"] for q in pusher], "worker": [q["sql"] for q in worker]}
+        done = len(claimed)
+    else:
+        from django.utils import timezone
+        from django_q.brokers import get_broker
+        from django_q.monitor import save_task
+        from django_q.signing import SignedPackage
+        from django_q.tasks import async_task
+
+        from bench.rawq import FUNC, reset
+
+        reset()
+        broker = get_broker()
+        for _ in range(jobs):
+            async_task(FUNC, broker=broker)
+        with CaptureQueriesContext(connection) as pusher:
+            taken = broker.dequeue() or []
+        with CaptureQueriesContext(connection) as monitor:
+            for ack_id, package in taken:
+                task = SignedPackage.loads(package)
+                task.update(result=None, success=True, stopped=timezone.now(), cluster="profile")
+                save_task(task, broker)
+                broker.acknowledge(ack_id)
+        roles = {"pusher": [q["sql"] for q in pusher], "monitor": [q["sql"] for q in monitor]}
+        done = len(taken)
+    return {
+        role: {"per_job": round(len(sqls) / max(done, 1), 2), "statements": _shapes(sqls, done)}
+        for role, sqls in roles.items()
+    }
+
+
+def _shapes(sqls: list[str], jobs: int) -> list[tuple[str, float]]:
+    counter = collections.Counter(" ".join(s.split()[:8])[:110] for s in sqls)
+    return [(shape, round(n / max(jobs, 1), 2)) for shape, n in counter.most_common()]
+
+
+def drain_profile(side: str, jobs: int, workers: int, scratch: str) -> dict[str, Any]:
+    """Enqueue `jobs`, start a cluster under `py-spy record --subprocesses`, drain, summarize."""
+    from django.db import connection
+
+    from bench import ours, rawq
+    from bench.clusters import Cluster
+    from bench.measure import wait_until
+
+    module = ours if side == "ours" else rawq
+    module.reset()
+    if side == "ours":
+        ours.enqueue_bulk(jobs)
+        finished = ours.succeeded
+    else:
+        from django_q.models import OrmQ
+
+        rawq.enqueue_single(jobs)
+        finished = lambda: jobs - OrmQ.objects.count()  # noqa: E731
+    postgres = connection.vendor == "postgresql"
+    name = connection.settings_dict["NAME"]
+    monitor_conn = None
+    if postgres:
+        import psycopg
+
+        params = connection.get_connection_params()
+        for key in ("cursor_factory", "context", "prepare_threshold"):
+            params.pop(key, None)
+        monitor_conn = psycopg.connect(**{**params, "dbname": "postgres"}, autocommit=True)
+        before = pg_stats(monitor_conn, name)
+    raw = Path(scratch) / f"pyspy-{side}.txt"
+    env = {"BENCH_RAWQ_MODE": os.environ.get("BENCH_RAWQ_MODE", "tuned")}
+    cluster = Cluster(Path(scratch) / f"profile-{side}.log", workers, **env)
+    spy = subprocess.Popen(
+        [shutil.which("py-spy") or "py-spy", "record", "--pid", str(cluster.proc.pid), "--subprocesses",
+         "--nonblocking", "--rate", str(RATE), "--format", "raw", "--output", str(raw)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    began = time.perf_counter()
+    backend_seconds = None
+    try:
+        wait_until(lambda: finished() >= jobs, 600, 0.1, "profile drain did not finish")
+        elapsed = time.perf_counter() - began
+        if monitor_conn is not None:
+            backend_seconds = backend_cpu(monitor_conn, name)
+    finally:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(60)
+        cluster.stop()
+    result: dict[str, Any] = {"jobs": jobs, "wall_seconds_with_startup": round(elapsed, 2)}
+    if monitor_conn is not None:
+        time.sleep(1.5)  # statistics reach pg_stat_database when the backends flush them
+        after = pg_stats(monitor_conn, name)
+        result["pg_per_job"] = {k: round((after[k] - before[k]) / jobs, 2) for k in after}
+        result["pg_backend_cpu_seconds"] = round(backend_seconds or 0.0, 2)
+        monitor_conn.close()
+    result["processes"] = parse_raw(raw) if raw.exists() else "py-spy wrote nothing (is ptrace allowed?)"
+    return result
+
+
+def run(side: str, jobs: int, workers: int, scratch: str) -> dict[str, Any]:
+    return {"queries": queries_per_job(side), "drain": drain_profile(side, jobs, workers, scratch)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--side", choices=["ours", "rawq"], default="ours")
+    parser.add_argument("--jobs", type=int, default=5000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432"))
+    args = parser.parse_args(argv)
+    from bench import databases
+    from bench.cli import run_probe
+
+    scratch = tempfile.mkdtemp(prefix="jobqueue-profile-")
+    url = databases.database_url(args.database, args.side, args.pg_url, Path(scratch))
+    databases.recreate(args.database, url)
+    databases.migrate(args.side, url)
+    probe_args = {"side": args.side, "jobs": args.jobs, "workers": args.workers, "scratch": scratch}
+    result = run_probe("profile", args.side, url, probe_args, {}, 900)
+    print(json.dumps(result, indent=1, default=str))
+    return 0 if result.get("ok") else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
