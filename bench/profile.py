@@ -13,6 +13,7 @@ import argparse
 import collections
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -23,11 +24,16 @@ from pathlib import Path
 from typing import Any
 
 RATE = 100  # samples per second per thread
+# Frames worth naming in the inclusive list: the queue code, not the process plumbing around it.
+OWN_CODE = ("jobqueue/", "django_q/", "django/db/", "pydantic", "bench/")
 
 
-def parse_raw(path: Path, top: int = 12) -> dict[str, Any]:
-    """py-spy's raw output (one `frames count` line per stack) -> per process role, seconds and hot spots."""
-    per_pid: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+def parse_raw(path: Path, cpu: dict[int, float], top: int = 14) -> dict[str, Any]:
+    """py-spy's raw output (one `frames count` line per stack) -> per role (pusher, monitor, worker,
+    sentinel): CPU seconds from /proc, sampled active seconds, and the hottest functions (inclusive
+    and self), leaving out the frames every stack of the role shares."""
+    inclusive: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    leaf: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     totals: collections.Counter[str] = collections.Counter()
     roles: dict[str, str] = {}
     for line in path.read_text(errors="replace").splitlines():
@@ -36,25 +42,62 @@ def parse_raw(path: Path, top: int = 12) -> dict[str, Any]:
             continue
         count = int(count_text)
         frames = stack.split(";")
-        pid = frames[0].split(":")[0] if frames[0].startswith("process ") else "?"
-        totals[pid] += count
-        names = [f.split(" (")[0] for f in frames[1:]]
-        for role in ("pusher", "monitor", "worker", "guard"):
+        processes = [f for f in frames if f.startswith("process ")]
+        pid = processes[-1].split(":")[0].removeprefix("process ") if processes else "?"
+        code = [f for f in frames if not f.startswith(("process ", "thread "))]
+        names = {f.split(" (")[0] for f in code}
+        for role in ("pusher", "monitor", "worker"):
             if role in names:
-                roles.setdefault(pid, role)
-        for name in set(frames[1:]):  # inclusive: each function once per stack
-            per_pid[pid][name] += count
+                roles[pid] = role
+        totals[pid] += count
+        inclusive[pid].update(dict.fromkeys(set(code), count))
+        if code:
+            leaf[pid][code[-1]] += count
     out: dict[str, Any] = {}
     for pid, samples in totals.items():
-        role = roles.get(pid, "main/sentinel")
-        entry = out.setdefault(role, {"cpu_seconds": 0.0, "processes": 0, "hot": collections.Counter()})
-        entry["cpu_seconds"] += samples / RATE
-        entry["processes"] += 1
-        entry["hot"].update(per_pid[pid])
+        role = roles.get(pid, "sentinel/main")
+        entry = out.setdefault(
+            role,
+            {
+                "cpu_seconds": 0.0,
+                "active_seconds": 0.0,
+                "pids": [],
+                "_inc": collections.Counter(),
+                "_self": collections.Counter(),
+            },
+        )
+        entry["active_seconds"] += samples / RATE
+        entry["cpu_seconds"] += cpu.get(int(pid), 0.0) if pid.isdigit() else 0.0
+        entry["pids"].append(pid)
+        entry["_inc"].update(inclusive[pid])
+        entry["_self"].update(leaf[pid])
     for entry in out.values():
-        entry["hot"] = [(name, round(n / RATE, 2)) for name, n in entry["hot"].most_common(top)]
+        shared = entry["active_seconds"] * RATE * 0.97
+        entry["hot_inclusive"] = [
+            (name, round(n / RATE, 2))
+            for name, n in entry.pop("_inc").most_common(400)
+            if n < shared and any(part in name for part in OWN_CODE)
+        ][:top]
+        entry["hot_self"] = [(name, round(n / RATE, 2)) for name, n in entry.pop("_self").most_common(top)]
+        entry["active_seconds"] = round(entry["active_seconds"], 2)
         entry["cpu_seconds"] = round(entry["cpu_seconds"], 2)
     return out
+
+
+def cpu_seconds(pids: list[int], seen: dict[int, float]) -> None:
+    """Record utime + stime of each pid (the latest reading wins, so recycled workers count too)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        seen[pid] = (int(fields[11]) + int(fields[12])) / ticks
+
+
+def _py_spy() -> str:
+    beside = Path(sys.executable).parent / "py-spy"  # installed in the venv by `.[bench]`
+    return str(beside) if beside.exists() else shutil.which("py-spy") or "py-spy"
 
 
 def pg_stats(conn: Any, name: str) -> dict[str, int]:
@@ -139,7 +182,10 @@ def queries_per_job(side: str) -> dict[str, Any]:
 
 
 def _shapes(sqls: list[str], jobs: int) -> list[tuple[str, float]]:
-    counter = collections.Counter(" ".join(s.split()[:8])[:110] for s in sqls)
+    """Statements with their literals replaced by ?, counted per job."""
+    counter = collections.Counter(
+        re.sub(r"\b\d+\b", "?", re.sub(r"'[^']*'", "?", " ".join(s.split())))[:120] for s in sqls
+    )
     return [(shape, round(n / max(jobs, 1), 2)) for shape, n in counter.most_common()]
 
 
@@ -175,21 +221,29 @@ def drain_profile(side: str, jobs: int, workers: int, scratch: str) -> dict[str,
     raw = Path(scratch) / f"pyspy-{side}.txt"
     env = {"BENCH_RAWQ_MODE": os.environ.get("BENCH_RAWQ_MODE", "tuned")}
     cluster = Cluster(Path(scratch) / f"profile-{side}.log", workers, **env)
-    spy = subprocess.Popen(
-        [shutil.which("py-spy") or "py-spy", "record", "--pid", str(cluster.proc.pid), "--subprocesses",
-         "--nonblocking", "--rate", str(RATE), "--format", "raw", "--output", str(raw)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
     began = time.perf_counter()
     backend_seconds = None
+    cpu: dict[int, float] = {}
+    spy: subprocess.Popen[bytes] | None = None
+
+    def drained() -> bool:
+        cpu_seconds([cluster.proc.pid, *cluster.descendants()], cpu)
+        return finished() >= jobs
+
     try:
-        wait_until(lambda: finished() >= jobs, 600, 0.1, "profile drain did not finish")
+        spy = subprocess.Popen(
+            [_py_spy(), "record", "--pid", str(cluster.proc.pid), "--subprocesses",
+             "--nonblocking", "--rate", str(RATE), "--format", "raw", "--output", str(raw)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        wait_until(drained, 600, 0.2, "profile drain did not finish")
         elapsed = time.perf_counter() - began
         if monitor_conn is not None:
             backend_seconds = backend_cpu(monitor_conn, name)
     finally:
-        spy.send_signal(signal.SIGINT)
-        spy.wait(60)
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(60)
         cluster.stop()
     result: dict[str, Any] = {"jobs": jobs, "wall_seconds_with_startup": round(elapsed, 2)}
     if monitor_conn is not None:
@@ -198,7 +252,8 @@ def drain_profile(side: str, jobs: int, workers: int, scratch: str) -> dict[str,
         result["pg_per_job"] = {k: round((after[k] - before[k]) / jobs, 2) for k in after}
         result["pg_backend_cpu_seconds"] = round(backend_seconds or 0.0, 2)
         monitor_conn.close()
-    result["processes"] = parse_raw(raw) if raw.exists() else "py-spy wrote nothing (is ptrace allowed?)"
+    result["processes"] = parse_raw(raw, cpu) if raw.exists() else "py-spy wrote nothing (is ptrace allowed?)"
+    result["cluster_cpu_seconds"] = round(sum(cpu.values()), 2)
     return result
 
 
