@@ -145,8 +145,11 @@ def queries_per_job(side: str) -> dict[str, Any]:
         claim(1, "warm-up")  # fill the type configuration cache outside the capture
         with CaptureQueriesContext(connection) as pusher:
             claimed = []
-            while len(claimed) < jobs - 1:
-                claimed += claim(2, "profile")
+            for _ in range(jobs):  # bounded: another cluster on this database could take jobs
+                taken = claim(2, "profile")
+                if not taken:
+                    break
+                claimed += taken
         with CaptureQueriesContext(connection) as worker:
             for c in claimed:
                 run_job(c.job_id, c.attempt, "profile")
