@@ -29,7 +29,11 @@ SIDE_KEYS = {
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Benchmark this job queue against raw django-q2 (and optionally Celery and Dramatiq), "
+        "side by side, with clusters started as subprocesses. Results: a table on stdout and JSON in --output.",
+    )
     parser.add_argument("--database", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--workers", type=int, default=2, help="workers per cluster, both sides (default 2)")
     parser.add_argument("--jobs", type=int, default=5000, help="jobs per enqueue and drain run (default 5000)")

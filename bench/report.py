@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable
 from typing import Any
 
 SIDES = ("rawq_defaults", "rawq_tuned", "ours")
@@ -38,8 +37,7 @@ def _ratios(ours: list[dict[str, Any]], theirs: list[dict[str, Any]], key: str) 
     return out
 
 
-# (label, key, digits, target check on the summary's median or None, target text per vendor)
-Check = Callable[[float, str], bool]
+# (label in the table, key in each run's result, digits shown)
 FIGURES: list[tuple[str, str, int]] = [
     ("single enqueue, jobs/s", "single_enqueue_per_s", 0),
     ("bulk enqueue (enqueue_many, 500/batch), jobs/s", "bulk_enqueue_per_s", 0),
