@@ -282,7 +282,10 @@ def main(argv: list[str] | None = None) -> int:
     probe_args = {"side": args.side, "jobs": args.jobs, "workers": args.workers, "scratch": scratch}
     result = run_probe("profile", args.side, url, probe_args, {}, 900)
     print(json.dumps(result, indent=1, default=str))
-    return 0 if result.get("ok") else 1
+    if result.get("ok"):
+        shutil.rmtree(scratch, ignore_errors=True)
+        return 0
+    return 1
 
 
 if __name__ == "__main__":
