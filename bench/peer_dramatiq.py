@@ -1,0 +1,17 @@
+"""The Dramatiq peer: a no-op actor on Redis, no results (`dramatiq bench.peer_dramatiq`)."""
+
+from __future__ import annotations
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+
+from bench.peer_tasks import PREFIX, REDIS_URL, count_done
+
+QUEUE = "bench"
+
+dramatiq.set_broker(RedisBroker(url=REDIS_URL, namespace=f"{PREFIX}-dramatiq"))
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=0)
+def noop() -> None:
+    count_done("dramatiq")
