@@ -18,14 +18,23 @@ from jobqueue import enqueue, enqueue_many
 from jobqueue.models import Attempt, Job, Outcome, Status
 
 TYPE = "bench_noop"
-TABLES = ("jobqueue_attempt", "jobqueue_deadletter", "jobqueue_job", "jobqueue_clusterheartbeat")
+TABLES = (
+    "jobqueue_attempt",
+    "jobqueue_deadletter",
+    "jobqueue_uniquelock",
+    "jobqueue_ratelimitstart",
+    "jobqueue_schedulestate",
+    "jobqueue_job",
+    "jobqueue_clusterheartbeat",
+)
 
 
 def reset() -> None:
     """Empty the queue and its history (job type records stay)."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(f"TRUNCATE {', '.join(TABLES)}")
+            # CASCADE: any table added later that points at jobs must not break the reset.
+            cursor.execute(f"TRUNCATE {', '.join(TABLES)} CASCADE")
         else:
             for table in TABLES:
                 cursor.execute(f"DELETE FROM {table}")

@@ -21,6 +21,7 @@ from django_q.brokers import Broker
 from django_q.conf import Conf
 from django_q.signing import SignedPackage
 
+from jobqueue import inflight
 from jobqueue.claim import WAITING, Claimed, claim
 from jobqueue.conf import jobqueue_settings
 from jobqueue.exceptions import JobQueueError
@@ -33,6 +34,8 @@ from jobqueue.wakeup import Listener
 logger = logging.getLogger("jobqueue")
 
 HOST = socket.gethostname()
+# How long the pusher waits before looking again when the cluster has no room.
+_FULL_WAIT = 0.003
 
 
 def package(claimed: Claimed, cluster: str) -> dict[str, Any]:
@@ -88,6 +91,7 @@ class JobBroker(Broker):
     def __init__(self, list_key: str | None = None) -> None:
         super().__init__(list_key=list_key)
         self.cluster_key = f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:64]
+        inflight.install()
         self._local_state()
 
     def _local_state(self) -> None:
@@ -98,7 +102,6 @@ class JobBroker(Broker):
         self._next_heartbeat = 0.0
         self._next_schedule = 0.0
         self._next_slot = timezone.now()
-        self._room_left = 0
         self._claimed = 0
         self._started = timezone.now()
 
@@ -119,16 +122,18 @@ class JobBroker(Broker):
         try:
             self._maybe_reclaim()
             self._maybe_schedule()
-            room = self._room_left if self._room_left > 0 else self._room()
+            room = int(Conf.WORKERS) + int(Conf.QUEUE_LIMIT or 0) - inflight.held()
             if room <= 0:
                 self._heartbeat()
                 # Every worker busy and the local queue full: claim nothing (the pusher would
-                # block handing it over, and stop beating, scheduling and reclaiming).
-                time.sleep(float(Conf.POLL))
+                # block handing it over, and stop beating, scheduling and reclaiming). The
+                # check is a shared-memory read, so a short wait costs no query.
+                time.sleep(_FULL_WAIT)
                 return None
             claimed = claim(min(int(Conf.BULK), room), self.cluster_key)
-            self._claimed += len(claimed)
-            self._room_left = room - len(claimed)
+            jobs = sum(1 + len(c.batch) for c in claimed)
+            inflight.add(jobs)
+            self._claimed += jobs
             self._heartbeat()
         except Exception as exc:
             # A failure here must not kill the pusher: django-q2 would sleep 10 s, then let
@@ -146,14 +151,6 @@ class JobBroker(Broker):
         woken = self._listener.wait(min(self._idle_sleep, _seconds_to_next_due(), self._seconds_to_next_slot()))
         self._idle_sleep = float(Conf.POLL) if woken else min(self._idle_sleep * 2, _idle_poll_max())
         return None
-
-    def _room(self) -> int:
-        """Free workers plus the local queue's free places, from this cluster's own claims.
-
-        Counted in the database only when the room last counted is used up: claims spend it
-        locally in between, and workers only ever make more."""
-        held = Job.objects.filter(status="running", claimed_by=self.cluster_key).count()
-        return int(Conf.WORKERS) + int(Conf.QUEUE_LIMIT or 0) - held
 
     def _maybe_schedule(self) -> None:
         """Evaluate schedules every SCHEDULE_INTERVAL (record edits) and whenever a slot is due."""
@@ -178,7 +175,12 @@ class JobBroker(Broker):
             # Now and then rather than on every claim: a health check costs a round trip.
             close_old_connections()
         lifecycle.renew_claims(self.cluster_key)
-        lifecycle.reclaim_lost(cluster=self.cluster_key, host=HOST, is_alive=_pid_alive)
+        lifecycle.reclaim_lost(
+            cluster=self.cluster_key,
+            host=HOST,
+            is_alive=_pid_alive,
+            on_reclaim=lambda job: inflight.done(1) if job.claimed_by == self.cluster_key else None,
+        )
 
     def _heartbeat(self, stopping: bool = False) -> None:
         """Tell the database this cluster is alive (every HEARTBEAT_INTERVAL), or stopping."""
@@ -210,6 +212,7 @@ class JobBroker(Broker):
         job_id, _, attempt = str(task_id).rpartition(":")
         if attempt.isdigit():
             lifecycle.release(lifecycle.Claim(job_id, int(attempt), self.cluster_key))
+            inflight.done(1)
 
     def enqueue(self, task: Any) -> str:
         raise JobQueueError(

@@ -17,6 +17,7 @@ from django.utils import timezone
 # django-q2 stops a job past its timeout by raising this (a SystemExit) from SIGALRM.
 from django_q.exceptions import TimeoutException
 
+from jobqueue import inflight
 from jobqueue.base import BaseJob, JobResult
 from jobqueue.context import JobContext
 from jobqueue.exceptions import (
@@ -60,6 +61,8 @@ def run_job(
         disarm_timeout()
         reset_connection()
         return "unrecorded"
+    finally:
+        inflight.done(1 + len(batch))
 
 
 def _is_batch_type(type_name: str, job_id: str) -> bool:

@@ -289,6 +289,7 @@ def reclaim_lost(
     host: str = "",
     is_alive: Callable[[int], bool] | None = None,
     limit: int = 100,
+    on_reclaim: Callable[[Job], object] | None = None,
 ) -> int:
     """Close the attempts of running jobs whose worker is gone, then retry or dead-letter them.
 
@@ -339,5 +340,7 @@ def reclaim_lost(
             config = state.config
         if finish(Claim(str(job.pk), job.attempts, job.claimed_by), job, report, config) is not None:
             reclaimed += 1
+            if on_reclaim is not None:
+                on_reclaim(job)
             logger.warning("job %s reclaimed: %s", job.pk, message)
     return reclaimed
