@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, F, Max, Min, Sum
+from django.db.models import Count, Min
 from django.utils import timezone
 
 from jobqueue import rollup
@@ -27,7 +27,6 @@ from jobqueue.models import (
     DeadLetter,
     Job,
     JobType,
-    MetricMinute,
     Outcome,
     Status,
 )
@@ -298,18 +297,8 @@ class _Window:
                 self.add(type_id, key, count)
 
     def add_rolled(self, lower: datetime, upper: datetime) -> None:
-        """The rolled-up minutes in [lower, upper): sums in SQL, one row per job type and per minute."""
-        minutes = MetricMinute.objects.filter(minute__gte=lower, minute__lt=upper)
-        sums = {name: Sum(name) for name in (*rollup.COUNT_FIELDS, *rollup.DURATION_BINS, *rollup.WAIT_BINS)}
-        rows = minutes.values("job_type_id").annotate(
-            **sums,
-            duration_total=Sum("duration_total_ms"),
-            duration_max=Max("duration_max_ms"),
-            wait_total=Sum("wait_total_ms"),
-            wait_max=Max("wait_max_ms"),
-        )
-        for values in rows.order_by():
-            row: dict[str, Any] = dict(values)
+        """The rolled-up minutes in [lower, upper): sums in SQL, a few rows per job type and per point."""
+        for row in rollup.rolled_sums(lower, upper):
             type_id = row["job_type_id"]
             failed = row["failed"] + row["timed_out"] + row["crashed"]
             started = failed + row["succeeded"] + row["skipped"] + row["cancelled"]
@@ -326,16 +315,16 @@ class _Window:
                 if amount:
                     self.add(type_id, key, amount)
             tally = self.tallies[self.names.get(type_id, "?")]
+            durations = [row[b] for b in rollup.DURATION_BINS]
+            waits = [row[b] for b in rollup.WAIT_BINS]
             for sample in (tally.durations, self.total.durations):
-                sample.add_bins([row[b] for b in rollup.DURATION_BINS], row["duration_total"], row["duration_max"])
+                sample.add_bins(durations, row["duration_total_ms"], row["duration_max_ms"])
             for sample in (tally.waits, self.total.waits):
-                sample.add_bins([row[b] for b in rollup.WAIT_BINS], row["wait_total"], row["wait_max"])
-        failed = F("failed") + F("timed_out") + F("crashed")
-        per_minute = minutes.values("minute").annotate(s=Sum("succeeded"), f=Sum(failed)).order_by()
-        for minute, succeeded, failures in per_minute.values_list("minute", "s", "f"):
-            point = self.point(minute)
-            point[0] += succeeded
-            point[1] += failures
+                sample.add_bins(waits, row["wait_total_ms"], row["wait_max_ms"])
+        last = len(self.series) - 1
+        for point, succeeded, failed in rollup.rolled_throughput(lower, upper, self.since, self.step):
+            self.series[min(point, last)][0] += succeeded
+            self.series[min(point, last)][1] += failed
 
 
 def window_metrics(

@@ -409,15 +409,14 @@ class ScheduleState(models.Model):
 HISTOGRAM_BINS = 48
 
 
-class MetricMinute(models.Model):
-    """What happened in one minute for one job type: the rollup the metrics read for closed minutes.
+class MetricBucket(models.Model):
+    """What happened in one bucket of time for one job type, aggregated from the history.
 
     Counts by attempt outcome are keyed on the attempt's `finished_at`, `enqueued` on the job's
     `created_at`, `jobs_cancelled` on a cancelled job's `finished_at`, `dead_lettered` on the dead
     letter's `created_at`. `dNN` / `wNN` are the duration / queue-wait histograms.
     """
 
-    minute = models.DateTimeField(help_text="start of the minute (UTC, seconds zero)")
     job_type = models.ForeignKey(JobType, on_delete=models.CASCADE, related_name="+")
     succeeded = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
@@ -435,6 +434,15 @@ class MetricMinute(models.Model):
     wait_max_ms = models.PositiveBigIntegerField(null=True, blank=True)
 
     class Meta:
+        abstract = True
+
+
+class MetricMinute(MetricBucket):
+    """One minute of one job type: what the metrics read for a window's closed minutes."""
+
+    minute = models.DateTimeField(help_text="start of the minute (UTC, seconds zero)")
+
+    class Meta:
         ordering = ["minute", "job_type"]
         constraints = [models.UniqueConstraint(fields=["minute", "job_type"], name="jq_metric_minute")]
 
@@ -442,14 +450,29 @@ class MetricMinute(models.Model):
         return f"{self.job_type_id}@{self.minute:%Y-%m-%d %H:%M}"
 
 
+class MetricHour(MetricBucket):
+    """The sum of an hour's MetricMinute rows of one job type, so that a week reads 168 rows a type."""
+
+    hour = models.DateTimeField(help_text="start of the hour (UTC)")
+
+    class Meta:
+        ordering = ["hour", "job_type"]
+        constraints = [models.UniqueConstraint(fields=["hour", "job_type"], name="jq_metric_hour")]
+
+    def __str__(self) -> str:
+        return f"{self.job_type_id}@{self.hour:%Y-%m-%d %H:00}"
+
+
 # One integer column per histogram bin, so that a window's histogram is a SUM in SQL.
-for _bin in range(HISTOGRAM_BINS):
-    MetricMinute.add_to_class(f"d{_bin:02}", models.PositiveIntegerField(default=0))
-    MetricMinute.add_to_class(f"w{_bin:02}", models.PositiveIntegerField(default=0))
+for _model in (MetricMinute, MetricHour):
+    for _bin in range(HISTOGRAM_BINS):
+        _model.add_to_class(f"d{_bin:02}", models.PositiveIntegerField(default=0))
+        _model.add_to_class(f"w{_bin:02}", models.PositiveIntegerField(default=0))
 
 
 class MetricRollup(models.Model):
-    """The rollup's watermark (one row): every minute before `rolled_until` is in MetricMinute.
+    """The rollup's watermark (one row): every minute before `rolled_until` is in MetricMinute, and
+    every hour that ends by then in MetricHour.
 
     Rolling locks this row, so two processes rolling at once take turns instead of counting twice.
     """

@@ -18,12 +18,25 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from django.db import connection, transaction
+from django.db.models import F, Func, IntegerField, Max, QuerySet, Sum, Value
+from django.db.models.expressions import Combinable
 from django.utils import timezone
 
 from jobqueue.conf import jobqueue_settings
-from jobqueue.models import HISTOGRAM_BINS, Attempt, DeadLetter, Job, MetricMinute, MetricRollup, Outcome, Status
+from jobqueue.models import (
+    HISTOGRAM_BINS,
+    Attempt,
+    DeadLetter,
+    Job,
+    MetricHour,
+    MetricMinute,
+    MetricRollup,
+    Outcome,
+    Status,
+)
 
 MINUTE = timedelta(minutes=1)
+HOUR = timedelta(hours=1)
 # A first rollup starts this far back: the longest window the metrics show.
 FIRST_ROLLUP_SPAN = timedelta(days=7)
 # Minutes aggregated per transaction, to keep the watermark's lock short.
@@ -39,6 +52,8 @@ OUTCOME_FIELDS = {
 COUNT_FIELDS = (*OUTCOME_FIELDS.values(), "retried", "dead_lettered", "enqueued", "jobs_cancelled")
 DURATION_BINS = tuple(f"d{i:02}" for i in range(HISTOGRAM_BINS))
 WAIT_BINS = tuple(f"w{i:02}" for i in range(HISTOGRAM_BINS))
+SUM_FIELDS = (*COUNT_FIELDS, "duration_total_ms", "wait_total_ms", *DURATION_BINS, *WAIT_BINS)
+MAX_FIELDS = ("duration_max_ms", "wait_max_ms")
 # Each bin spans a factor of sqrt(2); its midpoint (geometric) is within 2 ** 0.25 of any value in it.
 BIN_ERROR = 2**0.25 - 1
 
@@ -62,6 +77,15 @@ def floor_minute(moment: datetime) -> datetime:
 def ceil_minute(moment: datetime) -> datetime:
     floor = floor_minute(moment)
     return floor if floor == moment else floor + MINUTE
+
+
+def floor_hour(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def ceil_hour(moment: datetime) -> datetime:
+    floor = floor_hour(moment)
+    return floor if floor == moment else floor + HOUR
 
 
 class AttemptRow(NamedTuple):
@@ -160,12 +184,66 @@ def tally(lower: datetime, upper: datetime) -> dict[tuple[datetime, int], Minute
     return tallies
 
 
+def bucket_sums(buckets: QuerySet[Any]) -> list[dict[str, Any]]:
+    """Per job type, the sums (and the maxima) of MetricMinute or MetricHour rows."""
+    aggregates: dict[str, Any] = {name: Sum(name) for name in SUM_FIELDS} | {name: Max(name) for name in MAX_FIELDS}
+    return [dict(row) for row in buckets.values("job_type_id").annotate(**aggregates).order_by()]
+
+
 def _replace(lower: datetime, upper: datetime) -> int:
-    """Write the minutes in [lower, upper) afresh; the caller holds the watermark's lock."""
+    """Write the minutes in [lower, upper) afresh, then every hour that ends in (lower, upper]
+    from its minutes; the caller holds the watermark's lock."""
     rows = [t.row(minute, type_id) for (minute, type_id), t in sorted(tally(lower, upper).items())]
     MetricMinute.objects.filter(minute__gte=lower, minute__lt=upper).delete()
     MetricMinute.objects.bulk_create(rows, batch_size=500)
+    hour = floor_hour(lower)
+    while hour + HOUR <= upper:
+        minutes = MetricMinute.objects.filter(minute__gte=hour, minute__lt=hour + HOUR)
+        MetricHour.objects.filter(hour=hour).delete()
+        MetricHour.objects.bulk_create([MetricHour(hour=hour, **sums) for sums in bucket_sums(minutes)])
+        hour += HOUR
     return len(rows)
+
+
+def rolled_sums(lower: datetime, upper: datetime) -> list[dict[str, Any]]:
+    """bucket_sums() of the rolled-up minutes in [lower, upper): whole hours from MetricHour, the rest
+    from MetricMinute. Several rows may name the same job type."""
+    first, last = ceil_hour(lower), floor_hour(upper)
+    if first >= last:
+        return bucket_sums(MetricMinute.objects.filter(minute__gte=lower, minute__lt=upper))
+    return [
+        *bucket_sums(MetricMinute.objects.filter(minute__gte=lower, minute__lt=first)),
+        *bucket_sums(MetricHour.objects.filter(hour__gte=first, hour__lt=last)),
+        *bucket_sums(MetricMinute.objects.filter(minute__gte=last, minute__lt=upper)),
+    ]
+
+
+class EpochSeconds(Func):
+    """Seconds since 1970 of a datetime column, as an integer."""
+
+    output_field = IntegerField()
+    template = "CAST(EXTRACT(EPOCH FROM %(expressions)s) AS bigint)"
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        # (julianday - the Julian day of 1970-01-01) in seconds; strftime('%s') would need a '%' to escape twice.
+        template = "CAST(ROUND((julianday(%(expressions)s) - 2440587.5) * 86400) AS integer)"
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+
+def rolled_throughput(lower: datetime, upper: datetime, origin: datetime, step: int) -> list[tuple[int, int, int]]:
+    """(point, succeeded, failed) of the rolled-up minutes in [lower, upper), where a minute's point is
+    the number of `step`-second intervals from `origin` to its start; grouped in SQL."""
+    offset: Combinable = EpochSeconds("minute") - Value(int(origin.timestamp()))
+    point = Func(offset, Value(step), function="", arg_joiner=" / ", output_field=IntegerField())
+    failed = F("failed") + F("timed_out") + F("crashed")
+    rows = (
+        MetricMinute.objects.filter(minute__gte=lower, minute__lt=upper)
+        .annotate(point=point)
+        .values("point")
+        .annotate(s=Sum("succeeded"), f=Sum(failed))
+        .order_by()
+    )
+    return list(rows.values_list("point", "s", "f"))
 
 
 @dataclass(frozen=True)
