@@ -14,6 +14,7 @@ from jobqueue.models import (
     ClusterHeartbeat,
     Job,
     JobType,
+    MetricHour,
     MetricMinute,
     RateLimitStart,
     Status,
@@ -66,4 +67,5 @@ def prune(now: datetime | None = None, *, batch_size: int = 1000, max_batches: i
     # The rollup keeps its own history, longer than the jobs' (the metrics' windows outlive them).
     metrics_cutoff = now - timedelta(seconds=int(jobqueue_settings.METRICS_RETENTION))
     report.housekeeping += MetricMinute.objects.filter(minute__lt=metrics_cutoff).delete()[0]
+    report.housekeeping += MetricHour.objects.filter(hour__lt=metrics_cutoff).delete()[0]
     return report
