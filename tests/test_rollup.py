@@ -13,9 +13,11 @@ from django.db.models import F, Sum
 from django.test import override_settings
 from django.utils import timezone
 
-from jobqueue import metrics, rollup
+from jobqueue import enqueue, metrics, rollup
 from jobqueue.models import Attempt, Job, JobType, MetricHour, MetricMinute, MetricRollup, Status
+from jobqueue.registry import registry
 from jobqueue.services.retention import prune
+from tests.helpers import drain
 
 pytestmark = pytest.mark.django_db
 
@@ -259,3 +261,17 @@ def test_prune_keeps_rolled_minutes_for_their_own_retention() -> None:
 
     assert list(MetricMinute.objects.values_list("minute", flat=True)) == [rollup.floor_minute(recent)]
     assert list(MetricHour.objects.values_list("hour", flat=True)) == [rollup.floor_hour(recent)]
+
+
+def test_the_rollup_job_type_rolls_up_through_the_real_runner(add_attempt: Callable[..., Any]) -> None:
+    definition = registry.get("jobqueue_rollup")
+    assert (definition.defaults["schedule"].interval, definition.defaults["overlap"]) == (60, False)
+    now = timezone.now()
+    start_rollup_at(now - timedelta(hours=1))
+    add_attempt("echo", "succeeded", finished_ago=20 * 60, now=now)
+
+    enqueue("jobqueue_rollup", {})
+    assert drain() == ["succeeded"]
+
+    assert MetricRollup.objects.get().rolled_until == rollup.closed_until(timezone.now())
+    assert MetricMinute.objects.aggregate(n=Sum("succeeded"))["n"] == 1
