@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from django.db import connection, transaction
-from django.db.models import F, Func, IntegerField, Max, QuerySet, Sum, Value
+from django.db.models import F, Func, IntegerField, Max, Q, QuerySet, Sum, Value
 from django.db.models.expressions import Combinable
 from django.utils import timezone
 
@@ -211,10 +211,11 @@ def rolled_sums(lower: datetime, upper: datetime) -> list[dict[str, Any]]:
     first, last = ceil_hour(lower), floor_hour(upper)
     if first >= last:
         return bucket_sums(MetricMinute.objects.filter(minute__gte=lower, minute__lt=upper))
+    # Both ends in one query: a query of a hundred sums takes Django a few milliseconds to build.
+    ends = Q(minute__gte=lower, minute__lt=first) | Q(minute__gte=last, minute__lt=upper)
     return [
-        *bucket_sums(MetricMinute.objects.filter(minute__gte=lower, minute__lt=first)),
+        *bucket_sums(MetricMinute.objects.filter(ends)),
         *bucket_sums(MetricHour.objects.filter(hour__gte=first, hour__lt=last)),
-        *bucket_sums(MetricMinute.objects.filter(minute__gte=last, minute__lt=upper)),
     ]
 
 
