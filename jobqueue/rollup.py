@@ -282,7 +282,8 @@ def _lock(wait: bool) -> MetricRollup | None:
 
 def roll_up(now: datetime | None = None, *, max_minutes: int | None = None, wait: bool = True) -> RollupReport:
     """Roll up the closed minutes after the watermark, at most `max_minutes` of them (default
-    METRICS_ROLLUP_BATCH_MINUTES). With `wait=False` it gives up at once if another process is rolling."""
+    METRICS_ROLLUP_BATCH_MINUTES). With `wait=False` it gives up at once if another process is rolling
+    (on PostgreSQL; SQLite lets one writer in at a time, so there it waits its turn, an hour of minutes)."""
     real_now = timezone.now()
     target = closed_until(min(now or real_now, real_now))
     budget = int(max_minutes if max_minutes is not None else jobqueue_settings.METRICS_ROLLUP_BATCH_MINUTES)
@@ -310,11 +311,12 @@ def roll_up(now: datetime | None = None, *, max_minutes: int | None = None, wait
 
 
 def reroll(lower: datetime, upper: datetime) -> int:
-    """Aggregate again the closed minutes in [lower, upper) (e.g. after a late import); returns rows written.
+    """Aggregate again the closed minutes of the hours that [lower, upper) touches (e.g. after a late
+    import), and those hours' sums; returns the minute rows written.
 
     The watermark does not move: minutes after it are rolled again by the next roll_up().
     """
-    lower, upper = floor_minute(lower), min(ceil_minute(upper), closed_until(timezone.now()))
+    lower, upper = floor_hour(lower), min(ceil_hour(upper), closed_until(timezone.now()))
     if upper <= lower:
         return 0
     _watermark()

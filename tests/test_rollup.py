@@ -200,6 +200,9 @@ def test_rolling_again_replaces_the_minutes(add_attempt: Callable[..., Any]) -> 
         noop = metrics.snapshot("1h", now=now).type("noop")
     assert noop is not None
     assert noop.counts.succeeded == 1
+    for hour in MetricHour.objects.all():  # the hours' sums follow their minutes
+        minutes = MetricMinute.objects.filter(minute__gte=hour.hour, minute__lt=hour.hour + timedelta(hours=1))
+        assert hour.succeeded == minutes.aggregate(n=Sum("succeeded"))["n"]
 
 
 def test_reading_the_metrics_rolls_a_few_minutes_up(add_attempt: Callable[..., Any]) -> None:
