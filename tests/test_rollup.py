@@ -172,7 +172,9 @@ def test_long_windows_read_whole_hours_from_the_hourly_sums(add_attempt: Callabl
     roll_all(now)
 
     for hour in MetricHour.objects.all():
-        minutes = MetricMinute.objects.filter(minute__gte=hour.hour, minute__lt=hour.hour + timedelta(hours=1))
+        minutes = MetricMinute.objects.filter(
+            job_type=hour.job_type_id, minute__gte=hour.hour, minute__lt=hour.hour + timedelta(hours=1)
+        )
         assert hour.succeeded == minutes.aggregate(n=Sum("succeeded"))["n"]
     assert MetricHour.objects.aggregate(n=Sum("succeeded"))["n"] == 3
     MetricHour.objects.update(succeeded=F("succeeded") + 100)
@@ -201,7 +203,9 @@ def test_rolling_again_replaces_the_minutes(add_attempt: Callable[..., Any]) -> 
     assert noop is not None
     assert noop.counts.succeeded == 1
     for hour in MetricHour.objects.all():  # the hours' sums follow their minutes
-        minutes = MetricMinute.objects.filter(minute__gte=hour.hour, minute__lt=hour.hour + timedelta(hours=1))
+        minutes = MetricMinute.objects.filter(
+            job_type=hour.job_type_id, minute__gte=hour.hour, minute__lt=hour.hour + timedelta(hours=1)
+        )
         assert hour.succeeded == minutes.aggregate(n=Sum("succeeded"))["n"]
 
 
