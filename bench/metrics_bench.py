@@ -5,8 +5,10 @@
 
 Seeds (once per database, with INSERT ... SELECT over a generated series) N jobs and N attempts
 spread evenly over 30 days across the registered job types, 2 % of them dead-lettered, plus a
-few thousand ready jobs; then times `metrics.snapshot()` and `health.evaluate()` for each window.
-A script, never a timed test: the figures depend on the machine.
+few thousand ready jobs; rolls the history up into per-minute metrics (timed on its own: the
+`jobqueue_rollup` job type does it in the background, a minute at a time); then times
+`metrics.snapshot()` and `health.evaluate()` for each window. `--explain` prints the plan of
+every query of one snapshot. A script, never a timed test: the figures depend on the machine.
 """
 
 from __future__ import annotations
@@ -140,6 +142,43 @@ def _statements(vendor: str, n: int, type_ids: list[int], now: float) -> list[st
     return [jobs, ready, attempts, dead]
 
 
+def roll_up() -> None:
+    """Roll up every closed minute the metrics' longest window needs, as the job type would."""
+    from jobqueue import rollup
+
+    started = time.perf_counter()
+    minutes = rows = 0
+    while True:
+        report = rollup.roll_up()
+        minutes, rows = minutes + report.minutes, rows + report.rows
+        if not report.behind:
+            break
+    print(
+        f"rolled up {minutes:,} minutes into {rows:,} rows in {time.perf_counter() - started:.1f} s "
+        f"(until {report.rolled_until:%Y-%m-%d %H:%M} UTC)"
+    )
+
+
+def explain(window: str) -> None:
+    """Print the plan of every query one snapshot makes."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from jobqueue import health, metrics
+
+    with CaptureQueriesContext(connection) as captured:
+        health.evaluate(metrics.snapshot(window))
+    prefix = "EXPLAIN" if connection.vendor == "postgresql" else "EXPLAIN QUERY PLAN"
+    for query in captured.captured_queries:
+        sql = query["sql"]
+        if not sql.lstrip().upper().startswith("SELECT"):
+            continue
+        with connection.cursor() as cursor:
+            cursor.execute(f"{prefix} {sql}")
+            plan = "\n    ".join(" ".join(str(c) for c in row) for row in cursor.fetchall())
+        print(f"{query['time']}s  {sql[:300]}\n    {plan}")
+
+
 def measure(repeat: int) -> None:
     from django.db import connection
     from django.utils import timezone
@@ -166,6 +205,7 @@ def main() -> None:
     parser.add_argument("--database-url", default=f"sqlite:///{ROOT / 'bench' / 'results' / 'metrics.sqlite3'}")
     parser.add_argument("--attempts", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--explain", metavar="WINDOW", help="print the query plans of one snapshot and stop")
     args = parser.parse_args()
     if args.database_url.startswith("sqlite:///"):
         Path(args.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
@@ -173,6 +213,10 @@ def main() -> None:
         create_postgres_database(args.database_url)
     setup(args.database_url)
     seed(args.attempts)
+    roll_up()
+    if args.explain:
+        explain(args.explain)
+        return
     measure(args.repeat)
 
 

@@ -56,6 +56,16 @@ DEFAULTS: dict[str, Any] = {
     "HEALTH_DEAD_LETTER_RATE": 0.1,
     # A scheduled type that has not run for this many of its intervals: degraded.
     "HEALTH_SCHEDULE_LATE_FACTOR": 2.0,
+    # Metrics read closed minutes from the per-minute rollup (MetricMinute). A minute is rolled up
+    # once it ended at least this long ago (seconds), so that attempts recorded a little late
+    # (a reclaimed crash, a slow commit) still land in it; newer history is read raw.
+    "METRICS_ROLLUP_LAG": 120,
+    # Minutes the rollup may aggregate in one call: reading the metrics rolls up at most
+    # METRICS_ROLLUP_READ_MINUTES, the `jobqueue_rollup` job type METRICS_ROLLUP_BATCH_MINUTES.
+    "METRICS_ROLLUP_READ_MINUTES": 10,
+    "METRICS_ROLLUP_BATCH_MINUTES": 24 * 60,
+    # Rolled-up minutes are kept this long (seconds), whatever the retention of the jobs.
+    "METRICS_RETENTION": 30 * 24 * 3600,
     # The admin dashboard reloads itself this often while open (seconds; 0 turns it off).
     "DASHBOARD_REFRESH": 15,
     # /api/metrics/prometheus/: open to unauthenticated scrapers only when True (keep it

@@ -16,3 +16,13 @@ def prune_history(ctx: JobContext) -> JobResult:
     report = prune()
     ctx.log.info("deleted %s finished jobs, %s housekeeping rows", report.jobs, report.housekeeping)
     return JobResult.ok("pruned", jobs=report.jobs, housekeeping=report.housekeeping, complete=int(report.complete))
+
+
+@job(name="jobqueue_rollup", schedule=60, overlap=False, max_attempts=1, timeout=600, priority=Priority.LOW)
+def roll_up_metrics(ctx: JobContext) -> JobResult:
+    """Roll the closed minutes of the history up into per-minute metrics (MetricMinute)."""
+    from jobqueue.rollup import roll_up
+
+    report = roll_up()
+    ctx.log.info("rolled up %s minutes (%s rows), until %s", report.minutes, report.rows, report.rolled_until)
+    return JobResult.ok("rolled up", minutes=report.minutes, rows=report.rows, behind=int(report.behind))

@@ -1,10 +1,11 @@
 """Metrics of the queue as dataclasses: counts, rates, percentiles, depth and clusters.
 
-The admin, the API and the CLI read only this module. Every query is bounded by a time
-window over an indexed column (`Attempt.finished_at`, `Job.created_at`, `Job.finished_at`)
-or by a state with a partial index (ready, running), so the cost follows the window, not
-the size of the history.
-"""
+The admin, the API and the CLI read only this module. A window's whole minutes that are
+already rolled up are read from MetricMinute (jobqueue.rollup), a few rows a minute; only
+its first partial minute and its last few minutes are read from the history, over indexed
+columns (`Attempt.finished_at`, `Job.created_at`, `Job.finished_at`, `DeadLetter.created_at`).
+"Now" counts use the partial indexes of ready and running jobs. So the cost follows neither
+the size of the history nor the traffic of the window."""
 
 from __future__ import annotations
 
@@ -18,8 +19,18 @@ from typing import Any
 from django.db.models import Count, Min
 from django.utils import timezone
 
+from jobqueue import rollup
 from jobqueue.conf import jobqueue_settings
-from jobqueue.models import Attempt, ClusterHeartbeat, DeadLetter, Job, JobType, Outcome, Status
+from jobqueue.models import (
+    HISTOGRAM_BINS,
+    ClusterHeartbeat,
+    DeadLetter,
+    Job,
+    JobType,
+    Outcome,
+    Status,
+)
+from jobqueue.rollup import bin_value
 
 WINDOWS: dict[str, timedelta] = {
     "15m": timedelta(minutes=15),
@@ -171,14 +182,62 @@ class Snapshot:
 
 
 @dataclass
+class _Sample:
+    """Durations or waits of a window: exact values from raw rows, histogram bins from the rollup."""
+
+    exact: list[float] = field(default_factory=list)
+    bins: list[int] = field(default_factory=lambda: [0] * HISTOGRAM_BINS)
+    binned: int = 0
+    total: float = 0.0
+    max: float | None = None
+
+    def add_bins(self, bins: Sequence[int], total: float, largest: float | None) -> None:
+        for index, n in enumerate(bins):
+            self.bins[index] += n
+        self.binned += sum(bins)
+        self.total += total
+        if largest is not None:
+            self.max = largest if self.max is None else max(self.max, largest)
+
+    def distribution(self) -> Distribution:
+        if not self.binned:
+            return Distribution.of(self.exact)
+        # Nearest rank over the exact values and the bins' midpoints (the last bin is open-ended:
+        # it stands for the largest value seen), never above the largest value seen.
+        largest = max([*self.exact, self.max or 0.0])
+        points = sorted(
+            [(v, 1) for v in self.exact]
+            + [(largest if i == HISTOGRAM_BINS - 1 else bin_value(i), n) for i, n in enumerate(self.bins) if n]
+        )
+        count = len(self.exact) + self.binned
+
+        def rank(p: float) -> float:
+            wanted, seen = max(1, math.ceil(p / 100 * count)), 0
+            for value, n in points:
+                seen += n
+                if seen >= wanted:
+                    return min(value, largest)
+            return largest
+
+        return Distribution(
+            count=count,
+            p50=rank(50),
+            p95=rank(95),
+            p99=rank(99),
+            max=largest,
+            mean=(self.total + sum(self.exact)) / count,
+        )
+
+
+@dataclass
 class _Tally:
     counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    durations: list[float] = field(default_factory=list)
-    waits: list[float] = field(default_factory=list)
+    durations: _Sample = field(default_factory=_Sample)
+    waits: _Sample = field(default_factory=_Sample)
 
     def metrics(self, name: str) -> TypeMetrics:
         counts = Counts(**{k: self.counts.get(k, 0) for k in Counts.__dataclass_fields__})
-        return TypeMetrics(name, counts, Distribution.of(self.durations), Distribution.of(self.waits))
+        return TypeMetrics(name, counts, self.durations.distribution(), self.waits.distribution())
 
 
 def bucket_seconds(window: timedelta) -> int:
@@ -186,73 +245,118 @@ def bucket_seconds(window: timedelta) -> int:
     return max(60, math.ceil(window.total_seconds() / MAX_POINTS / 60) * 60)
 
 
+class _Window:
+    """The tallies of one window, filled from rolled-up minutes and from raw history."""
+
+    def __init__(self, since: datetime, now: datetime, step: int) -> None:
+        self.since, self.step = since, step
+        self.names = dict(JobType.objects.values_list("pk", "name"))
+        self.tallies: dict[str, _Tally] = defaultdict(_Tally)
+        self.total = _Tally()
+        self.series = [[0, 0] for _ in range(max(math.ceil((now - since).total_seconds() / step), 1))]
+
+    def add(self, type_id: int, key: str, amount: int = 1) -> None:
+        self.tallies[self.names.get(type_id, "?")].counts[key] += amount
+        self.total.counts[key] += amount
+
+    def point(self, moment: datetime) -> list[int]:
+        return self.series[min(int((moment - self.since).total_seconds() // self.step), len(self.series) - 1)]
+
+    def add_raw(self, lower: dict[str, datetime], upper: dict[str, datetime]) -> None:
+        """Attempts, enqueued and cancelled jobs and dead letters between two bounds such as
+        {"gt": since} and {"lte": now}, read from the history itself."""
+
+        def span(column: str) -> dict[str, datetime]:
+            return {f"{column}__{op}": value for op, value in (*lower.items(), *upper.items())}
+
+        for row in rollup.attempt_rows(**span("finished_at")):
+            tally = self.tallies[self.names.get(row.type_id, "?")]
+            self.add(row.type_id, "started")
+            if row.number > 1:
+                self.add(row.type_id, "retried")
+            if row.outcome == Outcome.SUCCEEDED:
+                self.add(row.type_id, "succeeded")
+                self.point(row.finished_at)[0] += 1
+            elif row.outcome in FAILED_OUTCOMES:
+                self.add(row.type_id, "failed")
+                self.point(row.finished_at)[1] += 1
+            elif row.outcome == Outcome.SKIPPED:
+                self.add(row.type_id, "skipped")
+            if row.duration_ms is not None:
+                tally.durations.exact.append(row.duration_ms)
+                self.total.durations.exact.append(row.duration_ms)
+            if row.wait_ms is not None:
+                tally.waits.exact.append(row.wait_ms)
+                self.total.waits.exact.append(row.wait_ms)
+        for key, queryset in (
+            ("enqueued", Job.objects.filter(**span("created_at"))),
+            ("cancelled", Job.objects.filter(**span("finished_at"), status=Status.CANCELLED)),
+            ("dead_lettered", DeadLetter.objects.filter(**span("created_at"))),
+        ):
+            for type_id, count in queryset.values_list("job_type_id").annotate(n=Count("pk")).order_by():
+                self.add(type_id, key, count)
+
+    def add_rolled(self, lower: datetime, upper: datetime) -> None:
+        """The rolled-up minutes in [lower, upper): sums in SQL, a few rows per job type and per point."""
+        for row in rollup.rolled_sums(lower, upper):
+            type_id = row["job_type_id"]
+            failed = row["failed"] + row["timed_out"] + row["crashed"]
+            started = failed + row["succeeded"] + row["skipped"] + row["cancelled"]
+            for key, amount in (
+                ("started", started),
+                ("succeeded", row["succeeded"]),
+                ("failed", failed),
+                ("skipped", row["skipped"]),
+                ("retried", row["retried"]),
+                ("enqueued", row["enqueued"]),
+                ("cancelled", row["jobs_cancelled"]),
+                ("dead_lettered", row["dead_lettered"]),
+            ):
+                if amount:
+                    self.add(type_id, key, amount)
+            tally = self.tallies[self.names.get(type_id, "?")]
+            durations = [row[b] for b in rollup.DURATION_BINS]
+            waits = [row[b] for b in rollup.WAIT_BINS]
+            for sample in (tally.durations, self.total.durations):
+                sample.add_bins(durations, row["duration_total_ms"], row["duration_max_ms"])
+            for sample in (tally.waits, self.total.waits):
+                sample.add_bins(waits, row["wait_total_ms"], row["wait_max_ms"])
+        last = len(self.series) - 1
+        for point, succeeded, failed in rollup.rolled_throughput(lower, upper, self.since, self.step):
+            self.series[min(point, last)][0] += succeeded
+            self.series[min(point, last)][1] += failed
+
+
 def window_metrics(
     since: datetime, now: datetime, step: int = 60
 ) -> tuple[TypeMetrics, list[TypeMetrics], list[ThroughputPoint]]:
-    """Counts, durations and waits per type and in total, and the throughput series."""
-    names = dict(JobType.objects.values_list("pk", "name"))
-    tallies: dict[str, _Tally] = defaultdict(_Tally)
-    total = _Tally()
-    origin = since.timestamp()
-    buckets = math.ceil((now - since).total_seconds() / step)
-    series = [[0, 0] for _ in range(max(buckets, 1))]
+    """Counts, durations and waits per type and in total, and the throughput series.
 
-    def add(type_id: int, key: str, amount: int = 1) -> None:
-        tallies[names.get(type_id, "?")].counts[key] += amount
-        total.counts[key] += amount
-
-    rows = Attempt.objects.filter(finished_at__gt=since, finished_at__lte=now).values_list(
-        "job__job_type_id",
-        "outcome",
-        "number",
-        "duration_ms",
-        "started_at",
-        "finished_at",
-        "job__run_after",
-        "job__attempts",
-    )
-    for type_id, outcome, number, duration_ms, started_at, finished_at, run_after, job_attempts in rows.iterator(
-        chunk_size=5000
-    ):
-        tally = tallies[names.get(type_id, "?")]
-        add(type_id, "started")
-        if number > 1:
-            add(type_id, "retried")
-        index = min(int((finished_at.timestamp() - origin) // step), len(series) - 1)
-        if outcome == Outcome.SUCCEEDED:
-            add(type_id, "succeeded")
-            series[index][0] += 1
-        elif outcome in FAILED_OUTCOMES:
-            add(type_id, "failed")
-            series[index][1] += 1
-        elif outcome == Outcome.SKIPPED:
-            add(type_id, "skipped")
-        if duration_ms is not None:
-            tally.durations.append(duration_ms)
-            total.durations.append(duration_ms)
-        # The job's run_after is rewritten on retry, so it gives the wait of its latest attempt only.
-        if started_at is not None and number == job_attempts and started_at >= run_after:
-            wait_ms = (started_at - run_after).total_seconds() * 1000
-            tally.waits.append(wait_ms)
-            total.waits.append(wait_ms)
+    The whole minutes already rolled up are read from MetricMinute (percentiles from its
+    histograms, approximate); the rest of the window, its first partial minute and the last
+    few minutes, from the history itself. Reading rolls up a few newly closed minutes first.
+    """
+    rollup.roll_up(now, max_minutes=int(jobqueue_settings.METRICS_ROLLUP_READ_MINUTES), wait=False)
+    window = _Window(since, now, step)
+    first, rolled = rollup.ceil_minute(since), rollup.rolled_until()
+    last = None if rolled is None else min(rolled, rollup.floor_minute(now))
+    if last is None or last <= first:
+        window.add_raw({"gt": since}, {"lte": now})
+    else:
+        window.add_raw({"gt": since}, {"lt": first})
+        window.add_rolled(first, last)
+        window.add_raw({"gte": last}, {"lte": now})
 
     for type_id, started in Job.objects.running().filter(started_at__gt=since).values_list("job_type_id", "started_at"):
         if started is not None:
-            add(type_id, "started")
-    for key, queryset in (
-        ("enqueued", Job.objects.filter(created_at__gt=since, created_at__lte=now)),
-        ("cancelled", Job.objects.filter(finished_at__gt=since, finished_at__lte=now, status=Status.CANCELLED)),
-        ("dead_lettered", DeadLetter.objects.filter(created_at__gt=since, created_at__lte=now)),
-    ):
-        for type_id, count in queryset.values_list("job_type_id").annotate(n=Count("pk")).order_by():
-            add(type_id, key, count)
+            window.add(type_id, "started")
 
-    types = sorted((tally.metrics(name) for name, tally in tallies.items()), key=lambda m: m.name)
+    types = sorted((tally.metrics(name) for name, tally in window.tallies.items()), key=lambda m: m.name)
     points = [
         ThroughputPoint(since + timedelta(seconds=i * step), succeeded, failed)
-        for i, (succeeded, failed) in enumerate(series)
+        for i, (succeeded, failed) in enumerate(window.series)
     ]
-    return total.metrics(""), types, points
+    return window.total.metrics(""), types, points
 
 
 def queue_depth(now: datetime) -> tuple[list[Depth], float | None]:

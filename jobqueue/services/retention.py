@@ -9,7 +9,17 @@ from django.db.models import Q
 from django.utils import timezone
 
 from jobqueue.conf import jobqueue_settings
-from jobqueue.models import FINISHED, ClusterHeartbeat, Job, JobType, RateLimitStart, Status, UniqueLock
+from jobqueue.models import (
+    FINISHED,
+    ClusterHeartbeat,
+    Job,
+    JobType,
+    MetricHour,
+    MetricMinute,
+    RateLimitStart,
+    Status,
+    UniqueLock,
+)
 from jobqueue.typeconfig import type_states
 
 
@@ -54,4 +64,8 @@ def prune(now: datetime | None = None, *, batch_size: int = 1000, max_batches: i
     report.housekeeping += RateLimitStart.objects.filter(at__lt=day_ago).delete()[0]
     report.housekeeping += UniqueLock.objects.filter(expires_at__lt=now).delete()[0]
     report.housekeeping += ClusterHeartbeat.objects.filter(last_seen_at__lt=day_ago).delete()[0]
+    # The rollup keeps its own history, longer than the jobs' (the metrics' windows outlive them).
+    metrics_cutoff = now - timedelta(seconds=int(jobqueue_settings.METRICS_RETENTION))
+    report.housekeeping += MetricMinute.objects.filter(minute__lt=metrics_cutoff).delete()[0]
+    report.housekeeping += MetricHour.objects.filter(hour__lt=metrics_cutoff).delete()[0]
     return report
