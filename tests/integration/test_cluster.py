@@ -42,11 +42,11 @@ def statuses() -> Counter:
 
 
 def test_jobs_run_through_a_real_cluster(start_cluster) -> None:
-    jobs = [enqueue("echo", {"value": i}) for i in range(20)]
+    enqueued = [enqueue("echo", {"value": i}) for i in range(20)]
     cluster = start_cluster()
     wait_for(lambda: statuses() == {"succeeded": 20}, message=f"not all succeeded: {statuses()}")
     assert {a.outcome for a in attempts().all()} == {Outcome.SUCCEEDED}
-    assert jobs().get(pk=jobs[3].pk).result["data"]["value"] == 3
+    assert jobs().get(pk=enqueued[3].pk).result["data"]["value"] == 3
     assert cluster.stop() == 0
 
 
