@@ -205,9 +205,9 @@ def _mark_running(
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {Job._meta.db_table} SET status = %s, attempts = attempts + 1, claimed_by = %s, "  # noqa: S608
-            f"lease_expires_at = %s, started_at = NULL, worker = '' "
+            f"lease_expires_at = %s, claimed_at = %s, started_at = NULL, worker = '' "
             f"WHERE id IN ({marks}) RETURNING id, job_type_id, attempts",
-            [Status.RUNNING.value, cluster, db_datetime(lease), *ids],
+            [Status.RUNNING.value, cluster, db_datetime(lease), db_datetime(now), *ids],
         )
         return [(str(uuid.UUID(str(job_id))), tid, attempts) for job_id, tid, attempts in cursor.fetchall()]
 

@@ -15,6 +15,9 @@ DEFAULTS: dict[str, Any] = {
     "DEFAULT_TIMEOUT": 600,
     # A claimed job is leased for its timeout plus this grace; past it, any cluster reclaims it.
     "LEASE_GRACE": 30,
+    # A claimed job waiting for a worker has its lease renewed for at most this many times
+    # its longest lease; a claim older than that was lost in transit and is reclaimed.
+    "CLAIM_RENEW_FACTOR": 3.0,
     # How often each cluster looks for expired leases and dead local workers (seconds).
     "RECLAIM_INTERVAL": 2.0,
     # The longest an idle cluster sleeps between two empty claims (seconds); polling backs

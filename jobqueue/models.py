@@ -146,6 +146,7 @@ class Job(models.Model):
     started_at = models.DateTimeField(null=True, blank=True, help_text="start of the latest attempt")
     finished_at = models.DateTimeField(null=True, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True, help_text="when the latest attempt was claimed")
     claimed_by = models.CharField(max_length=64, blank=True, help_text="the cluster holding the lease")
     worker = models.CharField(max_length=128, blank=True, help_text="host:pid of the running worker")
     timeout = models.PositiveIntegerField(null=True, blank=True, help_text="seconds, fixed when the attempt starts")

@@ -157,3 +157,20 @@ def test_claims_wait_for_room_and_unstarted_claims_keep_their_lease() -> None:
     Job.objects.filter(status=Status.RUNNING).update(lease_expires_at=timezone.now())
     assert lifecycle.renew_claims(broker.cluster_key) == held
     assert not Job.objects.filter(status=Status.RUNNING, lease_expires_at__lte=timezone.now()).exists()
+
+
+def test_a_claim_lost_in_transit_stops_being_renewed_and_is_reclaimed() -> None:
+    from datetime import timedelta
+
+    job = enqueue("echo", {"value": 1})
+    assert len(claim(1, "lost-cluster")) == 1
+    assert Job.objects.get(pk=job.pk).claimed_at is not None
+    # Never started: its pusher died while handing it over. Long past any real wait:
+    Job.objects.filter(pk=job.pk).update(
+        claimed_at=timezone.now() - timedelta(days=1), lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    assert lifecycle.renew_claims("lost-cluster") == 0
+    assert lifecycle.reclaim_lost() == 1
+    stored = Job.objects.get(pk=job.pk)
+    assert stored.status == Status.DEAD  # echo allows one attempt; it was used by the lost claim
+    assert Attempt.objects.get(job=job).outcome == Outcome.CRASHED

@@ -159,15 +159,21 @@ def start(
 def renew_claims(cluster: str, now: datetime | None = None) -> int:
     """Extend the leases of this cluster's claimed jobs still waiting for a worker, so that a
     long wait in the local queue never passes for a lost cluster. Started jobs keep the
-    lease their start gave them (timeout plus grace)."""
+    lease their start gave them (timeout plus grace).
+
+    Only for a bounded time after the claim: a claim lost between the claim's commit and a
+    worker's start (the pusher killed while handing it over, a worker killed as it took it)
+    is never started, and must not be kept alive for as long as the cluster lives. Past
+    CLAIM_RENEW_FACTOR times the longest lease, it is left to expire and be reclaimed."""
     from jobqueue.typeconfig import type_states
 
     now = now or timezone.now()
     longest = max((int(s.config.timeout or 0) for s in type_states().values()), default=0)
-    longest = max(longest, int(jobqueue_settings.DEFAULT_TIMEOUT))
-    return Job.objects.filter(status=Status.RUNNING, claimed_by=cluster, started_at__isnull=True).update(
-        lease_expires_at=now + timedelta(seconds=longest + int(jobqueue_settings.LEASE_GRACE))
-    )
+    lease = max(longest, int(jobqueue_settings.DEFAULT_TIMEOUT)) + int(jobqueue_settings.LEASE_GRACE)
+    oldest = now - timedelta(seconds=lease * float(jobqueue_settings.CLAIM_RENEW_FACTOR))
+    return Job.objects.filter(
+        status=Status.RUNNING, claimed_by=cluster, started_at__isnull=True, claimed_at__gt=oldest
+    ).update(lease_expires_at=now + timedelta(seconds=lease))
 
 
 def release(claim: Claim, *, run_after: datetime | None = None, note: str = "") -> bool:
