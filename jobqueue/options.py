@@ -208,7 +208,6 @@ class Option:
     name: str
     validate: Callable[[Any], Any]
     help: str
-    nullable: bool = False
 
     def to_text(self, value: Any) -> str:
         """The form stored in a record's text column or shown in the admin."""
@@ -223,33 +222,30 @@ OPTIONS: dict[str, Option] = {
         Option("enabled", _bool, "whether jobs of this type are claimed; a disabled type keeps its jobs queued"),
         Option("priority", _int_between(-100, 100), "-100..100, higher runs first"),
         Option("max_attempts", _int_between(1, None), "attempts in all, counting the first"),
-        Option("timeout", _optional(_seconds), "seconds an attempt may run before it is stopped", nullable=True),
+        Option("timeout", _optional(_seconds), "seconds an attempt may run before it is stopped"),
         Option(
             "concurrency",
             _concurrency,
             "jobs of this type running at once across all clusters (0: unlimited)",
-            nullable=True,
         ),
         Option(
             "rate_limit",
             _optional(RateLimit.parse),
             "job starts per period across all clusters, e.g. 30/60s",
-            nullable=True,
         ),
         Option("batch_size", _int_between(1, 10_000), "jobs claimed together into one attempt of execute_batch"),
         Option("backoff_base", _float_between(0, None, low_open=True), "seconds before the second attempt"),
         Option("backoff_factor", _float_between(1, None), "each further delay is this many times the previous"),
         Option("backoff_max", _float_between(0, None, low_open=True), "no retry delay is longer than this (seconds)"),
         Option("backoff_jitter", _float_between(0, 1), "random spread of each delay, as a fraction (0..1)"),
-        Option("schedule", _optional(Schedule.parse), "interval in seconds, or a cron expression", nullable=True),
+        Option("schedule", _optional(Schedule.parse), "interval in seconds, or a cron expression"),
         Option(
             "schedule_timezone",
             _optional(_timezone),
             "time zone of a cron schedule (default: TIME_ZONE)",
-            nullable=True,
         ),
         Option("overlap", _bool, "whether a scheduled run may start while the previous one is queued or running"),
-        Option("retention", _optional(_seconds), "seconds finished jobs are kept", nullable=True),
+        Option("retention", _optional(_seconds), "seconds finished jobs are kept"),
     ]
 }
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 import pydantic
 from django.db import transaction
 
-from jobqueue import BaseJob, JobContext, JobResult, PermanentError, Priority, RateLimited, RetryableError, job
+from jobqueue import JobContext, JobResult, PermanentError, Priority, RateLimited, RetryableError, job
 from tasks.clients.transactions import CONFIRMED, TransactionClient, TransactionSettings
 from tasks.fields import ContractPrincipal, StacksAddress
 from tasks.models import DAO, AgentAccount
+from tasks.transaction_job import TransactionJob
 
 
 @job(priority=Priority.HIGH, max_attempts=3, timeout=300, concurrency=1, enabled=False)
-class DaoDeployment(BaseJob):
+class DaoDeployment(TransactionJob):
     """Deploy a DAO and its token through the transaction service, one deployment on the chain at a time."""
 
     class Payload(pydantic.BaseModel):
@@ -28,10 +29,6 @@ class DaoDeployment(BaseJob):
 
     class Settings(TransactionSettings):
         wait_seconds: float = pydantic.Field(default=60.0, gt=0, description="between checks of a pending deployment")
-
-    def check_configuration(self, ctx: JobContext) -> None:
-        super().check_configuration(ctx)
-        TransactionClient.from_settings(ctx.settings)
 
     def check_resources(self, ctx: JobContext, payload: Payload) -> None:
         """Wait (without using an attempt) while another deployment is broadcast but unconfirmed."""
@@ -97,7 +94,7 @@ class DaoDeployment(BaseJob):
 
 
 @job(priority=Priority.MEDIUM, max_attempts=3, timeout=300, concurrency=1, enabled=False)
-class AgentAccountDeploy(BaseJob):
+class AgentAccountDeploy(TransactionJob):
     """Deploy an agent account for an owner, bound to a DAO's token and DEX contracts, and record it."""
 
     class Payload(pydantic.BaseModel):
@@ -107,13 +104,6 @@ class AgentAccountDeploy(BaseJob):
         owner_address: StacksAddress
         dao_token_contract: ContractPrincipal
         dao_dex_contract: ContractPrincipal
-
-    class Settings(TransactionSettings):
-        pass
-
-    def check_configuration(self, ctx: JobContext) -> None:
-        super().check_configuration(ctx)
-        TransactionClient.from_settings(ctx.settings)
 
     def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
         existing = AgentAccount.objects.filter(

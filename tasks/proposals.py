@@ -10,9 +10,10 @@ from django.db import transaction
 
 from jobqueue import BaseJob, JobContext, JobResult, PermanentError, Priority, RetryableError, job
 from tasks.clients.llm import LLMClient, LLMSettings
-from tasks.clients.transactions import TransactionClient, TransactionSettings
+from tasks.clients.transactions import TransactionClient
 from tasks.fields import RecordId, StacksAddress
 from tasks.models import Proposal, ProposalStatus, Vote
+from tasks.transaction_job import TransactionJob
 
 EVALUATION_PROMPT = (
     "You evaluate governance proposals of a DAO against its mission. Answer with one JSON object "
@@ -62,17 +63,10 @@ def _voting_target(proposal: Proposal) -> tuple[str, int]:
 
 
 @job(priority=Priority.HIGH, max_attempts=3, timeout=300, concurrency=2, enabled=False)
-class DaoProposalVote(BaseJob):
+class DaoProposalVote(TransactionJob):
     """Vote every unvoted Vote of a wallet on a proposal through the transaction service."""
 
     Payload = ProposalWallet
-
-    class Settings(TransactionSettings):
-        pass
-
-    def check_configuration(self, ctx: JobContext) -> None:
-        super().check_configuration(ctx)
-        TransactionClient.from_settings(ctx.settings)
 
     def execute(self, ctx: JobContext, payload: ProposalWallet) -> JobResult:
         proposal = _proposal(payload.proposal_id)
@@ -147,20 +141,13 @@ class DaoProposalEvaluation(BaseJob):
 
 
 @job(priority=Priority.MEDIUM, max_attempts=5, timeout=180, concurrency=1, enabled=False)
-class DaoProposalConclude(BaseJob):
+class DaoProposalConclude(TransactionJob):
     """Conclude a proposal on the chain; succeeds only once the transaction service confirms the broadcast."""
 
     class Payload(pydantic.BaseModel):
         model_config = pydantic.ConfigDict(extra="forbid")
 
         proposal_id: RecordId
-
-    class Settings(TransactionSettings):
-        pass
-
-    def check_configuration(self, ctx: JobContext) -> None:
-        super().check_configuration(ctx)
-        TransactionClient.from_settings(ctx.settings)
 
     def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
         proposal = _proposal(payload.proposal_id)

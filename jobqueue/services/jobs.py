@@ -129,14 +129,16 @@ def enqueue(
         created_by=created_by,
         rerun_of=rerun_of,
     )
-    return enqueue_built(new)
+    return enqueue_built(new, resolve_definition(job_type))
 
 
-def enqueue_built(new: Job) -> Job:
-    """Insert a Job made by build_job (unique keys honoured)."""
+def enqueue_built(new: Job, definition: JobDefinition | None = None) -> Job:
+    """Insert a Job made by build_job (unique keys honoured); pass the definition when known."""
     if new.unique_key is not None:
-        states = [s for s in type_states().values() if s.type_id == new.job_type_id]
-        return _insert_unique(new, states[0].definition if states else None)
+        if definition is None:
+            states = [s for s in type_states().values() if s.type_id == new.job_type_id]
+            definition = states[0].definition if states else None
+        return _insert_unique(new, definition)
     new.save(force_insert=True)
     if new.status == Status.QUEUED:
         notify()

@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from jobqueue.backoff import retry_delay
+from jobqueue.claim import db_datetime, db_id
 from jobqueue.conf import jobqueue_settings
 from jobqueue.context import FollowUp
 from jobqueue.models import FINISHED, Attempt, DeadLetter, DeadReason, Job, Outcome, RateLimitStart, Status
@@ -111,10 +113,6 @@ def start(
     its claim time to its real start, which is what the limit promises."""
     now = now or timezone.now()
     lease = now + timedelta(seconds=timeout + int(jobqueue_settings.LEASE_GRACE))
-    from django.db import connection
-
-    from jobqueue.claim import db_datetime, db_id
-
     # One statement that both checks the claim and reads what the attempt needs.
     with connection.cursor() as cursor:
         cursor.execute(
@@ -190,8 +188,6 @@ def release(claim: Claim, *, run_after: datetime | None = None, note: str = "") 
             changes["status"] = Status.SCHEDULED
     if note:
         changes["last_error"] = note
-    from django.db.models import F
-
     # A job handed back never started: it must not count against its type's rate limit.
     RateLimitStart.objects.filter(job_id=claim.job_id).delete()
     return bool(
@@ -272,7 +268,7 @@ def _enqueue_follow_ups(follow_ups: list[FollowUp], parent: Job, now: datetime) 
 
     for follow_up in follow_ups:
         options = {"created_by": f"job:{parent.pk}", **follow_up.options}
-        enqueue_built(build_job(follow_up.definition, follow_up.payload, now=now, **options))
+        enqueue_built(build_job(follow_up.definition, follow_up.payload, now=now, **options), follow_up.definition)
 
 
 def _error_line(report: AttemptReport) -> str:
