@@ -12,6 +12,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from jobqueue import inserts
 from jobqueue.exceptions import JobQueueError, PayloadValidationError, UnknownJobTypeError
 from jobqueue.models import ACTIVE, Job, Status, UniqueLock
 from jobqueue.options import OPTIONS
@@ -139,7 +140,7 @@ def enqueue_built(new: Job, definition: JobDefinition | None = None) -> Job:
             states = [s for s in type_states().values() if s.type_id == new.job_type_id]
             definition = states[0].definition if states else None
         return _insert_unique(new, definition)
-    new.save(force_insert=True)
+    inserts.insert([new])
     if new.status == Status.QUEUED:
         notify()
     return new
@@ -170,7 +171,7 @@ def _insert_unique(new: Job, definition: JobDefinition | None) -> Job:
                 continue
             try:
                 with transaction.atomic():
-                    new.save(force_insert=True)
+                    inserts.insert([new])
             except IntegrityError:
                 holder = _holder(new, include_finished=False)
                 if holder is not None:
@@ -241,7 +242,7 @@ def enqueue_many(items: Iterable[EnqueueRequest | Mapping[str, Any]], *, created
         with transaction.atomic():
             return [enqueue_built(j) for j in jobs]
     with transaction.atomic():
-        Job.objects.bulk_create(jobs, batch_size=500)
+        inserts.insert(jobs)
         if any(j.status == Status.QUEUED for j in jobs):
             notify()
     return jobs

@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from jobqueue import inserts
 from jobqueue.backoff import retry_delay
 from jobqueue.claim import db_datetime, db_id
 from jobqueue.conf import jobqueue_settings
@@ -228,21 +229,25 @@ def finish(claim: Claim, job: Job, report: AttemptReport, config: EffectiveConfi
             logger.warning("job %s: lease lost before attempt %s was recorded", claim.job_id, claim.attempt)
             return None
         started = report.started_at
-        Attempt.objects.create(
-            job_id=claim.job_id,
-            number=claim.attempt,
-            cluster=claim.cluster,
-            host=report.host[:128],
-            pid=report.pid,
-            started_at=started,
-            finished_at=now,
-            duration_ms=int((now - started).total_seconds() * 1000) if started else None,
-            outcome=report.outcome,
-            error_type=report.error_type[:255],
-            error_message=_bounded(report.error_message, int(jobqueue_settings.ERROR_MAX_CHARS)),
-            traceback=_bounded(report.traceback, int(jobqueue_settings.TRACEBACK_MAX_CHARS)),
-            logs=report.logs,
-            batch_id=report.batch_id,
+        inserts.insert(
+            [
+                Attempt(
+                    job_id=claim.job_id,
+                    number=claim.attempt,
+                    cluster=claim.cluster,
+                    host=report.host[:128],
+                    pid=report.pid,
+                    started_at=started,
+                    finished_at=now,
+                    duration_ms=int((now - started).total_seconds() * 1000) if started else None,
+                    outcome=report.outcome,
+                    error_type=report.error_type[:255],
+                    error_message=_bounded(report.error_message, int(jobqueue_settings.ERROR_MAX_CHARS)),
+                    traceback=_bounded(report.traceback, int(jobqueue_settings.TRACEBACK_MAX_CHARS)),
+                    logs=report.logs,
+                    batch_id=report.batch_id,
+                )
+            ]
         )
         if decision.status == Status.DEAD:
             DeadLetter.objects.create(

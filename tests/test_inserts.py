@@ -1,0 +1,124 @@
+"""The hot-path INSERT must store exactly what the ORM's own save would store."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
+
+from jobqueue import inserts
+from jobqueue.models import Attempt, Job, JobType, Outcome, Status
+
+pytestmark = pytest.mark.django_db
+
+
+def _stored(obj: models.Model) -> dict[str, Any]:
+    """Every column as read back through the ORM."""
+    row = type(obj).objects.filter(pk=obj.pk).values(*(f.attname for f in obj._meta.concrete_fields)).get()
+    row.pop("id")
+    return row
+
+
+# A fixed moment with microseconds, so that both rows of a comparison get the same times.
+MOMENT = datetime(2026, 5, 4, 3, 2, 1, 123456, tzinfo=UTC)
+
+
+def _job(**overrides: Any) -> Job:
+    now = MOMENT
+    fields: dict[str, Any] = {
+        "job_type": JobType.objects.get(name="echo"),
+        "payload": {"text": "é ✓ \"quoted\" 'single' \\ back", "nested": {"list": [1, 2.5, None, True]}},
+        "priority": -3,
+        "status": Status.SCHEDULED,
+        "max_attempts": 7,
+        "run_after": now + timedelta(minutes=5),
+        "created_at": now,
+        "started_at": None,
+        "progress": 0.25,
+        "unique_key": None,
+        "created_by": "api:someone",
+        **overrides,
+    }
+    return Job(**fields)
+
+
+def test_a_job_inserted_fast_reads_back_equal_to_one_saved_by_the_orm() -> None:
+    parent = _job()
+    parent.save()
+    fast, orm = _job(rerun_of=parent, unique_key="k-1"), _job(rerun_of=parent, unique_key="k-2")
+    inserts.insert([fast])
+    orm.save(force_insert=True)
+    a, b = _stored(fast), _stored(orm)
+    assert a.pop("unique_key") == "k-1"
+    assert b.pop("unique_key") == "k-2"
+    assert a == b
+    assert a["rerun_of_id"] == parent.pk
+    assert a["status"] == "scheduled"
+    assert a["payload"]["text"] == "é ✓ \"quoted\" 'single' \\ back"
+    assert not fast._state.adding
+
+
+def test_many_rows_in_one_call_and_nulls_stay_null() -> None:
+    jobs = [_job(payload={"n": n}, run_after=timezone.now(), status=Status.QUEUED, progress=None) for n in range(120)]
+    inserts.insert(jobs)
+    stored = {j.pk: j for j in Job.objects.filter(pk__in=[j.pk for j in jobs])}
+    assert len(stored) == 120
+    assert sorted(j.payload["n"] for j in stored.values()) == list(range(120))
+    assert all(j.progress is None and j.unique_key is None and j.result is None for j in stored.values())
+
+
+def test_an_attempt_with_logs_and_a_batch_id_matches_the_orm() -> None:
+    job = _job()
+    job.save()
+    now = timezone.now()
+    batch = uuid.uuid4()
+
+    def attempt(number: int) -> Attempt:
+        return Attempt(
+            job=job,
+            number=number,
+            cluster="c",
+            host="h",
+            pid=42,
+            started_at=now - timedelta(seconds=2),
+            finished_at=now,
+            duration_ms=2000,
+            outcome=Outcome.FAILED,
+            error_type="ValueError",
+            error_message="bad",
+            traceback="Traceback ...",
+            logs=[{"level": "info", "message": "hi"}],
+            batch_id=batch,
+        )
+
+    fast, orm = attempt(1), attempt(2)
+    inserts.insert([fast])
+    orm.save(force_insert=True)
+    fast = Attempt.objects.get(job=job, number=1)
+    a, b = _stored(fast), _stored(orm)
+    assert a.pop("number") == 1
+    assert b.pop("number") == 2
+    assert a == b
+    assert a["batch_id"] == batch
+    assert a["outcome"] == "failed"
+
+
+def test_a_constraint_violation_is_django_s_integrity_error_and_writes_nothing() -> None:
+    job = _job(unique_key="same", status=Status.QUEUED)
+    inserts.insert([job])
+    with pytest.raises(IntegrityError), transaction.atomic():
+        inserts.insert([_job(unique_key="same", status=Status.QUEUED)])
+    assert Job.objects.filter(unique_key="same").count() == 1
+
+
+def test_a_naive_datetime_is_converted_by_the_field_like_the_orm_does() -> None:
+    naive = timezone.make_naive(timezone.now(), timezone.get_default_timezone())
+    job = _job(created_at=naive)
+    with pytest.warns(RuntimeWarning, match="naive datetime"):
+        inserts.insert([job])
+    stored = Job.objects.get(pk=job.pk).created_at
+    assert stored == timezone.make_aware(naive, timezone.get_default_timezone())
