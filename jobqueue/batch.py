@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from jobqueue.base import JobResult
 from jobqueue.context import JobContext
-from jobqueue.exceptions import PayloadValidationError, PermanentError, RateLimited, SkipJob
+from jobqueue.exceptions import PayloadValidationError, PermanentError, RateLimited, RetryableError, SkipJob
 from jobqueue.models import DeadReason, Job, Outcome
 from jobqueue.runner import (
     HOST,
@@ -86,53 +86,104 @@ def _execute(
         return lifecycle.AttemptReport(outcome=Outcome.FAILED, started_at=began, host=HOST, pid=os.getpid())
 
     reports = {claim.job_id: new_report() for claim, _ in started}
-    valid: list[tuple[str, Any]] = []
+    errors: dict[str, BaseException] = {}
+    # The jobs still waiting for an outcome, in payload order; each step below takes out
+    # the ones it decides, so that a failure of a later step never overwrites them.
+    pending: list[tuple[str, Any]] = []
+    validated: dict[str, Any] = {}
     for claim, job in started:
+        report = reports[claim.job_id]
+        if job.cancel_requested_at is not None:
+            report.outcome = Outcome.CANCELLED
+            continue
         try:
-            valid.append((claim.job_id, ctx.definition.validate_payload(job.payload)))
+            validated[claim.job_id] = ctx.definition.validate_payload(job.payload)
+            pending.append((claim.job_id, validated[claim.job_id]))
         except PayloadValidationError as exc:
-            report = reports[claim.job_id]
-            describe(report, PermanentError(str(exc)))
+            errors[claim.job_id] = PermanentError(str(exc))
+            describe(report, errors[claim.job_id])
             report.retryable, report.dead_reason = False, DeadReason.INVALID_PAYLOAD
     try:
         instance.check_configuration(ctx)
-        values = list(instance.execute_batch(ctx, [payload for _, payload in valid])) if valid else []
+        _check_items(instance, ctx, pending, reports, errors)
+        ctx.job_ids = [job_id for job_id, _ in pending]  # in payload order
+        values = list(instance.execute_batch(ctx, [payload for _, payload in pending])) if pending else []
         disarm_timeout()
-        if len(values) != len(valid):
-            raise PermanentError(f"execute_batch returned {len(values)} results for {len(valid)} payloads")
-        for (job_id, _), value in zip(valid, values, strict=True):
-            _item(ctx, reports[job_id], value)
+        if len(values) != len(pending):
+            raise PermanentError(f"execute_batch returned {len(values)} results for {len(pending)} payloads")
+        for (job_id, _), value in zip(pending, values, strict=True):
+            _item(ctx, reports[job_id], value, errors, job_id)
     except SkipJob as exc:
-        for job_id, _ in valid:
+        for job_id, _ in pending:
             reports[job_id].outcome, reports[job_id].result = Outcome.SKIPPED, {"skipped": str(exc)}
     except RateLimited as exc:
-        for job_id, _ in valid:
+        for job_id, _ in pending:
             reports[job_id].rate_limited_after, reports[job_id].error_message = exc.after, str(exc)
     except TimeoutException as exc:
         disarm_timeout()
         reset_connection()
-        for job_id, _ in valid:
+        for job_id, _ in pending:
             describe(reports[job_id], exc)
             reports[job_id].outcome, reports[job_id].error_type = Outcome.TIMED_OUT, "TimeoutError"
+            errors[job_id] = exc
     except Exception as exc:
         disarm_timeout()
         reset_connection()
-        for job_id, _ in valid:
+        for job_id, _ in pending:
             describe(reports[job_id], exc)
             reports[job_id].retryable, reports[job_id].retry_after = classify(ctx, exc)
+            errors[job_id] = exc
     finally:
         disarm_timeout()
-        hook(instance.cleanup, ctx, [payload for _, payload in valid])
+        hook(instance.cleanup, ctx, list(validated.values()))
     now = timezone.now()
-    for report in reports.values():
+    for claim, job in started:
+        report = reports[claim.job_id]
         report.finished_at = now
+        if report.outcome in (Outcome.FAILED, Outcome.TIMED_OUT) and claim.job_id in errors:
+            # The same recovery path as a single job: on_failure when it will be retried,
+            # on_dead once when it gives up (with the validated payload; None if it was invalid).
+            payload = validated.get(claim.job_id)
+            will_retry = report.retryable and claim.attempt < job.max_attempts
+            hook(instance.on_failure if will_retry else instance.on_dead, ctx, payload, errors[claim.job_id])
     return reports
 
 
-def _item(ctx: JobContext, report: lifecycle.AttemptReport, value: Any) -> None:
+def _check_items(
+    instance: Any,
+    ctx: JobContext,
+    pending: list[tuple[str, Any]],
+    reports: dict[str, lifecycle.AttemptReport],
+    errors: dict[str, BaseException],
+) -> None:
+    """The per-job steps of the validation pipeline (`check_prerequisites`, `check_resources`,
+    `validate`), job by job: a job a check refuses is decided on its own (skipped, failed
+    and classified, or handed back when rate limited) and left out of `execute_batch`."""
+    for job_id, payload in list(pending):
+        report = reports[job_id]
+        try:
+            instance.check_prerequisites(ctx, payload)
+            instance.check_resources(ctx, payload)
+            instance.validate(ctx, payload)
+            continue
+        except SkipJob as exc:
+            report.outcome, report.result = Outcome.SKIPPED, {"skipped": str(exc)}
+        except RateLimited as exc:
+            report.rate_limited_after, report.error_message = exc.after, str(exc)
+        except Exception as exc:
+            describe(report, exc)
+            report.retryable, report.retry_after = classify(ctx, exc)
+            errors[job_id] = exc
+        pending.remove((job_id, payload))
+
+
+def _item(
+    ctx: JobContext, report: lifecycle.AttemptReport, value: Any, errors: dict[str, BaseException], job_id: str
+) -> None:
     """One job's share of a batch result: a JobResult, an exception, or a plain value."""
     if isinstance(value, BaseException):
         describe(report, value)
+        errors[job_id] = value
         if isinstance(value, Exception):
             report.retryable, report.retry_after = classify(ctx, value)
         return
@@ -144,3 +195,4 @@ def _item(ctx: JobContext, report: lifecycle.AttemptReport, value: Any) -> None:
         report.error_type = "JobResult"
         report.error_message = result.message or "the job reported failure"
         report.retryable = result.retryable
+        errors[job_id] = RetryableError(report.error_message)

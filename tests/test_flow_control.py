@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pydantic
 import pytest
 from django.utils import timezone
 
-from jobqueue import RateLimited, enqueue, enqueue_many, job
+from jobqueue import BaseJob, RateLimited, enqueue, enqueue_many, job
 from jobqueue.claim import claim
 from jobqueue.models import Attempt, Job, JobType, RateLimitStart, Status, UniqueLock
 from jobqueue.registry import registry
@@ -179,3 +180,113 @@ def test_follow_up_with_a_held_unique_key_resolves_to_the_holder() -> None:
         drain(limit=1)
     assert Job.objects.get(job_type__name="spawns_unique").status == Status.SUCCEEDED
     assert list(Job.objects.filter(job_type__name="unique_by_key").values_list("pk", flat=True)) == [holder.pk]
+
+
+def test_the_per_job_checks_run_for_each_job_of_a_batch_and_decide_it_alone() -> None:
+    """check_prerequisites / check_resources / validate refuse single jobs of a batch; the
+    rest still run in one execute_batch call, with ctx.job_ids matching the payloads."""
+    from jobqueue import PermanentError, RetryableError, SkipJob
+
+    calls: list[tuple[list[int], list[str]]] = []
+    hooks: list[tuple[str, int | None, str]] = []
+
+    with registry.scope():
+
+        @job(name="checked_batch", batch_size=10, max_attempts=2, backoff_jitter=0.0)
+        class CheckedBatch(BaseJob):
+            class Payload(pydantic.BaseModel):
+                item: int
+
+            def check_prerequisites(self, ctx, payload):
+                if payload.item == 1:
+                    raise SkipJob("no parent record")
+
+            def check_resources(self, ctx, payload):
+                if payload.item == 2:
+                    raise RetryableError("upstream busy")
+
+            def validate(self, ctx, payload):
+                if payload.item == 3:
+                    raise PermanentError("never valid")
+
+            def execute_batch(self, ctx, payloads):
+                calls.append(([p.item for p in payloads], list(ctx.job_ids)))
+                return [p.item * 10 for p in payloads]
+
+            def on_failure(self, ctx, payload, error):
+                hooks.append(("on_failure", payload.item if payload else None, str(error)))
+
+            def on_dead(self, ctx, payload, error):
+                hooks.append(("on_dead", payload.item if payload else None, str(error)))
+
+        jobs = enqueue_many([{"type": "checked_batch", "payload": {"item": i}} for i in range(6)])
+        assert drain() == ["succeeded"]  # the first job's status stands for the unit
+
+    ids = {j.payload["item"]: str(j.pk) for j in jobs}
+    assert calls == [([0, 4, 5], [ids[0], ids[4], ids[5]])]
+    stored = {j.payload["item"]: j for j in Job.objects.all()}
+    assert {item: j.status for item, j in stored.items()} == {
+        0: Status.SUCCEEDED,
+        1: Status.SKIPPED,
+        2: Status.RETRYING,
+        3: Status.DEAD,
+        4: Status.SUCCEEDED,
+        5: Status.SUCCEEDED,
+    }
+    assert stored[5].result["data"] == 50
+    assert "upstream busy" in stored[2].last_error
+    assert sorted(hooks) == [("on_dead", 3, "never valid"), ("on_failure", 2, "upstream busy")]
+    # Every job still has its own attempt, all sharing the batch id.
+    assert Attempt.objects.count() == 6
+    assert Attempt.objects.values("batch_id").distinct().count() == 1
+
+
+def test_a_job_of_a_batch_whose_cancel_was_requested_is_not_executed(make_user) -> None:
+    seen: list[list[int]] = []
+    with registry.scope():
+
+        @job(name="cancel_batch", batch_size=5)
+        class CancelBatch(BaseJob):
+            class Payload(pydantic.BaseModel):
+                item: int
+
+            def execute_batch(self, ctx, payloads):
+                seen.append([p.item for p in payloads])
+                return [None for _ in payloads]
+
+        jobs = enqueue_many([{"type": "cancel_batch", "payload": {"item": i}} for i in range(3)])
+        (unit,) = claim(1, CLUSTER)
+        cancel(Job.objects.get(pk=jobs[1].pk), by=make_user())  # claimed: only a request
+        run_job(unit.job_id, unit.attempt, CLUSTER, unit.batch)
+
+    assert seen == [[0, 2]]
+    statuses = {j.payload["item"]: j.status for j in Job.objects.all()}
+    assert statuses == {0: Status.SUCCEEDED, 1: Status.CANCELLED, 2: Status.SUCCEEDED}
+    assert Attempt.objects.get(job_id=jobs[1].pk).outcome == "cancelled"
+
+
+def test_a_failed_item_of_a_batch_calls_on_failure_then_on_dead_when_it_gives_up() -> None:
+    hooks: list[tuple[str, int, str]] = []
+    with registry.scope():
+
+        @job(name="failing_item_batch", batch_size=5, max_attempts=2, backoff_base=0.1, backoff_jitter=0.0)
+        class FailingItemBatch(BaseJob):
+            class Payload(pydantic.BaseModel):
+                item: int
+
+            def execute_batch(self, ctx, payloads):
+                return [ValueError(f"item {p.item} broke") if p.item == 1 else p.item for p in payloads]
+
+            def on_failure(self, ctx, payload, error):
+                hooks.append(("on_failure", payload.item, str(error)))
+
+            def on_dead(self, ctx, payload, error):
+                hooks.append(("on_dead", payload.item, str(error)))
+
+        enqueue_many([{"type": "failing_item_batch", "payload": {"item": i}} for i in range(2)])
+        drain()
+        Job.objects.filter(status=Status.RETRYING).update(run_after=timezone.now())
+        drain()
+
+    assert hooks == [("on_failure", 1, "item 1 broke"), ("on_dead", 1, "item 1 broke")]
+    assert sorted(Job.objects.values_list("status", flat=True)) == [Status.DEAD, Status.SUCCEEDED]
