@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import sqlite3
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -76,11 +77,19 @@ def _converter(field: models.Field[Any, Any]) -> Converter:
     return generic
 
 
-# Rows per INSERT statement; 500 x 25 columns stays under SQLite's bound-parameter limit
-# (32,766 since 3.32). PostgreSQL gets one array per column instead (INSERT ... SELECT FROM
-# UNNEST, as Django's bulk_create does there): a long VALUES list would be parsed by psycopg
-# client-side, and planned by the server, for every statement.
+# Rows per INSERT statement at most. On SQLite fewer when its bound-parameter limit (32,766
+# since 3.32, 999 before) is smaller than rows x columns. PostgreSQL gets one array per column
+# instead (INSERT ... SELECT FROM UNNEST, as Django's bulk_create does there): a long VALUES
+# list would be parsed by psycopg client-side, and planned by the server, for every statement.
 ROWS_PER_STATEMENT = 500
+
+
+def _rows_per_statement(columns: int) -> int:
+    if connection.vendor != "sqlite":
+        return ROWS_PER_STATEMENT
+    connection.ensure_connection()
+    limit = connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    return max(1, min(ROWS_PER_STATEMENT, limit // columns))
 
 
 @dataclass(frozen=True)
@@ -88,6 +97,7 @@ class _Plan:
     head: str  # INSERT INTO table (columns)
     row: str  # (%s, %s, ...)
     unnest: str  # SELECT * FROM UNNEST((%s)::type[], ...), PostgreSQL only
+    rows: int  # rows per statement
     columns: list[tuple[str, Converter]]  # attname, converter
 
 
@@ -106,6 +116,7 @@ def _plan(model: type[models.Model]) -> _Plan:
             head=f"INSERT INTO {quote(model._meta.db_table)} ({columns}) ",
             row="(" + ", ".join(["%s"] * len(fields)) + ")",
             unnest="SELECT * FROM UNNEST(" + ", ".join(f"(%s)::{t}[]" for t in types) + ")",  # noqa: S608 - names and types from _meta
+            rows=_rows_per_statement(len(fields)),
             columns=[(f.attname, _converter(f)) for f in fields],
         )
     return _plans[key]
@@ -120,8 +131,8 @@ def insert(objs: Sequence[models.Model]) -> None:
     plan = _plan(type(objs[0]))
     postgres = connection.vendor == "postgresql"
     with connection.cursor() as cursor:
-        for start in range(0, len(objs), ROWS_PER_STATEMENT):
-            chunk = objs[start : start + ROWS_PER_STATEMENT]
+        for start in range(0, len(objs), plan.rows):
+            chunk = objs[start : start + plan.rows]
             rows = [[convert(getattr(obj, attname)) for attname, convert in plan.columns] for obj in chunk]
             if postgres and len(rows) > 1:
                 cursor.execute(plan.head + plan.unnest, [list(column) for column in zip(*rows, strict=True)])
