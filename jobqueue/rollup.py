@@ -310,13 +310,14 @@ def roll_up(now: datetime | None = None, *, max_minutes: int | None = None, wait
     return RollupReport(minutes, rows, state.rolled_until, behind)
 
 
-def reroll(lower: datetime, upper: datetime) -> int:
+def reroll(lower: datetime, upper: datetime, now: datetime | None = None) -> int:
     """Aggregate again the closed minutes of the hours that [lower, upper) touches (e.g. after a late
-    import), and those hours' sums; returns the minute rows written.
+    import), and those hours' sums; returns the minute rows written. Minutes are closed as of
+    `now` (default: the clock), like roll_up's.
 
     The watermark does not move: minutes after it are rolled again by the next roll_up().
     """
-    lower, upper = floor_hour(lower), min(ceil_hour(upper), closed_until(timezone.now()))
+    lower, upper = floor_hour(lower), min(ceil_hour(upper), closed_until(now or timezone.now()))
     if upper <= lower:
         return 0
     _watermark()

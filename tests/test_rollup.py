@@ -190,14 +190,14 @@ def test_rolling_again_replaces_the_minutes(add_attempt: Callable[..., Any]) -> 
     roll_all(now)
     before_minutes, before_hours = table(MetricMinute), table(MetricHour)
 
-    assert rollup.reroll(now - timedelta(hours=3), now) == len(before_minutes)
+    assert rollup.reroll(now - timedelta(hours=3), now, now=now) == len(before_minutes)
     assert table(MetricMinute) == before_minutes
     assert table(MetricHour) == before_hours
     assert rollup.roll_up(now).minutes == 0  # nothing new is closed
 
     # An attempt recorded late into a rolled minute is counted once the minutes are rolled again.
     add_attempt("noop", "succeeded", finished_ago=30 * 60 + 1, now=now)
-    rollup.reroll(now - timedelta(minutes=31), now - timedelta(minutes=29))
+    rollup.reroll(now - timedelta(minutes=31), now - timedelta(minutes=29), now=now)
     with RAW_ONLY:
         noop = metrics.snapshot("1h", now=now).type("noop")
     assert noop is not None
@@ -237,7 +237,7 @@ def test_two_processes_rolling_at_once_count_once(add_attempt: Callable[..., Any
         finally:
             connection.close()
 
-    for work in (lambda: roll_all(now), lambda: rollup.reroll(now - timedelta(hours=3), now)):
+    for work in (lambda: roll_all(now), lambda: rollup.reroll(now - timedelta(hours=3), now, now=now)):
         threads = [threading.Thread(target=run, args=(work,)) for _ in range(2)]
         for thread in threads:
             thread.start()
