@@ -15,6 +15,7 @@ from jobqueue.exceptions import (
     RetryableError,
     SkipJob,
     UnknownJobTypeError,
+    WorkerLost,
 )
 from jobqueue.options import Priority
 from jobqueue.registry import Unique, job
@@ -46,6 +47,7 @@ __all__ = [
     "SkipJob",
     "Unique",
     "UnknownJobTypeError",
+    "WorkerLost",
     "enqueue",
     "enqueue_many",
     "job",

@@ -63,6 +63,16 @@ class SkipJob(JobQueueError):
     """Raise from a validation check or from `execute` to end the job as skipped, with the reason."""
 
 
+class WorkerLost(JobQueueError):
+    """The error handed to `on_failure` / `on_dead` for an attempt the reclaimer closed: its
+    worker died, or was stopped past the timeout, before reporting (`outcome` says which)."""
+
+    def __init__(self, message: str, *, outcome: str, attempt: int) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+        self.attempt = attempt
+
+
 def pydantic_errors(exc: Any) -> dict[str, list[str]]:
     """Turn a pydantic ValidationError into {dotted path: [messages]}."""
     errors: dict[str, list[str]] = {}

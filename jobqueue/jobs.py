@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from jobqueue.base import JobResult
+import uuid
+from typing import Any
+
+import pydantic
+
+from jobqueue.base import BaseJob, JobResult
 from jobqueue.context import JobContext
 from jobqueue.options import Priority
 from jobqueue.registry import job
@@ -26,3 +31,63 @@ def roll_up_metrics(ctx: JobContext) -> JobResult:
     report = roll_up()
     ctx.log.info("rolled up %s minutes (%s rows), until %s", report.minutes, report.rows, report.rolled_until)
     return JobResult.ok("rolled up", minutes=report.minutes, rows=report.rows, behind=int(report.behind))
+
+
+@job(name="jobqueue_hook", max_attempts=3, timeout=600)
+class RunReclaimedHook(BaseJob):
+    """Run `on_failure` or `on_dead` of a job whose attempt the reclaimer closed (its worker
+    died, or was stopped past its timeout), in a worker, as the runner would have.
+
+    Which hook is decided here from the stored rows, never from the payload: `on_dead` when
+    that attempt made the job dead, `on_failure` when the job was retried after it. A job
+    pointing at an attempt the reclaimer did not close is skipped, so enqueueing this type
+    by hand can never run a hook that the job's own history does not call for.
+    """
+
+    class Payload(pydantic.BaseModel):
+        model_config = pydantic.ConfigDict(extra="forbid")
+
+        job_id: uuid.UUID
+        attempt: int = pydantic.Field(ge=1)
+
+    def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
+        from jobqueue.exceptions import PayloadValidationError, SkipJob, UnknownJobTypeError, WorkerLost
+        from jobqueue.models import Attempt, Job, Outcome, Status
+        from jobqueue.typeconfig import type_state
+
+        target = Job.objects.select_related("job_type").filter(pk=payload.job_id).first()
+        closed = Attempt.objects.filter(
+            job_id=payload.job_id,
+            number=payload.attempt,
+            outcome__in=(Outcome.CRASHED, Outcome.TIMED_OUT),
+            error_type__in=RECLAIMED_ERROR_TYPES,
+        ).first()
+        if target is None or closed is None:
+            raise SkipJob(f"no attempt {payload.attempt} of job {payload.job_id} was closed by the reclaimer")
+        try:
+            state = type_state(target.job_type.name)
+        except UnknownJobTypeError as exc:
+            raise SkipJob(str(exc)) from None
+        try:
+            job_payload: Any = state.definition.validate_payload(target.payload)
+        except PayloadValidationError:
+            job_payload = None
+        dead = target.status == Status.DEAD and target.attempts == payload.attempt
+        hook_ctx = JobContext(
+            job_id=str(target.pk),
+            definition=state.definition,
+            config=state.config,
+            attempt=payload.attempt,
+            max_attempts=target.max_attempts,
+            deadline=ctx.deadline,
+        )
+        hook_ctx.log = ctx.log  # the hook's log lines are kept on this job's attempt
+        error = WorkerLost(closed.error_message, outcome=closed.outcome, attempt=payload.attempt)
+        instance = state.definition.job_class()
+        (instance.on_dead if dead else instance.on_failure)(hook_ctx, job_payload, error)
+        hook = "on_dead" if dead else "on_failure"
+        return JobResult.ok(f"{hook} of {target.job_type.name} job {target.pk} ran", data={"hook": hook})
+
+
+# The error types the reclaimer writes on the attempts it closes (lifecycle.reclaim_lost).
+RECLAIMED_ERROR_TYPES = ("WorkerLost", "WorkerTimedOut")

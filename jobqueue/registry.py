@@ -63,6 +63,12 @@ class JobDefinition:
     is_batch: bool = False
     function: Callable[..., Any] | None = field(default=None, compare=False)
 
+    @property
+    def has_failure_hooks(self) -> bool:
+        """Whether the class overrides `on_failure` or `on_dead` (the reclaimer then enqueues
+        a `jobqueue_hook` job for an attempt it closes)."""
+        return self.job_class.on_failure is not BaseJob.on_failure or self.job_class.on_dead is not BaseJob.on_dead
+
     def payload_schema(self) -> dict[str, Any]:
         return self.payload_model.model_json_schema()
 

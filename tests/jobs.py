@@ -78,6 +78,24 @@ def suicide(ctx: JobContext, ledger: str = "") -> None:
     os.kill(os.getpid(), 9)
 
 
+@job(name="doomed", max_attempts=2, timeout=20, backoff_base=0.2, backoff_jitter=0.0)
+class Doomed(BaseJob):
+    """Kill its own worker every time; its hooks (run by jobqueue_hook) write to the ledger."""
+
+    class Payload(pydantic.BaseModel):
+        ledger: str
+
+    def execute(self, ctx: JobContext, payload: Payload) -> None:
+        _ledger(payload.ledger, f"attempt {ctx.attempt} {os.getpid()}")
+        os.kill(os.getpid(), 9)
+
+    def on_failure(self, ctx: JobContext, payload: Payload, error: BaseException) -> None:
+        _ledger(payload.ledger, f"on_failure {ctx.attempt} {getattr(error, 'outcome', '?')}")
+
+    def on_dead(self, ctx: JobContext, payload: Payload, error: BaseException | None) -> None:
+        _ledger(payload.ledger, f"on_dead {ctx.attempt} {getattr(error, 'outcome', '?')}")
+
+
 @job(max_attempts=1)
 def spawn_follow_up(ctx: JobContext, value: int, fail: bool = False) -> None:
     """Enqueue an echo job that commits only with this job's success."""

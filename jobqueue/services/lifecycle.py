@@ -199,10 +199,18 @@ def release(claim: Claim, *, run_after: datetime | None = None, note: str = "") 
     )
 
 
-def finish(claim: Claim, job: Job, report: AttemptReport, config: EffectiveConfig) -> Decision | None:
+def finish(
+    claim: Claim,
+    job: Job,
+    report: AttemptReport,
+    config: EffectiveConfig,
+    also: Callable[[Decision], object] | None = None,
+) -> Decision | None:
     """Record the attempt and move the job to its next status, in one transaction.
 
-    Returns the decision, or None when the claim was lost (another cluster reclaimed the job).
+    `also` is called with the decision inside that transaction (the reclaimer enqueues the
+    job's hooks there). Returns the decision, or None when the claim was lost (another
+    cluster reclaimed the job).
     """
     now = report.finished_at
     decision = decide(report, claim.attempt, job.max_attempts, config, now)
@@ -269,6 +277,8 @@ def finish(claim: Claim, job: Job, report: AttemptReport, config: EffectiveConfi
             )
         if decision.status == Status.SUCCEEDED and report.follow_ups:
             _enqueue_follow_ups(report.follow_ups, job, now)
+        if also is not None:
+            also(decision)
     return decision
 
 
@@ -339,7 +349,7 @@ def reclaim_lost(
             finished_at=now,
             host=worker_host,
             pid=int(pid) if pid.isdigit() else None,
-            error_type="TimeoutError" if timed_out else "WorkerLost",
+            error_type="WorkerTimedOut" if timed_out else "WorkerLost",
             error_message=message,
         )
         state = states.get(job.job_type_id)
@@ -351,9 +361,27 @@ def reclaim_lost(
             config = EffectiveConfig(name="", values=dict(CODE_DEFAULTS), sources={})
         else:
             config = state.config
-        if finish(Claim(str(job.pk), job.attempts, job.claimed_by), job, report, config) is not None:
+        hooks = _enqueue_hook(job) if state is not None and state.definition.has_failure_hooks else None
+        if finish(Claim(str(job.pk), job.attempts, job.claimed_by), job, report, config, also=hooks) is not None:
             reclaimed += 1
             if on_reclaim is not None:
                 on_reclaim(job)
             logger.warning("job %s reclaimed: %s", job.pk, message)
     return reclaimed
+
+
+HOOK_TYPE = "jobqueue_hook"
+
+
+def _enqueue_hook(job: Job) -> Callable[[Decision], object]:
+    """For a reclaimed attempt: enqueue the built-in job that runs the type's `on_failure` or
+    `on_dead` in a worker (never in the pusher, which reclaims), committed with the attempt."""
+
+    def enqueue_hook(decision: Decision) -> object:
+        from jobqueue.services.jobs import build_job, enqueue_built
+
+        payload = {"job_id": str(job.pk), "attempt": job.attempts}
+        hook = build_job(HOOK_TYPE, payload, priority=job.priority, created_by=f"job:{job.pk}")
+        return enqueue_built(hook)
+
+    return enqueue_hook

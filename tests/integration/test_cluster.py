@@ -127,6 +127,23 @@ def test_a_job_that_kills_its_worker_every_time_is_dead_lettered(start_cluster, 
     assert len((tmp_path / "ledger").read_text().splitlines()) == 3
 
 
+def test_the_hooks_of_a_job_that_kills_its_worker_still_run(start_cluster, tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger"
+    job = enqueue("doomed", {"ledger": str(ledger)})
+    start_cluster()
+
+    def lines() -> list[str]:
+        return ledger.read_text().splitlines() if ledger.exists() else []
+
+    wait_for(lambda: "on_dead 2 crashed" in lines(), timeout=60, message=str(lines()))
+    assert jobs().get(pk=job.pk).status == Status.DEAD
+    assert sorted(line for line in lines() if line.startswith("on_")) == ["on_dead 2 crashed", "on_failure 1 crashed"]
+    assert [line.split()[:2] for line in lines() if line.startswith("attempt")] == [["attempt", "1"], ["attempt", "2"]]
+    hook_jobs = jobs().filter(job_type__name="jobqueue_hook", created_by=f"job:{job.pk}")
+    wait_for(lambda: set(hook_jobs.values_list("status", flat=True)) == {Status.SUCCEEDED}, timeout=30)
+    assert hook_jobs.count() == 2
+
+
 def test_timeout_stops_the_job_and_is_recorded(start_cluster) -> None:
     job = enqueue("sleepy", {"seconds": 10})  # timeout 1 s, 2 attempts
     start_cluster()
