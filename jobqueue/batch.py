@@ -159,22 +159,27 @@ def _check_items(
     """The per-job steps of the validation pipeline (`check_prerequisites`, `check_resources`,
     `validate`), job by job: a job a check refuses is decided on its own (skipped, failed
     and classified, or handed back when rate limited) and left out of `execute_batch`."""
-    for job_id, payload in list(pending):
-        report = reports[job_id]
-        try:
-            instance.check_prerequisites(ctx, payload)
-            instance.check_resources(ctx, payload)
-            instance.validate(ctx, payload)
-            continue
-        except SkipJob as exc:
-            report.outcome, report.result = Outcome.SKIPPED, {"skipped": str(exc)}
-        except RateLimited as exc:
-            report.rate_limited_after, report.error_message = exc.after, str(exc)
-        except Exception as exc:
-            describe(report, exc)
-            report.retryable, report.retry_after = classify(ctx, exc)
-            errors[job_id] = exc
-        pending.remove((job_id, payload))
+    decided: set[str] = set()
+    try:
+        for job_id, payload in pending:
+            report = reports[job_id]
+            try:
+                instance.check_prerequisites(ctx, payload)
+                instance.check_resources(ctx, payload)
+                instance.validate(ctx, payload)
+                continue
+            except SkipJob as exc:
+                report.outcome, report.result = Outcome.SKIPPED, {"skipped": str(exc)}
+            except RateLimited as exc:
+                report.rate_limited_after, report.error_message = exc.after, str(exc)
+            except Exception as exc:
+                describe(report, exc)
+                report.retryable, report.retry_after = classify(ctx, exc)
+                errors[job_id] = exc
+            decided.add(job_id)
+    finally:
+        # Also when a timeout stops the checks: what they decided stays decided.
+        pending[:] = [item for item in pending if item[0] not in decided]
 
 
 def _item(

@@ -11,6 +11,7 @@ from jobqueue.base import BaseJob, JobResult
 from jobqueue.context import JobContext
 from jobqueue.options import Priority
 from jobqueue.registry import job
+from jobqueue.services.lifecycle import HOOK_TYPE, WORKER_LOST, WORKER_TIMED_OUT
 
 
 @job(name="jobqueue_prune", schedule=600, overlap=False, max_attempts=1, timeout=900, priority=Priority.LOW)
@@ -33,7 +34,7 @@ def roll_up_metrics(ctx: JobContext) -> JobResult:
     return JobResult.ok("rolled up", minutes=report.minutes, rows=report.rows, behind=int(report.behind))
 
 
-@job(name="jobqueue_hook", max_attempts=3, timeout=600)
+@job(name=HOOK_TYPE, max_attempts=3, timeout=600)
 class RunReclaimedHook(BaseJob):
     """Run `on_failure` or `on_dead` of a job whose attempt the reclaimer closed (its worker
     died, or was stopped past its timeout), in a worker, as the runner would have.
@@ -60,7 +61,7 @@ class RunReclaimedHook(BaseJob):
             job_id=payload.job_id,
             number=payload.attempt,
             outcome__in=(Outcome.CRASHED, Outcome.TIMED_OUT),
-            error_type__in=RECLAIMED_ERROR_TYPES,
+            error_type__in=(WORKER_LOST, WORKER_TIMED_OUT),
         ).first()
         if target is None or closed is None:
             raise SkipJob(f"no attempt {payload.attempt} of job {payload.job_id} was closed by the reclaimer")
@@ -83,11 +84,6 @@ class RunReclaimedHook(BaseJob):
         )
         hook_ctx.log = ctx.log  # the hook's log lines are kept on this job's attempt
         error = WorkerLost(closed.error_message, outcome=closed.outcome, attempt=payload.attempt)
-        instance = state.definition.job_class()
-        (instance.on_dead if dead else instance.on_failure)(hook_ctx, job_payload, error)
         hook = "on_dead" if dead else "on_failure"
+        getattr(state.definition.job_class(), hook)(hook_ctx, job_payload, error)
         return JobResult.ok(f"{hook} of {target.job_type.name} job {target.pk} ran", data={"hook": hook})
-
-
-# The error types the reclaimer writes on the attempts it closes (lifecycle.reclaim_lost).
-RECLAIMED_ERROR_TYPES = ("WorkerLost", "WorkerTimedOut")

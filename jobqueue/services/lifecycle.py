@@ -32,6 +32,12 @@ _RESULT_FIELD = Job._meta.get_field("result")
 
 _FAILURES = (Outcome.FAILED, Outcome.TIMED_OUT, Outcome.CRASHED)
 
+# The error types the reclaimer writes on the attempts it closes; jobqueue_hook recognises
+# a reclaimed attempt by them.
+WORKER_LOST, WORKER_TIMED_OUT = "WorkerLost", "WorkerTimedOut"
+# The built-in type (jobqueue/jobs.py) that runs the hooks of a reclaimed attempt.
+HOOK_TYPE = "jobqueue_hook"
+
 
 @dataclass
 class Claim:
@@ -218,7 +224,7 @@ def finish(
     # Raw SQL like start(): the ORM would compile this UPDATE afresh for every attempt, a
     # large share of a worker's own cost per job. Only constants go into the text.
     sets = ["status = %s", "claimed_by = ''", "worker = ''", "lease_expires_at = NULL", "last_error = %s"]
-    params: list[Any] = [Status(decision.status).value, error]
+    params: list[Any] = [decision.status.value, error]
     if report.progress is not None:
         sets.append("progress = %s")
         params.append(float(report.progress))
@@ -349,7 +355,7 @@ def reclaim_lost(
             finished_at=now,
             host=worker_host,
             pid=int(pid) if pid.isdigit() else None,
-            error_type="WorkerTimedOut" if timed_out else "WorkerLost",
+            error_type=WORKER_TIMED_OUT if timed_out else WORKER_LOST,
             error_message=message,
         )
         state = states.get(job.job_type_id)
@@ -368,9 +374,6 @@ def reclaim_lost(
                 on_reclaim(job)
             logger.warning("job %s reclaimed: %s", job.pk, message)
     return reclaimed
-
-
-HOOK_TYPE = "jobqueue_hook"
 
 
 def _enqueue_hook(job: Job) -> Callable[[Decision], object]:
