@@ -20,7 +20,7 @@ from django_q.conf import Conf
 from bench.clusters import Cluster
 from bench.measure import Incomplete, percentile, rate, wait_until
 from bench.ours import TYPE, reset
-from jobqueue.broker import claim
+from jobqueue.engine.claim import claim
 from jobqueue.models import Job, JobType, Status
 from jobqueue.services import sync_job_types
 

@@ -137,8 +137,8 @@ def queries_per_job(side: str) -> dict[str, Any]:
     if side == "ours":
         from bench.ours import TYPE, reset
         from jobqueue import enqueue_many
-        from jobqueue.broker import claim
-        from jobqueue.runner import run_job
+        from jobqueue.engine.claim import claim
+        from jobqueue.engine.pipeline import run_unit
 
         reset()
         enqueue_many([{"type": TYPE}] * jobs)
@@ -151,8 +151,8 @@ def queries_per_job(side: str) -> dict[str, Any]:
                     break
                 claimed += taken
         with CaptureQueriesContext(connection) as worker:
-            for c in claimed:
-                run_job(c.job_id, c.attempt, "profile")
+            for unit in claimed:
+                run_unit(unit)
         roles = {"pusher": [q["sql"] for q in pusher], "worker": [q["sql"] for q in worker]}
         done = len(claimed)
     else:

@@ -48,6 +48,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "jobqueue.api",
+    # The django-q2 adapter (its `qcluster` command wraps django-q2's) comes before django_q.
+    "jobqueue.djangoq",
     "django_q",
 ]
 
@@ -132,10 +134,10 @@ LOGGING = {
 }
 
 # django-q2 is the executor only: its broker is ours (the Job table is the queue), the only
-# function it ever runs is jobqueue.runner.run_job, and it keeps no results of its own.
+# function it ever runs is jobqueue.djangoq.entry.run, and it keeps no results of its own.
 Q_CLUSTER = {
     "name": "jobqueue",
-    "broker_class": "jobqueue.broker.JobBroker",
+    "broker_class": "jobqueue.djangoq.broker.JobBroker",
     "workers": env.int("Q_WORKERS", default=2),
     # Claims per dequeue, and the local queue that holds claimed jobs until a worker is
     # free: both small, so that a high-priority job never waits behind a long prefetch.

@@ -11,7 +11,7 @@ from jobqueue.conf import DEFAULTS, django_setting, jobqueue_settings
 from jobqueue.options import OPTIONS, env_var, resolve
 from jobqueue.registry import registry
 
-BROKER_CLASS = "jobqueue.broker.JobBroker"
+BROKER_CLASS = "jobqueue.djangoq.broker.JobBroker"
 
 
 def check_environment_pins(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:

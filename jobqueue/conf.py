@@ -18,6 +18,20 @@ DEFAULTS: dict[str, Any] = {
     # A claimed job waiting for a worker has its lease renewed for at most this many times
     # its longest lease; a claim older than that was lost in transit and is reclaimed.
     "CLAIM_RENEW_FACTOR": 3.0,
+    # Jobs of an async type one worker runs at once on its event loop (one unit).
+    "ASYNC_CONCURRENCY": 50,
+    # Short sync jobs are handed to a worker in chunks that should take about this long
+    # (milliseconds), sized from the type's recent time per job; a type with no history
+    # yet runs one job per unit. A more urgent job waits at most about this for a worker.
+    "CHUNK_BUDGET_MS": 50,
+    # The most jobs in one chunk, however short they are.
+    "CHUNK_MAX_JOBS": 100,
+    # Decided attempts are recorded in groups: one transaction at least this often
+    # (milliseconds) while a unit runs, and at its end.
+    "FLUSH_INTERVAL_MS": 10,
+    # A worker whose recording fails on a dropped connection retries for this long (seconds)
+    # before leaving the attempts to the reclaimer (which runs them again).
+    "RECORD_PATIENCE": 30.0,
     # How often each cluster looks for expired leases and dead local workers (seconds).
     "RECLAIM_INTERVAL": 2.0,
     # The longest an idle cluster sleeps between two empty claims (seconds); polling backs

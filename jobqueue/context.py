@@ -153,8 +153,8 @@ class JobContext:
     def enqueue(self, job_type: Any, payload: Any = None, **options: Any) -> None:
         """Enqueue a follow-up job, committed together with this job's success (and not at all
         if this attempt fails). The payload is validated now, so a bad one fails this attempt."""
+        from jobqueue.engine.enqueue import build_job
         from jobqueue.registry import resolve_definition
-        from jobqueue.services.jobs import build_job
 
         definition = resolve_definition(job_type)
         # Build (and throw away) the job now: a bad payload or option fails this attempt

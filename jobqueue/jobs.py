@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import inspect
 import uuid
 from typing import Any
 
 import pydantic
+from asgiref.sync import async_to_sync
 
 from jobqueue.base import BaseJob, JobResult
 from jobqueue.context import JobContext
+from jobqueue.engine.reclaim import HOOK_TYPE, WORKER_LOST, WORKER_TIMED_OUT
 from jobqueue.options import Priority
 from jobqueue.registry import job
-from jobqueue.services.lifecycle import HOOK_TYPE, WORKER_LOST, WORKER_TIMED_OUT
 
 
 @job(name="jobqueue_prune", schedule=600, overlap=False, max_attempts=1, timeout=900, priority=Priority.LOW)
@@ -34,10 +36,12 @@ def roll_up_metrics(ctx: JobContext) -> JobResult:
     return JobResult.ok("rolled up", minutes=report.minutes, rows=report.rows, behind=int(report.behind))
 
 
-@job(name=HOOK_TYPE, max_attempts=3, timeout=600)
+# max_attempts=1: hooks are delivered at most once per recorded attempt (docs/architecture.md).
+@job(name=HOOK_TYPE, max_attempts=1, timeout=600)
 class RunReclaimedHook(BaseJob):
-    """Run `on_failure` or `on_dead` of a job whose attempt the reclaimer closed (its worker
-    died, or was stopped past its timeout), in a worker, as the runner would have.
+    """Run `cleanup`, then `on_failure` or `on_dead`, of a job whose attempt the reclaimer
+    closed (its worker died, or was stopped past its timeout), in a worker, as the pipeline
+    would have.
 
     Which hook is decided here from the stored rows, never from the payload: `on_dead` when
     that attempt made the job dead, `on_failure` when the job was retried after it. A job
@@ -85,5 +89,15 @@ class RunReclaimedHook(BaseJob):
         hook_ctx.log = ctx.log  # the hook's log lines are kept on this job's attempt
         error = WorkerLost(closed.error_message, outcome=closed.outcome, attempt=payload.attempt)
         hook = "on_dead" if dead else "on_failure"
-        getattr(state.definition.job_class(), hook)(hook_ctx, job_payload, error)
-        return JobResult.ok(f"{hook} of {target.job_type.name} job {target.pk} ran", data={"hook": hook})
+        instance = state.definition.job_class()
+        ran = []
+        for name, args in (("cleanup", (hook_ctx, job_payload)), (hook, (hook_ctx, job_payload, error))):
+            method = getattr(instance, name)
+            if getattr(type(instance), name) is getattr(BaseJob, name):
+                continue
+            if inspect.iscoroutinefunction(method):
+                async_to_sync(method)(*args)
+            else:
+                method(*args)
+            ran.append(name)
+        return JobResult.ok(f"{hook} of {target.job_type.name} job {target.pk} ran", data={"hook": hook, "ran": ran})

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from jobqueue.conf import jobqueue_settings
 from jobqueue.exceptions import ConfigurationError
 
 
@@ -310,6 +311,11 @@ class EffectiveConfig:
         if name in values:
             return values[name]
         raise AttributeError(name)
+
+    @property
+    def effective_timeout(self) -> int:
+        """This type's timeout in seconds: its own, or the JOBQUEUE DEFAULT_TIMEOUT."""
+        return int(self.values.get("timeout") or 0) or int(jobqueue_settings.DEFAULT_TIMEOUT)
 
 
 def resolve(

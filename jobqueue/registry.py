@@ -44,6 +44,9 @@ class Unique:
             raise ConfigurationError(f"Unique(period={self.period!r}) must be a positive number of seconds")
 
 
+_HOOKS = ("on_failure", "on_dead", "cleanup")
+
+
 @dataclass(frozen=True)
 class JobDefinition:
     """A job type as declared in code. Immutable; built and validated by `@job`."""
@@ -65,9 +68,16 @@ class JobDefinition:
 
     @property
     def has_failure_hooks(self) -> bool:
-        """Whether the class overrides `on_failure` or `on_dead` (the reclaimer then enqueues
-        a `jobqueue_hook` job for an attempt it closes)."""
-        return self.job_class.on_failure is not BaseJob.on_failure or self.job_class.on_dead is not BaseJob.on_dead
+        """Whether the class overrides `on_failure`, `on_dead` or `cleanup` (the reclaimer then
+        enqueues a `jobqueue_hook` job for an attempt it closes)."""
+        return any(getattr(self.job_class, name) is not getattr(BaseJob, name) for name in _HOOKS)
+
+    @property
+    def is_async(self) -> bool:
+        """Whether its `execute` (or `execute_batch`) is a coroutine function: its jobs run
+        many at once on a worker's event loop."""
+        method = getattr(self.job_class, "execute_batch" if self.is_batch else "execute", None)
+        return inspect.iscoroutinefunction(method)
 
     def payload_schema(self) -> dict[str, Any]:
         return self.payload_model.model_json_schema()
@@ -210,10 +220,19 @@ def _function_job(func: Callable[..., Any], where: str) -> type[BaseJob]:
         kwargs = {name: getattr(payload, name) for name in type(payload).model_fields}
         return func(ctx, **kwargs) if takes_ctx else func(**kwargs)
 
+    async def aexecute(self: BaseJob, ctx: Any, payload: pydantic.BaseModel) -> Any:
+        kwargs = {name: getattr(payload, name) for name in type(payload).model_fields}
+        return await (func(ctx, **kwargs) if takes_ctx else func(**kwargs))
+
     return type(
         f"{func.__name__}_job",
         (BaseJob,),
-        {"Payload": payload_model, "execute": execute, "__module__": func.__module__, "__doc__": func.__doc__},
+        {
+            "Payload": payload_model,
+            "execute": aexecute if inspect.iscoroutinefunction(func) else execute,
+            "__module__": func.__module__,
+            "__doc__": func.__doc__,
+        },
     )
 
 
@@ -221,6 +240,10 @@ def _build(target: Any, options: dict[str, Any]) -> JobDefinition:
     is_function = inspect.isfunction(target)
     where = f"{target.__module__}.{target.__qualname__}"
     if is_function:
+        if inspect.isasyncgenfunction(target) or inspect.isgeneratorfunction(target):
+            raise ConfigurationError(
+                f"{where}: a job function must return its result, not yield (a generator cannot run)"
+            )
         job_class = _function_job(target, where)
     elif isinstance(target, type) and issubclass(target, BaseJob):
         job_class = target

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jobqueue.backoff import retry_delay
+from jobqueue.engine.backoff import retry_delay
 
 
 @pytest.mark.parametrize(

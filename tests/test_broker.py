@@ -9,13 +9,15 @@ from django.utils import timezone
 from django_q.signing import SignedPackage
 
 from jobqueue import enqueue
-from jobqueue.broker import JobBroker, package
-from jobqueue.claim import claim
+from jobqueue.djangoq.broker import JobBroker, package
+from jobqueue.engine import transitions
+from jobqueue.engine.pipeline import run_unit
+from jobqueue.engine.reclaim import reclaim_lost
+from jobqueue.engine.units import Claim
 from jobqueue.exceptions import JobQueueError
 from jobqueue.models import Attempt, DeadLetter, Job, JobType, Outcome, Status
-from jobqueue.runner import run_job
-from jobqueue.services import lifecycle, update_job_type
-from tests.helpers import CLUSTER
+from jobqueue.services import update_job_type
+from tests.helpers import CLUSTER, claim
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +26,7 @@ def test_highest_priority_first_then_oldest_first() -> None:
     low = [enqueue("echo", {"value": i}, priority=-10) for i in range(3)]
     high = enqueue("echo", {"value": 99}, priority=50)
     mid = [enqueue("echo", {"value": i}) for i in range(2)]
-    order = [c.job_id for c in claim(10, CLUSTER)]
+    order = [c.jobs[0][0] for c in claim(10, CLUSTER)]
     assert order == [str(j.pk) for j in [high, *mid, *low]]
 
 
@@ -32,7 +34,7 @@ def test_claim_counts_the_attempt_and_sets_a_lease() -> None:
     job = enqueue("echo", {"value": 1})
     (claimed,) = claim(5, CLUSTER)
     stored = Job.objects.get(pk=job.pk)
-    assert (claimed.attempt, stored.attempts, stored.status) == (1, 1, Status.RUNNING)
+    assert (claimed.jobs[0][1], stored.attempts, stored.status) == (1, 1, Status.RUNNING)
     assert stored.claimed_by == CLUSTER
     assert stored.lease_expires_at > timezone.now()
     assert claim(5, CLUSTER) == []  # never claimed twice
@@ -54,7 +56,7 @@ def test_concurrency_limit_counts_running_jobs() -> None:
     assert sorted(c.type_name for c in first) == ["echo", "limited", "limited"]
     assert claim(10, CLUSTER) == []  # both slots taken
     limited = [c for c in first if c.type_name == "limited"]
-    run_job(limited[0].job_id, limited[0].attempt, CLUSTER)
+    run_unit(limited[0])
     assert [c.type_name for c in claim(10, CLUSTER)] == ["limited"]
 
 
@@ -75,10 +77,10 @@ def test_expired_lease_is_reclaimed_and_retried_then_dead_lettered() -> None:
     for attempt in (1, 2, 3):
         Job.objects.filter(pk=job.pk).update(run_after=timezone.now())
         (claimed,) = claim(1, CLUSTER)
-        assert claimed.attempt == attempt
-        lifecycle.start(lifecycle.Claim(claimed.job_id, attempt, CLUSTER), host="h", pid=1, timeout=20)
+        assert claimed.jobs[0][1] == attempt
+        transitions.start_unit([Claim(claimed.jobs[0][0], attempt, CLUSTER)], worker="h:1", timeout=20)
         Job.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
-        assert lifecycle.reclaim_lost() == 1
+        assert len(reclaim_lost()) == 1
     stored = Job.objects.get(pk=job.pk)
     assert stored.status == Status.DEAD
     assert list(Attempt.objects.filter(job=job).values_list("outcome", flat=True)) == [Outcome.CRASHED] * 3
@@ -88,8 +90,8 @@ def test_expired_lease_is_reclaimed_and_retried_then_dead_lettered() -> None:
 def test_dead_local_worker_is_found_by_pid_before_the_lease_expires() -> None:
     job = enqueue("echo", {"value": 1})
     (claimed,) = claim(1, CLUSTER)
-    lifecycle.start(lifecycle.Claim(claimed.job_id, 1, CLUSTER), host="here", pid=4242, timeout=600)
-    assert lifecycle.reclaim_lost(cluster=CLUSTER, host="here", is_alive=lambda pid: pid != 4242) == 1
+    transitions.start_unit([Claim(claimed.jobs[0][0], 1, CLUSTER)], worker="here:4242", timeout=600)
+    assert len(reclaim_lost(cluster=CLUSTER, host="here", is_alive=lambda pid: pid != 4242)) == 1
     stored = Job.objects.get(pk=job.pk)
     assert stored.status == Status.DEAD  # echo allows one attempt
     assert Attempt.objects.get(job=job).outcome == Outcome.CRASHED
@@ -98,7 +100,7 @@ def test_dead_local_worker_is_found_by_pid_before_the_lease_expires() -> None:
 def test_release_gives_the_attempt_back() -> None:
     job = enqueue("echo", {"value": 1})
     (claimed,) = claim(1, CLUSTER)
-    assert lifecycle.release(lifecycle.Claim(claimed.job_id, 1, CLUSTER))
+    assert transitions.release(Claim(claimed.jobs[0][0], 1, CLUSTER))
     stored = Job.objects.get(pk=job.pk)
     assert (stored.status, stored.attempts, stored.claimed_by) == (Status.QUEUED, 0, "")
 
@@ -106,10 +108,10 @@ def test_release_gives_the_attempt_back() -> None:
 def test_package_names_only_the_runner_and_the_claim() -> None:
     enqueue("echo", {"value": 123456789})
     (claimed,) = claim(1, CLUSTER)
-    signed = SignedPackage.dumps(package(claimed, CLUSTER))
+    signed = SignedPackage.dumps(package(claimed))
     unpacked = SignedPackage.loads(signed)
-    assert unpacked["func"].__module__ == "jobqueue.runner"
-    assert unpacked["args"] == (claimed.job_id, 1, CLUSTER, (), "echo")
+    assert unpacked["func"].__module__ == "jobqueue.djangoq.entry"
+    assert unpacked["args"] == ("echo", "sync", ((claimed.jobs[0][0], 1),), CLUSTER, claimed.timeout)
     assert unpacked["save"] is False
     assert "123456789" not in repr(unpacked)  # no user data travels through django-q2
 
@@ -127,7 +129,7 @@ def test_broker_dequeue_and_sizes_report_real_figures() -> None:
 
 
 def test_dequeue_records_a_heartbeat_and_marks_stopping() -> None:
-    from jobqueue import shutdown
+    from jobqueue.engine import shutdown
     from jobqueue.models import ClusterHeartbeat
 
     broker = JobBroker(list_key="test")
@@ -155,7 +157,7 @@ def test_claims_wait_for_room_and_unstarted_claims_keep_their_lease() -> None:
         held += len(packages)
     assert held == int(Conf.WORKERS) + int(Conf.QUEUE_LIMIT)  # free workers plus the local queue
     Job.objects.filter(status=Status.RUNNING).update(lease_expires_at=timezone.now())
-    assert lifecycle.renew_claims(broker.cluster_key) == held
+    assert len(transitions.renew_held(broker.cluster_key, list(broker.claimer.held), 600)) == held
     assert not Job.objects.filter(status=Status.RUNNING, lease_expires_at__lte=timezone.now()).exists()
 
 
@@ -169,8 +171,7 @@ def test_a_claim_lost_in_transit_stops_being_renewed_and_is_reclaimed() -> None:
     Job.objects.filter(pk=job.pk).update(
         claimed_at=timezone.now() - timedelta(days=1), lease_expires_at=timezone.now() - timedelta(seconds=1)
     )
-    assert lifecycle.renew_claims("lost-cluster") == 0
-    assert lifecycle.reclaim_lost() == 1
+    assert len(reclaim_lost()) == 1
     stored = Job.objects.get(pk=job.pk)
     assert stored.status == Status.DEAD  # echo allows one attempt; it was used by the lost claim
     assert Attempt.objects.get(job=job).outcome == Outcome.CRASHED

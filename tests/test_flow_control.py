@@ -9,12 +9,11 @@ import pytest
 from django.utils import timezone
 
 from jobqueue import BaseJob, RateLimited, enqueue, enqueue_many, job
-from jobqueue.claim import claim
+from jobqueue.engine.pipeline import run_unit
 from jobqueue.models import Attempt, Job, JobType, RateLimitStart, Status, UniqueLock
 from jobqueue.registry import registry
-from jobqueue.runner import run_job
 from jobqueue.services import cancel, update_job_type
-from tests.helpers import CLUSTER, drain
+from tests.helpers import CLUSTER, claim, drain
 
 pytestmark = pytest.mark.django_db
 
@@ -71,7 +70,7 @@ def test_a_job_may_push_back_without_using_an_attempt() -> None:
 
         queued = enqueue("pushes_back", {})
         (item,) = claim(1, CLUSTER)
-        assert run_job(item.job_id, item.attempt, CLUSTER) == "queued"
+        assert run_unit(item) == "recorded"
     stored = Job.objects.get(pk=queued.pk)
     assert (stored.status, stored.attempts) == (Status.SCHEDULED, 0)
     assert stored.run_after > timezone.now() + timedelta(seconds=25)
@@ -82,8 +81,8 @@ def test_batch_type_runs_many_jobs_in_one_attempt() -> None:
     enqueue_many([{"type": "batcher", "payload": {"item": i}} for i in range(25)])
     units = claim(1, CLUSTER)
     assert len(units) == 1
-    assert len(units[0].batch) == 9  # the first job plus nine more
-    run_job(units[0].job_id, units[0].attempt, CLUSTER, units[0].batch)
+    assert len(units[0].jobs) == 10  # the first job plus nine more
+    run_unit(units[0])
     drain()
     batches = set(Attempt.objects.values_list("batch_id", flat=True))
     assert len(batches) == 3  # 10 + 10 + 5
@@ -110,7 +109,7 @@ def test_progress_is_written_while_running() -> None:
     job_row = enqueue("echo", {"value": 1})
     (item,) = claim(1, CLUSTER)
     state_ctx = JobContext(
-        job_id=item.job_id, definition=reg.get("echo"), config=None, attempt=1, max_attempts=1, deadline=None
+        job_id=item.jobs[0][0], definition=reg.get("echo"), config=None, attempt=1, max_attempts=1, deadline=None
     )  # type: ignore[arg-type]
     state_ctx.progress(0.4, "reading")
     stored = Job.objects.get(pk=job_row.pk)
@@ -124,7 +123,7 @@ def test_cancel_request_is_seen_by_the_running_job(make_user) -> None:
     job_row = enqueue("cancellable", {})
     (item,) = claim(1, CLUSTER)
     ctx = JobContext(
-        job_id=item.job_id, definition=reg.get("cancellable"), config=None, attempt=1, max_attempts=1, deadline=None
+        job_id=item.jobs[0][0], definition=reg.get("cancellable"), config=None, attempt=1, max_attempts=1, deadline=None
     )  # type: ignore[arg-type]
     assert ctx.is_cancelled() is False
     cancel(job_row, by=make_user())
@@ -220,7 +219,7 @@ def test_the_per_job_checks_run_for_each_job_of_a_batch_and_decide_it_alone() ->
                 hooks.append(("on_dead", payload.item if payload else None, str(error)))
 
         jobs = enqueue_many([{"type": "checked_batch", "payload": {"item": i}} for i in range(6)])
-        assert drain() == ["succeeded"]  # the first job's status stands for the unit
+        assert drain() == ["succeeded", "skipped", "retrying", "dead", "succeeded", "succeeded"]
 
     ids = {j.payload["item"]: str(j.pk) for j in jobs}
     assert calls == [([0, 4, 5], [ids[0], ids[4], ids[5]])]
@@ -257,7 +256,7 @@ def test_a_job_of_a_batch_whose_cancel_was_requested_is_not_executed(make_user) 
         jobs = enqueue_many([{"type": "cancel_batch", "payload": {"item": i}} for i in range(3)])
         (unit,) = claim(1, CLUSTER)
         cancel(Job.objects.get(pk=jobs[1].pk), by=make_user())  # claimed: only a request
-        run_job(unit.job_id, unit.attempt, CLUSTER, unit.batch)
+        run_unit(unit)
 
     assert seen == [[0, 2]]
     statuses = {j.payload["item"]: j.status for j in Job.objects.all()}

@@ -11,7 +11,7 @@ import pytest
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
-from jobqueue import inserts
+from jobqueue.engine import inserts
 from jobqueue.models import Attempt, Job, JobType, Outcome, Status
 
 pytestmark = pytest.mark.django_db

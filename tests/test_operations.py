@@ -50,8 +50,7 @@ def test_cancel_waiting_job_at_once_and_finished_job_refused(operator) -> None:
 
 
 def test_cancel_of_a_running_job_is_a_request(operator) -> None:
-    from jobqueue.broker import claim
-    from tests.helpers import CLUSTER
+    from tests.helpers import CLUSTER, claim
 
     job = enqueue("echo", {"value": 1})
     claim(1, CLUSTER)

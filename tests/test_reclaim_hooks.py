@@ -11,11 +11,12 @@ import pytest
 from django.utils import timezone
 
 from jobqueue import BaseJob, WorkerLost, enqueue, job
-from jobqueue.claim import claim
+from jobqueue.engine import transitions
+from jobqueue.engine.reclaim import reclaim_lost
+from jobqueue.engine.units import Claim
 from jobqueue.models import Job, Status
 from jobqueue.registry import registry
-from jobqueue.services import lifecycle
-from tests.helpers import CLUSTER, drain
+from tests.helpers import CLUSTER, claim, drain
 
 pytestmark = pytest.mark.django_db
 
@@ -51,10 +52,10 @@ def hooked_types() -> Iterator[None]:
 def _lose_the_worker(job_row: Job) -> None:
     """Claim and start the job as a worker would, then let its lease run out and reclaim it."""
     (claimed,) = claim(1, CLUSTER)
-    assert claimed.job_id == str(job_row.pk)
-    lifecycle.start(lifecycle.Claim(claimed.job_id, claimed.attempt, CLUSTER), host="h", pid=1, timeout=20)
+    assert claimed.jobs[0][0] == str(job_row.pk)
+    transitions.start_unit([Claim(claimed.jobs[0][0], claimed.jobs[0][1], CLUSTER)], worker="h:1", timeout=20)
     Job.objects.filter(pk=job_row.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
-    assert lifecycle.reclaim_lost() == 1
+    assert len(reclaim_lost()) == 1
 
 
 def hook_jobs() -> Any:
@@ -74,7 +75,7 @@ def test_a_reclaimed_last_attempt_runs_on_dead_in_a_worker(hooked_types: None) -
     assert isinstance(error, WorkerLost)
     assert (error.outcome, error.attempt) == ("crashed", 1)
     assert "lease expired" in str(error)
-    assert Job.objects.get(pk=hook_job.pk).result["data"] == {"hook": "on_dead"}
+    assert Job.objects.get(pk=hook_job.pk).result["data"] == {"hook": "on_dead", "ran": ["on_dead"]}
 
 
 def test_a_reclaimed_attempt_that_will_be_retried_runs_on_failure(hooked_types: None) -> None:

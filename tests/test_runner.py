@@ -8,19 +8,18 @@ import pytest
 from django.utils import timezone
 
 from jobqueue import enqueue
-from jobqueue.claim import claim
+from jobqueue.engine.pipeline import run_unit
 from jobqueue.models import Attempt, DeadLetter, DeadReason, Job, JobType, Outcome, Status
-from jobqueue.runner import run_job
 from jobqueue.services import update_job_type
-from tests.helpers import CLUSTER, drain
+from tests.helpers import CLUSTER, claim, drain
 
 pytestmark = pytest.mark.django_db
 
 
 def run_one() -> Job:
     (item,) = claim(1, CLUSTER)
-    run_job(item.job_id, item.attempt, CLUSTER)
-    return Job.objects.get(pk=item.job_id)
+    run_unit(item)
+    return Job.objects.get(pk=item.jobs[0][0])
 
 
 def test_success_records_result_attempt_and_logs() -> None:
@@ -115,8 +114,8 @@ def test_invalid_configuration_fails_the_attempt_permanently() -> None:
 def test_lost_claim_records_nothing() -> None:
     enqueue("echo", {"value": 1})
     (item,) = claim(1, CLUSTER)
-    Job.objects.filter(pk=item.job_id).update(claimed_by="another-cluster")
-    assert run_job(item.job_id, item.attempt, CLUSTER) == "lost"
+    Job.objects.filter(pk=item.jobs[0][0]).update(claimed_by="another-cluster")
+    assert run_unit(item) == "lost"
     assert Attempt.objects.count() == 0
 
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.test import override_settings
 
+from jobqueue.engine.scheduler import latest_slot, slots_between, tick
 from jobqueue.models import Job, JobType, ScheduleState, Status
 from jobqueue.options import Schedule
-from jobqueue.scheduling import latest_slot, slots_between, tick
 from jobqueue.services import update_job_type
 
 pytestmark = pytest.mark.django_db
@@ -121,7 +121,7 @@ def test_a_schedule_on_the_record_needs_a_payload_free_type() -> None:
 
 
 def test_next_slot_of_a_cron_in_another_time_zone_is_in_the_future() -> None:
-    from jobqueue.scheduling import next_slot
+    from jobqueue.engine.scheduler import next_slot
 
     enable("morning_report")
     now = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # after 09:30 New York

@@ -1,6 +1,6 @@
 """Every state change of job types, jobs and dead letters; the admin, API and CLI call only these."""
 
-from jobqueue.services.jobs import BulkEnqueueError, EnqueueRequest, enqueue, enqueue_many
+from jobqueue.engine.enqueue import BulkEnqueueError, EnqueueRequest, enqueue, enqueue_many
 from jobqueue.services.operations import cancel, discard_dead_letter, requeue_dead_letter, rerun, run_now
 from jobqueue.services.retention import PruneReport, prune
 from jobqueue.services.types import SyncReport, sync_job_type, sync_job_types, update_job_type

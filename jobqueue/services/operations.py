@@ -8,11 +8,11 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from jobqueue.engine.enqueue import enqueue
 from jobqueue.exceptions import InvalidStateError
 from jobqueue.models import WAITING, DeadLetter, Job, JobType, Resolution, Status
 from jobqueue.registry import registry
 from jobqueue.services.audit import Actor, actor_label, record
-from jobqueue.services.jobs import enqueue
 
 
 def run_now(job_type: JobType, payload: Any = None, *, by: Actor, priority: int | None = None) -> Job:

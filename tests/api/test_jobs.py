@@ -222,8 +222,7 @@ def test_cancel_waiting_job_then_409(api, client_for) -> None:
 
 
 def test_cancel_of_a_running_job_is_a_request(api) -> None:
-    from jobqueue.broker import claim
-    from tests.helpers import CLUSTER
+    from tests.helpers import CLUSTER, claim
 
     job = enqueue("echo", {"value": 1})
     claim(1, CLUSTER)

@@ -175,10 +175,14 @@ def test_sigterm_finishes_running_jobs_and_gives_back_the_rest(start_cluster, tm
 
 @pytest.mark.timeout(600)
 def test_two_clusters_never_claim_the_same_job_twice(start_cluster) -> None:
+    from jobqueue.models import ClusterHeartbeat
+
     total = 10_000 if connection.vendor == "postgresql" else 3_000
+    start_cluster(workers=2)
+    start_cluster(workers=2)
+    # Both up before the work arrives: a cluster drains thousands of no-op jobs a second.
+    wait_for(lambda: ClusterHeartbeat.objects.filter(stopped_at__isnull=True).count() == 2, timeout=60)
     enqueue_many([{"type": "noop", "payload": {}}] * total)
-    start_cluster(workers=2)
-    start_cluster(workers=2)
     wait_for(
         lambda: jobs().filter(status=Status.SUCCEEDED).count() == total,
         timeout=500,

@@ -12,15 +12,18 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from jobqueue import inserts
+from jobqueue.engine import inserts
+from jobqueue.engine.wakeup import notify
 from jobqueue.exceptions import JobQueueError, PayloadValidationError, UnknownJobTypeError
 from jobqueue.models import ACTIVE, Job, Status, UniqueLock
 from jobqueue.options import OPTIONS
 from jobqueue.registry import JobDefinition, resolve_definition
 from jobqueue.typeconfig import type_state, type_states
-from jobqueue.wakeup import notify
 
 JobTypeRef = str | JobDefinition | type | Callable[..., Any]
+
+# Called with each job inserted (jobqueue.testing's inline mode runs it at commit); None in production.
+after_insert: Callable[[Job], object] | None = None
 
 
 class BulkEnqueueError(JobQueueError, ValueError):
@@ -141,9 +144,16 @@ def enqueue_built(new: Job, definition: JobDefinition | None = None) -> Job:
             definition = states[0].definition if states else None
         return _insert_unique(new, definition)
     inserts.insert([new])
-    if new.status == Status.QUEUED:
-        notify()
+    _inserted([new])
     return new
+
+
+def _inserted(jobs: list[Job]) -> None:
+    if any(job.status == Status.QUEUED for job in jobs):
+        notify()
+    if after_insert is not None:
+        for job in jobs:
+            after_insert(job)
 
 
 def unique_key_for(definition: JobDefinition, payload: dict[str, Any]) -> str | None:
@@ -180,8 +190,7 @@ def _insert_unique(new: Job, definition: JobDefinition | None) -> Job:
                 continue
             if period is not None:
                 UniqueLock.objects.filter(job_type_id=new.job_type_id, key=new.unique_key).update(job=new)
-        if new.status == Status.QUEUED:
-            notify()
+        _inserted([new])
         return new
     raise IntegrityError(f"could not enqueue unique job {new.unique_key!r}: its key kept changing hands")
 
@@ -243,8 +252,7 @@ def enqueue_many(items: Iterable[EnqueueRequest | Mapping[str, Any]], *, created
             return [enqueue_built(j) for j in jobs]
     with transaction.atomic():
         inserts.insert(jobs)
-        if any(j.status == Status.QUEUED for j in jobs):
-            notify()
+        _inserted(jobs)
     return jobs
 
 

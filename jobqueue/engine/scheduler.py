@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from jobqueue.conf import django_setting, jobqueue_settings
+from jobqueue.engine.enqueue import enqueue
 from jobqueue.exceptions import PayloadValidationError
 from jobqueue.models import ACTIVE, Job, ScheduleState
 from jobqueue.options import Schedule
@@ -108,8 +109,6 @@ def _tick_one(state: TypeState, now: datetime) -> list[Job]:
         return []
     if slot <= row.last_slot:
         return []
-    from jobqueue.services.jobs import enqueue
-
     with transaction.atomic():
         if not ScheduleState.objects.filter(pk=row.pk, last_slot=row.last_slot).update(last_slot=slot):
             return []  # another cluster took this slot

@@ -15,7 +15,7 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError
 from django_q.management.commands.qcluster import Command as DjangoQClusterCommand
 
-from jobqueue import shutdown
+from jobqueue.engine import shutdown
 
 
 class Command(DjangoQClusterCommand):

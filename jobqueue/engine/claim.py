@@ -1,0 +1,135 @@
+"""Claiming ready work as units: priority order, per-type concurrency and rate limits, leases.
+
+One short write transaction per claim. Candidates come in claim order (highest priority,
+then oldest); on PostgreSQL with `FOR UPDATE SKIP LOCKED`, so clusters never wait on each
+other's rows, and on SQLite under the write lock the transaction takes first. The rows of job
+types with a concurrency or rate limit are locked (SKIP LOCKED, in id order: no deadlocks)
+and their counts re-read under the lock, so two clusters never both take a type's last slot.
+
+Candidates are grouped into units in that order: a job joins an open unit of its type that
+has space, or opens one while the cluster has room; the first that fits nowhere ends the
+claim, so a unit never takes a job ahead of a more urgent one left behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from django.db import connection
+from django.db.models import Count
+from django.utils import timezone
+
+from jobqueue.engine import sql
+from jobqueue.engine.transitions import lease_until
+from jobqueue.engine.units import Mode, Unit
+from jobqueue.models import Job, JobType, RateLimitStart, Status
+from jobqueue.typeconfig import TypeState, type_states
+
+# Candidates read per claim at most: enough to fill the room with full units.
+MAX_CANDIDATES = 500
+
+UnitSize = Callable[[TypeState], int]
+
+
+def mode_of(state: TypeState) -> Mode:
+    if state.definition.is_batch:
+        return Mode.BATCH
+    if state.definition.is_async:
+        return Mode.ASYNC
+    return Mode.SYNC
+
+
+def claim(room: int, cluster: str, unit_size: UnitSize | None = None, now: datetime | None = None) -> list[Unit]:
+    """Claim up to `room` units of ready work for `cluster`. `unit_size` says how many jobs
+    of a type one unit may hold (one each when not given)."""
+    now = now or timezone.now()
+    runnable = {s.type_id: s for s in type_states().values() if s.config.enabled}
+    if not runnable or room < 1:
+        return []
+    size = unit_size or (lambda state: 1)
+    sizes = {tid: max(1, size(state)) for tid, state in runnable.items()}
+    want = min(MAX_CANDIDATES, room * max(sizes.values()))
+    with sql.write_transaction():
+        candidates = _candidates(list(runnable), want, now)
+        allowance = _allowances(runnable, candidates, now)
+        groups = _group(candidates, sizes, allowance, room)
+        chosen = [job_id for _, members in groups for job_id in members]
+        if not chosen:
+            return []
+        longest = max(runnable[tid].config.effective_timeout for tid, _ in groups)
+        # A claimed unit may wait in the cluster's local queue: the claim's lease covers the
+        # longest timeout, and the cluster renews it while it holds the claim unstarted.
+        params = [cluster, sql.when(lease_until(now, longest)), sql.when(now), *(sql.job_id(j) for j in chosen)]
+        attempts = {sql.read_id(row[0]): int(row[2]) for row in sql.rows("mark_claimed", params, ids=len(chosen))}
+        rated = [(job_id, tid) for tid, members in groups if runnable[tid].config.rate_limit for job_id in members]
+        if rated:
+            RateLimitStart.objects.bulk_create(
+                [RateLimitStart(job_type_id=tid, job_id=job_id, at=now) for job_id, tid in rated]
+            )
+    units = []
+    for tid, members in groups:
+        state = runnable[tid]
+        jobs = tuple((job_id, attempts[job_id]) for job_id in members if job_id in attempts)
+        if jobs:
+            units.append(Unit(state.definition.name, mode_of(state), jobs, cluster, state.config.effective_timeout))
+    return units
+
+
+def _candidates(type_ids: list[int], want: int, now: datetime) -> list[tuple[str, int]]:
+    found = sql.rows("select_ready", [sql.when(now), *type_ids, want], types=len(type_ids))
+    return [(sql.read_id(job_id), int(tid)) for job_id, tid in found]
+
+
+def _allowances(runnable: dict[int, TypeState], candidates: list[tuple[str, int]], now: datetime) -> dict[int, int]:
+    """How many more jobs each gated type among the candidates may start now. A gated type
+    whose row another cluster has locked right now gets none this round."""
+    gated = sorted(
+        {tid for _, tid in candidates if runnable[tid].config.concurrency or runnable[tid].config.rate_limit}
+    )
+    if not gated:
+        return {}
+    locked = set(gated)
+    if connection.features.has_select_for_update_skip_locked:
+        locked = set(
+            JobType.objects.select_for_update(skip_locked=True).filter(pk__in=gated).values_list("pk", flat=True)
+        )
+    running = dict(
+        Job.objects.filter(status=Status.RUNNING, job_type_id__in=locked)
+        .values_list("job_type_id")
+        .annotate(n=Count("id"))
+    )
+    allowance = dict.fromkeys(gated, 0)
+    for tid in locked:
+        config = runnable[tid].config
+        room = 1 << 30
+        if config.concurrency:
+            room = int(config.concurrency) - running.get(tid, 0)
+        if config.rate_limit:
+            since = now - timedelta(seconds=config.rate_limit.period)
+            started = RateLimitStart.objects.filter(job_type_id=tid, at__gt=since).count()
+            room = min(room, config.rate_limit.count - started)
+        allowance[tid] = room
+    return allowance
+
+
+def _group(
+    candidates: list[tuple[str, int]], sizes: dict[int, int], allowance: dict[int, int], room: int
+) -> list[tuple[int, list[str]]]:
+    """Candidates into units, in claim order (see the module docstring)."""
+    units: list[tuple[int, list[str]]] = []
+    open_unit: dict[int, list[str]] = {}
+    for job_id, tid in candidates:
+        if tid in allowance:
+            if allowance[tid] <= 0:
+                continue  # a full type cannot run anyway: it holds nothing back
+            allowance[tid] -= 1
+        members = open_unit.get(tid)
+        if members is None or len(members) >= sizes[tid]:
+            if len(units) >= room:
+                break
+            members = []
+            units.append((tid, members))
+            open_unit[tid] = members
+        members.append(job_id)
+    return units

@@ -1,0 +1,226 @@
+"""The periodic duties of a cluster's pusher, each with its own interval, errors and log line.
+
+- `Claimer`: claims units while the cluster has room, and remembers which claims it holds;
+- `Reclaimer`: renews the leases of held claims, hands back claims it does not hold (a claim
+  whose commit it never saw), and reclaims attempts whose worker is gone;
+- `Scheduler`: turns due schedule slots into jobs;
+- `Heartbeat`: tells the database this cluster is alive.
+
+A duty that fails logs its own line and is tried again at its next turn; it never stops the
+others. The django-q2 adapter calls them from the broker's `dequeue()`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import DatabaseError, close_old_connections, connection
+from django.utils import timezone
+
+from jobqueue.conf import jobqueue_settings
+from jobqueue.engine import inflight, reclaim, scheduler, transitions
+from jobqueue.engine.claim import claim
+from jobqueue.engine.units import Mode, Unit
+from jobqueue.models import ClusterHeartbeat
+from jobqueue.typeconfig import TypeState, type_states
+
+logger = logging.getLogger("jobqueue")
+
+
+class Duty:
+    """Something the pusher does every `interval` seconds, failing on its own."""
+
+    name = "duty"
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.next_at = 0.0
+
+    def due(self, now: float) -> bool:
+        return now >= self.next_at
+
+    def __call__(self, now: float | None = None) -> Any:
+        now = time.monotonic() if now is None else now
+        if not self.due(now):
+            return None
+        self.next_at = now + self.interval
+        try:
+            return self.run()
+        except Exception as exc:
+            logger.exception("%s failed; trying again in %.1f s", self.name, self.interval)
+            if isinstance(exc, DatabaseError):
+                connection.close()
+            return None
+
+    def run(self) -> Any:
+        raise NotImplementedError
+
+
+class Claimer(Duty):
+    """Claims units of work for this cluster and remembers the claims it holds unstarted."""
+
+    name = "claiming jobs"
+
+    def __init__(self, cluster: str, slots: Callable[[], int]) -> None:
+        super().__init__(0.0)
+        self.cluster = cluster
+        self.slots = slots  # how many more units the cluster can take now
+        self.held: dict[str, float] = {}  # job id -> when claimed (monotonic)
+        self.claimed = 0
+
+    def run(self) -> list[Unit]:
+        room = self.slots()
+        if room <= 0:
+            return []
+        try:
+            units = claim(room, self.cluster, unit_size)
+        except Exception:
+            # The claim's commit may have happened without our seeing it: the Reclaimer
+            # hands back whatever the database credits us with that we do not hold.
+            self.next_at = time.monotonic() + 1.0
+            raise
+        now = time.monotonic()
+        for unit in units:
+            for job_id, _ in unit.jobs:
+                self.held[job_id] = now
+        inflight.add(len(units))
+        self.claimed += sum(len(u.jobs) for u in units)
+        return units
+
+
+def unit_size(state: TypeState) -> int:
+    """How many jobs of a type one unit holds: its batch size, the async concurrency, or for
+    sync jobs as many as fit CHUNK_BUDGET_MS by their recent time per job (one with none)."""
+    if state.definition.is_batch:
+        return max(1, int(state.config.batch_size))
+    if state.definition.is_async:
+        return int(jobqueue_settings.ASYNC_CONCURRENCY)
+    per_job = inflight.seconds_per_job(state.definition.name)
+    if per_job <= 0.0:
+        return 1
+    budget = float(jobqueue_settings.CHUNK_BUDGET_MS) / 1000
+    return max(1, min(int(jobqueue_settings.CHUNK_MAX_JOBS), math.floor(budget / per_job)))
+
+
+class Reclaimer(Duty):
+    """Keeps this cluster's claims honest and recovers the attempts of lost workers."""
+
+    name = "reclaiming jobs"
+
+    def __init__(self, claimer: Claimer, host: str, is_alive: Callable[[int], bool]) -> None:
+        super().__init__(float(jobqueue_settings.RECLAIM_INTERVAL))
+        self.claimer, self.host, self.is_alive = claimer, host, is_alive
+
+    def run(self) -> int:
+        if connection.get_autocommit():
+            # Now and then rather than on every claim: a health check costs a round trip.
+            close_old_connections()
+        cluster = self.claimer.cluster
+        held = self.claimer.held
+        # Claims not yet started keep their lease while they wait for a worker, but only
+        # for a bounded time: one lost in transit to a worker is then left to expire.
+        limit = longest_lease() * float(jobqueue_settings.CLAIM_RENEW_FACTOR)
+        now = time.monotonic()
+        for job_id in [j for j, at in held.items() if now - at > limit]:
+            del held[job_id]
+        still = transitions.renew_held(cluster, list(held), longest_timeout())
+        for job_id in [j for j in held if j not in still]:
+            del held[job_id]  # started (or finished) since: no longer ours to renew
+        released = transitions.release_unheld(cluster, list(held), _ago(1.0))
+        if released:
+            logger.warning("handed back %s claim(s) this cluster never received: %s", len(released), released[:5])
+        lost = reclaim.reclaim_lost(cluster=cluster, host=self.host, is_alive=self.is_alive)
+        # A worker that died never gave its unit's slot back; a claim that expired unstarted
+        # never reached a worker. Either way the slot is free again.
+        gone = {job.worker for job in lost if job.claimed_by == cluster and job.worker}
+        unstarted = sum(1 for job in lost if job.claimed_by == cluster and not job.worker)
+        inflight.done(len(gone) + unstarted)
+        return len(released) + len(lost)
+
+
+class Scheduler(Duty):
+    """Evaluates schedules every SCHEDULE_INTERVAL, and whenever a slot falls due."""
+
+    name = "evaluating schedules"
+
+    def __init__(self) -> None:
+        super().__init__(float(jobqueue_settings.SCHEDULE_INTERVAL))
+        self.next_slot = timezone.now()
+
+    def due(self, now: float) -> bool:
+        return now >= self.next_at or timezone.now() >= self.next_slot
+
+    def run(self) -> None:
+        scheduler.tick()
+        self.next_slot = scheduler.next_slot(timezone.now()) or timezone.now() + timedelta(hours=1)
+
+    def seconds_to_next_slot(self) -> float:
+        return max(0.0, (self.next_slot - timezone.now()).total_seconds())
+
+
+class Heartbeat(Duty):
+    """Records that this cluster is alive (every HEARTBEAT_INTERVAL), or that it stops."""
+
+    name = "recording the heartbeat"
+
+    def __init__(self, cluster: str, workers: int, claimer: Claimer) -> None:
+        super().__init__(float(jobqueue_settings.HEARTBEAT_INTERVAL))
+        self.cluster, self.workers, self.claimer = cluster, workers, claimer
+        self.started = timezone.now()
+        self.stopped = False
+
+    def run(self, stopping: bool = False) -> None:
+        host, pid, _ = self.cluster.split(":", 2)
+        ClusterHeartbeat.objects.update_or_create(
+            key=self.cluster,
+            defaults={
+                "host": host,
+                "pid": int(pid),
+                "workers": self.workers,
+                "started_at": self.started,
+                "last_seen_at": timezone.now(),
+                "claimed": self.claimer.claimed,
+                "stopped_at": timezone.now() if stopping else None,
+            },
+        )
+
+    def stop(self) -> None:
+        if not self.stopped:
+            self.stopped = True
+            try:
+                self.run(stopping=True)
+            except Exception:
+                logger.exception("%s failed", self.name)
+
+
+def longest_timeout() -> int:
+    return max((s.config.effective_timeout for s in type_states().values()), default=0) or int(
+        jobqueue_settings.DEFAULT_TIMEOUT
+    )
+
+
+def longest_lease() -> float:
+    return float(longest_timeout() + int(jobqueue_settings.LEASE_GRACE))
+
+
+def _ago(seconds: float) -> datetime:
+    return timezone.now() - timedelta(seconds=seconds)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+__all__ = ["Claimer", "Duty", "Heartbeat", "Mode", "Reclaimer", "Scheduler", "pid_alive", "unit_size"]

@@ -1,0 +1,120 @@
+"""What a cluster's processes share in memory, created before django-q2 forks them.
+
+- how many units the cluster holds (waiting in its local queue or running): the pusher adds
+  what it claims, a worker takes off what it finishes, so the pusher knows its room without
+  a query;
+- each type's recent time per job (an exponential average that workers update), from which
+  the claim sizes chunks of short jobs;
+- what each worker is running right now (a unit of many async jobs, or which job of a
+  sequential unit), so that the reclaimer of a worker that died can tell the job that killed
+  it from those the worker never reached.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import uuid
+from typing import Any
+
+_SLOTS = 256  # workers tracked per cluster (django-q2 clusters rarely have more than a few dozen)
+_TYPES = 512  # job types with a duration average
+
+IDLE, SEQUENTIAL, CONCURRENT = 0, 1, 2
+
+_units: Any = None
+_durations: Any = None  # per type slot: seconds per job (0.0: no history yet)
+_type_slots: dict[str, int] = {}
+_workers: Any = None  # per worker slot: pid, mode, job id high 64 bits, low 64 bits
+
+
+def install(type_names: list[str]) -> None:
+    """Create the shared state (in the cluster's main process, before it forks)."""
+    global _units, _durations, _workers
+    context = multiprocessing.get_context("fork")
+    _units = context.Value("i", 0)
+    _durations = context.Array("d", _TYPES)
+    _workers = context.Array("q", _SLOTS * 4)
+    _type_slots.clear()
+    _type_slots.update({name: index for index, name in enumerate(sorted(type_names)[:_TYPES])})
+
+
+def installed() -> bool:
+    return _units is not None
+
+
+def add(units: int) -> None:
+    if _units is not None and units:
+        with _units.get_lock():
+            _units.value += units
+
+
+def done(units: int = 1) -> None:
+    if _units is not None and units:
+        with _units.get_lock():
+            _units.value = max(0, _units.value - units)
+
+
+def held() -> int:
+    return 0 if _units is None else int(_units.value)
+
+
+def seconds_per_job(type_name: str) -> float:
+    """The type's recent time per job in this cluster (0.0 when it has no history here)."""
+    slot = _type_slots.get(type_name)
+    return 0.0 if _durations is None or slot is None else float(_durations[slot])
+
+
+def observe(type_name: str, seconds: float) -> None:
+    """Fold one job's duration into its type's average (weight 1/4: follows change fast)."""
+    slot = _type_slots.get(type_name)
+    if _durations is None or slot is None:
+        return
+    with _durations.get_lock():
+        old = _durations[slot]
+        _durations[slot] = seconds if old <= 0.0 else old + (seconds - old) / 4
+
+
+def running(mode: int, job_id: str | None = None) -> None:
+    """Tell the cluster what this worker is running now (IDLE when done)."""
+    if _workers is None:
+        return
+    pid = os.getpid()
+    value = uuid.UUID(job_id).int if job_id else 0
+    with _workers.get_lock():
+        slot = _slot(pid, claim=True)
+        if slot is not None:
+            base = slot * 4
+            _workers[base + 1] = mode
+            _workers[base + 2] = (value >> 64) - (1 << 63)
+            _workers[base + 3] = (value & ((1 << 64) - 1)) - (1 << 63)
+
+
+def running_in(pid: int) -> tuple[int, str | None]:
+    """What worker `pid` was running last: (mode, job id of a sequential unit)."""
+    if _workers is None:
+        return IDLE, None
+    with _workers.get_lock():
+        slot = _slot(pid, claim=False)
+        if slot is None:
+            return IDLE, None
+        base = slot * 4
+        mode = int(_workers[base + 1])
+        value = ((_workers[base + 2] + (1 << 63)) << 64) | (_workers[base + 3] + (1 << 63))
+        _workers[base] = 0  # the pid is gone: free its slot
+        _workers[base + 1] = IDLE
+    return mode, (str(uuid.UUID(int=value)) if mode == SEQUENTIAL and value else None)
+
+
+def _slot(pid: int, *, claim: bool) -> int | None:
+    free = None
+    for index in range(_SLOTS):
+        current = _workers[index * 4]
+        if current == pid:
+            return index
+        if free is None and current == 0:
+            free = index
+    if claim and free is not None:
+        _workers[free * 4] = pid
+        return free
+    return None

@@ -1,0 +1,281 @@
+"""The one execution pipeline: run a claimed unit of jobs, decide each attempt once, record
+the decisions in groups, then run the hooks of the attempts that were recorded.
+
+A unit is one job, a chunk of short jobs run one after another, many async jobs run at once
+on one event loop, or a batch (one `execute_batch` call). Whatever the unit, each job goes
+through the same steps (`engine.steps`), gets one `Decision`, and is recorded by the same
+guarded write; a hook runs only after its attempt's decision was recorded, so never for an
+attempt whose claim was lost, and never twice (the reclaimer only closes attempts whose
+claim is still open, and enqueues their hooks in the same transaction).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.db import close_old_connections, connection
+from django.utils import timezone
+
+from jobqueue.conf import jobqueue_settings
+from jobqueue.context import JobContext
+from jobqueue.engine import inflight, steps, transitions
+from jobqueue.engine.decide import AttemptReport, decide
+from jobqueue.engine.drivers import adrive, drive
+from jobqueue.engine.shutdown import shutting_down
+from jobqueue.engine.transitions import Entry
+from jobqueue.engine.units import JobSnapshot, Mode, Unit
+from jobqueue.exceptions import UnknownJobTypeError
+from jobqueue.models import DeadReason, Outcome
+from jobqueue.options import CODE_DEFAULTS, EffectiveConfig
+from jobqueue.typeconfig import TypeState, type_state
+
+logger = logging.getLogger("jobqueue")
+HOST = socket.gethostname()
+
+
+def run_unit(unit: Unit) -> str:
+    """Run one claimed unit and record every attempt of it. Returns a word for the log
+    ("recorded", "released", "lost", "unrecorded"); never raises, since django-q2 would then
+    store a result of its own: the Job and Attempt rows are the only history."""
+    try:
+        return _run(unit)
+    except BaseException:
+        # Only our own bookkeeping lands here (a lost database, say). The leases will expire
+        # and another cluster (or this one, by pid) reclaims the jobs: log, and go on.
+        logger.exception("unit of %s job(s) of %s could not be recorded", len(unit.jobs), unit.type_name)
+        reset_connection()
+        return "unrecorded"
+    finally:
+        inflight.running(inflight.IDLE)
+        inflight.done(1)
+
+
+def _run(unit: Unit) -> str:
+    if shutting_down():
+        for claim in unit.claims:
+            transitions.release(claim)
+        return "released"
+    try:
+        state: TypeState | None = type_state(unit.type_name)
+    except UnknownJobTypeError:
+        state = None
+    config = state.config if state is not None else EffectiveConfig("", dict(CODE_DEFAULTS), {})
+    worker = f"{HOST}:{os.getpid()}"
+    snapshots = transitions.start_unit(unit.claims, worker=worker, timeout=unit.timeout, rated=bool(config.rate_limit))
+    if not snapshots:
+        return "lost"
+    run = _UnitRun(unit, state, config, worker)
+    if state is None:
+        # A type gone from the code: its jobs are refused, never run.
+        for snapshot in snapshots:
+            report = run.report(snapshot)
+            report.fail(UnknownJobTypeError(f"job type {unit.type_name!r} is not registered in this deployment"))
+            report.retryable, report.dead_reason = False, DeadReason.UNREGISTERED_TYPE
+            run.decided(snapshot, report, None)
+    elif unit.mode == Mode.ASYNC:
+        asyncio.run(run.concurrently(snapshots))
+    elif unit.mode == Mode.BATCH:
+        run.batch(snapshots)
+    else:
+        run.sequentially(snapshots)
+    run.flush()
+    return "recorded"
+
+
+class _UnitRun:
+    """One unit in one worker: its decided attempts, flushed in groups, then their hooks."""
+
+    def __init__(self, unit: Unit, state: TypeState | None, config: EffectiveConfig, worker: str) -> None:
+        self.unit, self.state, self.config, self.worker = unit, state, config, worker
+        self.pending: list[Entry] = []
+        self.first_pending = 0.0
+        self.open = {c.job_id: c for c in unit.claims}  # not yet recorded (or handed back)
+        self.interval = float(jobqueue_settings.FLUSH_INTERVAL_MS) / 1000
+
+    def report(self, snapshot: JobSnapshot) -> AttemptReport:
+        return AttemptReport(outcome=Outcome.FAILED, started_at=timezone.now(), host=HOST, pid=os.getpid())
+
+    def context(self, snapshot: JobSnapshot) -> JobContext:
+        assert self.state is not None  # noqa: S101 - unregistered types never get here
+        return JobContext(
+            job_id=snapshot.id,
+            definition=self.state.definition,
+            config=self.config,
+            attempt=snapshot.attempt,
+            max_attempts=snapshot.max_attempts,
+            deadline=timezone.now() + timedelta(seconds=self.unit.timeout),
+            progress=snapshot.progress,
+        )
+
+    def decided(self, snapshot: JobSnapshot, report: AttemptReport, hook_args: Any) -> None:
+        """Take one finished attempt: hand it back if rate limited, else decide and queue it."""
+        report.finished_at = timezone.now()
+        if report.rate_limited_after is not None:
+            run_after = report.finished_at + timedelta(seconds=max(0.0, report.rate_limited_after))
+            transitions.release(snapshot.claim, run_after=run_after, note=f"rate limited: {report.error_message}")
+            self.open.pop(snapshot.id, None)
+            return
+        decision = decide(report, snapshot.attempt, snapshot.max_attempts, self.config, report.finished_at)
+        if not self.pending:
+            self.first_pending = time.monotonic()
+        self.pending.append(Entry(snapshot, report, decision, hook_args))
+
+    def due(self) -> bool:
+        return bool(self.pending) and time.monotonic() - self.first_pending >= self.interval
+
+    def take(self) -> list[Entry]:
+        entries, self.pending = self.pending, []
+        return entries
+
+    def flush(self) -> list[Entry]:
+        return self.record(self.take())
+
+    def record(self, entries: list[Entry]) -> list[Entry]:
+        """Record decisions in one transaction (a group commit); keep the rest of the unit leased."""
+        if not entries:
+            return []
+        try:
+            recorded = transitions.record_patiently(entries)
+        except Exception:
+            logger.exception("%s attempt(s) of %s could not be recorded", len(entries), self.unit.type_name)
+            reset_connection()
+            recorded = []
+        for entry in entries:
+            self.open.pop(entry.snapshot.id, None)
+            if entry.report.started_at is not None and self.state is not None:
+                seconds = (entry.report.finished_at - entry.report.started_at).total_seconds()
+                inflight.observe(self.unit.type_name, max(0.0, seconds))
+        if self.open:
+            transitions.extend(list(self.open.values()), worker=self.worker, timeout=self.unit.timeout)
+        return recorded
+
+    def hooks(self, recorded: list[Entry]) -> list[steps.Steps]:
+        """The failure hooks the recorded decisions call for."""
+        assert self.state is not None  # noqa: S101
+        return [
+            steps.hook(
+                entry.extra[0], name, entry.extra[1], _payload(entry.extra[1], entry.snapshot), entry.report.error
+            )
+            for entry in recorded
+            if entry.extra is not None and (name := entry.decision.hook) is not None
+        ]
+
+    # -- the three ways to run a unit -------------------------------------------------------
+
+    def sequentially(self, snapshots: list[JobSnapshot]) -> None:
+        assert self.state is not None  # noqa: S101
+        for snapshot in snapshots:
+            inflight.running(inflight.SEQUENTIAL, snapshot.id)
+            instance, ctx, report = self.state.definition.job_class(), self.context(snapshot), self.report(snapshot)
+            deadline = time.monotonic() + self.unit.timeout
+            drive(steps.single(instance, ctx, snapshot.payload, snapshot.cancel_requested, report), deadline)
+            report.follow_ups = ctx.follow_ups
+            self.decided(snapshot, report, (instance, ctx))
+            if self.due():
+                self._hooks_now(self.flush())
+        self._hooks_now(self.flush())
+
+    def batch(self, snapshots: list[JobSnapshot]) -> None:
+        assert self.state is not None  # noqa: S101
+        inflight.running(inflight.CONCURRENT)
+        instance, ctx = self.state.definition.job_class(), self.context(snapshots[0])
+        ctx.attempt = max(s.attempt for s in snapshots)
+        ctx.max_attempts = min(s.max_attempts for s in snapshots)
+        reports = {s.id: self.report(s) for s in snapshots}
+        jobs = [(s.id, s.payload, s.cancel_requested, reports[s.id]) for s in snapshots]
+        batch_steps = steps.batch(instance, ctx, jobs)
+        if self.state.definition.is_async:
+            asyncio.run(_adrive_for(batch_steps, self.unit.timeout))
+        else:
+            drive(batch_steps, time.monotonic() + self.unit.timeout)
+        batch_id = uuid.uuid4()
+        # Follow-ups of a batch commit with its first successful job (and not at all if none).
+        winners = [s for s in snapshots if reports[s.id].outcome == Outcome.SUCCEEDED]
+        if winners:
+            reports[winners[0].id].follow_ups = ctx.follow_ups
+        for snapshot in snapshots:
+            reports[snapshot.id].batch_id = batch_id
+            self.decided(snapshot, reports[snapshot.id], (instance, ctx))
+        self._hooks_now(self.flush())
+
+    async def concurrently(self, snapshots: list[JobSnapshot]) -> None:
+        """Every job of the unit at once on this loop, each under its own deadline; decisions
+        are flushed every FLUSH_INTERVAL_MS by one recorder, off the loop."""
+        inflight.running(inflight.CONCURRENT)
+        loop = asyncio.get_running_loop()
+        done = asyncio.Event()
+        recorder = asyncio.create_task(self._recorder(done))
+        try:
+            await asyncio.gather(*(self._one_async(snapshot, loop.time()) for snapshot in snapshots))
+        finally:
+            done.set()
+            await recorder
+
+    async def _one_async(self, snapshot: JobSnapshot, began: float) -> None:
+        assert self.state is not None  # noqa: S101
+        instance, ctx, report = self.state.definition.job_class(), self.context(snapshot), self.report(snapshot)
+        job_steps = steps.single(instance, ctx, snapshot.payload, snapshot.cancel_requested, report)
+        await adrive(job_steps, began + self.unit.timeout)
+        report.follow_ups = ctx.follow_ups
+        if report.rate_limited_after is not None:  # handing back writes to the database
+            await sync_to_async(self.decided, thread_sensitive=True)(snapshot, report, None)
+        else:
+            self.decided(snapshot, report, (instance, ctx))
+
+    async def _recorder(self, done: asyncio.Event) -> None:
+        record = sync_to_async(self.record, thread_sensitive=True)
+        while True:
+            finished = done.is_set()
+            if self.pending and (finished or self.due()):
+                # Taken on the loop (jobs append to it there), written off the loop.
+                recorded = await record(self.take())
+                await asyncio.gather(*(adrive(hook, None) for hook in self.hooks(recorded)))
+            if finished and not self.pending:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), self.interval)
+
+    def _hooks_now(self, recorded: list[Entry]) -> None:
+        hooks = self.hooks(recorded)
+        if hooks and self.state is not None and self.state.definition.is_async:
+            asyncio.run(_all(hooks))
+            return
+        for hook in hooks:
+            drive(hook, None)
+
+
+async def _all(hooks: list[steps.Steps]) -> None:
+    await asyncio.gather(*(adrive(hook, None) for hook in hooks))
+
+
+async def _adrive_for(job_steps: steps.Steps, timeout: float) -> Any:
+    return await adrive(job_steps, asyncio.get_running_loop().time() + timeout)
+
+
+def _payload(ctx: JobContext, snapshot: JobSnapshot) -> Any:
+    """The validated payload for a hook (None if it was invalid)."""
+    try:
+        return ctx.definition.validate_payload(snapshot.payload)
+    except Exception:
+        return None
+
+
+def reset_connection() -> None:
+    # An exception (or a timeout) may have left the connection inside a broken transaction.
+    try:
+        if connection.in_atomic_block:
+            return
+        if connection.connection is not None and connection.needs_rollback:
+            connection.rollback()
+        close_old_connections()
+    except Exception:
+        connection.close()

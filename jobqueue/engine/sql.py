@@ -1,0 +1,178 @@
+"""Every SQL statement of the worker-side protocol, by name, with its dialect variants.
+
+Python elsewhere calls `run(name, params, **shape)` and never assembles SQL or asks which
+database it is on: a reviewer reads the whole claim / start / finish / release protocol here.
+Only constants of ours (table names, status literals, placeholder lists sized by `shape`)
+are interpolated; every value is a bound parameter.
+
+Each statement's guard is the same: `status = 'running' AND attempts = N AND claimed_by = K`.
+A worker whose claim was taken over by another cluster matches no row and writes nothing, so
+one attempt is never recorded twice.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from django.db import connection, transaction
+
+from jobqueue.models import WAITING, Job
+
+# The statuses as SQL literals: SQLite matches a partial index only against literals, and
+# without the claim index a claim sorts the whole backlog.
+_WAITING_SQL = ", ".join(f"'{status}'" for status in WAITING)
+_RUNNING = "'running'"
+
+
+def _marks(count: int) -> str:
+    return ", ".join(["%s"] * count)
+
+
+def _pairs(count: int, postgres: bool) -> str:
+    pair = "(%s::uuid, %s::integer)" if postgres else "(%s, %s)"
+    return ", ".join([pair] * count)
+
+
+@functools.lru_cache(maxsize=512)
+def _build(name: str, vendor: str, shape: tuple[tuple[str, int], ...]) -> str:
+    job = Job._meta.db_table
+    pg = vendor == "postgresql"
+    n = dict(shape)
+    if name == "select_ready":
+        # Ready jobs of the given types, highest priority first, oldest first within one.
+        # PostgreSQL: rows another cluster is claiming are skipped, never waited on.
+        # SQLite: without statistics the planner may pick another index plus a sort; the
+        # claim index serves this ORDER BY directly at any backlog size.
+        exclude = f" AND id NOT IN ({_marks(n['exclude'])})" if n.get("exclude") else ""
+        return (
+            f"SELECT id, job_type_id FROM {job}{'' if pg else ' INDEXED BY jq_job_claim'} "  # noqa: S608
+            f"WHERE status IN ({_WAITING_SQL}) AND run_after <= %s AND job_type_id IN ({_marks(n['types'])}){exclude} "
+            f"ORDER BY priority DESC, run_after ASC LIMIT %s{' FOR UPDATE SKIP LOCKED' if pg else ''}"
+        )
+    if name == "mark_claimed":
+        # Claim the selected jobs for a cluster: the attempt is counted here, at claim.
+        return (
+            f"UPDATE {job} SET status = {_RUNNING}, attempts = attempts + 1, claimed_by = %s, "  # noqa: S608
+            f"lease_expires_at = %s, claimed_at = %s, started_at = NULL, worker = '' "
+            f"WHERE id IN ({_marks(n['ids'])}) RETURNING id, job_type_id, attempts"
+        )
+    if name == "start_unit":
+        # A worker starts a unit: one write for all its jobs, reading what the attempts need.
+        return (
+            f"UPDATE {job} SET started_at = %s, worker = %s, timeout = %s, lease_expires_at = %s "  # noqa: S608
+            f"WHERE status = {_RUNNING} AND claimed_by = %s AND (id, attempts) IN (VALUES {_pairs(n['jobs'], pg)}) "
+            "RETURNING id, attempts, payload, max_attempts, progress, cancel_requested_at, priority, job_type_id"
+        )
+    if name == "extend_unit":
+        # A worker still busy with a unit keeps the leases of its jobs not yet recorded.
+        return (
+            f"UPDATE {job} SET lease_expires_at = %s "  # noqa: S608
+            f"WHERE status = {_RUNNING} AND claimed_by = %s AND worker = %s AND id IN ({_marks(n['ids'])})"
+        )
+    if name == "finish":
+        # Record the decision on one attempt's job (guarded). NULL keeps the old value.
+        return (
+            f"UPDATE {job} SET status = %s, claimed_by = '', worker = '', lease_expires_at = NULL, "  # noqa: S608
+            "last_error = %s, progress = COALESCE(%s, progress), finished_at = %s, "
+            "run_after = COALESCE(%s, run_after), result = COALESCE(%s, result) "
+            f"WHERE id = %s AND status = {_RUNNING} AND attempts = %s AND claimed_by = %s"
+        )
+    if name == "release":
+        # Give a claimed job back without using its attempt (guarded).
+        return (
+            f"UPDATE {job} SET status = %s, attempts = attempts - 1, claimed_by = '', worker = '', "  # noqa: S608
+            "lease_expires_at = NULL, started_at = NULL, run_after = COALESCE(%s, run_after), "
+            "last_error = COALESCE(%s, last_error) "
+            f"WHERE id = %s AND status = {_RUNNING} AND attempts = %s AND claimed_by = %s"
+        )
+    if name == "renew_held":
+        # Extend the leases of claims a cluster really holds that no worker has started yet.
+        return (
+            f"UPDATE {job} SET lease_expires_at = %s "  # noqa: S608
+            f"WHERE status = {_RUNNING} AND claimed_by = %s AND started_at IS NULL AND id IN ({_marks(n['ids'])}) "
+            "RETURNING id"
+        )
+    if name == "release_unheld":
+        # Claims the database says a cluster made but that it does not hold (a claim whose
+        # commit it never saw, after a dropped connection): back to the queue, attempt unspent.
+        held = f" AND id NOT IN ({_marks(n['held'])})" if n.get("held") else ""
+        return (
+            f"UPDATE {job} SET status = 'queued', attempts = attempts - 1, claimed_by = '', worker = '', "  # noqa: S608
+            f"lease_expires_at = NULL, claimed_at = NULL "
+            f"WHERE status = {_RUNNING} AND claimed_by = %s AND started_at IS NULL AND claimed_at < %s{held} "
+            "RETURNING id"
+        )
+    raise KeyError(f"no SQL statement named {name!r}")
+
+
+def run(name: str, params: Sequence[Any], **shape: int) -> list[tuple[Any, ...]] | int:
+    """Execute statement `name` (sized by `shape`, e.g. ids=3) with `params`.
+
+    Returns the rows of a statement that returns rows, else the number of rows changed."""
+    text = _build(name, connection.vendor, tuple(sorted(shape.items())))
+    with connection.cursor() as cursor:
+        cursor.execute(text, list(params))
+        if cursor.description is not None:
+            return list(cursor.fetchall())
+        return int(cursor.rowcount)
+
+
+def rows(name: str, params: Sequence[Any], **shape: int) -> list[tuple[Any, ...]]:
+    result = run(name, params, **shape)
+    assert isinstance(result, list)  # noqa: S101 - a programming error, never input
+    return result
+
+
+def count(name: str, params: Sequence[Any], **shape: int) -> int:
+    result = run(name, params, **shape)
+    return len(result) if isinstance(result, list) else result
+
+
+def when(value: datetime | None) -> Any:
+    """A datetime parameter, in the form the ORM stores (naive UTC text on SQLite)."""
+    return None if value is None else connection.ops.adapt_datetimefield_value(value)
+
+
+def job_id(value: str | uuid.UUID) -> Any:
+    """A job id parameter: a uuid on PostgreSQL, 32 hex characters on SQLite."""
+    parsed = value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    return parsed if connection.features.has_native_uuid_field else parsed.hex
+
+
+def read_id(value: Any) -> str:
+    """A job id as read back from a statement, in its canonical string form."""
+    return str(value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)))
+
+
+def needs_immediate_lock() -> bool:
+    """Whether write transactions on this connection must take SQLite's write lock
+    themselves: SQLite with a project that did not set `transaction_mode` IMMEDIATE or
+    EXCLUSIVE. A deferred transaction that reads and then writes fails at once with
+    "database is locked" when another writer got in between, whatever the busy timeout."""
+    return connection.vendor == "sqlite" and getattr(connection, "transaction_mode", None) not in (
+        "IMMEDIATE",
+        "EXCLUSIVE",
+    )
+
+
+@contextmanager
+def write_transaction() -> Iterator[None]:
+    """A transaction that holds the database's write lock from its first statement on SQLite
+    (`BEGIN IMMEDIATE`, whatever the project's DATABASES options say); a plain one elsewhere."""
+    if not needs_immediate_lock() or connection.in_atomic_block:
+        with transaction.atomic():
+            yield
+        return
+    previous = connection.transaction_mode  # type: ignore[attr-defined]
+    connection.transaction_mode = "IMMEDIATE"  # type: ignore[attr-defined]
+    try:
+        with transaction.atomic():
+            connection.transaction_mode = previous  # type: ignore[attr-defined]
+            yield
+    finally:
+        connection.transaction_mode = previous  # type: ignore[attr-defined]

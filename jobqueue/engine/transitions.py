@@ -1,0 +1,242 @@
+"""The worker-side transitions of claimed jobs: start a unit, record decisions (in groups),
+release, and the lease bookkeeping of claims. Every write is guarded by the claim."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.utils import timezone
+
+from jobqueue.conf import jobqueue_settings
+from jobqueue.engine import inserts, sql
+from jobqueue.engine.decide import FAILURES, AttemptReport, Decision
+from jobqueue.engine.enqueue import build_job, enqueue_built
+from jobqueue.engine.units import Claim, JobSnapshot
+from jobqueue.models import FINISHED, Attempt, DeadLetter, DeadReason, Job, RateLimitStart, Status
+
+logger = logging.getLogger("jobqueue")
+_RESULT_FIELD = Job._meta.get_field("result")
+
+
+def lease_until(now: datetime, timeout: int) -> datetime:
+    return now + timedelta(seconds=timeout + int(jobqueue_settings.LEASE_GRACE))
+
+
+def start_unit(claims: Sequence[Claim], *, worker: str, timeout: int, rated: bool = False) -> list[JobSnapshot]:
+    """Mark a unit's attempts as started and lease them, in one write; the snapshots of the
+    jobs whose claims still hold, in claim order (a lost claim is left out)."""
+    if not claims:
+        return []
+    now = timezone.now()
+    params: list[Any] = [sql.when(now), worker[:128], timeout, sql.when(lease_until(now, timeout)), claims[0].cluster]
+    for claim in claims:
+        params += [sql.job_id(claim.job_id), claim.attempt]
+    found = {sql.read_id(row[0]): row for row in sql.rows("start_unit", params, jobs=len(claims)) if row[1] is not None}
+    snapshots = []
+    for claim in claims:
+        row = found.get(claim.job_id)
+        if row is None or int(row[1]) != claim.attempt:
+            continue
+        _, attempt, payload, max_attempts, progress, cancel_requested, priority, type_id = row
+        snapshots.append(
+            JobSnapshot(
+                id=claim.job_id,
+                type_id=int(type_id),
+                attempt=int(attempt),
+                max_attempts=int(max_attempts),
+                payload=json.loads(payload) if isinstance(payload, str | bytes) else payload,
+                priority=int(priority),
+                progress=progress,
+                cancel_requested=cancel_requested is not None,
+                started_at=now,
+                cluster=claim.cluster,
+            )
+        )
+    if rated and snapshots:
+        # The rate window counts real starts: move each entry from its claim to its start.
+        RateLimitStart.objects.filter(job_id__in=[s.id for s in snapshots]).update(at=now)
+    return snapshots
+
+
+def extend(claims: Sequence[Claim], *, worker: str, timeout: int) -> None:
+    """Keep the leases of a unit's jobs not yet recorded while the unit still runs."""
+    if claims:
+        lease = sql.when(lease_until(timezone.now(), timeout))
+        ids = [sql.job_id(c.job_id) for c in claims]
+        sql.run("extend_unit", [lease, claims[0].cluster, worker[:128], *ids], ids=len(ids))
+
+
+def release(claim: Claim, *, run_after: datetime | None = None, note: str = "") -> bool:
+    """Give a claimed job back without using its attempt (shutdown before start, rate limited)."""
+    status = Status.SCHEDULED if run_after is not None and run_after > timezone.now() else Status.QUEUED
+    # A job handed back never started: it must not count against its type's rate limit.
+    RateLimitStart.objects.filter(job_id=claim.job_id).delete()
+    params = [status.value, sql.when(run_after), note or None, sql.job_id(claim.job_id), claim.attempt, claim.cluster]
+    return bool(sql.count("release", params))
+
+
+def renew_held(cluster: str, held: Sequence[str], timeout: int) -> set[str]:
+    """Renew the leases of the claims this cluster holds unstarted; return those still unstarted."""
+    if not held:
+        return set()
+    lease = sql.when(lease_until(timezone.now(), timeout))
+    found = sql.rows("renew_held", [lease, cluster, *(sql.job_id(j) for j in held)], ids=len(held))
+    return {sql.read_id(row[0]) for row in found}
+
+
+def release_unheld(cluster: str, held: Sequence[str], older_than: datetime) -> list[str]:
+    """Hand back claims the database credits to this cluster that it does not hold."""
+    params = [cluster, sql.when(older_than), *(sql.job_id(j) for j in held)]
+    released = [sql.read_id(row[0]) for row in sql.rows("release_unheld", params, held=len(held))]
+    if released:
+        RateLimitStart.objects.filter(job_id__in=released).delete()
+    return released
+
+
+@dataclass
+class Entry:
+    """One decided attempt waiting to be recorded."""
+
+    snapshot: JobSnapshot
+    report: AttemptReport
+    decision: Decision
+    extra: Any = None  # what the hooks need (the job instance and its context), if any
+
+
+def record(entries: Sequence[Entry], *, also: Callable[[Entry], object] | None = None) -> list[Entry]:
+    """Record decided attempts in ONE transaction (a group commit); return those recorded.
+
+    Each job's write is guarded: an attempt whose claim was lost (another cluster reclaimed
+    it) writes nothing and is left out of the answer, so no hook runs for it. `also` runs
+    inside the transaction for each recorded entry (the reclaimer enqueues hook jobs there).
+    """
+    if not entries:
+        return []
+    recorded: list[Entry] = []
+    with sql.write_transaction():
+        for entry in entries:
+            if _finish(entry):
+                recorded.append(entry)
+            else:
+                logger.warning(
+                    "job %s: lease lost before attempt %s was recorded", entry.snapshot.id, entry.snapshot.attempt
+                )
+        inserts.insert([_attempt_row(e) for e in recorded])
+        dead = [e for e in recorded if e.decision.status == Status.DEAD]
+        if dead:
+            DeadLetter.objects.bulk_create([_dead_letter(e) for e in dead])
+        for entry in recorded:
+            if entry.decision.status == Status.SUCCEEDED and entry.report.follow_ups:
+                _enqueue_follow_ups(entry)
+            if also is not None:
+                also(entry)
+    return recorded
+
+
+_CONNECTION_ERRORS = (OperationalError, InterfaceError)
+
+
+def record_patiently(entries: Sequence[Entry], *, patience: float | None = None) -> list[Entry]:
+    """`record`, retried through a dropped connection for up to `patience` seconds (the
+    RECORD_PATIENCE setting): a database restarted in that time does not make the jobs run
+    again. Past it, the attempts are left to the reclaimer; returns what was recorded."""
+    deadline = time.monotonic() + (float(jobqueue_settings.RECORD_PATIENCE) if patience is None else patience)
+    delay = 0.1
+    while True:
+        try:
+            return record(entries)
+        except _CONNECTION_ERRORS as exc:
+            connection.close()
+            if time.monotonic() + delay > deadline:
+                logger.error(
+                    "%s outcome(s) could not be recorded (%s); the reclaimer will retry them", len(entries), exc
+                )
+                raise
+            logger.warning("recording %s outcome(s) failed (%s); retrying in %.1f s", len(entries), exc, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+        except DatabaseError:
+            connection.close()
+            raise
+
+
+def _finish(entry: Entry) -> bool:
+    report, decision, claim = entry.report, entry.decision, entry.snapshot.claim
+    now = report.finished_at
+    params = [
+        decision.status.value,
+        error_line(report),
+        None if report.progress is None else float(report.progress),
+        sql.when(now) if decision.status in FINISHED else None,
+        sql.when(decision.run_after),
+        None if report.result is None else _RESULT_FIELD.get_db_prep_save(report.result, connection),
+        sql.job_id(claim.job_id),
+        claim.attempt,
+        claim.cluster,
+    ]
+    return bool(sql.count("finish", params))
+
+
+def _attempt_row(entry: Entry) -> Attempt:
+    report, claim = entry.report, entry.snapshot.claim
+    started, now = report.started_at, report.finished_at
+    return Attempt(
+        job_id=claim.job_id,
+        number=claim.attempt,
+        cluster=claim.cluster,
+        host=report.host[:128],
+        pid=report.pid,
+        started_at=started,
+        finished_at=now,
+        duration_ms=int((now - started).total_seconds() * 1000) if started else None,
+        outcome=report.outcome,
+        error_type=report.error_type[:255],
+        error_message=bounded(report.error_message, int(jobqueue_settings.ERROR_MAX_CHARS)),
+        traceback=bounded(report.traceback, int(jobqueue_settings.TRACEBACK_MAX_CHARS)),
+        logs=report.logs,
+        batch_id=report.batch_id,
+    )
+
+
+def _dead_letter(entry: Entry) -> DeadLetter:
+    report = entry.report
+    return DeadLetter(
+        job_id=entry.snapshot.id,
+        job_type_id=entry.snapshot.type_id,
+        reason=entry.decision.dead_reason or DeadReason.PERMANENT_ERROR,
+        error_type=report.error_type[:255],
+        error_message=bounded(report.error_message, int(jobqueue_settings.ERROR_MAX_CHARS)),
+        traceback=bounded(report.traceback, int(jobqueue_settings.TRACEBACK_MAX_CHARS)),
+        payload=entry.snapshot.payload,
+        attempts=entry.snapshot.attempt,
+        created_at=report.finished_at,
+    )
+
+
+def _enqueue_follow_ups(entry: Entry) -> None:
+    # One by one, so that a follow-up whose unique key is held resolves to the holder
+    # instead of failing the whole success.
+    for follow_up in entry.report.follow_ups:
+        options = {"created_by": f"job:{entry.snapshot.id}", **follow_up.options}
+        built = build_job(follow_up.definition, follow_up.payload, now=entry.report.finished_at, **options)
+        enqueue_built(built, follow_up.definition)
+
+
+def error_line(report: AttemptReport) -> str:
+    if report.outcome not in FAILURES:
+        return ""
+    text = f"{report.error_type}: {report.error_message}" if report.error_type else report.error_message
+    return bounded(text, int(jobqueue_settings.ERROR_MAX_CHARS))
+
+
+def bounded(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[: limit // 2] + f"\n… [{len(text) - limit} characters cut] …\n" + text[-limit // 2 :]
