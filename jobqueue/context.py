@@ -138,6 +138,12 @@ class JobContext:
 
         Job.objects.filter(pk=self.job_id).update(progress=fraction, progress_message=message[:255])
 
+    async def aprogress(self, fraction: float, message: str = "") -> None:
+        """`progress` for async jobs: awaitable, and safe on the event loop."""
+        from asgiref.sync import sync_to_async
+
+        await sync_to_async(self.progress, thread_sensitive=True)(fraction, message)
+
     def is_cancelled(self) -> bool:
         """True once an operator asked to cancel this job; return soon after it turns true."""
         if self._cancelled:
@@ -148,6 +154,18 @@ class JobContext:
             from jobqueue.models import Job
 
             self._cancelled = Job.objects.filter(pk=self.job_id, cancel_requested_at__isnull=False).exists()
+        return self._cancelled
+
+    async def ais_cancelled(self) -> bool:
+        """`is_cancelled` for async jobs: awaitable, and safe on the event loop."""
+        if self._cancelled:
+            return True
+        now = time.monotonic()
+        if now - self._cancel_checked >= _CANCEL_INTERVAL:
+            self._cancel_checked = now
+            from jobqueue.models import Job
+
+            self._cancelled = await Job.objects.filter(pk=self.job_id, cancel_requested_at__isnull=False).aexists()
         return self._cancelled
 
     def enqueue(self, job_type: Any, payload: Any = None, **options: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from pathlib import Path
@@ -193,3 +194,44 @@ def morning_report(ctx: JobContext) -> None:
 def slow_scheduled(ctx: JobContext, seconds: float = 3.0) -> None:
     """Scheduled every second, but takes longer: overlap=False must skip slots."""
     time.sleep(seconds)
+
+
+@job(max_attempts=1, timeout=5)
+async def wait_async(ctx: JobContext, seconds: float = 0.2, ledger: str = "") -> JobResult:
+    """Await a sleep (standing in for a network call); many run at once on one event loop."""
+    started = time.time()
+    await asyncio.sleep(seconds)
+    if ledger:
+        _ledger(ledger, f"async {ctx.job_id} {started:.6f} {time.time():.6f} {os.getpid()}")
+    return JobResult.ok("waited", {"seconds": seconds})
+
+
+@job(name="async_mix", max_attempts=1, timeout=1)
+class AsyncMix(BaseJob):
+    """An async class-form type whose payload says how each job ends: ok, raise, hang past
+    its timeout, or wait for its cancel request. Its hooks and cleanup are async too."""
+
+    class Payload(pydantic.BaseModel):
+        how: str = "ok"
+        ledger: str = ""
+
+    async def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
+        if payload.how == "raise":
+            raise PermanentError("told to fail")
+        if payload.how == "hang":
+            await asyncio.sleep(30)
+        if payload.how == "cancel":
+            for _ in range(200):
+                if await ctx.ais_cancelled():
+                    return JobResult.ok("stopped on request")
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        return JobResult.ok("done")
+
+    async def on_dead(self, ctx: JobContext, payload: Payload, error: BaseException | None) -> None:
+        if payload.ledger:
+            _ledger(payload.ledger, f"on_dead {ctx.job_id} {type(error).__name__}")
+
+    async def cleanup(self, ctx: JobContext, payload: Payload) -> None:
+        if payload is not None and payload.ledger:
+            _ledger(payload.ledger, f"cleanup {ctx.job_id}")

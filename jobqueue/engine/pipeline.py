@@ -21,7 +21,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import async_to_sync, sync_to_async
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
@@ -82,7 +82,9 @@ def _run(unit: Unit) -> str:
             report.retryable, report.dead_reason = False, DeadReason.UNREGISTERED_TYPE
             run.decided(snapshot, report, None)
     elif unit.mode == Mode.ASYNC:
-        asyncio.run(run.concurrently(snapshots))
+        # The loop runs in asgiref's loop thread; thread-sensitive sync calls (the ORM, the
+        # recorder) come back to this thread and its connection, as in Django's async views.
+        async_to_sync(run.concurrently)(snapshots)
     elif unit.mode == Mode.BATCH:
         run.batch(snapshots)
     else:
@@ -194,7 +196,7 @@ class _UnitRun:
         jobs = [(s.id, s.payload, s.cancel_requested, reports[s.id]) for s in snapshots]
         batch_steps = steps.batch(instance, ctx, jobs)
         if self.state.definition.is_async:
-            asyncio.run(_adrive_for(batch_steps, self.unit.timeout))
+            async_to_sync(_adrive_for)(batch_steps, self.unit.timeout)
         else:
             drive(batch_steps, time.monotonic() + self.unit.timeout)
         batch_id = uuid.uuid4()
@@ -247,7 +249,7 @@ class _UnitRun:
     def _hooks_now(self, recorded: list[Entry]) -> None:
         hooks = self.hooks(recorded)
         if hooks and self.state is not None and self.state.definition.is_async:
-            asyncio.run(_all(hooks))
+            async_to_sync(_all)(hooks)
             return
         for hook in hooks:
             drive(hook, None)

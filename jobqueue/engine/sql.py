@@ -154,10 +154,10 @@ def needs_immediate_lock() -> bool:
     themselves: SQLite with a project that did not set `transaction_mode` IMMEDIATE or
     EXCLUSIVE. A deferred transaction that reads and then writes fails at once with
     "database is locked" when another writer got in between, whatever the busy timeout."""
-    return connection.vendor == "sqlite" and getattr(connection, "transaction_mode", None) not in (
-        "IMMEDIATE",
-        "EXCLUSIVE",
-    )
+    if connection.vendor != "sqlite":
+        return False
+    connection.ensure_connection()  # the mode is read from the settings when it connects
+    return getattr(connection, "transaction_mode", None) not in ("IMMEDIATE", "EXCLUSIVE")
 
 
 @contextmanager
@@ -168,7 +168,7 @@ def write_transaction() -> Iterator[None]:
         with transaction.atomic():
             yield
         return
-    previous = connection.transaction_mode  # type: ignore[attr-defined]
+    previous = getattr(connection, "transaction_mode", None)
     connection.transaction_mode = "IMMEDIATE"  # type: ignore[attr-defined]
     try:
         with transaction.atomic():
