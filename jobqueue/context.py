@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 from django.utils import timezone
 
 from jobqueue.conf import jobqueue_settings
-from jobqueue.options import EffectiveConfig
+from jobqueue.exceptions import PayloadValidationError
+from jobqueue.options import EffectiveConfig, placement_errors
 
 if TYPE_CHECKING:
     from jobqueue.registry import JobDefinition
@@ -170,12 +171,21 @@ class JobContext:
 
     def enqueue(self, job_type: Any, payload: Any = None, **options: Any) -> None:
         """Enqueue a follow-up job, committed together with this job's success (and not at all
-        if this attempt fails). The payload is validated now, so a bad one fails this attempt."""
-        from jobqueue.engine.enqueue import build_job
+        if this attempt fails). The payload and options are checked now, so bad ones fail
+        this attempt here, not later while its success is being recorded."""
         from jobqueue.registry import resolve_definition
 
         definition = resolve_definition(job_type)
-        # Build (and throw away) the job now: a bad payload or option fails this attempt
-        # here, not later while its success is being recorded.
-        build_job(definition, payload, **options)
-        self.follow_ups.append(FollowUp(definition, definition.payload_json(payload), options))
+        payload_json = definition.payload_json(payload)
+        unknown = sorted(set(options) - {"priority", "run_after", "delay", "unique_key"})
+        _, _, errors = placement_errors(
+            priority=options.get("priority"),
+            run_after=options.get("run_after"),
+            delay=options.get("delay"),
+            unique_key=options.get("unique_key"),
+            now=timezone.now(),
+        )
+        errors.update({name: ["not an option of enqueue"] for name in unknown})
+        if errors:
+            raise PayloadValidationError(definition.name, errors)
+        self.follow_ups.append(FollowUp(definition, payload_json, options))

@@ -12,7 +12,7 @@ import re
 import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from jobqueue.conf import jobqueue_settings
@@ -380,3 +380,31 @@ def _resolve_settings(
             field_name = str(err["loc"][0]) if err.get("loc") else ""
             origin = config.pins.get(f"settings.{field_name}") or f"settings.{field_name}"
             config.errors.append(f"{origin}: {err['msg']}")
+
+
+def placement_errors(
+    *, priority: Any, run_after: Any, delay: Any, unique_key: Any, now: datetime
+) -> tuple[int | None, datetime | None, dict[str, list[str]]]:
+    """Check the options an enqueue may carry: returns (priority, run_after, errors by field).
+
+    Pure, so that a running job's follow-ups are checked when it enqueues them, before the
+    engine writes them with its success."""
+    errors: dict[str, list[str]] = {}
+    if priority is not None:
+        try:
+            priority = OPTIONS["priority"].validate(priority)
+        except ValueError as exc:
+            errors["priority"] = [str(exc)]
+    if run_after is not None and delay is not None:
+        errors["delay"] = ["give run_after or delay, not both"]
+    elif delay is not None:
+        seconds = delay.total_seconds() if isinstance(delay, timedelta) else delay
+        if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0 or seconds != seconds:
+            errors["delay"] = ["must be a non-negative number of seconds"]
+        else:
+            run_after = now + timedelta(seconds=seconds)
+    elif run_after is not None and (not isinstance(run_after, datetime) or run_after.tzinfo is None):
+        errors["run_after"] = ["must be timezone-aware"]
+    if unique_key is not None and (not isinstance(unique_key, str) or not 0 < len(unique_key) <= 255):
+        errors["unique_key"] = ["must be a string of 1 to 255 characters"]
+    return priority, run_after, errors

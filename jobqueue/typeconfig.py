@@ -27,6 +27,16 @@ class TypeState:
     config: EffectiveConfig
 
 
+def record_fields(definition: JobDefinition) -> dict[str, object]:
+    """What a JobType record mirrors of its definition."""
+    return {
+        "description": definition.description,
+        "version": definition.version,
+        "defined_in": definition.defined_in,
+        "registered": True,
+    }
+
+
 def resolve_for(definition: JobDefinition, record: JobType | None) -> EffectiveConfig:
     """The effective configuration of one definition, given its record (or none yet)."""
     return resolve(
@@ -72,9 +82,8 @@ class _Snapshot:
         for definition in registry:
             record = records.get(definition.name)
             if record is None:
-                from jobqueue.services import sync_job_type
-
-                record = sync_job_type(definition)
+                # Registered since the last sync (migrate and cluster start sync every type).
+                record = JobType.objects.get_or_create(name=definition.name, defaults=record_fields(definition))[0]
             states[definition.name] = TypeState(definition, record.pk, resolve_for(definition, record))
         return states
 

@@ -23,6 +23,8 @@ if "$PY" -c "import ruff, mypy" 2>/dev/null; then
   "$PY" -m ruff format --check .
   step "mypy (jobqueue/)"
   "$PY" -m mypy
+  step "lint-imports (the layers of docs/architecture.md)"
+  DJANGO_SETTINGS_MODULE=tests.settings "$VENV/bin/lint-imports"
 fi
 [ "${LINT_ONLY:-0}" = 1 ] && exit 0
 

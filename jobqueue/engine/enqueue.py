@@ -16,7 +16,7 @@ from jobqueue.engine import inserts
 from jobqueue.engine.wakeup import notify
 from jobqueue.exceptions import JobQueueError, PayloadValidationError, UnknownJobTypeError
 from jobqueue.models import ACTIVE, Job, Status, UniqueLock
-from jobqueue.options import OPTIONS
+from jobqueue.options import placement_errors
 from jobqueue.registry import JobDefinition, resolve_definition
 from jobqueue.typeconfig import type_state, type_states
 
@@ -68,26 +68,13 @@ def build_job(
     except PayloadValidationError as exc:
         errors.update({f"payload.{p}" if p else "payload": m for p, m in exc.errors.items()})
         payload_json = {}
+    now = now or timezone.now()
+    priority, run_after, placement = placement_errors(
+        priority=priority, run_after=run_after, delay=delay, unique_key=unique_key, now=now
+    )
+    errors.update(placement)
     if priority is None:
         priority = int(state.config.priority)
-    else:
-        try:
-            priority = OPTIONS["priority"].validate(priority)
-        except ValueError as exc:
-            errors["priority"] = [str(exc)]
-    now = now or timezone.now()
-    if run_after is not None and delay is not None:
-        errors["delay"] = ["give run_after or delay, not both"]
-    elif delay is not None:
-        seconds = delay.total_seconds() if isinstance(delay, timedelta) else delay
-        if not isinstance(seconds, int | float) or seconds < 0 or seconds != seconds:
-            errors["delay"] = ["must be a non-negative number of seconds"]
-        else:
-            run_after = now + timedelta(seconds=seconds)
-    elif run_after is not None and timezone.is_naive(run_after):
-        errors["run_after"] = ["must be timezone-aware"]
-    if unique_key is not None and (not isinstance(unique_key, str) or not 0 < len(unique_key) <= 255):
-        errors["unique_key"] = ["must be a string of 1 to 255 characters"]
     if errors:
         raise PayloadValidationError(definition.name, errors)
     run_after = run_after or now

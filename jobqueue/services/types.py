@@ -13,6 +13,7 @@ from django.utils import timezone
 from jobqueue.models import JobType
 from jobqueue.options import OPTIONS
 from jobqueue.registry import JobDefinition, registry
+from jobqueue.typeconfig import clear_cache, record_fields, resolve_for
 
 logger = logging.getLogger("jobqueue")
 
@@ -26,12 +27,7 @@ class SyncReport:
 
 def sync_job_type(definition: JobDefinition) -> JobType:
     """Create or refresh the record of one definition; operator overrides are never touched."""
-    described = {
-        "description": definition.description,
-        "version": definition.version,
-        "defined_in": definition.defined_in,
-        "registered": True,
-    }
+    described = record_fields(definition)
     record, created = JobType.objects.get_or_create(name=definition.name, defaults=described)
     if not created and any(getattr(record, key) != value for key, value in described.items()):
         for key, value in described.items():
@@ -61,8 +57,6 @@ def sync_job_types() -> SyncReport:
             "job types no longer defined in code, kept as unregistered (their jobs will not run): %s",
             ", ".join(report.orphaned),
         )
-    from jobqueue.typeconfig import clear_cache
-
     clear_cache()
     return report
 
@@ -72,8 +66,6 @@ def update_job_type(record: JobType, changes: dict[str, Any]) -> JobType:
 
     Raises ValidationError with field-level messages; writes nothing unless all are valid.
     """
-    from jobqueue.typeconfig import clear_cache, resolve_for
-
     definition = registry.get(record.name)
     pins = resolve_for(definition, record).pins
     errors: dict[str, list[str]] = {}
