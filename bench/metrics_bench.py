@@ -43,6 +43,7 @@ def setup(database_url: str) -> None:
     sys.path.insert(0, str(ROOT))
     os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("SECRET_KEY", "metrics-bench-only")
+    os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "YmVuY2gtb25seS1maWVsZC1lbmNyeXB0aW9uLWtleTA=")  # bench only
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 

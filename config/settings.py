@@ -30,6 +30,11 @@ if not SECRET_KEY:
     )
     SECRET_KEY = _DEV_SECRET_KEY
 
+# Fernet keys for secrets stored in the database (comma separated; the first encrypts, all
+# decrypt, so a rotation puts the new key first: docs/configuration.md). Not JOBQUEUE_*: that
+# prefix belongs to the job types' environment pins. Empty with DEBUG off is an error at start.
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
+
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 

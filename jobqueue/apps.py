@@ -29,6 +29,7 @@ class JobQueueConfig(AppConfig):
         checks.register(jq_checks.check_environment_pins, "jobqueue")
         checks.register(jq_checks.check_requires, "jobqueue")
         checks.register(jq_checks.check_schedules, "jobqueue")
+        checks.register(jq_checks.check_encryption_keys, "jobqueue")
         # Its own tag: since Django 6.1 run_checks(tags=["jobqueue"]) would also pass every
         # database, and a static check run must never need one.
         checks.register(jq_checks.check_records, "jobqueue_records", checks.Tags.database)

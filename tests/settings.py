@@ -7,6 +7,8 @@ the in-memory default) so that real qcluster subprocesses can share it with the 
 import os
 
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-not-for-production")
+# A fixed key, so that real qcluster subprocesses decrypt what the tests stored.
+os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "dGVzdHMtb25seS1maWVsZC1lbmNyeXB0aW9uLWtleTA=")
 
 from config.settings import *  # noqa: F403
 from config.settings import BASE_DIR, DATABASES, INSTALLED_APPS
