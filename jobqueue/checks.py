@@ -93,7 +93,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
 
 
 def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """E010: no (or a malformed) FIELD_ENCRYPTION_KEYS in production. W010: development's derived key."""
+    """E020: no (or a malformed) FIELD_ENCRYPTION_KEYS in production. W020: development's derived key."""
     from django.conf import settings
     from django.core.exceptions import ImproperlyConfigured
 
@@ -106,7 +106,7 @@ def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckM
                     "FIELD_ENCRYPTION_KEYS is not set: stored secrets are encrypted with a key derived from "
                     "SECRET_KEY (development only)",
                     hint=f"Set FIELD_ENCRYPTION_KEYS={crypto.generate_key()} (a new random key) before deploying.",
-                    id="jobqueue.W010",
+                    id="jobqueue.W020",
                 )
             ]
         return [
@@ -114,13 +114,13 @@ def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckM
                 "FIELD_ENCRYPTION_KEYS is not set: secrets stored in the database cannot be encrypted or read",
                 hint=f"Set FIELD_ENCRYPTION_KEYS to a Fernet key, e.g. {crypto.generate_key()} (keep it apart "
                 "from the database backups); see docs/configuration.md.",
-                id="jobqueue.E010",
+                id="jobqueue.E020",
             )
         ]
     try:
         crypto.fernet()
     except ImproperlyConfigured as exc:
-        return [Error(str(exc), hint="Correct FIELD_ENCRYPTION_KEYS.", id="jobqueue.E010")]
+        return [Error(str(exc), hint="Correct FIELD_ENCRYPTION_KEYS.", id="jobqueue.E020")]
     return []
 
 

@@ -3,8 +3,8 @@
 The setting is a list of Fernet keys (the environment variable of the same name, comma
 separated): the first encrypts, every one decrypts, so a key is rotated by putting the new
 one first, running `manage.py jobqueue rotate-key`, then dropping the old one. With DEBUG on
-and no key, a key derived from SECRET_KEY is used (system check jobqueue.W010 says so); with
-DEBUG off a missing key is the error jobqueue.E010, and encrypting or decrypting raises.
+and no key, a key derived from SECRET_KEY is used (system check jobqueue.W020 says so); with
+DEBUG off a missing key is the error jobqueue.E020, and encrypting or decrypting raises.
 """
 
 from __future__ import annotations

@@ -123,17 +123,17 @@ def test_a_row_encrypted_with_a_dropped_key_fails_loudly() -> None:
 
 
 def check_ids() -> list[str | None]:
-    return [m.id for m in checks.run_checks(tags=["jobqueue"]) if m.id in ("jobqueue.E010", "jobqueue.W010")]
+    return [m.id for m in checks.run_checks(tags=["jobqueue"]) if m.id in ("jobqueue.E020", "jobqueue.W020")]
 
 
 def test_the_checks_want_a_key_in_production_and_warn_once_in_development() -> None:
     assert check_ids() == []
     with override_settings(FIELD_ENCRYPTION_KEYS=[], DEBUG=False):
-        assert check_ids() == ["jobqueue.E010"]
+        assert check_ids() == ["jobqueue.E020"]
     with override_settings(FIELD_ENCRYPTION_KEYS=[], DEBUG=True):
-        assert check_ids() == ["jobqueue.W010"]
+        assert check_ids() == ["jobqueue.W020"]
     with override_settings(FIELD_ENCRYPTION_KEYS=["short"], DEBUG=False):
-        assert check_ids() == ["jobqueue.E010"]
+        assert check_ids() == ["jobqueue.E020"]
 
 
 def test_a_missing_key_stops_start_up() -> None:
@@ -142,5 +142,5 @@ def test_a_missing_key_stops_start_up() -> None:
         [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
     assert done.returncode != 0
-    assert "jobqueue.E010" in done.stderr
+    assert "jobqueue.E020" in done.stderr
     assert "FIELD_ENCRYPTION_KEYS is not set" in done.stderr
