@@ -144,10 +144,10 @@ Q_CLUSTER = {
     "name": "jobqueue",
     "broker_class": "jobqueue.djangoq.broker.JobBroker",
     "workers": env.int("Q_WORKERS", default=2),
-    # Claims per dequeue, and the local queue that holds claimed jobs until a worker is
-    # free: both small, so that a high-priority job never waits behind a long prefetch.
-    "bulk": env.int("Q_BULK", default=2),
-    "queue_limit": env.int("Q_QUEUE_LIMIT", default=2),
+    # Units (a job, a chunk of short jobs, many async jobs) claimed ahead of a free worker:
+    # one, so that a worker never waits for the pusher and an urgent job waits at most one
+    # unit more. (django-q2's "bulk" is unused: the claim takes as many units as there is room.)
+    "queue_limit": env.int("Q_QUEUE_LIMIT", default=1),
     "poll": env.float("Q_POLL", default=0.05),
     # Used only where django-q2 has no timeout of its own: every package our broker makes
     # carries its job type's timeout, which django-q2's worker uses instead.

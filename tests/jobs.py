@@ -235,3 +235,17 @@ class AsyncMix(BaseJob):
     async def cleanup(self, ctx: JobContext, payload: Payload) -> None:
         if payload is not None and payload.ledger:
             _ledger(payload.ledger, f"cleanup {ctx.job_id}")
+
+
+@job(max_attempts=3, timeout=30, backoff_base=0.2, backoff_jitter=0.0)
+def chunky(ctx: JobContext, ledger: str, kill: bool = False) -> None:
+    """A short job run in chunks; `kill` kills its worker on the first attempt only."""
+    _ledger(ledger, f"run {ctx.job_id} {ctx.attempt} {os.getpid()}")
+    if kill and ctx.attempt == 1:
+        os.kill(os.getpid(), 9)
+
+
+@job(max_attempts=1)
+def short(ms: float = 2.0) -> None:
+    """Busy for a couple of milliseconds: short enough to be chunked, long enough to queue up."""
+    time.sleep(ms / 1000)
