@@ -12,8 +12,8 @@ from pytest_httpserver import HTTPServer
 
 from jobqueue.models import Job, JobType
 from jobqueue.services import sync_job_types, update_job_type
+from jobqueue.testing import drain
 from tasks.models import DAO, Proposal
-from tests.helpers import drain
 
 WALLET = "SP2J6ZY48GV1EZ5V2V5RB9MP66SW86PYKKNRV9EJ7"
 OWNER = "SP3FBR2AGK5H9QBDH3EEN6DF8EK8JY7RX8QJ5SVTE"
@@ -77,7 +77,7 @@ def make_proposal(make_dao: Callable[..., DAO]) -> Callable[..., Proposal]:
 
 
 def run(job: Job) -> Job:
-    """Run every ready job in-process through the real broker and runner; return `job` reloaded."""
+    """Run every ready job in-process through the real pipeline (jobqueue.testing); return `job` reloaded."""
     drain()
     job.refresh_from_db()
     return job

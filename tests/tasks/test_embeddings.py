@@ -11,8 +11,8 @@ from werkzeug import Request, Response
 
 from jobqueue import enqueue, enqueue_many
 from jobqueue.models import Attempt, Job, Status
+from jobqueue.testing import drain
 from tasks.models import Proposal
-from tests.helpers import drain
 from tests.tasks.conftest import run
 
 
