@@ -11,7 +11,7 @@ import pytest
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
-from jobqueue.engine import inserts
+from jobqueue.engine import inserts, sql
 from jobqueue.models import Attempt, Job, JobType, Outcome, Status
 
 pytestmark = pytest.mark.django_db
@@ -133,13 +133,13 @@ def test_rows_beyond_one_statement_all_arrive_also_under_a_low_sqlite_variable_l
         connection.ensure_connection()
         raw = connection.connection
         previous = raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
-    inserts._plans.clear()
+    sql._insert.cache_clear()
     try:
         jobs = [_job(payload={"n": n}, status=Status.QUEUED) for n in range(1100)]
         inserts.insert(jobs)
     finally:
         if raw is not None:
             raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, previous)
-        inserts._plans.clear()
+        sql._insert.cache_clear()
     assert Job.objects.count() == 1100
     assert sorted(Job.objects.values_list("payload__n", flat=True)) == list(range(1100))

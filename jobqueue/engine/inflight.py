@@ -26,6 +26,7 @@ _units: Any = None
 _durations: Any = None  # per type slot: seconds per job (0.0: no history yet)
 _type_slots: dict[str, int] = {}
 _workers: Any = None  # per worker slot: pid, mode, job id high 64 bits, low 64 bits
+_mine: int | None = None  # this process's worker slot, once it has one
 
 
 def install(type_names: list[str]) -> None:
@@ -79,10 +80,12 @@ def running(mode: int, job_id: str | None = None) -> None:
     """Tell the cluster what this worker is running now (IDLE when done)."""
     if _workers is None:
         return
+    global _mine
     pid = os.getpid()
     value = uuid.UUID(job_id).int if job_id else 0
     with _workers.get_lock():
-        slot = _slot(pid, claim=True)
+        slot = _mine if _mine is not None and _workers[_mine * 4] == pid else _slot(pid, claim=True)
+        _mine = slot
         if slot is not None:
             base = slot * 4
             _workers[base + 1] = mode

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import enum
 import functools
-import sqlite3
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.db import connection, models
+
+from jobqueue.engine import sql
 
 Converter = Callable[[Any], Any]
 
@@ -77,68 +77,34 @@ def _converter(field: models.Field[Any, Any]) -> Converter:
     return generic
 
 
-# Rows per INSERT statement at most. On SQLite fewer when its bound-parameter limit (32,766
-# since 3.32, 999 before) is smaller than rows x columns. PostgreSQL gets one array per column
-# instead (INSERT ... SELECT FROM UNNEST, as Django's bulk_create does there): a long VALUES
-# list would be parsed by psycopg client-side, and planned by the server, for every statement.
-ROWS_PER_STATEMENT = 500
+_converters: dict[tuple[type[models.Model], str], list[tuple[str, Converter]]] = {}
 
 
-def _rows_per_statement(columns: int) -> int:
-    if connection.vendor != "sqlite":
-        return ROWS_PER_STATEMENT
-    connection.ensure_connection()
-    limit = connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-    return max(1, min(ROWS_PER_STATEMENT, limit // columns))
-
-
-@dataclass(frozen=True)
-class _Plan:
-    head: str  # INSERT INTO table (columns)
-    row: str  # (%s, %s, ...)
-    unnest: str  # SELECT * FROM UNNEST((%s)::type[], ...), PostgreSQL only
-    rows: int  # rows per statement
-    columns: list[tuple[str, Converter]]  # attname, converter
-
-
-_plans: dict[tuple[type[models.Model], str], _Plan] = {}
-
-
-def _plan(model: type[models.Model]) -> _Plan:
-    key = (model, connection.vendor)
-    if key not in _plans:
+def _columns(model: type[models.Model]) -> list[tuple[str, Converter]]:
+    key = (model, connection.alias)
+    if key not in _converters:
         fields = [f for f in model._meta.concrete_fields if not isinstance(f, models.AutoField)]
-        quote = connection.ops.quote_name
-        columns = ", ".join(quote(f.column or f.attname) for f in fields)
-        # Array types without length parameters (varchar[], not varchar(16)[]), like Django.
-        types = [str(f.db_type(connection)).split("(")[0] for f in fields]
-        _plans[key] = _Plan(
-            head=f"INSERT INTO {quote(model._meta.db_table)} ({columns}) ",
-            row="(" + ", ".join(["%s"] * len(fields)) + ")",
-            unnest="SELECT * FROM UNNEST(" + ", ".join(f"(%s)::{t}[]" for t in types) + ")",  # noqa: S608 - names and types from _meta
-            rows=_rows_per_statement(len(fields)),
-            columns=[(f.attname, _converter(f)) for f in fields],
-        )
-    return _plans[key]
+        _converters[key] = [(f.attname, _converter(f)) for f in fields]
+    return _converters[key]
 
 
 def insert(objs: Sequence[models.Model]) -> None:
     """INSERT the given unsaved instances of one model (primary keys already set), in the
-    caller's transaction, up to ROWS_PER_STATEMENT rows per statement; the instances are
-    marked as saved."""
+    caller's transaction, many rows per statement; the instances are marked as saved."""
     if not objs:
         return
-    plan = _plan(type(objs[0]))
-    postgres = connection.vendor == "postgresql"
+    model = type(objs[0])
+    statement = sql.insert_statement(model)
+    columns = _columns(model)
     with connection.cursor() as cursor:
-        for start in range(0, len(objs), plan.rows):
-            chunk = objs[start : start + plan.rows]
-            rows = [[convert(getattr(obj, attname)) for attname, convert in plan.columns] for obj in chunk]
-            if postgres and len(rows) > 1:
-                cursor.execute(plan.head + plan.unnest, [list(column) for column in zip(*rows, strict=True)])
+        for start in range(0, len(objs), statement.rows):
+            chunk = objs[start : start + statement.rows]
+            rows = [[convert(getattr(obj, attname)) for attname, convert in columns] for obj in chunk]
+            text, arrays = statement.text(len(rows))
+            if arrays:
+                cursor.execute(text, [list(column) for column in zip(*rows, strict=True)])
             else:
-                values = ", ".join([plan.row] * len(rows))
-                cursor.execute(f"{plan.head}VALUES {values}", [value for row in rows for value in row])
+                cursor.execute(text, [value for row in rows for value in row])
     for obj in objs:
         obj._state.adding = False
         obj._state.db = connection.alias

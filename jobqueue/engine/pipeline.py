@@ -102,6 +102,8 @@ class _UnitRun:
         self.first_pending = 0.0
         self.open = {c.job_id: c for c in unit.claims}  # not yet recorded (or handed back)
         self.interval = float(jobqueue_settings.FLUSH_INTERVAL_MS) / 1000
+        self.lease_half = (unit.timeout + float(jobqueue_settings.LEASE_GRACE)) / 2
+        self.extend_at = time.monotonic() + self.lease_half
 
     def report(self, snapshot: JobSnapshot) -> AttemptReport:
         return AttemptReport(outcome=Outcome.FAILED, started_at=timezone.now(), host=HOST, pid=os.getpid())
@@ -156,8 +158,10 @@ class _UnitRun:
             if entry.report.started_at is not None and self.state is not None:
                 seconds = (entry.report.finished_at - entry.report.started_at).total_seconds()
                 inflight.observe(self.unit.type_name, max(0.0, seconds))
-        if self.open:
+        if self.open and time.monotonic() >= self.extend_at:
+            # The unit's jobs not yet recorded keep their leases: renewed once half gone.
             transitions.extend(list(self.open.values()), worker=self.worker, timeout=self.unit.timeout)
+            self.extend_at = time.monotonic() + self.lease_half
         return recorded
 
     def hooks(self, recorded: list[Entry]) -> list[steps.Steps]:

@@ -13,13 +13,15 @@ one attempt is never recorded twice.
 from __future__ import annotations
 
 import functools
+import sqlite3
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 
 from jobqueue.models import WAITING, Job
 
@@ -108,6 +110,67 @@ def _build(name: str, vendor: str, shape: tuple[tuple[str, int], ...]) -> str:
             "RETURNING id"
         )
     raise KeyError(f"no SQL statement named {name!r}")
+
+
+# Rows per INSERT statement at most. On SQLite fewer when its bound-parameter limit (32,766
+# since 3.32, 999 before) is smaller than rows x columns. PostgreSQL gets one array per column
+# instead (INSERT ... SELECT FROM UNNEST, as Django's bulk_create does there): a long VALUES
+# list would be parsed by psycopg client-side, and planned by the server, for every statement.
+ROWS_PER_INSERT = 500
+
+
+@dataclass(frozen=True)
+class Insert:
+    """The INSERT of one model's rows, built once per model and dialect."""
+
+    head: str  # INSERT INTO table (columns)
+    row: str  # (%s, %s, ...)
+    arrays: str | None  # SELECT * FROM UNNEST((%s)::type[], ...), where the dialect has arrays
+    rows: int  # rows per statement
+
+    def text(self, count: int) -> tuple[str, bool]:
+        """The statement for `count` rows, and whether it takes one array per column."""
+        if self.arrays is not None and count > 1:
+            return self.head + self.arrays, True
+        return f"{self.head}VALUES {', '.join([self.row] * count)}", False
+
+
+@functools.lru_cache(maxsize=32)
+def _insert(model: type[models.Model], vendor: str) -> Insert:
+    fields = [f for f in model._meta.concrete_fields if not isinstance(f, models.AutoField)]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column or f.attname) for f in fields)
+    arrays = None
+    rows = ROWS_PER_INSERT
+    if vendor == "postgresql":
+        # Array types without length parameters (varchar[], not varchar(16)[]), like Django.
+        types = [str(f.db_type(connection)).split("(")[0] for f in fields]
+        arrays = "SELECT * FROM UNNEST(" + ", ".join(f"(%s)::{t}[]" for t in types) + ")"  # noqa: S608
+    elif vendor == "sqlite":
+        connection.ensure_connection()
+        limit = connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        rows = max(1, min(ROWS_PER_INSERT, limit // len(fields)))
+    return Insert(
+        head=f"INSERT INTO {quote(model._meta.db_table)} ({columns}) ",
+        row="(" + ", ".join(["%s"] * len(fields)) + ")",
+        arrays=arrays,
+        rows=rows,
+    )
+
+
+def insert_statement(model: type[models.Model]) -> Insert:
+    return _insert(model, connection.vendor)
+
+
+def has_notify() -> bool:
+    """Whether the database can wake listening clusters (PostgreSQL's LISTEN/NOTIFY)."""
+    return connection.vendor == "postgresql"
+
+
+def notify(channel: str) -> None:
+    """NOTIFY `channel`; delivered when the enclosing transaction commits."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_notify(%s, '')", [channel])
 
 
 def run(name: str, params: Sequence[Any], **shape: int) -> list[tuple[Any, ...]] | int:

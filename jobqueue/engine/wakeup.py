@@ -9,6 +9,7 @@ from typing import Any
 from django.db import connection
 
 from jobqueue.conf import jobqueue_settings
+from jobqueue.engine import sql
 
 logger = logging.getLogger("jobqueue")
 
@@ -19,20 +20,19 @@ _last_notify = 0.0
 
 
 def supports_notify() -> bool:
-    return connection.vendor == "postgresql"
+    return sql.has_notify()
 
 
 def notify() -> None:
     """Tell listening clusters that work arrived; delivered when the enclosing transaction commits."""
     global _last_notify
-    if connection.vendor != "postgresql":
+    if not sql.has_notify():
         return
     now = time.monotonic()
     if now - _last_notify < _NOTIFY_MIN_INTERVAL and not connection.in_atomic_block:
         return
     _last_notify = now
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_notify(%s, '')", [jobqueue_settings.NOTIFY_CHANNEL])
+    sql.notify(jobqueue_settings.NOTIFY_CHANNEL)
 
 
 class Listener:
