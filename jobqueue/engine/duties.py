@@ -24,7 +24,7 @@ from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
 from jobqueue.conf import jobqueue_settings
-from jobqueue.engine import inflight, reclaim, scheduler, transitions
+from jobqueue.engine import inflight, reclaim, scheduler, sql, transitions
 from jobqueue.engine.claim import claim
 from jobqueue.engine.units import Mode, Unit
 from jobqueue.models import ClusterHeartbeat
@@ -177,11 +177,16 @@ class Heartbeat(Duty):
 
     def run(self, stopping: bool = False) -> None:
         host, pid, _ = self.cluster.split(":", 2)
+        # update_or_create reads, then writes: on SQLite it needs the write lock up front.
+        with sql.write_transaction():
+            self._beat(host, int(pid), stopping)
+
+    def _beat(self, host: str, pid: int, stopping: bool) -> None:
         ClusterHeartbeat.objects.update_or_create(
             key=self.cluster,
             defaults={
                 "host": host,
-                "pid": int(pid),
+                "pid": pid,
                 "workers": self.workers,
                 "started_at": self.started,
                 "last_seen_at": timezone.now(),

@@ -15,10 +15,11 @@ import math
 import zoneinfo
 from datetime import UTC, datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.utils import timezone
 
 from jobqueue.conf import django_setting, jobqueue_settings
+from jobqueue.engine import sql
 from jobqueue.engine.enqueue import enqueue
 from jobqueue.exceptions import PayloadValidationError
 from jobqueue.models import ACTIVE, Job, ScheduleState
@@ -109,7 +110,7 @@ def _tick_one(state: TypeState, now: datetime) -> list[Job]:
         return []
     if slot <= row.last_slot:
         return []
-    with transaction.atomic():
+    with sql.write_transaction():
         if not ScheduleState.objects.filter(pk=row.pk, last_slot=row.last_slot).update(last_slot=slot):
             return []  # another cluster took this slot
         missed = max(1, slots_between(config.schedule, config.schedule_timezone, row.last_slot, slot))
