@@ -70,7 +70,8 @@ def _run(unit: Unit) -> str:
         state = None
     config = state.config if state is not None else EffectiveConfig("", dict(CODE_DEFAULTS), {})
     worker = f"{HOST}:{os.getpid()}"
-    snapshots = transitions.start_unit(unit.claims, worker=worker, timeout=unit.timeout, rated=bool(config.rate_limit))
+    claims, rated = unit.claims, bool(config.rate_limit)
+    snapshots = transitions.patiently(transitions.start_unit, claims, worker=worker, timeout=unit.timeout, rated=rated)
     if not snapshots:
         return "lost"
     run = _UnitRun(unit, state, config, worker)

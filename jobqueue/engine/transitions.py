@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.utils import timezone
@@ -22,6 +22,7 @@ from jobqueue.engine.units import Claim, JobSnapshot
 from jobqueue.models import FINISHED, Attempt, DeadLetter, DeadReason, Job, RateLimitStart, Status
 
 logger = logging.getLogger("jobqueue")
+T = TypeVar("T")
 _RESULT_FIELD = Job._meta.get_field("result")
 
 
@@ -143,28 +144,32 @@ def record(entries: Sequence[Entry], *, also: Callable[[Entry], object] | None =
 _CONNECTION_ERRORS = (OperationalError, InterfaceError)
 
 
-def record_patiently(entries: Sequence[Entry], *, patience: float | None = None) -> list[Entry]:
-    """`record`, retried through a dropped connection for up to `patience` seconds (the
-    RECORD_PATIENCE setting): a database restarted in that time does not make the jobs run
-    again. Past it, the attempts are left to the reclaimer; returns what was recorded."""
+def patiently(write: Callable[..., T], *args: Any, patience: float | None = None, **kwargs: Any) -> T:
+    """Run an engine write, retried through a dropped connection for up to `patience`
+    seconds (the RECORD_PATIENCE setting): a database restarted in that time does not make
+    jobs run again, nor leave a started unit unstarted. Past it, the error is raised and the
+    attempts are left to the reclaimer."""
     deadline = time.monotonic() + (float(jobqueue_settings.RECORD_PATIENCE) if patience is None else patience)
     delay = 0.1
     while True:
         try:
-            return record(entries)
+            return write(*args, **kwargs)
         except _CONNECTION_ERRORS as exc:
             connection.close()
             if time.monotonic() + delay > deadline:
-                logger.error(
-                    "%s outcome(s) could not be recorded (%s); the reclaimer will retry them", len(entries), exc
-                )
+                logger.error("%s failed for good (%s); the reclaimer will take over", write.__name__, exc)
                 raise
-            logger.warning("recording %s outcome(s) failed (%s); retrying in %.1f s", len(entries), exc, delay)
+            logger.warning("%s failed (%s); retrying in %.1f s", write.__name__, exc, delay)
             time.sleep(delay)
             delay = min(delay * 2, 2.0)
         except DatabaseError:
             connection.close()
             raise
+
+
+def record_patiently(entries: Sequence[Entry], *, patience: float | None = None) -> list[Entry]:
+    """`record`, through a dropped connection (see `patiently`)."""
+    return patiently(record, entries, patience=patience)
 
 
 def _finish(entry: Entry) -> bool:
