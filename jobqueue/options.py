@@ -1,8 +1,8 @@
 """The options a job type can set: their validation, their text form, and the three-layer resolver.
 
-One table (`OPTIONS`) serves `@job` (code defaults), the `JobType` record (admin edits), and
-environment pins (`JOBQUEUE_<TYPE>_<OPTION>`), so the three layers can never disagree on what
-a valid value is.
+One table (`OPTIONS`) serves `@job` (code defaults), the `JobType` record (admin form and API
+PATCH, through `Option.parse` and `Option.to_record`), and environment pins
+(`JOBQUEUE_<TYPE>_<OPTION>`), so the layers can never disagree on what a valid value is.
 """
 
 from __future__ import annotations
@@ -35,7 +35,15 @@ class Priority(enum.IntEnum):
     CRITICAL = 100
 
 
-_OFF = {"", "none", "null", "off", "unlimited"}
+_OFF = {"none", "null", "off", "unlimited"}
+# Upper bounds: a value past them is a typo (a timeout in milliseconds, a retention in ms), and
+# they keep every value inside its database column and Python's timedelta.
+MAX_ATTEMPTS = 1000
+MAX_TIMEOUT = 30 * 86400
+MAX_CONCURRENCY = 100_000
+MAX_BATCH_SIZE = 10_000
+MAX_RETENTION = 10 * 365 * 86400
+MAX_SCHEDULE_INTERVAL = 10 * 365 * 86400
 _RATE_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400}
 _RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d*\.?\d*)\s*([a-z]*)\s*$")
 
@@ -91,8 +99,10 @@ class Schedule:
             raise ConfigurationError(f"schedule {value!r} is neither seconds nor a cron expression")
         if isinstance(value, int | float) or (isinstance(value, str) and _is_number(value)):
             seconds = float(value)
-            if seconds < 1:
-                raise ConfigurationError(f"schedule interval {value!r} must be at least 1 second")
+            if not 1 <= seconds <= MAX_SCHEDULE_INTERVAL:
+                raise ConfigurationError(
+                    f"schedule interval {value!r} is out of range: use from 1 to {MAX_SCHEDULE_INTERVAL} seconds"
+                )
             return cls(interval=seconds)
         if isinstance(value, str):
             expression = " ".join(value.split())
@@ -167,16 +177,25 @@ def _float_between(low: float, high: float | None, *, low_open: bool = False) ->
     return check
 
 
-def _seconds(value: Any) -> int:
-    if isinstance(value, timedelta):
-        value = value.total_seconds()
-    number = _number(value, float)
-    if number <= 0:
-        raise ConfigurationError(f"{value!r} must be a positive number of seconds")
-    return int(number) if number == int(number) else int(number) + 1
+def _seconds(high: int) -> Callable[[Any], int | None]:
+    """Whole seconds from 1 to `high` (fractions round up); None (in code) means "not set"."""
+
+    def check(value: Any) -> int | None:
+        if value is None:
+            return None
+        if isinstance(value, timedelta):
+            value = value.total_seconds()
+        number = _number(value, float)
+        if not 0 < number <= high:
+            raise ConfigurationError(f"{value!r} is out of range: use a number of seconds from 1 to {high}")
+        return int(number) if number == int(number) else int(number) + 1
+
+    return check
 
 
 def _optional(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """None, or a word for "off" (any case), turns the option off."""
+
     def wrapped(value: Any) -> Any:
         if value is None or (isinstance(value, str) and value.strip().lower() in _OFF):
             return None
@@ -185,11 +204,15 @@ def _optional(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return wrapped
 
 
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else str(value)
+
+
 def _concurrency(value: Any) -> int | None:
     # 0 is how a record or an environment pin says "unlimited" (null means "inherit").
     if value is None or (isinstance(value, str) and value.strip().lower() in _OFF):
         return None
-    number = _int_between(0, None)(value)
+    number = _int_between(0, MAX_CONCURRENCY)(value)
     return number or None
 
 
@@ -204,11 +227,45 @@ def _timezone(value: Any) -> str:
     return name
 
 
+def _same(value: Any) -> Any:
+    return value
+
+
+def _unlimited_as_zero(value: Any) -> Any:
+    return 0 if value is None else value
+
+
+def _off_as_text(value: Any) -> str:
+    return "off" if value is None else str(value)
+
+
+def is_blank(value: Any) -> bool:
+    """None or a blank string: "no value here" (an empty admin field, a null in the API, an
+    empty environment variable), so the layer below applies."""
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
 @dataclass(frozen=True)
 class Option:
     name: str
     validate: Callable[[Any], Any]
     help: str
+    # The normalised value as the JobType record's column stores it.
+    to_record: Callable[[Any], Any] = _same
+    # The JSON type of the value in the API (a string is always accepted as well).
+    json_type: str = "string"
+    max_length: int = 100
+
+    def parse(self, value: Any) -> Any:
+        """A value given by a person (an environment pin, an admin form field, an API field),
+        validated and normalised; raises ConfigurationError with the fix. The one gate of the
+        three: whatever one accepts, the others accept."""
+        if isinstance(value, str):
+            if len(value) > self.max_length:
+                raise ConfigurationError(f"is longer than {self.max_length} characters")
+        elif not isinstance(value, bool | int | float):
+            raise ConfigurationError(f"{_text(value)[:50]!r} is not a single value: give a {self.json_type}")
+        return self.validate(value)
 
     def to_text(self, value: Any) -> str:
         """The form stored in a record's text column or shown in the admin."""
@@ -220,33 +277,94 @@ class Option:
 OPTIONS: dict[str, Option] = {
     option.name: option
     for option in [
-        Option("enabled", _bool, "whether jobs of this type are claimed; a disabled type keeps its jobs queued"),
-        Option("priority", _int_between(-100, 100), "-100..100, higher runs first"),
-        Option("max_attempts", _int_between(1, None), "attempts in all, counting the first"),
-        Option("timeout", _optional(_seconds), "seconds an attempt may run before it is stopped"),
+        Option(
+            "enabled",
+            _bool,
+            "whether jobs of this type are claimed; a disabled type keeps its jobs queued",
+            json_type="boolean",
+        ),
+        Option("priority", _int_between(-100, 100), "-100..100, higher runs first", json_type="integer"),
+        Option(
+            "max_attempts",
+            _int_between(1, MAX_ATTEMPTS),
+            f"attempts in all, counting the first (1..{MAX_ATTEMPTS})",
+            json_type="integer",
+        ),
+        Option(
+            "timeout",
+            _seconds(MAX_TIMEOUT),
+            f"seconds an attempt may run before it is stopped (1..{MAX_TIMEOUT})",
+            json_type="integer",
+        ),
         Option(
             "concurrency",
             _concurrency,
-            "jobs of this type running at once across all clusters (0: unlimited)",
+            f"jobs of this type running at once across all clusters (0..{MAX_CONCURRENCY}; 0 or off: unlimited)",
+            to_record=_unlimited_as_zero,
+            json_type="integer",
         ),
         Option(
             "rate_limit",
             _optional(RateLimit.parse),
-            "job starts per period across all clusters, e.g. 30/60s",
+            "job starts per period across all clusters, e.g. 30/60s, or off",
+            to_record=_off_as_text,
+            max_length=50,
         ),
-        Option("batch_size", _int_between(1, 10_000), "jobs claimed together into one attempt of execute_batch"),
-        Option("backoff_base", _float_between(0, None, low_open=True), "seconds before the second attempt"),
-        Option("backoff_factor", _float_between(1, None), "each further delay is this many times the previous"),
-        Option("backoff_max", _float_between(0, None, low_open=True), "no retry delay is longer than this (seconds)"),
-        Option("backoff_jitter", _float_between(0, 1), "random spread of each delay, as a fraction (0..1)"),
-        Option("schedule", _optional(Schedule.parse), "interval in seconds, or a cron expression"),
+        Option(
+            "batch_size",
+            _int_between(1, MAX_BATCH_SIZE),
+            "jobs claimed together into one attempt of execute_batch",
+            json_type="integer",
+        ),
+        Option(
+            "backoff_base",
+            _float_between(0, 1e7, low_open=True),
+            "seconds before the second attempt",
+            json_type="number",
+        ),
+        Option(
+            "backoff_factor",
+            _float_between(1, 1000),
+            "each further delay is this many times the previous",
+            json_type="number",
+        ),
+        Option(
+            "backoff_max",
+            _float_between(0, 1e8, low_open=True),
+            "no retry delay is longer than this (seconds)",
+            json_type="number",
+        ),
+        Option(
+            "backoff_jitter",
+            _float_between(0, 1),
+            "random spread of each delay, as a fraction (0..1)",
+            json_type="number",
+        ),
+        Option(
+            "schedule",
+            _optional(Schedule.parse),
+            "interval in seconds, or a cron expression, or off",
+            to_record=_off_as_text,
+        ),
         Option(
             "schedule_timezone",
             _optional(_timezone),
-            "time zone of a cron schedule (default: TIME_ZONE)",
+            "time zone of a cron schedule (default: TIME_ZONE), or off",
+            to_record=_off_as_text,
+            max_length=64,
         ),
-        Option("overlap", _bool, "whether a scheduled run may start while the previous one is queued or running"),
-        Option("retention", _optional(_seconds), "seconds finished jobs are kept"),
+        Option(
+            "overlap",
+            _bool,
+            "whether a scheduled run may start while the previous one is queued or running",
+            json_type="boolean",
+        ),
+        Option(
+            "retention",
+            _seconds(MAX_RETENTION),
+            f"seconds finished jobs are kept (1..{MAX_RETENTION})",
+            json_type="integer",
+        ),
     ]
 }
 
@@ -285,13 +403,6 @@ def validate_options(values: Mapping[str, Any], *, where: str) -> dict[str, Any]
 
 def env_var(prefix: str, type_name: str, option: str) -> str:
     return f"{prefix}{type_name.upper()}_{option.upper()}"
-
-
-@dataclass(frozen=True)
-class EnvPinError:
-    variable: str
-    value: str
-    message: str
 
 
 @dataclass
@@ -341,10 +452,10 @@ def resolve(
             except ConfigurationError as exc:
                 config.errors.append(f"record value of {option_name!r} ignored: {exc}")
         variable = env_var(prefix, name, option_name)
-        if variable in environ:
+        if not is_blank(environ.get(variable)):
             config.pins[option_name] = variable
             try:
-                values[option_name] = option.validate(environ[variable])
+                values[option_name] = option.parse(environ[variable])
                 sources[option_name] = Source.ENVIRONMENT
             except ConfigurationError as exc:
                 config.errors.append(f"{variable}={environ[variable]!r}: {exc}")
