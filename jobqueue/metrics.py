@@ -452,16 +452,3 @@ def last_run(job_type: JobType | int) -> datetime | None:
         if started is not None:
             latest.append(started)
     return max(latest, default=None)
-
-
-def type_counts() -> dict[int, dict[str, int]]:
-    """Ready, running and unresolved dead counts by job type id (the admin's job type list)."""
-    counts: dict[int, dict[str, int]] = defaultdict(lambda: {"ready": 0, "running": 0, "dead": 0})
-    for key, queryset in (
-        ("ready", Job.objects.ready()),
-        ("running", Job.objects.running()),
-        ("dead", DeadLetter.objects.unresolved()),
-    ):
-        for type_id, n in queryset.values_list("job_type_id").annotate(n=Count("pk")).order_by():
-            counts[type_id][key] = n
-    return counts
