@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args, get_origin
 from django.conf import settings as django_settings
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+# The bounds of the `timeout` and `retention` options, which these defaults stand in for.
+from jobqueue.optionvalues import MAX_RETENTION, MAX_TIMEOUT
+
 # The windows the dashboard, the API and the health rules read metrics over.
 Window = Literal["15m", "1h", "24h", "7d"]
 DAY = 86400
-# The bounds of the `timeout` and `retention` options, which these defaults stand in for.
-MAX_TIMEOUT = 30 * DAY
-MAX_RETENTION = 10 * 365 * DAY
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
 Seconds = float  # intervals may be fractions of a second
 PollSeconds = Annotated[float, Field(gt=0, le=60)]
