@@ -8,6 +8,7 @@ key's default, and system check `jobqueue.E010` names the key, the value and the
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args, get_origin
 
@@ -16,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 # The bounds of the `timeout` and `retention` options, which these defaults stand in for.
 from jobqueue.optionvalues import MAX_RETENTION, MAX_TIMEOUT
+
+logger = logging.getLogger("jobqueue")
 
 # The windows the dashboard, the API and the health rules read metrics over.
 Window = Literal["15m", "1h", "24h", "7d"]
@@ -176,6 +179,15 @@ class JobQueueSettings:
     def loaded(self) -> Loaded:
         if self._loaded is None:
             self._loaded = load(getattr(django_settings, "JOBQUEUE", {}))
+            # Processes that run no system checks (a WSGI server) still say it, once per load.
+            for problem in self._loaded.problems:
+                logger.error(
+                    "JOBQUEUE[%r] = %r is invalid, using %r: %s (check jobqueue.E010)",
+                    problem.key,
+                    problem.value,
+                    problem.default,
+                    problem.message,
+                )
         return self._loaded
 
     @property

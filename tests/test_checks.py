@@ -118,6 +118,13 @@ def test_bad_value_is_e010_naming_key_value_and_fix_and_the_default_applies(
     assert loaded_settings().problems == ()
 
 
+def test_bad_value_is_logged_for_processes_that_run_no_checks(caplog: pytest.LogCaptureFixture) -> None:
+    with override_settings(JOBQUEUE={"HEARTBEAT_INTERVAL": "5s"}):
+        assert jobqueue_settings.HEARTBEAT_INTERVAL == 5.0
+    assert "JOBQUEUE['HEARTBEAT_INTERVAL'] = '5s' is invalid, using 5.0" in caplog.text
+    assert "jobqueue.E010" in caplog.text
+
+
 def test_settings_are_one_frozen_typed_object() -> None:
     with override_settings(JOBQUEUE={"RECLAIM_INTERVAL": 1, "IDLE_POLL_MAX": 0.5}):
         config = loaded_settings().config
