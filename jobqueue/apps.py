@@ -30,6 +30,9 @@ class JobQueueConfig(AppConfig):
         checks.register(jq_checks.check_requires, "jobqueue")
         checks.register(jq_checks.check_schedules, "jobqueue")
         checks.register(jq_checks.check_encryption_keys, "jobqueue")
+        # Its own tag: it opens the database files (run by `check` and qcluster, not by the
+        # tag-filtered runs that must not touch a database).
+        checks.register(jq_checks.check_sqlite_wal, "jobqueue_sqlite")
         # Its own tag: since Django 6.1 run_checks(tags=["jobqueue"]) would also pass every
         # database, and a static check run must never need one.
         checks.register(jq_checks.check_records, "jobqueue_records", checks.Tags.database)

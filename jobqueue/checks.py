@@ -6,8 +6,9 @@ import os
 from typing import Any
 
 from django.core.checks import CheckMessage, Error, Warning
+from django.db import DatabaseError, connections
 
-from jobqueue.conf import DEFAULTS, django_setting, jobqueue_settings
+from jobqueue.conf import DEFAULTS, django_setting, jobqueue_settings, loaded_settings
 from jobqueue.options import OPTIONS, env_var, resolve
 from jobqueue.registry import registry
 
@@ -69,14 +70,25 @@ def _longer_type(variable: str, name: str) -> bool:
 
 
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """E002: unknown JOBQUEUE keys. E004: django-q2 not running on our broker."""
+    """E002: unknown JOBQUEUE keys. E010: a JOBQUEUE value of the wrong type or out of range.
+    E004: django-q2 not running on our broker."""
+    loaded = loaded_settings()
     messages: list[CheckMessage] = []
-    for key in jobqueue_settings.unknown_keys():
+    for key in loaded.unknown_keys:
         messages.append(
             Error(
                 f"unknown key {key!r} in the JOBQUEUE setting",
                 hint=f"Known keys: {', '.join(sorted(DEFAULTS))}.",
                 id="jobqueue.E002",
+            )
+        )
+    for problem in loaded.problems:
+        messages.append(
+            Error(
+                f"JOBQUEUE[{problem.key!r}] = {problem.value!r} is invalid: {problem.message}",
+                hint=f"Correct or remove {problem.key!r} in the JOBQUEUE setting (default {problem.default!r}); "
+                "docs/configuration.md lists each key's type and range. Until then the default applies.",
+                id="jobqueue.E010",
             )
         )
     q_cluster = django_setting("Q_CLUSTER", {}) or {}
@@ -165,8 +177,6 @@ def check_records(app_configs: Any = None, databases: Any = None, **kwargs: Any)
     """W001: records whose code is gone. E005: records whose stored values are invalid."""
     if not databases or "default" not in databases:
         return []
-    from django.db import DatabaseError
-
     from jobqueue.models import JobType
     from jobqueue.typeconfig import resolve_for
 
@@ -198,3 +208,48 @@ def check_records(app_configs: Any = None, databases: Any = None, **kwargs: Any)
                     )
                 )
     return messages
+
+
+def check_sqlite_wal(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """W010: a SQLite database not in WAL mode (readers then block the claims' writes)."""
+    messages: list[CheckMessage] = []
+    for alias in connections:
+        connection = connections[alias]
+        if connection.vendor != "sqlite" or not _sqlite_file_exists(connection.settings_dict):
+            continue  # a database not created yet is not opened (and so not created) by a check
+        mode = sqlite_journal_mode(connection)
+        if mode is not None and mode != "wal":
+            messages.append(
+                Warning(
+                    f"SQLite database {alias!r} is in journal mode {mode!r}, not WAL: readers block "
+                    "writers, so claims and finishes wait on the dashboard and the API",
+                    hint="Add 'PRAGMA journal_mode=WAL;' to DATABASES[...]['OPTIONS']['init_command'] "
+                    "(config/settings.py does it for sqlite:// URLs), or run it once on the file.",
+                    obj=alias,
+                    id="jobqueue.W010",
+                )
+            )
+    return messages
+
+
+def _sqlite_file_exists(settings_dict: dict[str, Any]) -> bool:
+    name = str(settings_dict.get("NAME") or "")
+    if not name or name == ":memory:" or "mode=memory" in name:
+        return False
+    return os.path.exists(name.removeprefix("file:").split("?", 1)[0])
+
+
+def sqlite_journal_mode(connection: Any) -> str | None:
+    """The journal mode of a SQLite connection (lower case), or None if it cannot be read. A
+    connection opened here is closed again: qcluster forks its workers after the checks."""
+    opened = connection.connection is None
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA journal_mode")
+            row = cursor.fetchone()
+    except DatabaseError:
+        return None
+    finally:
+        if opened:
+            connection.close()
+    return str(row[0]).lower() if row else None

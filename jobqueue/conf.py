@@ -1,149 +1,225 @@
-"""The one reader of `django.conf.settings`: the JOBQUEUE dict, its defaults and its accessor."""
+"""The one reader of `django.conf.settings`: the JOBQUEUE dict, validated once into a frozen,
+typed object (`JobQueueConfig`), and its accessor `jobqueue_settings`.
+
+A key of the wrong type or out of range does not stop the import: the accessor gives that
+key's default, and system check `jobqueue.E010` names the key, the value and the fix, so
+`manage.py check` and `qcluster` stop before anything runs with it.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args, get_origin
 
 from django.conf import settings as django_settings
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-DEFAULTS: dict[str, Any] = {
-    # The module imported from every installed app to discover job types.
-    "JOB_MODULE": "jobs",
-    # Prefix of the environment variables that pin a job type's options.
-    "ENV_PREFIX": "JOBQUEUE_",
-    # A job type without its own timeout gets this one (seconds).
-    "DEFAULT_TIMEOUT": 600,
-    # A claimed job is leased for its timeout plus this grace; past it, any cluster reclaims it.
-    "LEASE_GRACE": 30,
-    # A claimed job waiting for a worker has its lease renewed for at most this many times
-    # its longest lease; a claim older than that was lost in transit and is reclaimed.
-    "CLAIM_RENEW_FACTOR": 3.0,
-    # Jobs of an async type one worker runs at once on its event loop (one unit).
-    "ASYNC_CONCURRENCY": 50,
-    # Short sync jobs are handed to a worker in chunks that should take about this long
-    # (milliseconds), sized from the type's recent time per job; a type with no history
-    # yet runs one job per unit. A more urgent job waits at most about this for a worker.
-    "CHUNK_BUDGET_MS": 50,
-    # The most jobs in one chunk, however short they are.
-    "CHUNK_MAX_JOBS": 100,
-    # Decided attempts are recorded in groups: one transaction at least this often
-    # (milliseconds) while a unit runs, and at its end.
-    "FLUSH_INTERVAL_MS": 10,
-    # A worker whose recording fails on a dropped connection retries for this long (seconds)
-    # before leaving the attempts to the reclaimer (which runs them again).
-    "RECORD_PATIENCE": 30.0,
-    # How often each cluster looks for expired leases and dead local workers (seconds).
-    "RECLAIM_INTERVAL": 2.0,
-    # The longest an idle cluster sleeps between two empty claims (seconds); polling backs
-    # off up to this. On PostgreSQL a NOTIFY cuts the sleep short, so it can be long; on
-    # SQLite (one machine, a cheap local read) it stays short to keep latency low.
-    "IDLE_POLL_MAX": {"postgresql": 2.0, "default": 0.2},
-    # How often each cluster records its heartbeat (seconds); silent for 3 of these = lost.
-    "HEARTBEAT_INTERVAL": 5.0,
-    # Effective job type configuration is cached this long (seconds): record edits take
-    # effect within it, without a restart.
-    "CONFIG_CACHE_SECONDS": 1.0,
-    # Bounds on what an attempt keeps.
-    "TRACEBACK_MAX_CHARS": 16_000,
-    "ERROR_MAX_CHARS": 2_000,
-    "LOG_MAX_LINES": 200,
-    "LOG_LINE_MAX_CHARS": 1_000,
-    # Finished jobs are kept this long unless their type says otherwise (seconds).
-    "DEFAULT_RETENTION": 7 * 24 * 3600,
-    # How often each cluster evaluates schedules (seconds).
-    "SCHEDULE_INTERVAL": 1.0,
-    # After downtime, how many jobs stand for all the slots a schedule missed (0: none).
-    "SCHEDULE_CATCH_UP": 1,
-    # The PostgreSQL channel that enqueue notifies and idle clusters listen on.
-    "NOTIFY_CHANNEL": "jobqueue",
-    # Health rules (jobqueue.health), over the window the dashboard shows by default.
-    "HEALTH_WINDOW": "1h",
-    # The oldest ready job waiting longer than this (seconds) makes the system degraded.
-    "HEALTH_MAX_READY_AGE": 300,
-    # A type failing more than this fraction of its attempts, over more than
-    # HEALTH_FAILURE_MIN_ATTEMPTS attempts, makes the system unhealthy ...
-    "HEALTH_FAILURE_RATE": 0.5,
-    "HEALTH_FAILURE_MIN_ATTEMPTS": 10,
-    # ... and more than this fraction over at least this many attempts, degraded.
-    "HEALTH_FAILURE_RATE_WARNING": 0.3,
-    "HEALTH_FAILURE_MIN_ATTEMPTS_WARNING": 5,
-    # A type whose average attempt lasts longer than this (seconds) makes it degraded.
-    "HEALTH_MAX_AVG_DURATION": 300,
-    # More than this fraction of finished jobs dead-lettered in the window: degraded.
-    "HEALTH_DEAD_LETTER_RATE": 0.1,
-    # A scheduled type that has not run for this many of its intervals: degraded.
-    "HEALTH_SCHEDULE_LATE_FACTOR": 2.0,
-    # Metrics read closed minutes from the per-minute rollup (MetricMinute). A minute is rolled up
-    # once it ended at least this long ago (seconds), so that attempts recorded a little late
-    # (a reclaimed crash, a slow commit) still land in it; newer history is read raw.
-    "METRICS_ROLLUP_LAG": 120,
-    # Minutes the rollup may aggregate in one call: reading the metrics rolls up at most
-    # METRICS_ROLLUP_READ_MINUTES, the `jobqueue_rollup` job type METRICS_ROLLUP_BATCH_MINUTES.
-    "METRICS_ROLLUP_READ_MINUTES": 10,
-    "METRICS_ROLLUP_BATCH_MINUTES": 24 * 60,
-    # Rolled-up minutes are kept this long (seconds), whatever the retention of the jobs.
-    "METRICS_RETENTION": 30 * 24 * 3600,
-    # The admin dashboard reloads itself this often while open (seconds; 0 turns it off).
-    "DASHBOARD_REFRESH": 15,
-    # /api/metrics/prometheus/: open to unauthenticated scrapers only when True (keep it
-    # behind the network then); otherwise it needs a login or token with view rights.
-    "PROMETHEUS_PUBLIC": False,
-    # The window of the Prometheus endpoint's counts and duration summaries.
-    "PROMETHEUS_WINDOW": "15m",
-    # REST API limits. A request body larger than this gets 413 (bytes).
-    "API_MAX_BODY_BYTES": 256 * 1024,
-    # JSON nested deeper than this gets 400: no payload needs it, and parsers pay for it.
-    "API_MAX_JSON_DEPTH": 32,
-    # Items accepted by one bulk call (POST /api/jobs/bulk/, POST /api/dead-letters/requeue/).
-    "API_BULK_MAX": 1000,
-    # Enqueue calls (single, bulk, run-now) per user, as DRF throttle rates: N/second|minute|hour|day.
-    "API_ENQUEUE_RATE": "600/minute",
-    # When this many jobs of one type are ready and waiting, enqueue answers 503 instead of
-    # growing the backlog without bound; clients retry after API_BACKLOG_RETRY_AFTER seconds.
-    "API_MAX_READY_PER_TYPE": 100_000,
-    "API_BACKLOG_RETRY_AFTER": 30,
-    # API tokens record their last use at most this often (seconds): one write per token per minute.
-    "API_TOKEN_TOUCH_INTERVAL": 60,
-}
+# The bounds of the `timeout` and `retention` options, which these defaults stand in for.
+from jobqueue.optionvalues import MAX_RETENTION, MAX_TIMEOUT
+
+logger = logging.getLogger("jobqueue")
+
+# The windows the dashboard, the API and the health rules read metrics over.
+Window = Literal["15m", "1h", "24h", "7d"]
+DAY = 86400
+IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
+Seconds = float  # intervals may be fractions of a second
+PollSeconds = Annotated[float, Field(gt=0, le=60)]
+
+
+class JobQueueConfig(BaseModel):
+    """Every JOBQUEUE key with its type, range and default. Strict: `"2"` is not 2."""
+
+    # validate_default: a default is converted like a value (300 -> 300.0 for a float key).
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, validate_default=True)
+
+    JOB_MODULE: str = Field(
+        "jobs",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$",
+        description="a dotted module name such as 'jobs'",
+    )
+    ENV_PREFIX: str = Field("JOBQUEUE_", pattern=IDENTIFIER, description="letters, digits and underscores")
+    DEFAULT_TIMEOUT: int = Field(600, ge=1, le=MAX_TIMEOUT)
+    LEASE_GRACE: int = Field(30, ge=1, le=DAY)
+    CLAIM_RENEW_FACTOR: float = Field(3.0, ge=1, le=1000)
+    ASYNC_CONCURRENCY: int = Field(50, ge=1, le=10_000)
+    CHUNK_BUDGET_MS: float = Field(50, ge=0, le=60_000)
+    CHUNK_MAX_JOBS: int = Field(100, ge=1, le=10_000)
+    FLUSH_INTERVAL_MS: float = Field(10, ge=0, le=60_000)
+    RECORD_PATIENCE: Seconds = Field(30.0, ge=0, le=3600)
+    RECLAIM_INTERVAL: Seconds = Field(2.0, gt=0, le=3600)
+    IDLE_POLL_MAX: PollSeconds | dict[str, PollSeconds] = Field(
+        {"postgresql": 2.0, "default": 0.2},
+        description="a number > 0 and <= 60, or a dict of those by database vendor ('default' for the others)",
+    )
+    HEARTBEAT_INTERVAL: Seconds = Field(5.0, gt=0, le=3600)
+    CONFIG_CACHE_SECONDS: Seconds = Field(1.0, ge=0, le=3600)
+    TRACEBACK_MAX_CHARS: int = Field(16_000, ge=100, le=10_000_000)
+    ERROR_MAX_CHARS: int = Field(2_000, ge=100, le=1_000_000)
+    LOG_MAX_LINES: int = Field(200, ge=0, le=100_000)
+    LOG_LINE_MAX_CHARS: int = Field(1_000, ge=10, le=1_000_000)
+    DEFAULT_RETENTION: int = Field(7 * DAY, ge=1, le=MAX_RETENTION)
+    SCHEDULE_INTERVAL: Seconds = Field(1.0, gt=0, le=3600)
+    SCHEDULE_CATCH_UP: int = Field(1, ge=0, le=10_000)
+    # Quoted into LISTEN: an identifier only.
+    NOTIFY_CHANNEL: str = Field(
+        "jobqueue", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$", description="an identifier of up to 63 characters"
+    )
+    HEALTH_WINDOW: Window = "1h"
+    HEALTH_MAX_READY_AGE: Seconds = Field(300, gt=0)
+    HEALTH_FAILURE_RATE: float = Field(0.5, ge=0, le=1)
+    HEALTH_FAILURE_MIN_ATTEMPTS: int = Field(10, ge=0)
+    HEALTH_FAILURE_RATE_WARNING: float = Field(0.3, ge=0, le=1)
+    HEALTH_FAILURE_MIN_ATTEMPTS_WARNING: int = Field(5, ge=0)
+    HEALTH_MAX_AVG_DURATION: Seconds = Field(300, gt=0)
+    HEALTH_DEAD_LETTER_RATE: float = Field(0.1, ge=0, le=1)
+    HEALTH_SCHEDULE_LATE_FACTOR: float = Field(2.0, ge=1)
+    METRICS_ROLLUP_LAG: int = Field(120, ge=0, le=DAY)
+    METRICS_ROLLUP_READ_MINUTES: int = Field(10, ge=0, le=7 * 24 * 60)
+    METRICS_ROLLUP_BATCH_MINUTES: int = Field(24 * 60, ge=1, le=31 * 24 * 60)
+    METRICS_RETENTION: int = Field(30 * DAY, ge=3600, le=MAX_RETENTION)
+    DASHBOARD_REFRESH: int = Field(15, ge=0, le=DAY)
+    PROMETHEUS_PUBLIC: bool = False
+    PROMETHEUS_WINDOW: Window = "15m"
+    API_MAX_BODY_BYTES: int = Field(256 * 1024, ge=1024, le=100 * 1024 * 1024)
+    API_MAX_JSON_DEPTH: int = Field(32, ge=2, le=1000)
+    API_BULK_MAX: int = Field(1000, ge=1, le=100_000)
+    # DRF throttle rate: N/second|minute|hour|day (only the unit's first letter counts); None: off.
+    API_ENQUEUE_RATE: str | None = Field(
+        "600/minute",
+        pattern=r"^[1-9][0-9]*/(s|m|h|d)[a-z]*$",
+        description="N/second, N/minute, N/hour or N/day, or None (no limit)",
+    )
+    API_MAX_READY_PER_TYPE: int = Field(100_000, ge=1)
+    API_BACKLOG_RETRY_AFTER: int = Field(30, ge=1, le=DAY)
+    API_TOKEN_TOUCH_INTERVAL: int = Field(60, ge=0, le=DAY)
+
+
+DEFAULTS: dict[str, Any] = {name: field.default for name, field in JobQueueConfig.model_fields.items()}
+
+
+@dataclass(frozen=True)
+class SettingProblem:
+    """A JOBQUEUE key whose value was refused (its default applies); reported as jobqueue.E010."""
+
+    key: str
+    value: Any
+    message: str
+    default: Any
+
+
+@dataclass(frozen=True)
+class Loaded:
+    config: JobQueueConfig
+    problems: tuple[SettingProblem, ...]
+    unknown_keys: tuple[str, ...]
+
+
+def load(user: Any) -> Loaded:
+    """Validate a JOBQUEUE value over the defaults: each bad key falls back to its default alone."""
+    if not isinstance(user, dict):
+        problem = SettingProblem("JOBQUEUE", user, "must be a dict", {})
+        return Loaded(JobQueueConfig(), (problem,), ())
+    known = {key: value for key, value in user.items() if key in DEFAULTS}
+    unknown = tuple(sorted(str(key) for key in user if key not in DEFAULTS))
+    problems: dict[str, SettingProblem] = {}
+    try:
+        config = JobQueueConfig.model_validate(known)
+    except ValidationError as exc:
+        by_key: dict[str, list[Any]] = {}
+        for error in exc.errors():
+            by_key.setdefault(str(error["loc"][0]), []).append(error)
+        for key, errors in by_key.items():
+            # Of a union's branches, the deepest error is the one about the form that was given.
+            deepest = max(errors, key=lambda error: len(error["loc"]))
+            problems[key] = SettingProblem(key, known[key], _describe(deepest, known[key]), DEFAULTS[key])
+        config = JobQueueConfig.model_validate({k: v for k, v in known.items() if k not in problems})
+    return Loaded(config, tuple(problems.values()), unknown)
+
+
+def _describe(error: Any, value: Any) -> str:
+    path = []
+    for part in error["loc"][1:]:  # keys into the value given, not pydantic's names of union branches
+        if isinstance(value, dict) and part in value:
+            path.append(str(part))
+            value = value[part]
+    where = f" at [{']['.join(repr(p) for p in path)}]" if path else ""
+    return f"{error['msg']}{where}; expected {expected(str(error['loc'][0]))}"
+
+
+_KINDS = {int: "an integer", float: "a number", bool: "True or False", str: "a string"}
+_BOUNDS = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+
+
+def expected(key: str) -> str:
+    """A key's type and range in words, for messages and docs: "a number > 0 and <= 3600"."""
+    field = JobQueueConfig.model_fields[key]
+    if field.description:
+        return field.description
+    if get_origin(field.annotation) is Literal:
+        return "one of " + ", ".join(repr(choice) for choice in get_args(field.annotation))
+    bounds = [
+        f"{sign} {getattr(rule, name)}"
+        for rule in field.metadata
+        for name, sign in _BOUNDS.items()
+        if getattr(rule, name, None) is not None
+    ]
+    kind = _KINDS[field.annotation] if isinstance(field.annotation, type) else str(field.annotation)
+    return f"{kind} {' and '.join(bounds)}".strip()
 
 
 class JobQueueSettings:
-    """Attribute access to the JOBQUEUE setting merged over DEFAULTS, re-read on setting_changed."""
+    """Attribute access to the validated JOBQUEUE setting, rebuilt on `setting_changed`."""
 
     def __init__(self) -> None:
-        self._cache: dict[str, Any] | None = None
+        self._loaded: Loaded | None = None
 
     @property
-    def user_settings(self) -> dict[str, Any]:
-        value = getattr(django_settings, "JOBQUEUE", {})
-        return dict(value) if isinstance(value, dict) else {}
+    def loaded(self) -> Loaded:
+        if self._loaded is None:
+            self._loaded = load(getattr(django_settings, "JOBQUEUE", {}))
+            # Processes that run no system checks (a WSGI server) still say it, once per load.
+            for problem in self._loaded.problems:
+                logger.error(
+                    "JOBQUEUE[%r] = %r is invalid, using %r: %s (check jobqueue.E010)",
+                    problem.key,
+                    problem.value,
+                    problem.default,
+                    problem.message,
+                )
+        return self._loaded
 
-    def unknown_keys(self) -> list[str]:
-        return sorted(set(self.user_settings) - set(DEFAULTS))
-
-    def _merged(self) -> dict[str, Any]:
-        if self._cache is None:
-            merged = dict(DEFAULTS)
-            merged.update({k: v for k, v in self.user_settings.items() if k in DEFAULTS})
-            self._cache = merged
-        return self._cache
+    @property
+    def config(self) -> JobQueueConfig:
+        return self.loaded.config
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_") or name not in DEFAULTS:
             raise AttributeError(f"JOBQUEUE has no setting {name!r}; known: {', '.join(DEFAULTS)}")
-        return self._merged()[name]
+        return getattr(self.loaded.config, name)
 
     def reload(self) -> None:
-        self._cache = None
+        self._loaded = None
 
 
-jobqueue_settings = JobQueueSettings()
+_settings = JobQueueSettings()
+if TYPE_CHECKING:
+    # Callers see each key with its declared type.
+    jobqueue_settings: JobQueueConfig
+else:
+    jobqueue_settings = _settings
+
+
+def loaded_settings() -> Loaded:
+    """The validated settings with what was refused: for the system checks."""
+    return _settings.loaded
 
 
 def reload_on_setting_changed(*, setting: str, **kwargs: Any) -> None:
     """`setting_changed` receiver, connected in AppConfig.ready(): makes override_settings work."""
     if setting == "JOBQUEUE":
-        jobqueue_settings.reload()
+        _settings.reload()
 
 
 def django_setting(name: str, default: Any = None) -> Any:

@@ -20,7 +20,7 @@ from django.db.models import Count, Min
 from django.utils import timezone
 
 from jobqueue import rollup
-from jobqueue.conf import jobqueue_settings
+from jobqueue.conf import Window, jobqueue_settings
 from jobqueue.models import (
     HISTOGRAM_BINS,
     ClusterHeartbeat,
@@ -32,7 +32,8 @@ from jobqueue.models import (
 )
 from jobqueue.rollup import bin_value
 
-WINDOWS: dict[str, timedelta] = {
+# Keyed by the windows the JOBQUEUE setting accepts (HEALTH_WINDOW, PROMETHEUS_WINDOW).
+WINDOWS: dict[Window, timedelta] = {
     "15m": timedelta(minutes=15),
     "1h": timedelta(hours=1),
     "24h": timedelta(hours=24),
@@ -44,9 +45,10 @@ MAX_POINTS = 120
 
 
 def window_delta(window: str) -> timedelta:
-    if window not in WINDOWS:
-        raise ValueError(f"unknown window {window!r}; use one of {', '.join(WINDOWS)}")
-    return WINDOWS[window]
+    for name, delta in WINDOWS.items():
+        if name == window:
+            return delta
+    raise ValueError(f"unknown window {window!r}; use one of {', '.join(WINDOWS)}")
 
 
 def percentile(values: Sequence[float], p: float) -> float | None:
@@ -450,16 +452,3 @@ def last_run(job_type: JobType | int) -> datetime | None:
         if started is not None:
             latest.append(started)
     return max(latest, default=None)
-
-
-def type_counts() -> dict[int, dict[str, int]]:
-    """Ready, running and unresolved dead counts by job type id (the admin's job type list)."""
-    counts: dict[int, dict[str, int]] = defaultdict(lambda: {"ready": 0, "running": 0, "dead": 0})
-    for key, queryset in (
-        ("ready", Job.objects.ready()),
-        ("running", Job.objects.running()),
-        ("dead", DeadLetter.objects.unresolved()),
-    ):
-        for type_id, n in queryset.values_list("job_type_id").annotate(n=Count("pk")).order_by():
-            counts[type_id][key] = n
-    return counts

@@ -172,13 +172,13 @@ class Job(models.Model):
             models.Index(
                 fields=["-priority", "run_after"],
                 name="jq_job_claim",
-                condition=Q(status__in=["queued", "scheduled", "retrying"]),
+                condition=Q(status__in=list(WAITING)),
             ),
             # When the next scheduled or retrying job falls due (idle clusters sleep until then).
             models.Index(
                 fields=["run_after"],
                 name="jq_job_due",
-                condition=Q(status__in=["queued", "scheduled", "retrying"]),
+                condition=Q(status__in=list(WAITING)),
             ),
             # Concurrency counts and lease reclaim only ever look at running jobs.
             models.Index(fields=["job_type"], name="jq_job_running_type", condition=Q(status="running")),
@@ -197,7 +197,11 @@ class Job(models.Model):
             models.UniqueConstraint(
                 fields=["job_type", "unique_key"],
                 name="jq_job_unique_active",
-                condition=Q(status__in=["queued", "scheduled", "running", "retrying"], unique_key__isnull=False),
+                # ACTIVE, in the order its migration wrote it (a reordered list is a new migration).
+                condition=Q(
+                    status__in=[*WAITING[:2], Status.RUNNING, WAITING[2]],
+                    unique_key__isnull=False,
+                ),
             ),
         ]
         permissions = [

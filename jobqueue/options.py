@@ -1,15 +1,13 @@
 """The options a job type can set: their validation, their text form, and the three-layer resolver.
 
-One table (`OPTIONS`) serves `@job` (code defaults), the `JobType` record (admin edits), and
-environment pins (`JOBQUEUE_<TYPE>_<OPTION>`), so the three layers can never disagree on what
-a valid value is.
+One table (`OPTIONS`) serves `@job` (code defaults), the `JobType` record (admin form and API
+PATCH, through `Option.parse` and `Option.to_record`), and environment pins
+(`JOBQUEUE_<TYPE>_<OPTION>`), so the layers can never disagree on what a valid value is.
 """
 
 from __future__ import annotations
 
 import enum
-import re
-import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -17,6 +15,22 @@ from typing import Any
 
 from jobqueue.conf import jobqueue_settings
 from jobqueue.exceptions import ConfigurationError
+from jobqueue.optionvalues import (
+    MAX_ATTEMPTS,
+    MAX_BATCH_SIZE,
+    MAX_CONCURRENCY,
+    MAX_RETENTION,
+    MAX_TIMEOUT,
+    RateLimit,
+    Schedule,
+    boolean,
+    float_between,
+    int_between,
+    optional,
+    seconds,
+    timezone_name,
+    unlimited_if_zero,
+)
 
 
 class Source(enum.StrEnum):
@@ -35,173 +49,22 @@ class Priority(enum.IntEnum):
     CRITICAL = 100
 
 
-_OFF = {"", "none", "null", "off", "unlimited"}
-_RATE_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400}
-_RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d*\.?\d*)\s*([a-z]*)\s*$")
+def _same(value: Any) -> Any:
+    return value
 
 
-@dataclass(frozen=True)
-class RateLimit:
-    """At most `count` job starts in any `period` seconds, across all clusters."""
-
-    count: int
-    period: float
-
-    def __str__(self) -> str:
-        return f"{self.count}/{self.period:g}s"
-
-    @classmethod
-    def parse(cls, value: Any) -> RateLimit:
-        if isinstance(value, RateLimit):
-            return value
-        if isinstance(value, tuple | list) and len(value) == 2:
-            count, period = value
-        elif isinstance(value, str) and (match := _RATE_RE.match(value.lower())):
-            number, unit = match.group(2), match.group(3) or "s"
-            if unit not in _RATE_UNITS:
-                raise ConfigurationError(f"unknown unit {unit!r} in rate limit {value!r}; use s, m or h")
-            count = int(match.group(1))
-            period = (float(number) if number else 1.0) * _RATE_UNITS[unit]
-        else:
-            raise ConfigurationError(
-                f"rate limit {value!r} is not of the form N/period, e.g. '30/60s', '100/m' or (30, 60)"
-            )
-        if int(count) < 1 or float(period) <= 0:
-            raise ConfigurationError(f"rate limit {value!r} needs a count >= 1 and a period > 0")
-        return cls(int(count), float(period))
+def _unlimited_as_zero(value: Any) -> Any:
+    return 0 if value is None else value
 
 
-@dataclass(frozen=True)
-class Schedule:
-    """Either every `interval` seconds, or on a five-field `cron` expression."""
-
-    interval: float | None = None
-    cron: str | None = None
-
-    def __str__(self) -> str:
-        return self.cron if self.cron else f"{self.interval:g}"
-
-    @classmethod
-    def parse(cls, value: Any) -> Schedule:
-        if isinstance(value, Schedule):
-            return value
-        if isinstance(value, timedelta):
-            value = value.total_seconds()
-        if isinstance(value, bool):
-            raise ConfigurationError(f"schedule {value!r} is neither seconds nor a cron expression")
-        if isinstance(value, int | float) or (isinstance(value, str) and _is_number(value)):
-            seconds = float(value)
-            if seconds < 1:
-                raise ConfigurationError(f"schedule interval {value!r} must be at least 1 second")
-            return cls(interval=seconds)
-        if isinstance(value, str):
-            expression = " ".join(value.split())
-            from croniter import croniter
-
-            if len(expression.split()) != 5 or not croniter.is_valid(expression):
-                raise ConfigurationError(
-                    f"schedule {value!r} is not a valid five-field cron expression "
-                    "(minute hour day-of-month month day-of-week, e.g. '*/5 * * * *') "
-                    "nor a number of seconds"
-                )
-            return cls(cron=expression)
-        raise ConfigurationError(f"schedule {value!r} is neither seconds nor a cron expression")
+def _off_as_text(value: Any) -> str:
+    return "off" if value is None else str(value)
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-# --- validators: take a value in any accepted form, return it normalised, or raise --------
-
-
-def _bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        lowered = value.strip().lower()
-        if lowered in {"1", "true", "yes", "on"}:
-            return True
-        if lowered in {"0", "false", "no", "off"}:
-            return False
-    raise ConfigurationError(f"{value!r} is not a boolean; use true or false")
-
-
-def _number(value: Any, kind: type) -> Any:
-    if isinstance(value, bool):
-        raise ConfigurationError(f"{value!r} is not a number")
-    try:
-        number = kind(value.strip() if isinstance(value, str) else value)
-    except (TypeError, ValueError):
-        raise ConfigurationError(f"{value!r} is not {'an integer' if kind is int else 'a number'}") from None
-    if kind is int and isinstance(value, float) and value != number:
-        raise ConfigurationError(f"{value!r} is not an integer")
-    return number
-
-
-def _int_between(low: int, high: int | None) -> Callable[[Any], int]:
-    def check(value: Any) -> int:
-        number = _number(value, int)
-        if number < low or (high is not None and number > high):
-            bound = f"from {low} to {high}" if high is not None else f"at least {low}"
-            raise ConfigurationError(f"{number} is out of range: use an integer {bound}")
-        return int(number)
-
-    return check
-
-
-def _float_between(low: float, high: float | None, *, low_open: bool = False) -> Callable[[Any], float]:
-    def check(value: Any) -> float:
-        number = float(_number(value, float))
-        too_low = number <= low if low_open else number < low
-        if too_low or (high is not None and number > high) or number != number:
-            lower = f"greater than {low:g}" if low_open else f"at least {low:g}"
-            bound = f"{lower} and at most {high:g}" if high is not None else lower
-            raise ConfigurationError(f"{value!r} is out of range: use a number {bound}")
-        return number
-
-    return check
-
-
-def _seconds(value: Any) -> int:
-    if isinstance(value, timedelta):
-        value = value.total_seconds()
-    number = _number(value, float)
-    if number <= 0:
-        raise ConfigurationError(f"{value!r} must be a positive number of seconds")
-    return int(number) if number == int(number) else int(number) + 1
-
-
-def _optional(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    def wrapped(value: Any) -> Any:
-        if value is None or (isinstance(value, str) and value.strip().lower() in _OFF):
-            return None
-        return check(value)
-
-    return wrapped
-
-
-def _concurrency(value: Any) -> int | None:
-    # 0 is how a record or an environment pin says "unlimited" (null means "inherit").
-    if value is None or (isinstance(value, str) and value.strip().lower() in _OFF):
-        return None
-    number = _int_between(0, None)(value)
-    return number or None
-
-
-def _timezone(value: Any) -> str:
-    name = str(value).strip()
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ConfigurationError(
-            f"{value!r} is not a known time zone; use an IANA name such as 'Europe/Paris'"
-        ) from None
-    return name
+def is_blank(value: Any) -> bool:
+    """None or a blank string: "no value here" (an empty admin field, a null in the API, an
+    empty environment variable), so the layer below applies."""
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
 @dataclass(frozen=True)
@@ -209,6 +72,22 @@ class Option:
     name: str
     validate: Callable[[Any], Any]
     help: str
+    # The normalised value as the JobType record's column stores it.
+    to_record: Callable[[Any], Any] = _same
+    # The JSON type of the value in the API (a string is always accepted as well).
+    json_type: str = "string"
+    max_length: int = 100
+
+    def parse(self, value: Any) -> Any:
+        """A value given by a person (an environment pin, an admin form field, an API field),
+        validated and normalised; raises ConfigurationError with the fix. The one gate of the
+        three: whatever one accepts, the others accept."""
+        if isinstance(value, str):
+            if len(value) > self.max_length:
+                raise ConfigurationError(f"is longer than {self.max_length} characters")
+        elif not isinstance(value, bool | int | float):
+            raise ConfigurationError(f"{str(value)[:50]!r} is not a single value: give a {self.json_type}")
+        return self.validate(value)
 
     def to_text(self, value: Any) -> str:
         """The form stored in a record's text column or shown in the admin."""
@@ -217,38 +96,38 @@ class Option:
         return str(value)
 
 
+# fmt: off
 OPTIONS: dict[str, Option] = {
     option.name: option
     for option in [
-        Option("enabled", _bool, "whether jobs of this type are claimed; a disabled type keeps its jobs queued"),
-        Option("priority", _int_between(-100, 100), "-100..100, higher runs first"),
-        Option("max_attempts", _int_between(1, None), "attempts in all, counting the first"),
-        Option("timeout", _optional(_seconds), "seconds an attempt may run before it is stopped"),
+        Option("enabled", boolean, "whether jobs of this type are claimed; a disabled type keeps its jobs queued", json_type="boolean"),
+        Option("priority", int_between(-100, 100), "-100..100, higher runs first", json_type="integer"),
+        Option("max_attempts", int_between(1, MAX_ATTEMPTS), f"attempts in all, counting the first (1..{MAX_ATTEMPTS})", json_type="integer"),
+        Option("timeout", seconds(MAX_TIMEOUT), f"seconds an attempt may run before it is stopped (1..{MAX_TIMEOUT})", json_type="integer"),
         Option(
-            "concurrency",
-            _concurrency,
-            "jobs of this type running at once across all clusters (0: unlimited)",
+            "concurrency", unlimited_if_zero(MAX_CONCURRENCY),
+            f"jobs of this type running at once across all clusters (0..{MAX_CONCURRENCY}; 0 or off: unlimited)",
+            to_record=_unlimited_as_zero, json_type="integer",
         ),
         Option(
-            "rate_limit",
-            _optional(RateLimit.parse),
-            "job starts per period across all clusters, e.g. 30/60s",
+            "rate_limit", optional(RateLimit.parse), "job starts per period across all clusters, e.g. 30/60s, or off",
+            to_record=_off_as_text, max_length=50,
         ),
-        Option("batch_size", _int_between(1, 10_000), "jobs claimed together into one attempt of execute_batch"),
-        Option("backoff_base", _float_between(0, None, low_open=True), "seconds before the second attempt"),
-        Option("backoff_factor", _float_between(1, None), "each further delay is this many times the previous"),
-        Option("backoff_max", _float_between(0, None, low_open=True), "no retry delay is longer than this (seconds)"),
-        Option("backoff_jitter", _float_between(0, 1), "random spread of each delay, as a fraction (0..1)"),
-        Option("schedule", _optional(Schedule.parse), "interval in seconds, or a cron expression"),
+        Option("batch_size", int_between(1, MAX_BATCH_SIZE), "jobs claimed together into one attempt of execute_batch", json_type="integer"),
+        Option("backoff_base", float_between(0, 1e7, low_open=True), "seconds before the second attempt", json_type="number"),
+        Option("backoff_factor", float_between(1, 1000), "each further delay is this many times the previous", json_type="number"),
+        Option("backoff_max", float_between(0, 1e8, low_open=True), "no retry delay is longer than this (seconds)", json_type="number"),
+        Option("backoff_jitter", float_between(0, 1), "random spread of each delay, as a fraction (0..1)", json_type="number"),
+        Option("schedule", optional(Schedule.parse), "interval in seconds, or a cron expression, or off", to_record=_off_as_text),
         Option(
-            "schedule_timezone",
-            _optional(_timezone),
-            "time zone of a cron schedule (default: TIME_ZONE)",
+            "schedule_timezone", optional(timezone_name), "time zone of a cron schedule (default: TIME_ZONE), or off",
+            to_record=_off_as_text, max_length=64,
         ),
-        Option("overlap", _bool, "whether a scheduled run may start while the previous one is queued or running"),
-        Option("retention", _optional(_seconds), "seconds finished jobs are kept"),
+        Option("overlap", boolean, "whether a scheduled run may start while the previous one is queued or running", json_type="boolean"),
+        Option("retention", seconds(MAX_RETENTION), f"seconds finished jobs are kept (1..{MAX_RETENTION})", json_type="integer"),
     ]
 }
+# fmt: on
 
 CODE_DEFAULTS: dict[str, Any] = {
     "enabled": True,
@@ -285,13 +164,6 @@ def validate_options(values: Mapping[str, Any], *, where: str) -> dict[str, Any]
 
 def env_var(prefix: str, type_name: str, option: str) -> str:
     return f"{prefix}{type_name.upper()}_{option.upper()}"
-
-
-@dataclass(frozen=True)
-class EnvPinError:
-    variable: str
-    value: str
-    message: str
 
 
 @dataclass
@@ -341,10 +213,10 @@ def resolve(
             except ConfigurationError as exc:
                 config.errors.append(f"record value of {option_name!r} ignored: {exc}")
         variable = env_var(prefix, name, option_name)
-        if variable in environ:
+        if not is_blank(environ.get(variable)):
             config.pins[option_name] = variable
             try:
-                values[option_name] = option.validate(environ[variable])
+                values[option_name] = option.parse(environ[variable])
                 sources[option_name] = Source.ENVIRONMENT
             except ConfigurationError as exc:
                 config.errors.append(f"{variable}={environ[variable]!r}: {exc}")

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import pytest
 from django.core import checks
+from django.db import connections
 from django.test import override_settings
 
 from jobqueue import job
-from jobqueue.conf import jobqueue_settings
+from jobqueue.checks import check_sqlite_wal, sqlite_journal_mode
+from jobqueue.conf import DEFAULTS, expected, jobqueue_settings, loaded_settings
 from jobqueue.models import JobType
 from jobqueue.registry import registry
 from tests.conftest import ROOT
@@ -80,3 +84,135 @@ def test_scheduled_type_with_required_payload_is_e006() -> None:
         job(name="needs_input_on_schedule", schedule=60)(lambda value: None)
         messages = [m for m in checks.run_checks(tags=["jobqueue"]) if m.id == "jobqueue.E006"]
     assert [m.obj for m in messages] == ["needs_input_on_schedule"]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "fragment"),
+    [
+        ("RECLAIM_INTERVAL", "2s", "valid number; expected a number > 0 and <= 3600"),
+        ("RECLAIM_INTERVAL", 0, "greater than 0"),
+        ("DEFAULT_TIMEOUT", "600", "valid integer"),
+        ("DEFAULT_TIMEOUT", 600.5, "valid integer"),
+        ("LEASE_GRACE", True, "valid integer"),
+        ("HEALTH_FAILURE_RATE", 1.5, "less than or equal to 1"),
+        ("HEALTH_WINDOW", "2h", "'15m', '1h', '24h' or '7d'"),
+        ("PROMETHEUS_PUBLIC", "yes", "valid boolean"),
+        ("NOTIFY_CHANNEL", 'x"; DROP TABLE', "match pattern"),
+        ("API_ENQUEUE_RATE", "lots", "match pattern"),
+        ("IDLE_POLL_MAX", {"postgresql": -1}, "greater than 0 at ['postgresql']"),
+    ],
+)
+def test_bad_value_is_e010_naming_key_value_and_fix_and_the_default_applies(
+    key: str, value: object, fragment: str
+) -> None:
+    with override_settings(JOBQUEUE={key: value, "SCHEDULE_CATCH_UP": 3}):
+        errors = [m for m in checks.run_checks(tags=["jobqueue"]) if m.id == "jobqueue.E010"]
+        assert len(errors) == 1
+        assert key in errors[0].msg
+        assert repr(value) in errors[0].msg
+        assert fragment in errors[0].msg
+        assert f"Correct or remove {key!r}" in errors[0].hint
+        # The import and the accessor do not fail: the bad key has its default, the others their value.
+        assert getattr(jobqueue_settings, key) == DEFAULTS[key]
+        assert jobqueue_settings.SCHEDULE_CATCH_UP == 3
+    assert loaded_settings().problems == ()
+
+
+def test_bad_value_is_logged_for_processes_that_run_no_checks(caplog: pytest.LogCaptureFixture) -> None:
+    with override_settings(JOBQUEUE={"HEARTBEAT_INTERVAL": "5s"}):
+        assert jobqueue_settings.HEARTBEAT_INTERVAL == 5.0
+    assert "JOBQUEUE['HEARTBEAT_INTERVAL'] = '5s' is invalid, using 5.0" in caplog.text
+    assert "jobqueue.E010" in caplog.text
+
+
+def test_settings_are_one_frozen_typed_object() -> None:
+    with override_settings(JOBQUEUE={"RECLAIM_INTERVAL": 1, "IDLE_POLL_MAX": 0.5}):
+        config = loaded_settings().config
+        assert config.RECLAIM_INTERVAL == 1.0
+        assert isinstance(jobqueue_settings.RECLAIM_INTERVAL, float)
+        assert isinstance(jobqueue_settings.DEFAULT_TIMEOUT, int)
+        assert jobqueue_settings.IDLE_POLL_MAX == 0.5
+        with pytest.raises(ValueError, match="frozen"):
+            config.RECLAIM_INTERVAL = 5.0  # type: ignore[misc]
+        with pytest.raises(AttributeError, match="no setting 'NOPE'"):
+            jobqueue_settings.NOPE  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_configuration_docs_give_every_key_its_type_and_range() -> None:
+    text = (ROOT / "docs" / "configuration.md").read_text()
+    for key in DEFAULTS:
+        assert f"| `{key}` | {expected(key)} |" in text, key
+
+
+def test_jobqueue_not_a_dict_is_e010() -> None:
+    with override_settings(JOBQUEUE=[("RECLAIM_INTERVAL", 1)]):
+        assert "jobqueue.E010" in ids(checks.run_checks(tags=["jobqueue"]))
+        assert jobqueue_settings.RECLAIM_INTERVAL == 2.0
+
+
+def run_manage(*args: str, settings: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_bad_jobqueue_value_fails_manage_check() -> None:
+    result = run_manage("check", settings="tests.settings_bad_jobqueue")
+    assert result.returncode != 0
+    assert "jobqueue.E010" in result.stderr
+    assert "RECLAIM_INTERVAL" in result.stderr
+    assert "'2s'" in result.stderr
+
+
+def test_bad_jobqueue_value_stops_qcluster_with_the_check_id() -> None:
+    result = run_manage("qcluster", settings="tests.settings_bad_jobqueue")
+    assert result.returncode != 0
+    assert "jobqueue.E010" in result.stderr
+    assert "RECLAIM_INTERVAL" in result.stderr
+
+
+@pytest.fixture
+def rollback_journal_db(tmp_path, django_db_blocker) -> Iterator[str]:
+    """A second SQLite database, in the rollback-journal mode SQLite starts in."""
+    path = tmp_path / "rollback.sqlite3"
+    sqlite3.connect(path).execute("CREATE TABLE t (x)").connection.close()
+    alias = "rollback_journal"
+    connections.settings[alias] = {
+        **connections.settings["default"],
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(path),
+        "OPTIONS": {},
+        "TEST": {"NAME": str(path)},
+    }
+    with django_db_blocker.unblock():
+        try:
+            yield alias
+        finally:
+            connections[alias].close()
+            del connections[alias]
+            del connections.settings[alias]
+
+
+def test_sqlite_database_not_in_wal_mode_is_w010(rollback_journal_db: str) -> None:
+    assert sqlite_journal_mode(connections[rollback_journal_db]) == "delete"
+    assert connections[rollback_journal_db].connection is None  # a connection the check opened is closed
+    warnings = [m for m in check_sqlite_wal() if m.id == "jobqueue.W010"]
+    assert [m.obj for m in warnings] == [rollback_journal_db]
+    assert "'delete'" in warnings[0].msg
+    assert "journal_mode=WAL" in warnings[0].hint
+
+
+def test_sqlite_database_in_wal_mode_has_no_warning(rollback_journal_db: str) -> None:
+    path = connections.settings[rollback_journal_db]["NAME"]
+    sqlite3.connect(path).execute("PRAGMA journal_mode=WAL").connection.close()
+    assert sqlite_journal_mode(connections[rollback_journal_db]) == "wal"
+    assert rollback_journal_db not in [m.obj for m in check_sqlite_wal()]
+
+
+def test_a_missing_sqlite_file_is_not_created_by_the_check(rollback_journal_db: str, tmp_path) -> None:
+    path = tmp_path / "absent.sqlite3"
+    connections.settings[rollback_journal_db]["NAME"] = str(path)
+    connections[rollback_journal_db].settings_dict["NAME"] = str(path)
+    assert rollback_journal_db not in [m.obj for m in check_sqlite_wal()]
+    assert not path.exists()

@@ -76,9 +76,9 @@ def test_duplicate_name_raises_naming_both_definitions() -> None:
     [
         ({"priority": 101}, "from -100 to 100"),
         ({"priority": -101}, "from -100 to 100"),
-        ({"timeout": 0}, "positive number of seconds"),
-        ({"timeout": -5}, "positive number of seconds"),
-        ({"max_attempts": 0}, "at least 1"),
+        ({"timeout": 0}, "seconds from 1 to"),
+        ({"timeout": -5}, "seconds from 1 to"),
+        ({"max_attempts": 0}, "from 1 to 1000"),
         ({"backoff_jitter": 1.5}, "at most 1"),
         ({"backoff_jitter": -0.1}, "at least 0"),
         ({"schedule": "every tuesday"}, "cron expression"),

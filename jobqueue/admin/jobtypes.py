@@ -19,9 +19,9 @@ from django.utils.html import format_html, format_html_join
 
 from jobqueue import metrics
 from jobqueue.admin.common import PayloadForm, confirm_page
-from jobqueue.exceptions import JobQueueError, PayloadValidationError
+from jobqueue.exceptions import ConfigurationError, JobQueueError, PayloadValidationError
 from jobqueue.models import WAITING, DeadLetter, Job, JobType, Status
-from jobqueue.options import OPTIONS
+from jobqueue.options import OPTIONS, Option, is_blank
 from jobqueue.registry import registry
 from jobqueue.services import enqueue, update_job_type
 from jobqueue.services.audit import actor_label
@@ -42,10 +42,40 @@ def _masked_settings(record: JobType) -> dict[str, Any]:
     return {key: (MASK if key in secret and value else value) for key, value in stored.items()}
 
 
+class OptionFormField(forms.Field):
+    """One option, validated by the option itself (`Option.parse`), as the API and environment
+    pins are; an empty field clears the record's value (back to code)."""
+
+    def __init__(self, option: Option, **kwargs: Any) -> None:
+        self.option = option
+        kwargs["required"] = False
+        if option.json_type == "boolean":
+            # Not NullBooleanSelect, which reads any unknown value as "empty".
+            kwargs["widget"] = forms.Select(choices=[("", "(code default)"), ("True", "Yes"), ("False", "No")])
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> Any:
+        if is_blank(value):
+            return None
+        try:
+            return self.option.to_record(self.option.parse(value))
+        except ConfigurationError as exc:
+            raise ValidationError(str(exc), code="invalid") from None
+
+
 class JobTypeForm(forms.ModelForm):
     class Meta:
         model = JobType
         fields = ["enabled", *[n for n in OPTIONS if n != "enabled"], "settings"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, option in OPTIONS.items():
+            field = self.fields.get(name)
+            if field is None:
+                continue  # read only for this user
+            widget = None if option.json_type == "boolean" else field.widget
+            self.fields[name] = OptionFormField(option, label=field.label, help_text=option.help, widget=widget)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

@@ -6,11 +6,13 @@ from __future__ import annotations
 import enum
 from typing import Any
 
+from drf_spectacular.drainage import set_override
 from rest_framework import serializers
 
 from jobqueue.api.serializers.strict import StrictSerializer
+from jobqueue.exceptions import ConfigurationError
 from jobqueue.models import JobType
-from jobqueue.options import OPTIONS, RateLimit, Schedule, Source
+from jobqueue.options import OPTIONS, Option, RateLimit, Schedule, Source, is_blank
 from jobqueue.registry import registry
 from jobqueue.typeconfig import resolve_for
 
@@ -117,29 +119,41 @@ def _masked_schema(schema: dict[str, Any], secrets: set[str]) -> dict[str, Any]:
     return {**schema, "properties": properties}
 
 
+class OptionField(serializers.Field):
+    """One option of a PATCH, validated by the option itself (`Option.parse`), as the admin form
+    and environment pins are: null or a blank string clears the record's value (back to code)."""
+
+    def __init__(self, option: Option) -> None:
+        self.option = option
+        super().__init__(required=False, allow_null=True, help_text=option.help)
+        text = {"type": "string", "maxLength": option.max_length}
+        # Any value may also be sent as text, in the forms environment pins take.
+        schema = text if option.json_type == "string" else {"oneOf": [{"type": option.json_type}, text]}
+        set_override(self, "field", schema)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if is_blank(data):
+            return None
+        try:
+            return self.option.to_record(self.option.parse(data))
+        except ConfigurationError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
 class JobTypeChangeSerializer(StrictSerializer):
     """PATCH: any subset of the record's options (null: back to the code default) and settings."""
 
-    enabled = serializers.BooleanField(required=False, allow_null=True)
-    priority = serializers.IntegerField(required=False, allow_null=True, min_value=-100, max_value=100)
-    max_attempts = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=1000)
-    timeout = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=30 * 86400)
-    concurrency = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=100_000)
-    rate_limit = serializers.CharField(required=False, allow_null=True, max_length=50)
-    batch_size = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=10_000)
-    backoff_base = serializers.FloatField(required=False, allow_null=True, min_value=0.001, max_value=1e7)
-    backoff_factor = serializers.FloatField(required=False, allow_null=True, min_value=1, max_value=1000)
-    backoff_max = serializers.FloatField(required=False, allow_null=True, min_value=0.001, max_value=1e8)
-    backoff_jitter = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=1)
-    schedule = serializers.CharField(required=False, allow_null=True, max_length=100)
-    schedule_timezone = serializers.CharField(required=False, allow_null=True, max_length=64)
-    overlap = serializers.BooleanField(required=False, allow_null=True)
-    retention = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=10 * 365 * 86400)
     settings = serializers.DictField(
         required=False, help_text=f"the whole settings object; a secret sent back as {MASK} keeps its value"
     )
 
     unknown_message = "not an editable field"
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        return {**{name: OptionField(option) for name, option in OPTIONS.items()}, **super().get_fields()}
 
 
 def keep_masked_secrets(record: JobType, new: dict[str, Any]) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from jobqueue.api.authentication import ApiTokenAuthentication, SessionAuthentic
 from jobqueue.api.errors import handle_exception
 from jobqueue.conf import jobqueue_settings
 
-WINDOWS = ("15m", "1h", "24h", "7d")
+WINDOWS = tuple(metrics.WINDOWS)
 VIEW_PERMISSION = "jobqueue.view_job"
 
 
