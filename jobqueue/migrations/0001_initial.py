@@ -7,168 +7,284 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='JobType',
+            name="JobType",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=63, unique=True)),
-                ('description', models.TextField(blank=True)),
-                ('version', models.CharField(blank=True, max_length=50)),
-                ('defined_in', models.CharField(blank=True, help_text='module.qualname of the definition', max_length=255)),
-                ('registered', models.BooleanField(default=True, help_text='false when the code no longer defines this type')),
-                ('enabled', models.BooleanField(blank=True, null=True)),
-                ('priority', models.SmallIntegerField(blank=True, null=True)),
-                ('max_attempts', models.PositiveIntegerField(blank=True, null=True)),
-                ('timeout', models.PositiveIntegerField(blank=True, help_text='seconds', null=True)),
-                ('concurrency', models.PositiveIntegerField(blank=True, help_text='0 means unlimited', null=True)),
-                ('rate_limit', models.CharField(blank=True, help_text='e.g. 30/60s, or off', max_length=50, null=True)),
-                ('batch_size', models.PositiveIntegerField(blank=True, null=True)),
-                ('backoff_base', models.FloatField(blank=True, help_text='seconds', null=True)),
-                ('backoff_factor', models.FloatField(blank=True, null=True)),
-                ('backoff_max', models.FloatField(blank=True, help_text='seconds', null=True)),
-                ('backoff_jitter', models.FloatField(blank=True, help_text='fraction, 0..1', null=True)),
-                ('schedule', models.CharField(blank=True, help_text='seconds, a cron expression, or off', max_length=100, null=True)),
-                ('schedule_timezone', models.CharField(blank=True, max_length=64, null=True)),
-                ('overlap', models.BooleanField(blank=True, null=True)),
-                ('retention', models.PositiveIntegerField(blank=True, help_text='seconds', null=True)),
-                ('settings', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('synced_at', models.DateTimeField(blank=True, null=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=63, unique=True)),
+                ("description", models.TextField(blank=True)),
+                ("version", models.CharField(blank=True, max_length=50)),
+                (
+                    "defined_in",
+                    models.CharField(blank=True, help_text="module.qualname of the definition", max_length=255),
+                ),
+                (
+                    "registered",
+                    models.BooleanField(default=True, help_text="false when the code no longer defines this type"),
+                ),
+                ("enabled", models.BooleanField(blank=True, null=True)),
+                ("priority", models.SmallIntegerField(blank=True, null=True)),
+                ("max_attempts", models.PositiveIntegerField(blank=True, null=True)),
+                ("timeout", models.PositiveIntegerField(blank=True, help_text="seconds", null=True)),
+                ("concurrency", models.PositiveIntegerField(blank=True, help_text="0 means unlimited", null=True)),
+                ("rate_limit", models.CharField(blank=True, help_text="e.g. 30/60s, or off", max_length=50, null=True)),
+                ("batch_size", models.PositiveIntegerField(blank=True, null=True)),
+                ("backoff_base", models.FloatField(blank=True, help_text="seconds", null=True)),
+                ("backoff_factor", models.FloatField(blank=True, null=True)),
+                ("backoff_max", models.FloatField(blank=True, help_text="seconds", null=True)),
+                ("backoff_jitter", models.FloatField(blank=True, help_text="fraction, 0..1", null=True)),
+                (
+                    "schedule",
+                    models.CharField(
+                        blank=True, help_text="seconds, a cron expression, or off", max_length=100, null=True
+                    ),
+                ),
+                ("schedule_timezone", models.CharField(blank=True, max_length=64, null=True)),
+                ("overlap", models.BooleanField(blank=True, null=True)),
+                ("retention", models.PositiveIntegerField(blank=True, help_text="seconds", null=True)),
+                ("settings", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("synced_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Job',
+            name="Job",
             fields=[
-                ('id', models.UUIDField(default=jobqueue.models.new_id, editable=False, primary_key=True, serialize=False)),
-                ('payload', models.JSONField(default=dict)),
-                ('priority', models.SmallIntegerField(default=0)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('scheduled', 'Scheduled'), ('running', 'Running'), ('retrying', 'Retrying'), ('succeeded', 'Succeeded'), ('dead', 'Dead'), ('cancelled', 'Cancelled'), ('skipped', 'Skipped')], default='queued', max_length=16)),
-                ('attempts', models.PositiveIntegerField(default=0, help_text='attempts used, counted at claim')),
-                ('max_attempts', models.PositiveIntegerField(default=3)),
-                ('run_after', models.DateTimeField(default=django.utils.timezone.now)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('started_at', models.DateTimeField(blank=True, help_text='start of the latest attempt', null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('lease_expires_at', models.DateTimeField(blank=True, null=True)),
-                ('claimed_by', models.CharField(blank=True, help_text='the cluster holding the lease', max_length=64)),
-                ('worker', models.CharField(blank=True, help_text='host:pid of the running worker', max_length=128)),
-                ('timeout', models.PositiveIntegerField(blank=True, help_text='seconds, fixed at claim', null=True)),
-                ('result', models.JSONField(blank=True, null=True)),
-                ('last_error', models.TextField(blank=True)),
-                ('progress', models.FloatField(blank=True, null=True)),
-                ('progress_message', models.CharField(blank=True, max_length=255)),
-                ('cancel_requested_at', models.DateTimeField(blank=True, null=True)),
-                ('unique_key', models.CharField(blank=True, max_length=255, null=True)),
-                ('created_by', models.CharField(blank=True, max_length=150)),
-                ('rerun_of', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='reruns', to='jobqueue.job')),
-                ('job_type', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='jobs', to='jobqueue.jobtype')),
+                (
+                    "id",
+                    models.UUIDField(default=jobqueue.models.new_id, editable=False, primary_key=True, serialize=False),
+                ),
+                ("payload", models.JSONField(default=dict)),
+                ("priority", models.SmallIntegerField(default=0)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("scheduled", "Scheduled"),
+                            ("running", "Running"),
+                            ("retrying", "Retrying"),
+                            ("succeeded", "Succeeded"),
+                            ("dead", "Dead"),
+                            ("cancelled", "Cancelled"),
+                            ("skipped", "Skipped"),
+                        ],
+                        default="queued",
+                        max_length=16,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0, help_text="attempts used, counted at claim")),
+                ("max_attempts", models.PositiveIntegerField(default=3)),
+                ("run_after", models.DateTimeField(default=django.utils.timezone.now)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("started_at", models.DateTimeField(blank=True, help_text="start of the latest attempt", null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("lease_expires_at", models.DateTimeField(blank=True, null=True)),
+                ("claimed_by", models.CharField(blank=True, help_text="the cluster holding the lease", max_length=64)),
+                ("worker", models.CharField(blank=True, help_text="host:pid of the running worker", max_length=128)),
+                ("timeout", models.PositiveIntegerField(blank=True, help_text="seconds, fixed at claim", null=True)),
+                ("result", models.JSONField(blank=True, null=True)),
+                ("last_error", models.TextField(blank=True)),
+                ("progress", models.FloatField(blank=True, null=True)),
+                ("progress_message", models.CharField(blank=True, max_length=255)),
+                ("cancel_requested_at", models.DateTimeField(blank=True, null=True)),
+                ("unique_key", models.CharField(blank=True, max_length=255, null=True)),
+                ("created_by", models.CharField(blank=True, max_length=150)),
+                (
+                    "rerun_of",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="reruns",
+                        to="jobqueue.job",
+                    ),
+                ),
+                (
+                    "job_type",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="jobs", to="jobqueue.jobtype"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
-                'permissions': [('rerun_job', 'Can re-run jobs'), ('cancel_job', 'Can cancel jobs')],
+                "ordering": ["-created_at"],
+                "permissions": [("rerun_job", "Can re-run jobs"), ("cancel_job", "Can cancel jobs")],
             },
         ),
         migrations.CreateModel(
-            name='DeadLetter',
+            name="DeadLetter",
             fields=[
-                ('id', models.UUIDField(default=jobqueue.models.new_id, editable=False, primary_key=True, serialize=False)),
-                ('reason', models.CharField(choices=[('attempts_exhausted', 'Attempts Exhausted'), ('permanent_error', 'Permanent Error'), ('unregistered_type', 'Unregistered Type'), ('invalid_payload', 'Invalid Payload')], max_length=32)),
-                ('error_type', models.CharField(blank=True, max_length=255)),
-                ('error_message', models.TextField(blank=True)),
-                ('traceback', models.TextField(blank=True)),
-                ('payload', models.JSONField(default=dict)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('resolution', models.CharField(blank=True, choices=[('requeued', 'Requeued'), ('discarded', 'Discarded')], max_length=16)),
-                ('resolved_at', models.DateTimeField(blank=True, null=True)),
-                ('resolved_by', models.CharField(blank=True, max_length=150)),
-                ('resolution_reason', models.TextField(blank=True)),
-                ('job', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='dead_letter', to='jobqueue.job')),
-                ('requeued_job', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='jobqueue.job')),
-                ('job_type', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='dead_letters', to='jobqueue.jobtype')),
+                (
+                    "id",
+                    models.UUIDField(default=jobqueue.models.new_id, editable=False, primary_key=True, serialize=False),
+                ),
+                (
+                    "reason",
+                    models.CharField(
+                        choices=[
+                            ("attempts_exhausted", "Attempts Exhausted"),
+                            ("permanent_error", "Permanent Error"),
+                            ("unregistered_type", "Unregistered Type"),
+                            ("invalid_payload", "Invalid Payload"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("error_type", models.CharField(blank=True, max_length=255)),
+                ("error_message", models.TextField(blank=True)),
+                ("traceback", models.TextField(blank=True)),
+                ("payload", models.JSONField(default=dict)),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "resolution",
+                    models.CharField(
+                        blank=True, choices=[("requeued", "Requeued"), ("discarded", "Discarded")], max_length=16
+                    ),
+                ),
+                ("resolved_at", models.DateTimeField(blank=True, null=True)),
+                ("resolved_by", models.CharField(blank=True, max_length=150)),
+                ("resolution_reason", models.TextField(blank=True)),
+                (
+                    "job",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="dead_letter", to="jobqueue.job"
+                    ),
+                ),
+                (
+                    "requeued_job",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="jobqueue.job",
+                    ),
+                ),
+                (
+                    "job_type",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="dead_letters", to="jobqueue.jobtype"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
-                'permissions': [('requeue_deadletter', 'Can re-queue dead letters'), ('discard_deadletter', 'Can discard dead letters')],
+                "ordering": ["-created_at"],
+                "permissions": [
+                    ("requeue_deadletter", "Can re-queue dead letters"),
+                    ("discard_deadletter", "Can discard dead letters"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Attempt',
+            name="Attempt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField()),
-                ('cluster', models.CharField(blank=True, max_length=64)),
-                ('host', models.CharField(blank=True, max_length=128)),
-                ('pid', models.PositiveIntegerField(blank=True, null=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('duration_ms', models.PositiveIntegerField(blank=True, null=True)),
-                ('outcome', models.CharField(choices=[('succeeded', 'Succeeded'), ('failed', 'Failed'), ('timed_out', 'Timed Out'), ('crashed', 'Crashed'), ('cancelled', 'Cancelled'), ('skipped', 'Skipped')], max_length=16)),
-                ('error_type', models.CharField(blank=True, max_length=255)),
-                ('error_message', models.TextField(blank=True)),
-                ('traceback', models.TextField(blank=True)),
-                ('logs', models.JSONField(blank=True, default=list)),
-                ('job', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attempt_set', to='jobqueue.job')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("number", models.PositiveIntegerField()),
+                ("cluster", models.CharField(blank=True, max_length=64)),
+                ("host", models.CharField(blank=True, max_length=128)),
+                ("pid", models.PositiveIntegerField(blank=True, null=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("duration_ms", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                            ("timed_out", "Timed Out"),
+                            ("crashed", "Crashed"),
+                            ("cancelled", "Cancelled"),
+                            ("skipped", "Skipped"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("error_type", models.CharField(blank=True, max_length=255)),
+                ("error_message", models.TextField(blank=True)),
+                ("traceback", models.TextField(blank=True)),
+                ("logs", models.JSONField(blank=True, default=list)),
+                (
+                    "job",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="attempt_set", to="jobqueue.job"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['job', 'number'],
-                'indexes': [models.Index(fields=['finished_at'], name='jq_attempt_finished'), models.Index(fields=['outcome', 'finished_at'], name='jq_attempt_outcome')],
-                'constraints': [models.UniqueConstraint(fields=('job', 'number'), name='jq_attempt_job_number')],
+                "ordering": ["job", "number"],
+                "indexes": [
+                    models.Index(fields=["finished_at"], name="jq_attempt_finished"),
+                    models.Index(fields=["outcome", "finished_at"], name="jq_attempt_outcome"),
+                ],
+                "constraints": [models.UniqueConstraint(fields=("job", "number"), name="jq_attempt_job_number")],
             },
         ),
         migrations.AddIndex(
-            model_name='job',
-            index=models.Index(condition=models.Q(('status__in', ['queued', 'scheduled', 'retrying'])), fields=['-priority', 'run_after'], name='jq_job_claim'),
+            model_name="job",
+            index=models.Index(
+                condition=models.Q(("status__in", ["queued", "scheduled", "retrying"])),
+                fields=["-priority", "run_after"],
+                name="jq_job_claim",
+            ),
         ),
         migrations.AddIndex(
-            model_name='job',
-            index=models.Index(condition=models.Q(('status__in', ['queued', 'scheduled', 'retrying'])), fields=['run_after'], name='jq_job_due'),
+            model_name="job",
+            index=models.Index(
+                condition=models.Q(("status__in", ["queued", "scheduled", "retrying"])),
+                fields=["run_after"],
+                name="jq_job_due",
+            ),
         ),
         migrations.AddIndex(
-            model_name='job',
-            index=models.Index(condition=models.Q(('status', 'running')), fields=['job_type'], name='jq_job_running_type'),
+            model_name="job",
+            index=models.Index(
+                condition=models.Q(("status", "running")), fields=["job_type"], name="jq_job_running_type"
+            ),
         ),
         migrations.AddIndex(
-            model_name='job',
-            index=models.Index(condition=models.Q(('status', 'running')), fields=['lease_expires_at'], name='jq_job_lease'),
+            model_name="job",
+            index=models.Index(
+                condition=models.Q(("status", "running")), fields=["lease_expires_at"], name="jq_job_lease"
+            ),
         ),
         migrations.AddIndex(
-            model_name='job',
-            index=models.Index(fields=['job_type', 'status', '-created_at'], name='jq_job_type_status'),
+            model_name="job",
+            index=models.Index(fields=["job_type", "status", "-created_at"], name="jq_job_type_status"),
         ),
         migrations.AddIndex(
-            model_name='job',
-            index=models.Index(fields=['status', '-created_at'], name='jq_job_status_created'),
+            model_name="job",
+            index=models.Index(fields=["status", "-created_at"], name="jq_job_status_created"),
         ),
         migrations.AddIndex(
-            model_name='job',
-            index=models.Index(fields=['-created_at'], name='jq_job_created'),
+            model_name="job",
+            index=models.Index(fields=["-created_at"], name="jq_job_created"),
         ),
         migrations.AddIndex(
-            model_name='job',
-            index=models.Index(fields=['job_type', 'unique_key'], name='jq_job_unique_key'),
+            model_name="job",
+            index=models.Index(fields=["job_type", "unique_key"], name="jq_job_unique_key"),
         ),
         migrations.AddIndex(
-            model_name='job',
-            index=models.Index(fields=['finished_at'], name='jq_job_finished'),
+            model_name="job",
+            index=models.Index(fields=["finished_at"], name="jq_job_finished"),
         ),
         migrations.AddIndex(
-            model_name='deadletter',
-            index=models.Index(fields=['resolution', '-created_at'], name='jq_dl_resolution'),
+            model_name="deadletter",
+            index=models.Index(fields=["resolution", "-created_at"], name="jq_dl_resolution"),
         ),
         migrations.AddIndex(
-            model_name='deadletter',
-            index=models.Index(fields=['job_type', '-created_at'], name='jq_dl_type'),
+            model_name="deadletter",
+            index=models.Index(fields=["job_type", "-created_at"], name="jq_dl_type"),
         ),
     ]

@@ -7,45 +7,65 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('jobqueue', '0001_initial'),
+        ("jobqueue", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ApiToken',
+            name="ApiToken",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('prefix', models.CharField(help_text="the token's first characters, for lookup", max_length=12, unique=True)),
-                ('key_hash', models.CharField(max_length=64)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('last_used_at', models.DateTimeField(blank=True, null=True)),
-                ('expires_at', models.DateTimeField(blank=True, null=True)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='jobqueue_api_tokens', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100)),
+                (
+                    "prefix",
+                    models.CharField(help_text="the token's first characters, for lookup", max_length=12, unique=True),
+                ),
+                ("key_hash", models.CharField(max_length=64)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("last_used_at", models.DateTimeField(blank=True, null=True)),
+                ("expires_at", models.DateTimeField(blank=True, null=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="jobqueue_api_tokens",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='ClusterHeartbeat',
+            name="ClusterHeartbeat",
             fields=[
-                ('key', models.CharField(help_text="host:pid:random, fixed for the cluster's life", max_length=64, primary_key=True, serialize=False)),
-                ('host', models.CharField(max_length=128)),
-                ('pid', models.PositiveIntegerField()),
-                ('workers', models.PositiveIntegerField(default=0)),
-                ('started_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('last_seen_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('stopped_at', models.DateTimeField(blank=True, null=True)),
-                ('claimed', models.PositiveBigIntegerField(default=0, help_text='jobs claimed since the cluster started')),
+                (
+                    "key",
+                    models.CharField(
+                        help_text="host:pid:random, fixed for the cluster's life",
+                        max_length=64,
+                        primary_key=True,
+                        serialize=False,
+                    ),
+                ),
+                ("host", models.CharField(max_length=128)),
+                ("pid", models.PositiveIntegerField()),
+                ("workers", models.PositiveIntegerField(default=0)),
+                ("started_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("last_seen_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("stopped_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "claimed",
+                    models.PositiveBigIntegerField(default=0, help_text="jobs claimed since the cluster started"),
+                ),
             ],
             options={
-                'ordering': ['-last_seen_at'],
-                'indexes': [models.Index(fields=['-last_seen_at'], name='jq_cluster_seen')],
+                "ordering": ["-last_seen_at"],
+                "indexes": [models.Index(fields=["-last_seen_at"], name="jq_cluster_seen")],
             },
         ),
     ]

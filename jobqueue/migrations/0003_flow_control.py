@@ -5,96 +5,113 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('jobqueue', '0002_heartbeats_and_api_tokens'),
+        ("jobqueue", "0002_heartbeats_and_api_tokens"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='RateLimitStart',
+            name="RateLimitStart",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('job_id', models.UUIDField()),
-                ('at', models.DateTimeField()),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("job_id", models.UUIDField()),
+                ("at", models.DateTimeField()),
             ],
         ),
         migrations.CreateModel(
-            name='ScheduleState',
+            name="ScheduleState",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('last_slot', models.DateTimeField(blank=True, null=True)),
-                ('last_enqueued_at', models.DateTimeField(blank=True, null=True)),
-                ('skipped', models.PositiveIntegerField(default=0)),
-                ('last_skip_at', models.DateTimeField(blank=True, null=True)),
-                ('last_skip_reason', models.CharField(blank=True, max_length=255)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("last_slot", models.DateTimeField(blank=True, null=True)),
+                ("last_enqueued_at", models.DateTimeField(blank=True, null=True)),
+                ("skipped", models.PositiveIntegerField(default=0)),
+                ("last_skip_at", models.DateTimeField(blank=True, null=True)),
+                ("last_skip_reason", models.CharField(blank=True, max_length=255)),
             ],
         ),
         migrations.CreateModel(
-            name='UniqueLock',
+            name="UniqueLock",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=255)),
-                ('expires_at', models.DateTimeField()),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("key", models.CharField(max_length=255)),
+                ("expires_at", models.DateTimeField()),
             ],
         ),
         migrations.AddField(
-            model_name='attempt',
-            name='batch_id',
-            field=models.UUIDField(blank=True, help_text='shared by the attempts of one batch execution', null=True),
+            model_name="attempt",
+            name="batch_id",
+            field=models.UUIDField(blank=True, help_text="shared by the attempts of one batch execution", null=True),
         ),
         migrations.AlterField(
-            model_name='job',
-            name='timeout',
-            field=models.PositiveIntegerField(blank=True, help_text='seconds, fixed when the attempt starts', null=True),
+            model_name="job",
+            name="timeout",
+            field=models.PositiveIntegerField(
+                blank=True, help_text="seconds, fixed when the attempt starts", null=True
+            ),
         ),
         migrations.AddIndex(
-            model_name='job',
-            index=models.Index(fields=['job_type', '-created_at'], name='jq_job_type_created'),
+            model_name="job",
+            index=models.Index(fields=["job_type", "-created_at"], name="jq_job_type_created"),
         ),
         migrations.AddConstraint(
-            model_name='job',
-            constraint=models.UniqueConstraint(condition=models.Q(('status__in', ['queued', 'scheduled', 'running', 'retrying']), ('unique_key__isnull', False)), fields=('job_type', 'unique_key'), name='jq_job_unique_active'),
+            model_name="job",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(
+                    ("status__in", ["queued", "scheduled", "running", "retrying"]), ("unique_key__isnull", False)
+                ),
+                fields=("job_type", "unique_key"),
+                name="jq_job_unique_active",
+            ),
         ),
         migrations.AddField(
-            model_name='ratelimitstart',
-            name='job_type',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='jobqueue.jobtype'),
+            model_name="ratelimitstart",
+            name="job_type",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="+", to="jobqueue.jobtype"
+            ),
         ),
         migrations.AddField(
-            model_name='schedulestate',
-            name='job_type',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='schedule_state', to='jobqueue.jobtype'),
+            model_name="schedulestate",
+            name="job_type",
+            field=models.OneToOneField(
+                on_delete=django.db.models.deletion.CASCADE, related_name="schedule_state", to="jobqueue.jobtype"
+            ),
         ),
         migrations.AddField(
-            model_name='schedulestate',
-            name='last_job',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='jobqueue.job'),
+            model_name="schedulestate",
+            name="last_job",
+            field=models.ForeignKey(
+                blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name="+", to="jobqueue.job"
+            ),
         ),
         migrations.AddField(
-            model_name='uniquelock',
-            name='job',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='jobqueue.job'),
+            model_name="uniquelock",
+            name="job",
+            field=models.ForeignKey(
+                null=True, on_delete=django.db.models.deletion.SET_NULL, related_name="+", to="jobqueue.job"
+            ),
         ),
         migrations.AddField(
-            model_name='uniquelock',
-            name='job_type',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='jobqueue.jobtype'),
+            model_name="uniquelock",
+            name="job_type",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="+", to="jobqueue.jobtype"
+            ),
         ),
         migrations.AddIndex(
-            model_name='ratelimitstart',
-            index=models.Index(fields=['job_type', 'at'], name='jq_rate_window'),
+            model_name="ratelimitstart",
+            index=models.Index(fields=["job_type", "at"], name="jq_rate_window"),
         ),
         migrations.AddIndex(
-            model_name='ratelimitstart',
-            index=models.Index(fields=['job_id'], name='jq_rate_job'),
+            model_name="ratelimitstart",
+            index=models.Index(fields=["job_id"], name="jq_rate_job"),
         ),
         migrations.AddIndex(
-            model_name='uniquelock',
-            index=models.Index(fields=['expires_at'], name='jq_unique_lock_expiry'),
+            model_name="uniquelock",
+            index=models.Index(fields=["expires_at"], name="jq_unique_lock_expiry"),
         ),
         migrations.AddConstraint(
-            model_name='uniquelock',
-            constraint=models.UniqueConstraint(fields=('job_type', 'key'), name='jq_unique_lock'),
+            model_name="uniquelock",
+            constraint=models.UniqueConstraint(fields=("job_type", "key"), name="jq_unique_lock"),
         ),
     ]

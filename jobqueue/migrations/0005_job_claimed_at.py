@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('jobqueue', '0004_metric_minutes'),
+        ("jobqueue", "0004_metric_minutes"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='job',
-            name='claimed_at',
-            field=models.DateTimeField(blank=True, help_text='when the latest attempt was claimed', null=True),
+            model_name="job",
+            name="claimed_at",
+            field=models.DateTimeField(blank=True, help_text="when the latest attempt was claimed", null=True),
         ),
     ]
