@@ -23,23 +23,14 @@ from jobqueue.exceptions import ConfigurationError, JobQueueError, PayloadValida
 from jobqueue.models import WAITING, DeadLetter, Job, JobType, Status
 from jobqueue.options import OPTIONS, Option, is_blank
 from jobqueue.registry import registry
+from jobqueue.secrets import keep_masked, masked_settings
 from jobqueue.services import enqueue, update_job_type
 from jobqueue.services.audit import actor_label
 from jobqueue.typeconfig import resolve_for
 
-MASK = "**********"
 
-
-def _masked_settings(record: JobType) -> dict[str, Any]:
-    """The record's own settings, with every secret field shown as a mask."""
-    stored = record.settings if isinstance(record.settings, dict) else {}
-    model = registry.get(record.name).settings_model if record.name in registry else None
-    secret = (
-        set()
-        if model is None
-        else {name for name, field in model.model_fields.items() if "Secret" in str(field.annotation)}
-    )
-    return {key: (MASK if key in secret and value else value) for key, value in stored.items()}
+def _settings_model(record: JobType) -> Any:
+    return registry.get(record.name).settings_model if record.name in registry else None
 
 
 class OptionFormField(forms.Field):
@@ -83,7 +74,7 @@ class JobTypeForm(forms.ModelForm):
         if record.pk and record.name in registry:
             changes = {name: cleaned.get(name) for name in self.changed_data}
             if "settings" in changes:
-                changes["settings"] = _keep_masked_secrets(record, changes["settings"])
+                changes["settings"] = keep_masked(_settings_model(record), record.settings, changes["settings"])
                 cleaned["settings"] = changes["settings"]
             # Validate only (save_model writes): refuse pinned fields and settings off their schema.
             from jobqueue.services.types import settings_errors
@@ -97,14 +88,6 @@ class JobTypeForm(forms.ModelForm):
                 for path, errors in settings_errors(definition, record, changes["settings"], pins).items():
                     self.add_error("settings", f"{path}: {'; '.join(errors)}")
         return cleaned
-
-
-def _keep_masked_secrets(record: JobType, new: Any) -> Any:
-    """A secret shown masked and submitted unchanged keeps its stored value."""
-    if not isinstance(new, dict):
-        return new
-    old = record.settings if isinstance(record.settings, dict) else {}
-    return {k: (old.get(k, "") if v == MASK else v) for k, v in new.items()}
 
 
 @admin.register(JobType)
@@ -137,7 +120,7 @@ class JobTypeAdmin(admin.ModelAdmin):
     def get_object(self, request: HttpRequest, object_id: str, from_field: Any = None) -> JobType | None:
         obj = super().get_object(request, object_id, from_field)
         if obj is not None and request.method == "GET":
-            obj.settings = _masked_settings(obj)  # secrets never reach the page in clear
+            obj.settings = masked_settings(_settings_model(obj), obj.settings)  # never shown in clear
         return obj
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[JobType]:

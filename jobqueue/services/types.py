@@ -13,6 +13,7 @@ from django.utils import timezone
 from jobqueue.models import JobType
 from jobqueue.options import OPTIONS
 from jobqueue.registry import JobDefinition, registry
+from jobqueue.secrets import open_settings, seal_settings
 from jobqueue.typeconfig import clear_cache, record_fields, resolve_for
 
 logger = logging.getLogger("jobqueue")
@@ -86,6 +87,9 @@ def update_job_type(record: JobType, changes: dict[str, Any]) -> JobType:
             )
     if errors:
         raise ValidationError(errors)
+    if isinstance(changes.get("settings"), dict):
+        # Secrets are stored sealed (Fernet); the effective configuration opens them.
+        changes = {**changes, "settings": seal_settings(definition.settings_model, changes["settings"])}
     for name, value in changes.items():
         setattr(record, name, value)
     record.full_clean()
@@ -108,7 +112,8 @@ def settings_errors(
     unknown = sorted(set(new_settings) - set(definition.settings_model.model_fields))
     if unknown:
         errors["settings"] = [f"unknown settings {unknown}; known: {sorted(definition.settings_model.model_fields)}"]
-    old = record.settings if isinstance(record.settings, dict) else {}
+    # Compared and validated in clear: a secret kept as it was arrives sealed.
+    old, new_settings = open_settings(record.settings), open_settings(new_settings)
     for field_name, variable in pins.items():
         key = field_name.removeprefix("settings.")
         if field_name.startswith("settings.") and new_settings.get(key) != old.get(key):

@@ -17,12 +17,12 @@ from jobqueue.api.serializers.job_types import (
     JobTypeChangeSerializer,
     JobTypeSerializer,
     describe,
-    keep_masked_secrets,
 )
 from jobqueue.api.serializers.jobs import EnqueuedJobSerializer, RunNowSerializer
 from jobqueue.api.views.base import ApiViewSet, check_backlog
 from jobqueue.models import DeadLetter, Job, JobType
 from jobqueue.registry import NAME_RE, registry
+from jobqueue.secrets import keep_masked
 from jobqueue.services import enqueue, update_job_type
 from jobqueue.services.audit import actor_label, record
 
@@ -80,7 +80,8 @@ class JobTypeViewSet(ApiViewSet):
         incoming.is_valid(raise_exception=True)
         changes = dict(incoming.validated_data)
         if "settings" in changes:
-            changes["settings"] = keep_masked_secrets(record, changes["settings"])
+            model = registry.get(record.name).settings_model
+            changes["settings"] = keep_masked(model, record.settings, changes["settings"])
         try:
             record = update_job_type(record, changes)
         except Exception as exc:

@@ -1,4 +1,4 @@
-"""`manage.py jobqueue <action>`: status, enqueue, requeue, sync, the demo login and API tokens, for operators."""
+"""`manage.py jobqueue <action>`: status, enqueue, requeue, sync, rotate-key, the demo login and API tokens."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from jobqueue.exceptions import InvalidStateError, PayloadValidationError, Unkno
 
 
 class Command(BaseCommand):
-    help = "Operate the job queue: status, enqueue, requeue, prune, sync, demo-user, token."
+    help = "Operate the job queue: status, enqueue, requeue, prune, sync, rotate-key, demo-user, token."
 
     def add_arguments(self, parser: CommandParser) -> None:
         actions = parser.add_subparsers(dest="action", required=True)
@@ -29,6 +29,9 @@ class Command(BaseCommand):
         requeue.add_argument("--reason", default="re-queued from the command line")
         actions.add_parser("sync", help="mirror the registered job types into their records")
         actions.add_parser("prune", help="delete finished jobs past their type's retention now")
+        actions.add_parser(
+            "rotate-key", help="re-encrypt every stored secret with the first key of FIELD_ENCRYPTION_KEYS"
+        )
         actions.add_parser("demo-user", help="create (or reset) the demo admin login and print it")
         token = actions.add_parser("token", help="create, revoke or list REST API tokens")
         token_actions = token.add_subparsers(dest="verb", required=True)
@@ -105,6 +108,27 @@ class Command(BaseCommand):
 
         report = sync_job_types()
         self.stdout.write(f"created: {report.created} updated: {report.updated} unregistered: {report.orphaned}")
+
+    def do_rotate_key(self, **options: Any) -> None:
+        from django.core.exceptions import ImproperlyConfigured
+
+        from jobqueue.services.encryption import rotate_key
+
+        try:
+            report = rotate_key()
+        except ImproperlyConfigured as exc:
+            raise CommandError(str(exc)) from None
+        for label, count in report.columns.items():
+            self.stdout.write(f"{label}: {count} re-encrypted")
+        self.stdout.write(f"job type settings: {len(report.job_types)} re-encrypted {report.job_types}")
+        if report.failures:
+            for failure in report.failures:
+                self.stderr.write(f"cannot decrypt {failure}")
+            raise CommandError(
+                f"{len(report.failures)} stored secret(s) could not be decrypted with any key of "
+                "FIELD_ENCRYPTION_KEYS: add the key that encrypted them (after the current one) and run "
+                "rotate-key again, or set those secrets anew"
+            )
 
     def do_token(self, *, verb: str, **options: Any) -> None:
         from datetime import timedelta
