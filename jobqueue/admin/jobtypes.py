@@ -26,6 +26,7 @@ from jobqueue.registry import registry
 from jobqueue.secrets import keep_masked, masked_settings
 from jobqueue.services import enqueue, update_job_type
 from jobqueue.services.audit import actor_label
+from jobqueue.services.permissions import enqueue_refusal, is_builtin
 from jobqueue.typeconfig import resolve_for
 
 
@@ -164,8 +165,19 @@ class JobTypeAdmin(admin.ModelAdmin):
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        context = {**(extra_context or {}), "can_run": request.user.has_perm("jobqueue.add_job")}
+        record = self.get_object(request, object_id)
+        context = {
+            **(extra_context or {}),
+            "can_run": record is not None and self._run_refusal(request, record) is None,
+        }
         return super().change_view(request, object_id, form_url, context)
+
+    @staticmethod
+    def _run_refusal(request: HttpRequest, record: JobType) -> str | None:
+        """Why this user may not run this type now: jobqueue.add_job, then the type's own permission."""
+        if not is_builtin(record.name) and not request.user.has_perm("jobqueue.add_job"):
+            return "running a job type now needs the permission jobqueue.add_job"
+        return enqueue_refusal(request.user, record.name)
 
     def get_urls(self) -> list[URLPattern]:
         return [
@@ -175,11 +187,15 @@ class JobTypeAdmin(admin.ModelAdmin):
 
     def run_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Enqueue one job of this type now, with a payload validated against the type's schema."""
-        if not request.user.has_perm("jobqueue.add_job"):
-            raise PermissionDenied
         record = self.get_object(request, object_id)
         if record is None:
             raise Http404("no such job type")
+        refusal = self._run_refusal(request, record)
+        if refusal is not None and is_builtin(record.name) and self.has_view_permission(request, record):
+            self.message_user(request, refusal, messages.ERROR)  # nobody may: say why, on its page
+            return redirect(reverse("admin:jobqueue_jobtype_change", args=[record.pk]))
+        if refusal is not None:
+            raise PermissionDenied(refusal)
         form = PayloadForm(request.POST if request.method == "POST" else None, initial={"payload": {}})
         if form.is_bound and form.is_valid():
             try:

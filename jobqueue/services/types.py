@@ -14,6 +14,7 @@ from jobqueue.models import JobType
 from jobqueue.options import OPTIONS
 from jobqueue.registry import JobDefinition, registry
 from jobqueue.secrets import open_settings, seal_settings
+from jobqueue.services.permissions import ensure_enqueue_permissions
 from jobqueue.typeconfig import clear_cache, record_fields, resolve_for
 
 logger = logging.getLogger("jobqueue")
@@ -30,6 +31,8 @@ def sync_job_type(definition: JobDefinition) -> JobType:
     """Create or refresh the record of one definition; operator overrides are never touched."""
     described = record_fields(definition)
     record, created = JobType.objects.get_or_create(name=definition.name, defaults=described)
+    if created:
+        ensure_enqueue_permissions([definition.name])
     if not created and any(getattr(record, key) != value for key, value in described.items()):
         for key, value in described.items():
             setattr(record, key, value)
@@ -50,6 +53,7 @@ def sync_job_types() -> SyncReport:
             report.created.append(definition.name)
         elif before != record.updated_at:
             report.updated.append(definition.name)
+    ensure_enqueue_permissions(registry.names())
     orphans = JobType.objects.filter(registered=True).exclude(name__in=registry.names())
     report.orphaned = list(orphans.values_list("name", flat=True))
     if report.orphaned:

@@ -118,7 +118,7 @@ def test_enable_and_disable_actions(login: Callable[..., Client]) -> None:
 
 def test_run_now_validates_the_payload(login: Callable[..., Client]) -> None:
     record = JobType.objects.get(name="echo")
-    client = login("jobqueue.add_job")
+    client = login("jobqueue.add_job", "jobqueue.enqueue_echo")
     url = reverse("admin:jobqueue_jobtype_run", args=[record.pk])
     assert 'class="jq-run"' in client.get(reverse("admin:jobqueue_jobtype_change", args=[record.pk])).content.decode()
     page = client.get(url).content.decode()
