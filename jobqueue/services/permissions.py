@@ -70,6 +70,8 @@ def ensure_enqueue_permissions(type_names: Iterable[str]) -> list[str]:
     wanted = {f"{CODENAME_PREFIX}{name}": name for name in type_names if not is_builtin(name)}
     if not wanted:
         return []
+    # As Django's own create_permissions does: after a flush the cached content type ids are stale.
+    ContentType.objects.clear_cache()
     content_type = ContentType.objects.get_for_model(JobType)
     existing = set(
         Permission.objects.filter(content_type=content_type, codename__in=wanted).values_list("codename", flat=True)
