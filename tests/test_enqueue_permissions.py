@@ -99,6 +99,7 @@ def test_nobody_enqueues_a_built_in_type_through_the_api(root: Any) -> None:
         client.post("/api/jobs/bulk/", {"jobs": [TWEET, PRUNE]}, format="json"),
         client.post("/api/job-types/jobqueue_prune/run/", {}, format="json"),
         client.post("/api/job-types/jobqueue_rollup/run/", {}, format="json"),
+        client.post("/api/job-types/jobqueue_hook/run/", {}, format="json"),
     ):
         assert response.status_code == 403
         assert "built-in job type" in response.json()["detail"]

@@ -4,8 +4,8 @@ Each registered job type has a permission `jobqueue.enqueue_<type name>` (on the
 model's content type), created when job types are synced (`migrate`, `qcluster` start,
 `manage.py jobqueue sync`). The API, the admin's "run now" and `manage.py jobqueue enqueue
 --as-user` require it in addition to the action's own permission (`jobqueue.add_job`).
-The built-in `jobqueue_*` types (pruning, the metrics rollup) run on their schedules and
-are refused to everyone, superusers included.
+The built-in `jobqueue_*` types (pruning, the metrics rollup, the reclaimer's hooks) are run
+by the job queue itself and are refused to everyone, superusers included.
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ def enqueue_refusal(user: Any, type_name: str) -> str | None:
     """
     if is_builtin(type_name):
         return (
-            f"the built-in job type {type_name!r} runs on its own schedule and cannot be enqueued by hand "
-            "(by anyone); see docs/operations.md"
+            f"the built-in job type {type_name!r} is run by the job queue itself and cannot be enqueued "
+            "by hand (by anyone)"
         )
     if type_name not in registry:
         return None
