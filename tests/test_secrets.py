@@ -143,7 +143,7 @@ def test_rotation_seals_secrets_left_in_clear() -> None:
 
 
 def test_the_migration_seals_records_stored_in_clear_and_reverses() -> None:
-    migration = importlib.import_module("jobqueue.migrations.0006_encrypt_settings_secrets")
+    migration = importlib.import_module("jobqueue.migrations.0007_encrypt_settings_secrets")
     JobType.objects.filter(name="typed_settings").update(settings={"token": SECRET, "retries": 3})
     migration.seal(apps, None)
     assert SECRET not in raw_settings("typed_settings")

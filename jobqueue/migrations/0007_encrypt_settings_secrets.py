@@ -29,7 +29,7 @@ def unseal(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("jobqueue", "0005_job_claimed_at"),
+        ("jobqueue", "0006_job_fewer_indexes"),
     ]
 
     operations = [
