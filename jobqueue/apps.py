@@ -36,6 +36,7 @@ class JobQueueConfig(AppConfig):
         # Its own tag: since Django 6.1 run_checks(tags=["jobqueue"]) would also pass every
         # database, and a static check run must never need one.
         checks.register(jq_checks.check_records, "jobqueue_records", checks.Tags.database)
+        checks.register(jq_checks.check_sealed_secrets, "jobqueue_records", checks.Tags.database)
 
         autodiscover(jobqueue_settings.JOB_MODULE, apps.get_app_configs())
 

@@ -136,6 +136,32 @@ def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckM
     return []
 
 
+def check_sealed_secrets(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E021: a secret of a job type's settings that no key of FIELD_ENCRYPTION_KEYS decrypts."""
+    if not databases or "default" not in databases:
+        return []
+    from django.core.exceptions import ImproperlyConfigured
+    from django.db import DatabaseError
+
+    from jobqueue.services.encryption import unreadable_secrets
+
+    try:
+        unreadable = unreadable_secrets()
+    except (DatabaseError, ImproperlyConfigured):
+        return []  # not migrated yet, or no key at all (that is E020)
+    return [
+        Error(
+            f"the stored secret {where} cannot be decrypted with any key of FIELD_ENCRYPTION_KEYS; "
+            "jobs of that type cannot use it",
+            hint="Add the key that encrypted it to FIELD_ENCRYPTION_KEYS (after the current one), "
+            "or set the secret again in the admin.",
+            obj=where,
+            id="jobqueue.E021",
+        )
+        for where in unreadable
+    ]
+
+
 def check_requires(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """E003: a job type requires a job type that is not registered."""
     messages: list[CheckMessage] = []

@@ -16,6 +16,7 @@ from jobqueue.conf import jobqueue_settings
 from jobqueue.models import JobType
 from jobqueue.options import EffectiveConfig, resolve
 from jobqueue.registry import JobDefinition, registry
+from jobqueue.secrets import open_settings
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ def resolve_for(definition: JobDefinition, record: JobType | None) -> EffectiveC
         os.environ,
         prefix=jobqueue_settings.ENV_PREFIX,
         settings_model=definition.settings_model,
-        record_settings=record.settings if record is not None and isinstance(record.settings, dict) else {},
+        record_settings=open_settings(record.settings) if record is not None else {},  # secrets decrypted here only
     )
 
 

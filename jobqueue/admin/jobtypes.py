@@ -23,23 +23,15 @@ from jobqueue.exceptions import ConfigurationError, JobQueueError, PayloadValida
 from jobqueue.models import WAITING, DeadLetter, Job, JobType, Status
 from jobqueue.options import OPTIONS, Option, is_blank
 from jobqueue.registry import registry
+from jobqueue.secrets import keep_masked, masked_settings
 from jobqueue.services import enqueue, update_job_type
 from jobqueue.services.audit import actor_label
+from jobqueue.services.permissions import enqueue_refusal, is_builtin
 from jobqueue.typeconfig import resolve_for
 
-MASK = "**********"
 
-
-def _masked_settings(record: JobType) -> dict[str, Any]:
-    """The record's own settings, with every secret field shown as a mask."""
-    stored = record.settings if isinstance(record.settings, dict) else {}
-    model = registry.get(record.name).settings_model if record.name in registry else None
-    secret = (
-        set()
-        if model is None
-        else {name for name, field in model.model_fields.items() if "Secret" in str(field.annotation)}
-    )
-    return {key: (MASK if key in secret and value else value) for key, value in stored.items()}
+def _settings_model(record: JobType) -> Any:
+    return registry.get(record.name).settings_model if record.name in registry else None
 
 
 class OptionFormField(forms.Field):
@@ -83,7 +75,7 @@ class JobTypeForm(forms.ModelForm):
         if record.pk and record.name in registry:
             changes = {name: cleaned.get(name) for name in self.changed_data}
             if "settings" in changes:
-                changes["settings"] = _keep_masked_secrets(record, changes["settings"])
+                changes["settings"] = keep_masked(_settings_model(record), record.settings, changes["settings"])
                 cleaned["settings"] = changes["settings"]
             # Validate only (save_model writes): refuse pinned fields and settings off their schema.
             from jobqueue.services.types import settings_errors
@@ -97,14 +89,6 @@ class JobTypeForm(forms.ModelForm):
                 for path, errors in settings_errors(definition, record, changes["settings"], pins).items():
                     self.add_error("settings", f"{path}: {'; '.join(errors)}")
         return cleaned
-
-
-def _keep_masked_secrets(record: JobType, new: Any) -> Any:
-    """A secret shown masked and submitted unchanged keeps its stored value."""
-    if not isinstance(new, dict):
-        return new
-    old = record.settings if isinstance(record.settings, dict) else {}
-    return {k: (old.get(k, "") if v == MASK else v) for k, v in new.items()}
 
 
 @admin.register(JobType)
@@ -137,7 +121,7 @@ class JobTypeAdmin(admin.ModelAdmin):
     def get_object(self, request: HttpRequest, object_id: str, from_field: Any = None) -> JobType | None:
         obj = super().get_object(request, object_id, from_field)
         if obj is not None and request.method == "GET":
-            obj.settings = _masked_settings(obj)  # secrets never reach the page in clear
+            obj.settings = masked_settings(_settings_model(obj), obj.settings)  # never shown in clear
         return obj
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[JobType]:
@@ -181,8 +165,19 @@ class JobTypeAdmin(admin.ModelAdmin):
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        context = {**(extra_context or {}), "can_run": request.user.has_perm("jobqueue.add_job")}
+        record = self.get_object(request, object_id)
+        context = {
+            **(extra_context or {}),
+            "can_run": record is not None and self._run_refusal(request, record) is None,
+        }
         return super().change_view(request, object_id, form_url, context)
+
+    @staticmethod
+    def _run_refusal(request: HttpRequest, record: JobType) -> str | None:
+        """Why this user may not run this type now: jobqueue.add_job, then the type's own permission."""
+        if not is_builtin(record.name) and not request.user.has_perm("jobqueue.add_job"):
+            return "running a job type now needs the permission jobqueue.add_job"
+        return enqueue_refusal(request.user, record.name)
 
     def get_urls(self) -> list[URLPattern]:
         return [
@@ -192,11 +187,15 @@ class JobTypeAdmin(admin.ModelAdmin):
 
     def run_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Enqueue one job of this type now, with a payload validated against the type's schema."""
-        if not request.user.has_perm("jobqueue.add_job"):
-            raise PermissionDenied
         record = self.get_object(request, object_id)
         if record is None:
             raise Http404("no such job type")
+        refusal = self._run_refusal(request, record)
+        if refusal is not None and is_builtin(record.name) and self.has_view_permission(request, record):
+            self.message_user(request, refusal, messages.ERROR)  # nobody may: say why, on its page
+            return redirect(reverse("admin:jobqueue_jobtype_change", args=[record.pk]))
+        if refusal is not None:
+            raise PermissionDenied(refusal)
         form = PayloadForm(request.POST if request.method == "POST" else None, initial={"payload": {}})
         if form.is_bound and form.is_valid():
             try:

@@ -42,6 +42,13 @@ class FieldErrors(exceptions.APIException):
         self.errors = errors
 
 
+class EnqueueForbidden(FieldErrors):
+    """403 naming, by field path, each job type the user may not enqueue (and why)."""
+
+    status_code = status.HTTP_403_FORBIDDEN
+    default_code = "permission_denied"
+
+
 def flatten(errors: Any, prefix: str = "") -> dict[str, list[str]]:
     """DRF's nested serializer errors as {dotted.path: [messages]} ("body" for the whole body)."""
     flat: dict[str, list[str]] = {}

@@ -14,6 +14,7 @@ from rest_framework.request import Request
 
 from jobqueue.api.authentication import ApiTokenAuthentication, SessionAuthentication
 from jobqueue.registry import JobDefinition, registry
+from jobqueue.services.permissions import is_builtin
 
 REF = "#/components/schemas/"
 ERRORS = {
@@ -27,6 +28,11 @@ ERRORS = {
     "415": "the request body must be application/json",
     "429": "too many enqueue calls; retry after Retry-After seconds",
 }
+ENQUEUE_403 = (
+    "authenticated, but without `jobqueue.add_job` or the job type's own permission `jobqueue.enqueue_<type>`, "
+    "or the type is a built-in `jobqueue_*` type, which nobody may enqueue; `errors` names each refused "
+    "field (`type`, or `<index>.type` in a bulk call) and nothing is enqueued"
+)
 RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait before retrying"}}
 
 
@@ -86,6 +92,8 @@ def add_job_type_payloads(schema: dict[str, Any]) -> None:
         return
     variants: dict[str, str] = {}
     for definition in registry:
+        if is_builtin(definition.name):
+            continue  # refused to everyone: not a request anyone can make
         payload = payload_component(definition, components)
         variant = copy.deepcopy(generic)
         variant["properties"]["type"] = {"type": "string", "enum": [definition.name]}
@@ -126,6 +134,7 @@ def add_error_responses(schema: dict[str, Any]) -> None:
         codes = dict(ERRORS)
         if method == "post" and (path.endswith(("/run/", "/bulk/")) or path == "/api/jobs/"):
             codes["503"] = "the job type's ready backlog is full; retry after Retry-After seconds"
+            codes["403"] = ENQUEUE_403
         if method == "post" and "{" in path:
             codes["409"] = "the object's state does not allow this action"
         for code, description in codes.items():

@@ -13,6 +13,8 @@ from django.utils import timezone
 from jobqueue.models import JobType
 from jobqueue.options import OPTIONS
 from jobqueue.registry import JobDefinition, registry
+from jobqueue.secrets import open_settings, seal_settings
+from jobqueue.services.permissions import ensure_enqueue_permissions
 from jobqueue.typeconfig import clear_cache, record_fields, resolve_for
 
 logger = logging.getLogger("jobqueue")
@@ -29,6 +31,8 @@ def sync_job_type(definition: JobDefinition) -> JobType:
     """Create or refresh the record of one definition; operator overrides are never touched."""
     described = record_fields(definition)
     record, created = JobType.objects.get_or_create(name=definition.name, defaults=described)
+    if created:
+        ensure_enqueue_permissions([definition.name])
     if not created and any(getattr(record, key) != value for key, value in described.items()):
         for key, value in described.items():
             setattr(record, key, value)
@@ -49,6 +53,7 @@ def sync_job_types() -> SyncReport:
             report.created.append(definition.name)
         elif before != record.updated_at:
             report.updated.append(definition.name)
+    ensure_enqueue_permissions(registry.names())
     orphans = JobType.objects.filter(registered=True).exclude(name__in=registry.names())
     report.orphaned = list(orphans.values_list("name", flat=True))
     if report.orphaned:
@@ -86,6 +91,9 @@ def update_job_type(record: JobType, changes: dict[str, Any]) -> JobType:
             )
     if errors:
         raise ValidationError(errors)
+    if isinstance(changes.get("settings"), dict):
+        # Secrets are stored sealed (Fernet); the effective configuration opens them.
+        changes = {**changes, "settings": seal_settings(definition.settings_model, changes["settings"])}
     for name, value in changes.items():
         setattr(record, name, value)
     record.full_clean()
@@ -108,7 +116,8 @@ def settings_errors(
     unknown = sorted(set(new_settings) - set(definition.settings_model.model_fields))
     if unknown:
         errors["settings"] = [f"unknown settings {unknown}; known: {sorted(definition.settings_model.model_fields)}"]
-    old = record.settings if isinstance(record.settings, dict) else {}
+    # Compared and validated in clear: a secret kept as it was arrives sealed.
+    old, new_settings = open_settings(record.settings), open_settings(new_settings)
     for field_name, variable in pins.items():
         key = field_name.removeprefix("settings.")
         if field_name.startswith("settings.") and new_settings.get(key) != old.get(key):

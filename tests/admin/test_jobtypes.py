@@ -11,6 +11,7 @@ from django.test import Client
 from django.urls import reverse
 
 from jobqueue.models import Job, JobType, Status
+from jobqueue.secrets import open_settings
 
 pytestmark = pytest.mark.django_db
 
@@ -84,7 +85,11 @@ def test_settings_are_validated_and_secrets_masked(login: Callable[..., Client])
     ok = client.post(url, form_data(client, record, settings=json.dumps({"token": "**********", "retries": 5})))
     assert ok.status_code == 302
     record.refresh_from_db()
-    assert record.settings == {"token": "s3cret-value", "retries": 5}
+    assert record.settings["token"]["$enc"].startswith("gAAAA")  # kept, and now sealed
+    assert open_settings(record.settings) == {"token": "s3cret-value", "retries": 5}
+    again = client.get(url).content.decode()
+    assert "s3cret-value" not in again
+    assert "gAAAA" not in again  # not even the token is shown
 
 
 def test_view_only_cannot_edit_or_run(login: Callable[..., Client]) -> None:
@@ -113,7 +118,7 @@ def test_enable_and_disable_actions(login: Callable[..., Client]) -> None:
 
 def test_run_now_validates_the_payload(login: Callable[..., Client]) -> None:
     record = JobType.objects.get(name="echo")
-    client = login("jobqueue.add_job")
+    client = login("jobqueue.add_job", "jobqueue.enqueue_echo")
     url = reverse("admin:jobqueue_jobtype_run", args=[record.pk])
     assert 'class="jq-run"' in client.get(reverse("admin:jobqueue_jobtype_change", args=[record.pk])).content.decode()
     page = client.get(url).content.decode()

@@ -21,6 +21,8 @@ EVERYTHING = (
     "jobqueue.view_deadletter",
     "jobqueue.requeue_deadletter",
     "jobqueue.discard_deadletter",
+    # Each job type needs its own enqueue permission besides add_job: the fixture types the API tests enqueue.
+    *(f"jobqueue.enqueue_{name}" for name in ("echo", "noop", "typed_settings", "permanent_failure", "unique_by_key")),
 )
 
 

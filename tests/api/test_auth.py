@@ -84,7 +84,7 @@ def test_last_use_is_written_at_most_once_a_minute(viewer) -> None:
 
 
 def test_session_login_needs_csrf_for_unsafe_methods(make_user) -> None:
-    make_user("alice", "jobqueue.view_job", "jobqueue.add_job")
+    make_user("alice", "jobqueue.view_job", "jobqueue.add_job", "jobqueue.enqueue_noop")
     client = Client(enforce_csrf_checks=True)
     assert client.login(username="alice", password="pw-for-tests-only")
     assert client.get("/api/jobs/").status_code == 200

@@ -9,6 +9,7 @@ from django.contrib.admin.models import LogEntry
 
 from jobqueue import enqueue
 from jobqueue.models import Job, JobType
+from jobqueue.secrets import open_settings
 from jobqueue.services import update_job_type
 
 pytestmark = pytest.mark.django_db
@@ -68,7 +69,8 @@ def test_patch_edits_the_record_keeps_masked_secrets_and_is_audited(api, typed) 
     assert body["config"]["rate_limit"]["value"] == "10/60s"
     assert SECRET not in response.content.decode()
     record = JobType.objects.get(name="typed_settings")
-    assert record.settings == {"token": SECRET, "retries": 1}
+    assert open_settings(record.settings) == {"token": SECRET, "retries": 1}
+    assert SECRET not in json.dumps(record.settings)
     entry = LogEntry.objects.get(object_id=str(record.pk), user=api.user)
     message = json.loads(entry.change_message)
     assert message["outcome"] == "changed"

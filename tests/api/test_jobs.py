@@ -106,7 +106,7 @@ def test_roles_401_403(client_for, client) -> None:
     viewer = client_for("jobqueue.view_job")
     assert viewer.get("/api/jobs/").status_code == 200
     assert viewer.post("/api/jobs/", body, format="json").status_code == 403
-    enqueuer = client_for("jobqueue.add_job")
+    enqueuer = client_for("jobqueue.add_job", "jobqueue.enqueue_echo")
     assert enqueuer.get("/api/jobs/").status_code == 403
     assert enqueuer.post("/api/jobs/", body, format="json").status_code == 201
 
@@ -129,7 +129,7 @@ def test_enqueue_is_throttled_per_user_with_retry_after(api, client_for) -> None
     refused = api.post("/api/jobs/", body, format="json")
     assert int(refused["Retry-After"]) > 0
     assert api.get("/api/jobs/").status_code == 200  # reading is not throttled
-    other = client_for("jobqueue.add_job")
+    other = client_for("jobqueue.add_job", "jobqueue.enqueue_echo")
     assert other.post("/api/jobs/", body, format="json").status_code == 201  # per user
 
 

@@ -14,9 +14,9 @@ from jobqueue.exceptions import ConfigurationError
 from jobqueue.models import JobType
 from jobqueue.options import OPTIONS, Option, RateLimit, Schedule, Source, is_blank
 from jobqueue.registry import registry
+from jobqueue.secrets import MASK, mask, secret_fields
 from jobqueue.typeconfig import resolve_for
 
-MASK = "**********"
 _SOURCES = [s.value for s in Source]
 
 
@@ -49,12 +49,6 @@ class JobTypeSerializer(serializers.Serializer):
     payload_schema = serializers.JSONField(allow_null=True)
     settings_schema = serializers.JSONField(allow_null=True)
     counts = CountsSerializer()
-
-
-def secret_fields(model: Any) -> set[str]:
-    if model is None:
-        return set()
-    return {name for name, field in model.model_fields.items() if "Secret" in str(field.annotation)}
 
 
 def plain(value: Any) -> Any:
@@ -100,7 +94,7 @@ def describe(record: JobType, counts: dict[str, int]) -> dict[str, Any]:
         current = config.settings.model_dump(mode="json") if config.settings is not None else {}
         base["settings"] = {
             name: {
-                "value": (MASK if current.get(name) else "") if name in secrets else current.get(name),
+                "value": mask(current.get(name)) if name in secrets else current.get(name),
                 "source": config.settings_sources.get(name, Source.CODE),
                 "pinned_by": config.pins.get(f"settings.{name}"),
             }
@@ -154,9 +148,3 @@ class JobTypeChangeSerializer(StrictSerializer):
 
     def get_fields(self) -> dict[str, serializers.Field]:
         return {**{name: OptionField(option) for name, option in OPTIONS.items()}, **super().get_fields()}
-
-
-def keep_masked_secrets(record: JobType, new: dict[str, Any]) -> dict[str, Any]:
-    """A secret sent back as the mask keeps its stored value."""
-    old = record.settings if isinstance(record.settings, dict) else {}
-    return {key: (old.get(key, "") if value == MASK else value) for key, value in new.items()}

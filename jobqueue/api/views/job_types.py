@@ -13,16 +13,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from jobqueue.api.errors import Conflict
+from jobqueue.api.permissions import require_enqueue
 from jobqueue.api.serializers.job_types import (
     JobTypeChangeSerializer,
     JobTypeSerializer,
     describe,
-    keep_masked_secrets,
 )
 from jobqueue.api.serializers.jobs import EnqueuedJobSerializer, RunNowSerializer
 from jobqueue.api.views.base import ApiViewSet, check_backlog
 from jobqueue.models import DeadLetter, Job, JobType
 from jobqueue.registry import NAME_RE, registry
+from jobqueue.secrets import keep_masked
 from jobqueue.services import enqueue, update_job_type
 from jobqueue.services.audit import actor_label, record
 
@@ -80,7 +81,8 @@ class JobTypeViewSet(ApiViewSet):
         incoming.is_valid(raise_exception=True)
         changes = dict(incoming.validated_data)
         if "settings" in changes:
-            changes["settings"] = keep_masked_secrets(record, changes["settings"])
+            model = registry.get(record.name).settings_model
+            changes["settings"] = keep_masked(model, record.settings, changes["settings"])
         try:
             record = update_job_type(record, changes)
         except Exception as exc:
@@ -89,10 +91,18 @@ class JobTypeViewSet(ApiViewSet):
         record_outcome(request, record, changes, "changed")
         return Response(JobTypeSerializer(describe(record, _counts([record.pk])[record.pk])).data)
 
-    @extend_schema(request=RunNowSerializer, responses={201: EnqueuedJobSerializer}, summary="Run a job type now")
+    @extend_schema(
+        request=RunNowSerializer,
+        responses={201: EnqueuedJobSerializer},
+        summary="Run a job type now",
+        description="Needs `jobqueue.add_job` and the job type's own permission `jobqueue.enqueue_<type>`; "
+        "built-in `jobqueue_*` types are refused to everyone (403).",
+    )
     @action(detail=True, methods=["post"])
     def run(self, request: Request, name: str) -> Response:
-        record = _registered(self.get_object())
+        record = self.get_object()
+        require_enqueue(request.user, {"name": record.name})
+        _registered(record)
         incoming = RunNowSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         check_backlog([record.name])

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from jobqueue.api.errors import FieldErrors, flatten
 from jobqueue.api.pagination import NewestFirstCursor
+from jobqueue.api.permissions import require_enqueue
 from jobqueue.api.serializers.jobs import (
     BulkEnqueuedSerializer,
     BulkEnqueueSerializer,
@@ -85,11 +86,14 @@ class JobViewSet(ApiViewSet):
             200: OpenApiResponse(EnqueuedJobSerializer, description="a duplicate of a unique job: the existing one"),
         },
         summary="Enqueue a job",
+        description="Needs `jobqueue.add_job` and the job type's own permission `jobqueue.enqueue_<type>`; "
+        "built-in `jobqueue_*` types are refused to everyone (403).",
     )
     def create(self, request: Request) -> Response:
         incoming = EnqueueSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = dict(incoming.validated_data)
+        require_enqueue(request.user, {"type": data["type"]})
         check_backlog([data["type"]])
         job = enqueue(
             data.pop("type"),
@@ -106,6 +110,9 @@ class JobViewSet(ApiViewSet):
         request=BulkEnqueueSerializer,
         responses={201: BulkEnqueuedSerializer},
         summary="Enqueue many jobs, all or nothing",
+        description="Needs `jobqueue.add_job` and, for every item, its job type's own permission "
+        "`jobqueue.enqueue_<type>`; built-in `jobqueue_*` types are refused to everyone. One refused item "
+        "refuses the call (403, `errors` by item index) and nothing is enqueued.",
     )
     @action(detail=False, methods=["post"])
     def bulk(self, request: Request) -> Response:
@@ -122,6 +129,7 @@ class JobViewSet(ApiViewSet):
             requests.append(EnqueueRequest(job_type=data.pop("type"), **data))
         if errors:
             raise FieldErrors(f"{len(errors)} invalid item(s); nothing was enqueued", errors)
+        require_enqueue(request.user, {f"{i}.type": str(r.job_type) for i, r in enumerate(requests)})
         check_backlog([str(r.job_type) for r in requests])
         jobs = enqueue_many(requests, created_by=actor_label(request.user))
         return Response({"count": len(jobs), "ids": [str(job.pk) for job in jobs]}, status=status.HTTP_201_CREATED)

@@ -1,4 +1,4 @@
-"""`manage.py jobqueue <action>`: status, enqueue, requeue, sync, the demo login and API tokens, for operators."""
+"""`manage.py jobqueue <action>`: status, enqueue, requeue, sync, rotate-key, the demo login and API tokens."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from jobqueue.exceptions import InvalidStateError, PayloadValidationError, Unkno
 
 
 class Command(BaseCommand):
-    help = "Operate the job queue: status, enqueue, requeue, prune, sync, demo-user, token."
+    help = "Operate the job queue: status, enqueue, requeue, prune, sync, rotate-key, demo-user, token."
 
     def add_arguments(self, parser: CommandParser) -> None:
         actions = parser.add_subparsers(dest="action", required=True)
@@ -23,12 +23,21 @@ class Command(BaseCommand):
         enqueue.add_argument("payload", nargs="?", default="{}", help="payload as a JSON object")
         enqueue.add_argument("--priority", type=int)
         enqueue.add_argument("--delay", type=float, help="seconds to wait before running")
+        enqueue.add_argument(
+            "--as-user",
+            metavar="USERNAME",
+            help="enqueue as this user, with the API's checks: jobqueue.add_job, jobqueue.enqueue_<type>, "
+            "no built-in jobqueue_* type (without it: shell access is trusted and nothing is checked)",
+        )
         requeue = actions.add_parser("requeue", help="re-queue dead letters")
         requeue.add_argument("ids", nargs="*", help="dead letter ids")
         requeue.add_argument("--type", dest="type_name", help="every unresolved dead letter of this type")
         requeue.add_argument("--reason", default="re-queued from the command line")
         actions.add_parser("sync", help="mirror the registered job types into their records")
         actions.add_parser("prune", help="delete finished jobs past their type's retention now")
+        actions.add_parser(
+            "rotate-key", help="re-encrypt every stored secret with the first key of FIELD_ENCRYPTION_KEYS"
+        )
         actions.add_parser("demo-user", help="create (or reset) the demo admin login and print it")
         token = actions.add_parser("token", help="create, revoke or list REST API tokens")
         token_actions = token.add_subparsers(dest="verb", required=True)
@@ -54,18 +63,38 @@ class Command(BaseCommand):
             self.stdout.write(f"{type_name:32} {status:10} {count}")
         self.stdout.write(f"unresolved dead letters: {DeadLetter.objects.unresolved().count()}")
 
-    def do_enqueue(self, *, type: str, payload: str, priority: int | None, delay: float | None, **options: Any) -> None:
+    def do_enqueue(
+        self, *, type: str, payload: str, priority: int | None, delay: float | None, as_user: str | None, **options: Any
+    ) -> None:
         from jobqueue.services import enqueue
 
+        created_by = "cli" if as_user is None else f"cli:{self._check_enqueue(as_user, type)}"
         try:
             data = json.loads(payload)
         except json.JSONDecodeError as exc:
             raise CommandError(f"payload is not valid JSON: {exc}") from None
         try:
-            job = enqueue(type, data, priority=priority, delay=delay, created_by="cli")
+            job = enqueue(type, data, priority=priority, delay=delay, created_by=created_by)
         except (PayloadValidationError, UnknownJobTypeError) as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"enqueued {job.pk} ({job.status})")
+
+    def _check_enqueue(self, username: str, type_name: str) -> str:
+        """The API's rules for `username`; returns the actor label, or exits naming what is missing."""
+        from django.contrib.auth import get_user_model
+
+        from jobqueue.services.audit import actor_label
+        from jobqueue.services.permissions import enqueue_refusal
+
+        user = get_user_model().objects.filter(username=username, is_active=True).first()
+        if user is None:
+            raise CommandError(f"no active user {username!r}")
+        if not user.has_perm("jobqueue.add_job"):
+            raise CommandError(f"user {username!r} lacks the permission jobqueue.add_job")
+        refusal = enqueue_refusal(user, type_name)
+        if refusal is not None:
+            raise CommandError(f"user {username!r} may not enqueue: {refusal}")
+        return actor_label(user)
 
     def do_requeue(self, *, ids: list[str], type_name: str | None, reason: str, **options: Any) -> None:
         from django.core.exceptions import ValidationError
@@ -105,6 +134,27 @@ class Command(BaseCommand):
 
         report = sync_job_types()
         self.stdout.write(f"created: {report.created} updated: {report.updated} unregistered: {report.orphaned}")
+
+    def do_rotate_key(self, **options: Any) -> None:
+        from django.core.exceptions import ImproperlyConfigured
+
+        from jobqueue.services.encryption import rotate_key
+
+        try:
+            report = rotate_key()
+        except ImproperlyConfigured as exc:
+            raise CommandError(str(exc)) from None
+        for label, count in report.columns.items():
+            self.stdout.write(f"{label}: {count} re-encrypted")
+        self.stdout.write(f"job type settings: {len(report.job_types)} re-encrypted {report.job_types}")
+        if report.failures:
+            for failure in report.failures:
+                self.stderr.write(f"cannot decrypt {failure}")
+            raise CommandError(
+                f"{len(report.failures)} stored secret(s) could not be decrypted with any key of "
+                "FIELD_ENCRYPTION_KEYS: add the key that encrypted them (after the current one) and run "
+                "rotate-key again, or set those secrets anew"
+            )
 
     def do_token(self, *, verb: str, **options: Any) -> None:
         from datetime import timedelta

@@ -1,0 +1,116 @@
+"""Secret settings of job types: which fields are secret, how they are masked, sealed and opened.
+
+A `SecretStr` field of a job type's `Settings` model is stored in `JobType.settings` sealed,
+as `{"<field>": {"$enc": "<Fernet token>"}}`; it is opened only to build the effective
+configuration a job runs with (`jobqueue.typeconfig.resolve_for`). Everything that shows
+settings (admin, API, logs) shows `mask(value)` instead, and a mask sent back unchanged keeps
+the stored value.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import typing
+from collections.abc import Mapping
+from typing import Any
+
+import pydantic
+
+from jobqueue import crypto
+
+MASK = "**********"
+SEALED = "$enc"
+
+__all__ = [
+    "MASK",
+    "SEALED",
+    "keep_masked",
+    "mask",
+    "masked_settings",
+    "open_settings",
+    "reseal_settings",
+    "seal_settings",
+    "sealed_tokens",
+    "secret_fields",
+]
+
+
+def mask(value: object) -> str:
+    """What is shown in place of a secret: the mask when there is one, "" when it is empty."""
+    if isinstance(value, pydantic.SecretStr | pydantic.SecretBytes):
+        value = value.get_secret_value()
+    return MASK if value not in (None, "", b"") else ""
+
+
+def _is_secret(annotation: Any) -> bool:
+    if isinstance(annotation, type) and issubclass(annotation, pydantic.SecretStr | pydantic.SecretBytes):
+        return True
+    return any(_is_secret(arg) for arg in typing.get_args(annotation))  # Optional, Annotated, unions
+
+
+def secret_fields(model: Any) -> set[str]:
+    """The names of a Settings model's secret fields (SecretStr, also inside Optional / Annotated)."""
+    if model is None:
+        return set()
+    return {name for name, field in model.model_fields.items() if _is_secret(field.annotation)}
+
+
+def is_sealed(value: object) -> bool:
+    return isinstance(value, dict) and set(value) == {SEALED} and isinstance(value[SEALED], str)
+
+
+def seal_settings(model: Any, settings: Mapping[str, Any]) -> dict[str, Any]:
+    """Settings as stored: every non-empty secret in clear becomes `{"$enc": token}`."""
+    secret = secret_fields(model)
+    return {
+        key: ({SEALED: crypto.encrypt(value)} if key in secret and isinstance(value, str) and value else value)
+        for key, value in settings.items()
+    }
+
+
+def open_settings(settings: object) -> dict[str, Any]:
+    """Stored settings with every sealed secret decrypted (for the effective configuration only).
+
+    A secret no configured key decrypts stays sealed: it then fails validation as that field's
+    error (system checks jobqueue.E005 / E021), and is never used as a value.
+    """
+    if not isinstance(settings, dict):
+        return {}
+    opened: dict[str, Any] = {}
+    for key, value in settings.items():
+        if is_sealed(value):
+            with contextlib.suppress(crypto.DecryptionError):
+                value = crypto.decrypt(value[SEALED])
+        opened[key] = value
+    return opened
+
+
+def reseal_settings(model: Any, settings: Mapping[str, Any]) -> dict[str, Any]:
+    """Settings with every sealed secret re-encrypted with the current key, and any secret left
+    in clear sealed (for `manage.py jobqueue rotate-key`). Raises crypto.DecryptionError."""
+    resealed = {key: ({SEALED: crypto.reencrypt(v[SEALED])} if is_sealed(v) else v) for key, v in settings.items()}
+    return seal_settings(model, resealed)
+
+
+def sealed_tokens(settings: object) -> dict[str, str]:
+    """The Fernet tokens of the sealed secrets of stored settings, by field."""
+    if not isinstance(settings, dict):
+        return {}
+    return {key: value[SEALED] for key, value in settings.items() if is_sealed(value)}
+
+
+def masked_settings(model: Any, settings: object) -> dict[str, Any]:
+    """Stored settings for display: every secret field as `mask()` of its value."""
+    if not isinstance(settings, dict):
+        return {}
+    secret = secret_fields(model)
+    return {key: (mask(value) if key in secret else value) for key, value in settings.items()}
+
+
+def keep_masked(model: Any, stored: object, new: Any) -> Any:
+    """An edit of settings where a secret sent back as the mask keeps its stored (sealed) value."""
+    if not isinstance(new, dict):
+        return new
+    old = stored if isinstance(stored, dict) else {}
+    secret = secret_fields(model)
+    return {key: (old.get(key, "") if key in secret and value == MASK else value) for key, value in new.items()}
