@@ -88,8 +88,6 @@ DEFAULTS: dict[str, Any] = {
     # /api/metrics/prometheus/: open to unauthenticated scrapers only when True (keep it
     # behind the network then); otherwise it needs a login or token with view rights.
     "PROMETHEUS_PUBLIC": False,
-    # The window of the Prometheus endpoint's counts and duration summaries.
-    "PROMETHEUS_WINDOW": "15m",
     # REST API limits. A request body larger than this gets 413 (bytes).
     "API_MAX_BODY_BYTES": 256 * 1024,
     # JSON nested deeper than this gets 400: no payload needs it, and parsers pay for it.
