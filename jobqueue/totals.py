@@ -37,7 +37,7 @@ def minute_sums(lower: datetime, upper: datetime) -> Sums:
     sums: Sums = {}
     for row in rows:
         values: dict[str, Any] = dict(row)
-        sums[int(values.pop("job_type_id"))] = {name: int(value or 0) for name, value in values.items()}
+        sums[int(values["job_type_id"])] = {name: int(values[name] or 0) for name in TOTAL_FIELDS}
     return sums
 
 
