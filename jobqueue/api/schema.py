@@ -9,6 +9,7 @@ from typing import Any
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 
@@ -62,9 +63,42 @@ class JobQueueSchemaGenerator(SchemaGenerator):
     def get_schema(self, request: Request | None = None, public: bool = False) -> dict[str, Any]:
         schema = super().get_schema(request, public)
         schema = without_ambiguous_nulls(schema)
+        strict_request_bodies(schema)
         add_job_type_payloads(schema)
         add_error_responses(schema)
+        open_health(schema)
         return schema
+
+
+def strict_request_bodies(schema: dict[str, Any]) -> None:
+    """Request bodies as strict as their serializers (jobqueue.api.serializers.strict): no unknown
+    fields, no blank strings or empty lists the server refuses, and the cross-field rules."""
+    from jobqueue.api.serializers import strict
+
+    components = schema.get("components", {}).get("schemas", {})
+    for serializer in strict.StrictSerializer.__subclasses__():
+        base = serializer.__name__.removesuffix("Serializer")
+        for name in (base, f"Patched{base}"):
+            component = components.get(name)
+            if component is None:
+                continue
+            component["additionalProperties"] = False
+            for field_name, field in serializer().fields.items():
+                prop = component.get("properties", {}).get(field_name)
+                if prop is None:
+                    continue
+                if isinstance(field, serializers.CharField) and not field.allow_blank:
+                    prop["minLength"] = 1
+                if isinstance(field, serializers.ListField) and not field.allow_empty:
+                    prop["minItems"] = 1
+            component.update(strict.schema_rules(serializer))
+
+
+def open_health(schema: dict[str, Any]) -> None:
+    """GET /api/health/ answers without credentials (the verdict alone): its security is optional."""
+    operation = schema.get("paths", {}).get("/api/health/", {}).get("get")
+    if operation is not None:
+        operation["security"] = [{}, *operation.get("security", [])]
 
 
 def without_ambiguous_nulls(node: Any) -> Any:
@@ -90,7 +124,8 @@ def add_job_type_payloads(schema: dict[str, Any]) -> None:
         variant = copy.deepcopy(generic)
         variant["properties"]["type"] = {"type": "string", "enum": [definition.name]}
         variant["properties"]["payload"] = {"$ref": REF + payload}
-        variant["required"] = ["type"]
+        # A payload with required fields cannot be left out (the server validates {} then).
+        variant["required"] = ["type", "payload"] if components[payload].get("required") else ["type"]
         variant["additionalProperties"] = False
         variant["description"] = definition.description or definition.name
         name = f"Enqueue{camel(definition.name)}"
