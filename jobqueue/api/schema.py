@@ -67,6 +67,7 @@ class JobQueueSchemaGenerator(SchemaGenerator):
         add_job_type_payloads(schema)
         add_error_responses(schema)
         open_health(schema)
+        add_links(schema)
         return schema
 
 
@@ -214,3 +215,31 @@ class DocsView(SpectacularSwaggerView):
 
     authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated]
+
+
+# Links between operations (OpenAPI `links`), so that clients and stateful testers can follow an
+# enqueued job, a listed dead letter or a job type to the operations on it.
+# source operationId, status, target operationId, parameter, runtime expression
+JOB_TARGETS = ("jobs_retrieve", "jobs_cancel_create", "jobs_rerun_create")
+DEAD_LETTER_TARGETS = ("dead_letters_retrieve", "dead_letters_requeue_create", "dead_letters_discard_create")
+JOB_TYPE_TARGETS = ("job_types_retrieve", "job_types_partial_update", "job_types_run_create")
+LINKS: tuple[tuple[str, str, str, str, str], ...] = (
+    *(("jobs_create", code, target, "id", "$response.body#/id") for code in ("201", "200") for target in JOB_TARGETS),
+    *(("jobs_list", "200", target, "id", "$response.body#/results/0/id") for target in JOB_TARGETS),
+    *(("jobs_bulk_create", "201", target, "id", "$response.body#/ids/0") for target in JOB_TARGETS),
+    *(("jobs_rerun_create", "201", target, "id", "$response.body#/id") for target in JOB_TARGETS),
+    *(("job_types_run_create", "201", target, "id", "$response.body#/id") for target in JOB_TARGETS),
+    *(("dead_letters_requeue_create", "201", target, "id", "$response.body#/id") for target in JOB_TARGETS),
+    *(("dead_letters_requeue_many", "200", target, "id", "$response.body#/ids/0") for target in JOB_TARGETS),
+    *(("dead_letters_list", "200", target, "id", "$response.body#/results/0/id") for target in DEAD_LETTER_TARGETS),
+    *(("job_types_list", "200", target, "name", "$response.body#/0/name") for target in JOB_TYPE_TARGETS),
+)
+
+
+def add_links(schema: dict[str, Any]) -> None:
+    by_id = {operation.get("operationId"): operation for operation in _operations(schema)}
+    for source, code, target, parameter, expression in LINKS:
+        response = by_id.get(source, {}).get("responses", {}).get(code)
+        if response is None or target not in by_id:
+            continue
+        response.setdefault("links", {})[target] = {"operationId": target, "parameters": {parameter: expression}}
