@@ -2,7 +2,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 DJANGO ?= django>=5.2,<5.3
+# Extras installed by `make install` / `make test`; `make run` installs only what running needs.
 EXTRAS ?= test,lint
+RUN_EXTRAS ?=
 BIN := $(VENV)/bin
 
 .PHONY: install run test lint check pytest bench clean
@@ -12,9 +14,11 @@ $(BIN)/python:
 
 install: $(BIN)/python
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[$(EXTRAS)]" "$(DJANGO)"
+	$(BIN)/python -m pip install -q -e ".$(if $(strip $(EXTRAS)),[$(EXTRAS)])" "$(DJANGO)"
 
 # Web admin + API + a qcluster on SQLite, with a demo login printed. Ctrl+C stops both.
+# (No lint or test tools: the runtime dependencies only, plus RUN_EXTRAS if given.)
+run: EXTRAS = $(RUN_EXTRAS)
 run: install
 	VENV=$(VENV) bash scripts/run.sh
 

@@ -1,5 +1,6 @@
 """Project settings, read from the environment (and a `.env` file) through django-environ."""
 
+import os
 import warnings
 from pathlib import Path
 
@@ -23,11 +24,15 @@ if not SECRET_KEY:
             "SECRET_KEY is not set. Set it in the environment or in .env "
             "(or set DEBUG=true to use the insecure development key)."
         )
-    warnings.warn(
-        "SECRET_KEY is not set: using the insecure development key. Set SECRET_KEY before deploying.",
-        RuntimeWarning,
-        stacklevel=1,
-    )
+    # Once per start, not once per process: `make run` starts migrate, runserver and qcluster
+    # (whose workers load the settings again); scripts/run.sh prints it itself and sets the flag.
+    if not os.environ.get("DEV_SECRET_KEY_WARNED"):
+        os.environ["DEV_SECRET_KEY_WARNED"] = "1"  # noqa: S105 (a flag, not a secret)
+        warnings.warn(
+            "SECRET_KEY is not set: using the insecure development key. Set SECRET_KEY before deploying.",
+            RuntimeWarning,
+            stacklevel=1,
+        )
     SECRET_KEY = _DEV_SECRET_KEY
 
 # Fernet keys for secrets stored in the database (comma separated; the first encrypts, all
@@ -60,6 +65,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves the collected static files (STATIC_ROOT) from the WSGI server, with far-future
+    # caching and compression; no separate web server is needed for them.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -123,7 +131,42 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
+# Hashed names (cache-busting) need `manage.py collectstatic` before the first request, so they
+# are on by default only when DEBUG is off (production); STATIC_MANIFEST=false turns them off.
+STATIC_MANIFEST = env.bool("STATIC_MANIFEST", default=not DEBUG)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if STATIC_MANIFEST
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+# HTTPS, from the environment (docs/deploy.md). HTTPS=true says the site is served over TLS
+# (usually by a proxy in front of gunicorn): cookies become secure, plain HTTP is redirected,
+# and browsers are told to keep to HTTPS (HSTS). Each setting can be overridden on its own.
+HTTPS = env.bool("HTTPS", default=False)
+_proxy_header = env.list("SECURE_PROXY_SSL_HEADER", default=[])
+if _proxy_header:
+    if len(_proxy_header) != 2:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            "SECURE_PROXY_SSL_HEADER takes a header and a value, e.g. HTTP_X_FORWARDED_PROTO,https"
+        )
+    SECURE_PROXY_SSL_HEADER = (_proxy_header[0], _proxy_header[1])
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=HTTPS)
+SECURE_REDIRECT_EXEMPT = [r"^api/health/$"]  # load balancers probe health over plain HTTP
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SECURE_REFERRER_POLICY = env.str("SECURE_REFERRER_POLICY", default="same-origin")
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=HTTPS)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=HTTPS)
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
 
 LOGGING = {
     "version": 1,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.apps import AppConfig, apps
+from django.conf import settings
 from django.core import checks
 from django.core.signals import setting_changed
 from django.db.models.signals import post_migrate
@@ -39,6 +40,10 @@ class JobQueueConfig(AppConfig):
         checks.register(jq_checks.check_sealed_secrets, "jobqueue_records", checks.Tags.database)
 
         autodiscover(jobqueue_settings.JOB_MODULE, apps.get_app_configs())
+        # Django's @task functions become job types when their backend is ours (tasks_backend).
+        backends = getattr(settings, "TASKS", {}) or {}
+        if any(str(b.get("BACKEND", "")).startswith("jobqueue.tasks_backend.") for b in backends.values()):
+            autodiscover("tasks", apps.get_app_configs())
 
 
 def _sync_after_migrate(*, using: str = "default", **kwargs: Any) -> None:

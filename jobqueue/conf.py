@@ -81,7 +81,6 @@ class JobQueueConfig(BaseModel):
     METRICS_RETENTION: int = Field(30 * DAY, ge=3600, le=MAX_RETENTION)
     DASHBOARD_REFRESH: int = Field(15, ge=0, le=DAY)
     PROMETHEUS_PUBLIC: bool = False
-    PROMETHEUS_WINDOW: Window = "15m"
     API_MAX_BODY_BYTES: int = Field(256 * 1024, ge=1024, le=100 * 1024 * 1024)
     API_MAX_JSON_DEPTH: int = Field(32, ge=2, le=1000)
     API_BULK_MAX: int = Field(1000, ge=1, le=100_000)

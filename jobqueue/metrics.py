@@ -32,7 +32,7 @@ from jobqueue.models import (
 )
 from jobqueue.rollup import bin_value
 
-# Keyed by the windows the JOBQUEUE setting accepts (HEALTH_WINDOW, PROMETHEUS_WINDOW).
+# Keyed by the windows the JOBQUEUE setting accepts (HEALTH_WINDOW).
 WINDOWS: dict[Window, timedelta] = {
     "15m": timedelta(minutes=15),
     "1h": timedelta(hours=1),

@@ -477,11 +477,40 @@ class MetricHour(MetricBucket):
         return f"{self.job_type_id}@{self.hour:%Y-%m-%d %H:00}"
 
 
+class MetricTotal(MetricBucket):
+    """Everything rolled up so far for one job type: the Prometheus counters and histograms.
+
+    Added to by the rollup in the same transaction that moves its watermark, and never taken
+    from: pruning the history (or the minutes) leaves these totals as they are, so a counter
+    never goes down. `duration_max_ms` / `wait_max_ms` are unused here.
+    """
+
+    job_type = models.OneToOneField(JobType, on_delete=models.CASCADE, related_name="+")
+    # Totals outgrow 32 bits where a minute's counts do not.
+    succeeded = models.PositiveBigIntegerField(default=0)
+    failed = models.PositiveBigIntegerField(default=0)
+    timed_out = models.PositiveBigIntegerField(default=0)
+    crashed = models.PositiveBigIntegerField(default=0)
+    cancelled = models.PositiveBigIntegerField(default=0)
+    skipped = models.PositiveBigIntegerField(default=0)
+    retried = models.PositiveBigIntegerField(default=0)
+    dead_lettered = models.PositiveBigIntegerField(default=0)
+    enqueued = models.PositiveBigIntegerField(default=0)
+    jobs_cancelled = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"totals of {self.job_type_id}"
+
+
 # One integer column per histogram bin, so that a window's histogram is a SUM in SQL.
-for _model in (MetricMinute, MetricHour):
+for _model, _field in (
+    (MetricMinute, models.PositiveIntegerField),
+    (MetricHour, models.PositiveIntegerField),
+    (MetricTotal, models.PositiveBigIntegerField),
+):
     for _bin in range(HISTOGRAM_BINS):
-        _model.add_to_class(f"d{_bin:02}", models.PositiveIntegerField(default=0))
-        _model.add_to_class(f"w{_bin:02}", models.PositiveIntegerField(default=0))
+        _model.add_to_class(f"d{_bin:02}", _field(default=0))
+        _model.add_to_class(f"w{_bin:02}", _field(default=0))
 
 
 class MetricRollup(models.Model):

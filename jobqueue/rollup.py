@@ -22,6 +22,7 @@ from django.db.models import F, Func, IntegerField, Max, Q, QuerySet, Sum, Value
 from django.db.models.expressions import Combinable
 from django.utils import timezone
 
+from jobqueue import totals
 from jobqueue.conf import jobqueue_settings
 from jobqueue.models import (
     HISTOGRAM_BINS,
@@ -190,9 +191,17 @@ def bucket_sums(buckets: QuerySet[Any]) -> list[dict[str, Any]]:
     return [dict(row) for row in buckets.values("job_type_id").annotate(**aggregates).order_by()]
 
 
-def _replace(lower: datetime, upper: datetime) -> int:
+def _replace(lower: datetime, upper: datetime, counted_until: datetime | None, *, count_new: bool) -> int:
     """Write the minutes in [lower, upper) afresh, then every hour that ends in (lower, upper]
-    from its minutes; the caller holds the watermark's lock."""
+    from its minutes; the caller holds the watermark's lock.
+
+    The totals (jobqueue.totals) already hold the minutes before `counted_until`: they gain only
+    what a new aggregation adds (never less), and only for minutes young enough that pruning cannot
+    have removed their rows (METRICS_RETENTION), so that nothing is counted twice. With `count_new`
+    the later minutes are added whole (the caller moves the watermark past them)."""
+    seen = min(max(counted_until or lower, lower), upper)
+    kept = max(lower, timezone.now() - timedelta(seconds=int(jobqueue_settings.METRICS_RETENTION)))
+    before = totals.minute_sums(kept, seen)
     rows = [t.row(minute, type_id) for (minute, type_id), t in sorted(tally(lower, upper).items())]
     MetricMinute.objects.filter(minute__gte=lower, minute__lt=upper).delete()
     MetricMinute.objects.bulk_create(rows, batch_size=500)
@@ -202,6 +211,9 @@ def _replace(lower: datetime, upper: datetime) -> int:
         MetricHour.objects.filter(hour=hour).delete()
         MetricHour.objects.bulk_create([MetricHour(hour=hour, **sums) for sums in bucket_sums(minutes)])
         hour += HOUR
+    totals.add(totals.minute_sums(kept, seen), minus=before)
+    if count_new:
+        totals.add(totals.minute_sums(seen, upper))
     return len(rows)
 
 
@@ -301,7 +313,7 @@ def roll_up(now: datetime | None = None, *, max_minutes: int | None = None, wait
             if start >= target:
                 break
             end = min(target, start + MINUTE * min(CHUNK_MINUTES, budget - minutes))
-            rows += _replace(start, end)
+            rows += _replace(start, end, state.rolled_until, count_new=True)
             minutes += int((end - start) / MINUTE)
             state.rolled_until = end
             state.updated_at = timezone.now()
@@ -322,5 +334,5 @@ def reroll(lower: datetime, upper: datetime, now: datetime | None = None) -> int
         return 0
     _watermark()
     with transaction.atomic():
-        _lock(wait=True)
-        return _replace(lower, upper)
+        state = _lock(wait=True)
+        return _replace(lower, upper, state.rolled_until if state else None, count_new=False)

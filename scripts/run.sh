@@ -8,6 +8,11 @@ PY="$VENV/bin/python"
 export DEBUG=${DEBUG:-true}
 export DATABASE_URL=${DATABASE_URL:-sqlite:///$PWD/db.sqlite3}
 PORT=${PORT:-8000}
+# The four processes below would each warn about the development SECRET_KEY: warn once here.
+if [ -z "${SECRET_KEY:-}" ]; then
+  echo "warning: SECRET_KEY is not set: using the insecure development key. Set SECRET_KEY before deploying." >&2
+  export DEV_SECRET_KEY_WARNED=1
+fi
 
 "$PY" manage.py migrate --no-input -v0
 "$PY" manage.py jobqueue demo-user

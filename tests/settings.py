@@ -11,13 +11,21 @@ os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-not-for-production")
 os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "dGVzdHMtb25seS1maWVsZC1lbmNyeXB0aW9uLWtleTA=")
 
 from config.settings import *  # noqa: F403
-from config.settings import BASE_DIR, DATABASES, INSTALLED_APPS
+from config.settings import BASE_DIR, DATABASES, INSTALLED_APPS, STORAGES
 
-INSTALLED_APPS = [*INSTALLED_APPS, "tests"]
+INSTALLED_APPS = [*INSTALLED_APPS, "tests", "tests.djangotasks"]
+
+# Django's task framework on the job queue (jobqueue.tasks_backend): tests.djangotasks's @task functions.
+TASKS = {"default": {"BACKEND": "jobqueue.tasks_backend.JobQueueBackend"}}
 
 _db = DATABASES["default"]
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     _db["TEST"] = {"NAME": os.environ.get("TEST_SQLITE_PATH", str(BASE_DIR / "db" / "test.sqlite3"))}
+
+# The suite runs with DEBUG off but without `collectstatic`: plain static names, unless a test (the
+# production smoke test) asks for the manifest explicitly.
+if "STATIC_MANIFEST" not in os.environ:
+    STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests only
 JOBQUEUE = {"CONFIG_CACHE_SECONDS": 0.2, "RECLAIM_INTERVAL": 0.5, "LEASE_GRACE": 2}

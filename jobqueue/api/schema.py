@@ -9,6 +9,7 @@ from typing import Any
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 
@@ -68,9 +69,43 @@ class JobQueueSchemaGenerator(SchemaGenerator):
     def get_schema(self, request: Request | None = None, public: bool = False) -> dict[str, Any]:
         schema = super().get_schema(request, public)
         schema = without_ambiguous_nulls(schema)
+        strict_request_bodies(schema)
         add_job_type_payloads(schema)
         add_error_responses(schema)
+        open_health(schema)
+        add_links(schema)
         return schema
+
+
+def strict_request_bodies(schema: dict[str, Any]) -> None:
+    """Request bodies as strict as their serializers (jobqueue.api.serializers.strict): no unknown
+    fields, no blank strings or empty lists the server refuses, and the cross-field rules."""
+    from jobqueue.api.serializers import strict
+
+    components = schema.get("components", {}).get("schemas", {})
+    for serializer in strict.StrictSerializer.__subclasses__():
+        base = serializer.__name__.removesuffix("Serializer")
+        for name in (base, f"Patched{base}"):
+            component = components.get(name)
+            if component is None:
+                continue
+            component["additionalProperties"] = False
+            for field_name, field in serializer().fields.items():
+                prop = component.get("properties", {}).get(field_name)
+                if prop is None:
+                    continue
+                if isinstance(field, serializers.CharField) and not field.allow_blank:
+                    prop["minLength"] = 1
+                if isinstance(field, serializers.ListField) and not field.allow_empty:
+                    prop["minItems"] = 1
+            component.update(strict.schema_rules(serializer))
+
+
+def open_health(schema: dict[str, Any]) -> None:
+    """GET /api/health/ answers without credentials (the verdict alone): its security is optional."""
+    operation = schema.get("paths", {}).get("/api/health/", {}).get("get")
+    if operation is not None:
+        operation["security"] = [{}, *operation.get("security", [])]
 
 
 def without_ambiguous_nulls(node: Any) -> Any:
@@ -98,7 +133,8 @@ def add_job_type_payloads(schema: dict[str, Any]) -> None:
         variant = copy.deepcopy(generic)
         variant["properties"]["type"] = {"type": "string", "enum": [definition.name]}
         variant["properties"]["payload"] = {"$ref": REF + payload}
-        variant["required"] = ["type"]
+        # A payload with required fields cannot be left out (the server validates {} then).
+        variant["required"] = ["type", "payload"] if components[payload].get("required") else ["type"]
         variant["additionalProperties"] = False
         variant["description"] = definition.description or definition.name
         name = f"Enqueue{camel(definition.name)}"
@@ -188,3 +224,31 @@ class DocsView(SpectacularSwaggerView):
 
     authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated]
+
+
+# Links between operations (OpenAPI `links`), so that clients and stateful testers can follow an
+# enqueued job, a listed dead letter or a job type to the operations on it.
+# source operationId, status, target operationId, parameter, runtime expression
+JOB_TARGETS = ("jobs_retrieve", "jobs_cancel_create", "jobs_rerun_create")
+DEAD_LETTER_TARGETS = ("dead_letters_retrieve", "dead_letters_requeue_create", "dead_letters_discard_create")
+JOB_TYPE_TARGETS = ("job_types_retrieve", "job_types_partial_update", "job_types_run_create")
+LINKS: tuple[tuple[str, str, str, str, str], ...] = (
+    *(("jobs_create", code, target, "id", "$response.body#/id") for code in ("201", "200") for target in JOB_TARGETS),
+    *(("jobs_list", "200", target, "id", "$response.body#/results/0/id") for target in JOB_TARGETS),
+    *(("jobs_bulk_create", "201", target, "id", "$response.body#/ids/0") for target in JOB_TARGETS),
+    *(("jobs_rerun_create", "201", target, "id", "$response.body#/id") for target in JOB_TARGETS),
+    *(("job_types_run_create", "201", target, "id", "$response.body#/id") for target in JOB_TARGETS),
+    *(("dead_letters_requeue_create", "201", target, "id", "$response.body#/id") for target in JOB_TARGETS),
+    *(("dead_letters_requeue_many", "200", target, "id", "$response.body#/ids/0") for target in JOB_TARGETS),
+    *(("dead_letters_list", "200", target, "id", "$response.body#/results/0/id") for target in DEAD_LETTER_TARGETS),
+    *(("job_types_list", "200", target, "name", "$response.body#/0/name") for target in JOB_TYPE_TARGETS),
+)
+
+
+def add_links(schema: dict[str, Any]) -> None:
+    by_id = {operation.get("operationId"): operation for operation in _operations(schema)}
+    for source, code, target, parameter, expression in LINKS:
+        response = by_id.get(source, {}).get("responses", {}).get(code)
+        if response is None or target not in by_id:
+            continue
+        response.setdefault("links", {})[target] = {"operationId": target, "parameters": {parameter: expression}}

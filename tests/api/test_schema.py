@@ -27,7 +27,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from jobqueue import enqueue
-from jobqueue.models import ClusterHeartbeat, DeadLetter, Job
+from jobqueue.models import ClusterHeartbeat, DeadLetter, Job, JobType
 from jobqueue.registry import registry
 from jobqueue.services.tokens import create_token
 from tests.api.conftest import EVERYTHING
@@ -36,6 +36,7 @@ from tests.helpers import drain
 pytestmark = pytest.mark.django_db
 
 EXAMPLES_PER_OPERATION = 25
+STATEFUL_SCENARIOS = 40
 
 
 def test_schema_needs_credentials(client) -> None:
@@ -85,6 +86,14 @@ def in_process_wsgi() -> Iterator[object]:
         signals.request_finished.connect(close_old_connections)
 
 
+def keep_cluster_live() -> None:
+    """A live cluster, so that /api/health/ answers 200 (its documented 503 counts as a server error
+    for not_a_server_error); refreshed, since a heartbeat older than 3 intervals is lost."""
+    ClusterHeartbeat.objects.update_or_create(
+        key="fuzz:1:x", defaults={"host": "fuzz", "pid": 1, "workers": 2, "last_seen_at": timezone.now()}
+    )
+
+
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(make_user, in_process_wsgi) -> None:
     # Every type's own enqueue permission too, so that the fuzzing reaches each type's happy path.
     every_type = [f"jobqueue.enqueue_{name}" for name in registry.names() if not name.startswith("jobqueue_")]
@@ -94,9 +103,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(make_user, i
     enqueue("permanent_failure", {})
     drain()
     waiting = enqueue("echo", {"value": 2})
-    # A live cluster, so that /api/health/ answers 200: its documented 503 (unhealthy) would
-    # count as a server error for the not_a_server_error check.
-    heartbeat = ClusterHeartbeat.objects.create(key="fuzz:1:x", host="fuzz", pid=1, workers=2)
+    keep_cluster_live()
     # Half of the cases name real objects, so that the fuzzing gets past the 404s.
     real = {
         "/api/jobs/": [str(pk) for pk in Job.objects.values_list("pk", flat=True)] + [str(waiting.pk)],
@@ -127,12 +134,11 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(make_user, i
             suppress_health_check=list(HealthCheck),
         )
         def run(case: schemathesis.Case, pick: int | None) -> None:
+            keep_cluster_live()
             if pick is not None and case.path_parameters:
                 choices = next(v for prefix, v in real.items() if case.path.startswith(prefix))
                 key = next(iter(case.path_parameters))
                 case.path_parameters = {key: choices[pick % len(choices)]}
-            # Kept fresh: a slow run (a loaded machine) would otherwise see the cluster lost.
-            ClusterHeartbeat.objects.filter(pk=heartbeat.pk).update(last_seen_at=timezone.now())
             response = case.call_and_validate(headers=headers, checks=checks)
             statuses[(f"{case.method} {case.path}", response.status_code)] += 1
 
@@ -146,3 +152,73 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(make_user, i
     assert statuses[("POST /api/jobs/", 201)] > 0
     assert statuses[("GET /api/jobs/", 200)] > 0
     assert elapsed < 60
+
+
+def test_links_lead_from_enqueues_and_lists_to_the_objects(api) -> None:
+    paths = api.get("/api/schema/?format=json").json()["paths"]
+    created = paths["/api/jobs/"]["post"]["responses"]["201"]["links"]
+    assert created["jobs_retrieve"] == {"operationId": "jobs_retrieve", "parameters": {"id": "$response.body#/id"}}
+    listed = paths["/api/dead-letters/"]["get"]["responses"]["200"]["links"]
+    assert listed["dead_letters_requeue_create"]["parameters"] == {"id": "$response.body#/results/0/id"}
+    assert set(paths["/api/job-types/"]["get"]["responses"]["200"]["links"]) == {
+        "job_types_retrieve",
+        "job_types_partial_update",
+        "job_types_run_create",
+    }
+
+
+def test_schemathesis_stateful_follows_the_links(make_user, in_process_wsgi) -> None:
+    user = make_user("stateful", *EVERYTHING)
+    headers = {"Authorization": f"Bearer {create_token(user, 'stateful').secret}"}
+    for _ in range(3):
+        enqueue("permanent_failure", {})
+    drain()
+    keep_cluster_live()
+    schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", in_process_wsgi, headers=headers)
+    checks = [
+        not_a_server_error,
+        status_code_conformance,
+        content_type_conformance,
+        response_headers_conformance,
+        response_schema_conformance,
+    ]
+    reached: Counter[tuple[str, int]] = Counter()
+
+    class Scenarios(schema.as_state_machine()):  # type: ignore[misc]
+        def setup(self) -> None:
+            # Each scenario starts with an unresolved dead letter (the previous may have re-queued them all).
+            job = Job.objects.create(job_type=JobType.objects.get(name="echo"), payload={"value": 1}, status="dead")
+            DeadLetter.objects.create(job=job, job_type=job.job_type, reason="attempts_exhausted", attempts=1)
+
+        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, object]:
+            keep_cluster_live()
+            return {"headers": headers}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs) -> None:  # type: ignore[no-untyped-def]
+            reached[(f"{case.method} {case.path}", response.status_code)] += 1
+            case.validate_response(response, checks=checks)
+
+    started = time.monotonic()
+    Scenarios.run(
+        settings=settings(
+            max_examples=STATEFUL_SCENARIOS,
+            stateful_step_count=6,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+    elapsed = time.monotonic() - started
+    print(f"stateful: {sum(reached.values())} calls in {elapsed:.1f} s")
+    for (label, code), count in sorted(reached.items()):
+        print(f"  {label} {code}: {count}")
+    # Following the links reached single jobs and dead letters by the ids other calls returned.
+    assert reached[("GET /api/jobs/{id}/", 200)] > 0
+    dead_letter_calls = (
+        "GET /api/dead-letters/{id}/",
+        "POST /api/dead-letters/{id}/requeue/",
+        "POST /api/dead-letters/{id}/discard/",
+    )
+    assert sum(n for (label, code), n in reached.items() if label in dead_letter_calls and code != 404) > 0
+    assert elapsed < 90

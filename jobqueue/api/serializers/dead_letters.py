@@ -66,6 +66,8 @@ class BulkRequeueSerializer(StrictSerializer):
     created_before = serializers.DateTimeField(required=False)
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
+    schema_rules = {"anyOf": [{"required": [name]} for name in ("ids", "type", "created_after", "created_before")]}
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         limit = int(jobqueue_settings.API_BULK_MAX)
         if not {"ids", "type", "created_after", "created_before"} & set(attrs):

@@ -95,6 +95,8 @@ class EnqueueSerializer(StrictSerializer):
     delay = serializers.FloatField(required=False, min_value=0, max_value=366 * 24 * 3600)
     unique_key = serializers.CharField(required=False, max_length=255)
 
+    schema_rules = {"not": {"required": ["run_after", "delay"]}}
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if "run_after" in attrs and "delay" in attrs:
             raise serializers.ValidationError({"delay": ["give run_after or delay, not both"]})
@@ -102,7 +104,7 @@ class EnqueueSerializer(StrictSerializer):
 
 
 class RunNowSerializer(StrictSerializer):
-    payload = serializers.JSONField(required=False, default=dict)
+    payload = serializers.JSONField(required=False, allow_null=True, default=dict, help_text="null: no payload")
     priority = serializers.IntegerField(required=False, min_value=-100, max_value=100)
 
 

@@ -52,7 +52,7 @@ class DeadLetterViewSet(ApiViewSet):
     def filter_queryset(self, queryset: QuerySet[DeadLetter]) -> QuerySet[DeadLetter]:
         if self.action != "list":
             return queryset
-        params = DeadLetterFilterSerializer(data=self.request.query_params)
+        params = DeadLetterFilterSerializer(data=self.request.query_params.dict())
         params.is_valid(raise_exception=True)
         return _filtered(queryset, params.validated_data)
 

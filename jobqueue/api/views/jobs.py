@@ -59,7 +59,7 @@ class JobViewSet(ApiViewSet):
     def filter_queryset(self, queryset: QuerySet[Job]) -> QuerySet[Job]:
         if self.action != "list":
             return queryset
-        params = JobFilterSerializer(data=self.request.query_params)
+        params = JobFilterSerializer(data=self.request.query_params.dict())
         params.is_valid(raise_exception=True)
         lookups = {
             "type": "job_type__name",

@@ -76,8 +76,6 @@ class MetricsView(_Observability):
         if type_name:
             body["types"] = [t for t in body["types"] if t["name"] == type_name]
             body["depth"] = [d for d in body["depth"] if d["job_type"] == type_name]
-            if not body["types"]:
-                raise ValidationError({"type": [f"no job type {type_name!r} in this window's figures"]})
         return Response(body)
 
 
@@ -126,10 +124,22 @@ class PrometheusRenderer(BaseRenderer):
 class PrometheusView(_Observability):
     """Queue depth, running jobs, counters and duration histograms in Prometheus text format."""
 
-    renderer_classes = [PrometheusRenderer, JSONRenderer]
+    renderer_classes = [PrometheusRenderer]
 
     def get_permissions(self) -> list[BasePermission]:
         return [] if jobqueue_settings.PROMETHEUS_PUBLIC else [CanViewJobs()]
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> tuple[BaseRenderer, str]:
+        # One format: neither `?format=` (DRF's override) nor Accept picks another or a 404.
+        renderer = PrometheusRenderer()
+        return renderer, renderer.media_type
+
+    def handle_exception(self, exc: Exception) -> Response:
+        # Errors are JSON, as on every other endpoint (and as the schema documents them).
+        response = super().handle_exception(exc)
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return response
 
     @extend_schema(operation_id="metrics_prometheus", responses={200: OpenApiTypes.STR})
     def get(self, request: Request) -> Response:

@@ -1,0 +1,10 @@
+# The image of compose.yaml: the project with its runtime dependencies and collected static files.
+FROM python:3.12-slim
+ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+WORKDIR /app
+COPY . .
+RUN pip install -e . && DEBUG=false SECRET_KEY=build-only python manage.py collectstatic --no-input -v0 \
+    && useradd --system jobqueue
+USER jobqueue
+EXPOSE 8000
+CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]

@@ -1,0 +1,33 @@
+"""Tasks written against Django's own API only: `django.tasks` on Django 6, `django_tasks` on 5.2."""
+
+from __future__ import annotations
+
+import time
+
+try:
+    from django.tasks import TaskContext, task
+except ImportError:  # Django 5.2: the django-tasks package
+    from django_tasks import TaskContext, task  # type: ignore[no-redef]
+
+
+@task
+def add(a: int, b: int) -> int:
+    """Add two numbers."""
+    return a + b
+
+
+@task(priority=10)
+def record(label: str, pause: float = 0.0) -> dict[str, float | str]:
+    """Return the label and the time the call ran, to observe the order of execution."""
+    time.sleep(pause)
+    return {"label": label, "at": time.time()}
+
+
+@task
+def fail(message: str) -> None:
+    raise ValueError(message)
+
+
+@task(takes_context=True)
+def whoami(context: TaskContext, tag: str) -> dict[str, object]:
+    return {"tag": tag, "id": context.task_result.id, "attempt": context.attempt}
