@@ -141,3 +141,84 @@ def horizontal_bars(
         SafeString("".join(items)),
         legend,
     )
+
+
+def sparkline(values: Sequence[int], label: str, width: int = 120, height: int = 24) -> SafeString:
+    """A row of small bars, one per interval of the window (the failures view's groups)."""
+    peak = max(values, default=0) or 1
+    bar_w = width / max(len(values), 1)
+    bars = format_html_join(
+        "",
+        '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"/>',
+        (
+            (
+                f"{i * bar_w:.1f}",
+                f"{height - max(height * v / peak, 1):.1f}",
+                f"{max(bar_w - 1, 1):.1f}",
+                f"{max(height * v / peak, 1):.1f}",
+                FAILED if v else "#d0d0d0",
+            )
+            for i, v in enumerate(values)
+        ),
+    )
+    return format_html(
+        '<svg class="jq-spark" role="img" aria-label="{}" viewBox="0 0 {} {}" width="{}" height="{}"><title>{}</title>{}</svg>',
+        label,
+        width,
+        height,
+        width,
+        height,
+        label,
+        bars,
+    )
+
+
+def lines(
+    labels: Sequence[str],
+    series: Sequence[tuple[str, Sequence[float | None]]],
+    unit: str,
+    width: int = 720,
+    height: int = 160,
+) -> SafeString:
+    """One polyline per series over shared x positions (the per-type page's percentiles and depth)."""
+    left, bottom, top = 50, 20, 10
+    plot_w, plot_h = width - left - 10, height - bottom - top
+    peak = max((v for _, values in series for v in values if v is not None), default=0) or 1
+    step = plot_w / max(len(labels) - 1, 1)
+    paths = []
+    for s, (name, values) in enumerate(series):
+        coords = " ".join(
+            f"{left + i * step:.1f},{top + plot_h - plot_h * v / peak:.1f}"
+            for i, v in enumerate(values)
+            if v is not None
+        )
+        paths.append(
+            format_html(
+                '<polyline class="jq-line" points="{}" fill="none" stroke="{}" stroke-width="2"><title>{}</title></polyline>'
+                '<text x="{}" y="{}" font-size="10" fill="{}">{}</text>',
+                coords,
+                PALETTE[s % len(PALETTE)],
+                name,
+                left + 60 * s,
+                height - 4,
+                PALETTE[s % len(PALETTE)],
+                name,
+            )
+        )
+    return format_html(
+        '<svg class="jq-chart jq-lines" role="img" aria-label="{}" viewBox="0 0 {} {}" width="{}" height="{}">'
+        '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#999"/><text x="2" y="{}" font-size="10">{} {}</text>{}</svg>',
+        ", ".join(name for name, _ in series),
+        width,
+        height,
+        width,
+        height,
+        left,
+        top + plot_h,
+        width - 10,
+        top + plot_h,
+        top + 8,
+        f"{peak:g}",
+        unit,
+        SafeString("".join(paths)),
+    )
