@@ -36,7 +36,10 @@ def short_id(value: Any, url: str = "") -> SafeString:
     if url:
         text = format_html('<a href="{}">{}</a>', url, text)
     return format_html(
-        '{}<button type="button" class="jq-copy" data-copy="{}" aria-label="Copy the id {}" title="Copy the full id">⧉</button>',
+        '{}<button type="button" class="jq-copy" data-copy="{}" aria-label="Copy the id {}" title="Copy the full id">'
+        '<svg width="11" height="11" viewBox="0 0 11 11" aria-hidden="true" focusable="false">'
+        '<rect x="3.5" y="0.5" width="7" height="7" fill="none" stroke="currentColor"/>'
+        '<rect x="0.5" y="3.5" width="7" height="7" fill="#fff" stroke="currentColor"/></svg></button>',
         text,
         full,
         full,

@@ -23,7 +23,7 @@ from jobqueue.services import cancel, rerun
 
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
-    list_display = ["short_id", "job_type", "status_badge", "priority", "attempts", "created", "duration", "error"]
+    list_display = ["short_id", "job_type", "status_badge", "tries", "created", "duration", "error"]
     list_display_links = None  # the short id is the link (a whole UUID wraps over four lines)
     list_filter = ["status", "job_type", "priority", "created_at"]
     search_fields = ["=id"]  # shows the search box; get_search_results reads the search syntax
@@ -98,6 +98,10 @@ class JobAdmin(admin.ModelAdmin):
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: Job) -> str:
         return display.badge(obj.status)
+
+    @admin.display(description="tries", ordering="attempts")
+    def tries(self, obj: Job) -> str:
+        return f"{obj.attempts}/{obj.max_attempts}"
 
     @admin.display(description="created", ordering="created_at")
     def created(self, obj: Job) -> str:

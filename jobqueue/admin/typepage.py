@@ -143,5 +143,7 @@ def pause_view(request: HttpRequest, object_id: str) -> HttpResponse:
             text = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
             messages.error(request, f"{record.name} was not changed: {text}")
         else:
-            messages.success(request, f"{record.name} is {'paused' if action == 'pause' else 'running again'}.")
+            messages.success(
+                request, f"Job type {record.name} is {'paused' if action == 'pause' else 'running again'}."
+            )
     return redirect(back)

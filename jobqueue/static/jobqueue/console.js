@@ -55,54 +55,71 @@
     document.dispatchEvent(new CustomEvent("jq:updated", { detail: node }));
   }
 
-  // Console pages: <div class="jq-live" data-jq-refresh="15"> is replaced by ?fragment=1.
-  document.querySelectorAll("[data-jq-refresh].jq-live").forEach(function (root) {
-    every(Number(root.dataset.jqRefresh), function () {
-      if (busy(root)) return Promise.resolve();
-      const url = new URL(window.location.href);
-      url.searchParams.set("fragment", "1");
-      return fetchText(url).then(function (html) { root.innerHTML = html; markUpdated(root); });
-    });
-  });
-
-  // The job list: its rows are replaced by ?_fragment=1 (the same filters), unless rows are selected.
-  const list = document.querySelector("[data-jq-list-refresh]");
-  if (list) {
-    every(Number(list.dataset.jqListRefresh), function () {
-      const form = document.getElementById("changelist-form");
-      if (!form || busy(form)) return Promise.resolve();
-      const url = new URL(window.location.href);
-      url.searchParams.set("_fragment", "1");
-      return fetchText(url).then(function (html) {
-        const fresh = new DOMParser().parseFromString(html, "text/html").querySelector("#result_list tbody");
-        const current = document.querySelector("#result_list tbody");
-        if (fresh && current && !busy(form)) {
-          fresh.dataset.jqFresh = "1";
-          current.replaceWith(document.importNode(fresh, true));
-          markUpdated(list);
-        }
+  function start() {
+    // Console pages: <div class="jq-live" data-jq-refresh="15"> is replaced by ?fragment=1.
+    document.querySelectorAll("[data-jq-refresh].jq-live").forEach(function (root) {
+      every(Number(root.dataset.jqRefresh), function () {
+        if (busy(root)) return Promise.resolve();
+        const url = new URL(window.location.href);
+        url.searchParams.set("fragment", "1");
+        return fetchText(url).then(function (html) { root.innerHTML = html; markUpdated(root); });
       });
     });
-    // Django's actions script bound the rows it saw at load; keep selection working on fresh rows.
-    document.addEventListener("change", function (event) {
-      const box = event.target;
-      if (!box.matches("tbody[data-jq-fresh] input.action-select")) return;
-      box.closest("tr").classList.toggle("selected", box.checked);
-      const counter = document.querySelector(".action-counter");
-      if (counter) {
-        const all = document.querySelectorAll("#result_list tbody input.action-select");
-        const chosen = document.querySelectorAll("#result_list tbody input.action-select:checked");
-        counter.textContent = chosen.length + " of " + all.length + " selected";
-      }
-    });
-    const toggle = document.getElementById("action-toggle");
-    if (toggle) {
-      toggle.addEventListener("click", function () {
-        document.querySelectorAll("tbody[data-jq-fresh] input.action-select").forEach(function (box) {
-          box.checked = toggle.checked;
-          box.closest("tr").classList.toggle("selected", box.checked);
+
+    // The job list: its rows are replaced by ?_fragment=1 (the same filters), unless rows are selected.
+    const list = document.querySelector("[data-jq-list-refresh]");
+    if (list) {
+      every(Number(list.dataset.jqListRefresh), function () {
+        const form = document.getElementById("changelist-form");
+        if (!form || busy(form)) return Promise.resolve();
+        const url = new URL(window.location.href);
+        url.searchParams.set("_fragment", "1");
+        return fetchText(url).then(function (html) {
+          const parsed = new DOMParser().parseFromString(html, "text/html");
+          const fresh = parsed.querySelector("#result_list tbody");
+          const current = document.querySelector("#result_list tbody");
+          if (busy(form)) return;
+          if (fresh && current) {
+            fresh.dataset.jqFresh = "1";
+            current.replaceWith(document.importNode(fresh, true));
+            markUpdated(list);
+          } else if (fresh && !current) {
+            // The list was empty: the first rows bring their table.
+            const results = document.importNode(parsed.querySelector("div.results"), true);
+            results.querySelector("tbody").dataset.jqFresh = "1";
+            form.insertBefore(results, form.querySelector("p.paginator"));
+            markUpdated(list);
+          }
         });
       });
+      // Django's actions script bound the rows it saw at load; keep selection working on fresh rows.
+      document.addEventListener("change", function (event) {
+        const box = event.target;
+        if (!box.matches("tbody[data-jq-fresh] input.action-select")) return;
+        box.closest("tr").classList.toggle("selected", box.checked);
+        const counter = document.querySelector(".action-counter");
+        if (counter) {
+          const all = document.querySelectorAll("#result_list tbody input.action-select");
+          const chosen = document.querySelectorAll("#result_list tbody input.action-select:checked");
+          counter.textContent = chosen.length + " of " + all.length + " selected";
+        }
+      });
+      const toggle = document.getElementById("action-toggle");
+      if (toggle) {
+        toggle.addEventListener("click", function () {
+          document.querySelectorAll("tbody[data-jq-fresh] input.action-select").forEach(function (box) {
+            box.checked = toggle.checked;
+            box.closest("tr").classList.toggle("selected", box.checked);
+          });
+        });
+      }
     }
+  }
+
+  // The admin loads a model's media in <head>, before the body exists.
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
   }
 })();
