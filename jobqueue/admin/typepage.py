@@ -85,8 +85,7 @@ def _windows(record: JobType) -> list[dict[str, Any]]:
             {
                 "window": window,
                 "history": found,
-                "counts": found.metrics.counts if found.metrics else None,
-                "duration": found.metrics.duration if found.metrics else None,
+                "summary": found.summary,
                 "throughput": charts.throughput(
                     [ThroughputPoint(p.start, p.succeeded, p.failed) for p in found.points], 3600
                 ),

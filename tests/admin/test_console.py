@@ -106,7 +106,10 @@ def test_type_page_shows_history_configuration_and_pauses_with_a_reason(
     assert "Last 24h" in body
     assert "Last 7d" in body
     assert "jq-lines" in body
-    assert page.context["windows"][0]["counts"].failed == 1
+    summary = page.context["windows"][0]["summary"]
+    assert (summary.succeeded, summary.failed, summary.attempts) == (5, 1, 6)
+    assert summary.p50 is not None
+    assert 100 <= summary.p50 <= 104
     assert 'class="jq-option-max_attempts"' in body
     assert "Pause echo" not in body
     assert (
