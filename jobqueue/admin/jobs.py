@@ -15,14 +15,14 @@ from django.utils.html import format_html, format_html_join
 from jobqueue.admin import display
 from jobqueue.admin.common import CappedPaginator, change_url, pretty_json, reasoned_action, single_action
 from jobqueue.admin.console import console_urls
-from jobqueue.conf import jobqueue_settings
+from jobqueue.admin.live import LiveListMixin
 from jobqueue.models import Attempt, Job, Status
 from jobqueue.observability.search import SearchError, search
 from jobqueue.services import cancel, rerun
 
 
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(LiveListMixin, admin.ModelAdmin):
     list_display = ["short_id", "job_type", "status_badge", "tries", "created", "duration", "error"]
     list_display_links = None  # the short id is the link (a whole UUID wraps over four lines)
     list_filter = ["status", "job_type", "priority", "created_at"]
@@ -65,23 +65,6 @@ class JobAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
-
-    class Media:
-        css = {"all": ["jobqueue/console.css"]}
-        js = ["jobqueue/console.js"]
-
-    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        """The list; with `_fragment=1` only its rows (the console's script refreshes them in place)."""
-        fragment = "_fragment" in request.GET
-        if fragment:
-            query = request.GET.copy()
-            query.pop("_fragment")
-            request.GET = query  # type: ignore[assignment]
-        context = {**(extra_context or {}), "list_refresh": int(jobqueue_settings.DASHBOARD_REFRESH)}
-        response = super().changelist_view(request, context)
-        if fragment and isinstance(response, TemplateResponse):
-            response.template_name = "jobqueue/admin/job_list_fragment.html"
-        return response
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet[Job], search_term: str) -> Any:
         """The console's search syntax (jobqueue.observability.search); bad syntax is a message."""

@@ -186,3 +186,27 @@ def test_dashboard_links_a_failure_rate_reason_to_the_failing_type(
     fragment = login().get(reverse("admin:jobqueue_dashboard"), {"fragment": "1"}).content.decode()
     assert "<html" not in fragment
     assert "jq-verdict" in fragment
+
+
+def test_console_pages_keep_the_content_security_policy(login: Callable[..., Client], make_dead_letter: Any) -> None:
+    make_dead_letter()
+    client = login()
+    for name in ("jobqueue_dashboard", "jobqueue_failures", "jobqueue_clusters", "jobqueue_deadletter_changelist"):
+        response = client.get(reverse(f"admin:{name}"))
+        assert response.status_code == 200
+        assert "script-src 'self'" in response["Content-Security-Policy"]
+        body = response.content.decode()
+        assert "<script>" not in body  # every script is a file of this site
+        assert "jobqueue/console.js" in body
+
+
+def test_dead_letter_list_refreshes_its_rows(login: Callable[..., Client], make_dead_letter: Any) -> None:
+    dead = make_dead_letter(error="boom at step 3")
+    client = login()
+    page = client.get(reverse("admin:jobqueue_deadletter_changelist")).content.decode()
+    assert "data-jq-list-refresh" in page
+    assert f'title="{dead.pk}">{str(dead.pk)[:8]}</span>' in page
+    rows = client.get(reverse("admin:jobqueue_deadletter_changelist"), {"_fragment": "1", "resolution__exact": ""})
+    text = rows.content.decode()
+    assert "<html" not in text
+    assert "RuntimeError: boom at step 3" in text
