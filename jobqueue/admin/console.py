@@ -121,7 +121,7 @@ def group_view(site: admin.AdminSite, request: HttpRequest, key: str) -> Templat
         "group": group,
         "window": window,
         "spark": charts.sparkline(group.series, f"{group.count} failures over the last {window}", width=360, height=48),
-        "traceback": group.sample_traceback(),
+        "sample": group.sample(),
         "requeue_form": GroupActionForm(initial=initial, prefix="requeue"),
         "discard_form": GroupActionForm(initial=initial, prefix="discard"),
         "can_requeue": request.user.has_perm("jobqueue.requeue_deadletter"),

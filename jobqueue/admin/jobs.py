@@ -15,6 +15,7 @@ from django.utils.html import format_html, format_html_join
 from jobqueue.admin import display
 from jobqueue.admin.common import CappedPaginator, change_url, pretty_json, reasoned_action, single_action
 from jobqueue.admin.console import console_urls
+from jobqueue.admin.filters import PriorityFilter
 from jobqueue.admin.live import LiveListMixin
 from jobqueue.models import Attempt, Job, Status
 from jobqueue.observability.search import SearchError, search
@@ -25,7 +26,7 @@ from jobqueue.services import cancel, rerun
 class JobAdmin(LiveListMixin, admin.ModelAdmin):
     list_display = ["short_id", "job_type", "status_badge", "tries", "created", "duration", "error"]
     list_display_links = None  # the short id is the link (a whole UUID wraps over four lines)
-    list_filter = ["status", "job_type", "priority", "created_at"]
+    list_filter = ["status", "job_type", PriorityFilter, "created_at"]
     search_fields = ["=id"]  # shows the search box; get_search_results reads the search syntax
     search_help_text = 'e.g. type=send_tweet status=dead dao_id=42 text~"launch" error~timeout (see docs/admin.md)'
     change_list_template = "jobqueue/admin/job_list.html"

@@ -15,6 +15,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from django.db.models import QuerySet
@@ -29,24 +30,27 @@ MAX_ATTEMPTS = 20_000
 MESSAGE_CHARS = 500
 SPARK_POINTS = 24
 
-_REPLACEMENTS = [
-    (re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"), "<uuid>"),
-    (re.compile(r"\b0x[0-9a-fA-F]+\b"), "<hex>"),
-    (re.compile(r"\b(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{16,}\b"), "<hex>"),
-    (re.compile(r"'(?:[^'\\\n]|\\.)*'"), "'<value>'"),
-    (re.compile(r'"(?:[^"\\\n]|\\.)*"'), '"<value>"'),
-    (re.compile(r"(?<![A-Za-z_])[-+]?\d+(?:[.,:]\d+)*"), "<n>"),
-    (re.compile(r"\s+"), " "),
-]
+# One pass over the message: the first alternative that matches at a position wins, in this order.
+_VARIABLE = re.compile(
+    r"(?P<uuid>\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b)"
+    r"|(?P<hex>\b0x[0-9a-fA-F]+\b|\b(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{16,}\b)"
+    r"|(?P<single>'(?:[^'\\\n]|\\.)*')"
+    r'|(?P<double>"(?:[^"\\\n]|\\.)*")'
+    r"|(?P<number>(?<![A-Za-z_])[-+]?\d+(?:[.,:]\d+)*)"
+    r"|(?P<space>\s+)"
+)
+_BY = {"uuid": "<uuid>", "hex": "<hex>", "single": "'<value>'", "double": '"<value>"', "number": "<n>", "space": " "}
 
 
+def _replace(match: re.Match[str]) -> str:
+    return _BY[match.lastgroup or "space"]
+
+
+@lru_cache(maxsize=8192)
 def normalise(message: str) -> str:
     """The message with its variable parts replaced, first line only, at most 200 characters."""
     lines = message.strip().splitlines()
-    text = lines[0] if lines else ""
-    for pattern, replacement in _REPLACEMENTS:
-        text = pattern.sub(replacement, text)
-    return text.strip()[:200]
+    return _VARIABLE.sub(_replace, lines[0] if lines else "").strip()[:200]
 
 
 def group_key(job_type: str, error_type: str, message: str) -> str:
@@ -67,26 +71,31 @@ class FailureGroup:
     last_seen: datetime | None = None
     series: list[int] = field(default_factory=lambda: [0] * SPARK_POINTS)
     sample_attempt_id: int | None = None
-    sample_job_id: uuid.UUID | None = None
-    sample_dead_letter_id: uuid.UUID | None = None
     sample_message: str = ""
 
     def seen(self, moment: datetime) -> None:
         self.first_seen = moment if self.first_seen is None else min(self.first_seen, moment)
         self.last_seen = moment if self.last_seen is None else max(self.last_seen, moment)
 
-    def sample_traceback(self) -> str:
-        """The traceback of the newest attempt of the group (or of its newest dead letter)."""
+    def sample(self) -> Sample:
+        """The newest attempt of the group (its job and traceback), or else its newest dead letter."""
         if self.sample_attempt_id is not None:
-            found = Attempt.objects.filter(pk=self.sample_attempt_id).values_list("traceback", flat=True).first()
-            if found:
-                return found
-        if self.sample_dead_letter_id is not None:
-            return (
-                DeadLetter.objects.filter(pk=self.sample_dead_letter_id).values_list("traceback", flat=True).first()
-                or ""
-            )
-        return ""
+            found = Attempt.objects.filter(pk=self.sample_attempt_id).values_list("job_id", "traceback").first()
+            if found is not None:
+                return Sample(found[0], found[1])
+        candidates = DeadLetter.objects.unresolved().filter(job_type_id=self.job_type_id, error_type=self.error_type)
+        for job_id, message, traceback in candidates.order_by("-created_at").values_list(
+            "job_id", "error_message", "traceback"
+        )[:100]:
+            if normalise(message[:MESSAGE_CHARS]) == self.message:
+                return Sample(job_id, traceback)
+        return Sample(None, "")
+
+
+@dataclass(frozen=True)
+class Sample:
+    job_id: uuid.UUID | None
+    traceback: str
 
 
 @dataclass(frozen=True)
@@ -106,15 +115,16 @@ class _Groups:
     def __init__(self, since: datetime, now: datetime) -> None:
         self.since, self.span = since, max((now - since).total_seconds(), 1.0)
         self.names = dict(JobType.objects.values_list("pk", "name"))
-        self.by_key: dict[str, FailureGroup] = {}
+        self.by_cause: dict[tuple[int, str, str], FailureGroup] = {}
 
     def get(self, type_id: int, error_type: str, message: str) -> FailureGroup:
-        name = self.names.get(type_id, "?")
-        normalised = normalise(message)
-        key = group_key(name, error_type, normalised)
-        if key not in self.by_key:
-            self.by_key[key] = FailureGroup(key, name, type_id, error_type, normalised)
-        return self.by_key[key]
+        cause = (type_id, error_type, normalise(message))
+        group = self.by_cause.get(cause)
+        if group is None:
+            name = self.names.get(type_id, "?")
+            group = FailureGroup(group_key(name, error_type, cause[2]), name, type_id, error_type, cause[2])
+            self.by_cause[cause] = group
+        return group
 
     def point(self, moment: datetime) -> int:
         return min(SPARK_POINTS - 1, max(0, int((moment - self.since).total_seconds() / self.span * SPARK_POINTS)))
@@ -125,40 +135,52 @@ def report(window: str = "24h", now: datetime | None = None, job_type: str | Non
     now = now or timezone.now()
     since = now - window_delta(window)
     groups = _Groups(since, now)
-    attempts = Attempt.objects.filter(outcome__in=FAILED_OUTCOMES, finished_at__gt=since, finished_at__lte=now)
     dead = DeadLetter.objects.unresolved().filter(created_at__gt=since, created_at__lte=now)
     if job_type is not None:
-        attempts = attempts.filter(job__job_type__name=job_type)
         dead = dead.filter(job_type__name=job_type)
-    rows = list(
-        attempts.order_by("-finished_at")
-        .annotate(short=Substr("error_message", 1, MESSAGE_CHARS))
-        .values_list("pk", "job_id", "job__job_type_id", "finished_at", "error_type", "short")[: MAX_ATTEMPTS + 1]
-    )
+    rows = _attempt_rows(since, now, job_type)
     truncated = len(rows) > MAX_ATTEMPTS
-    for pk, job_id, type_id, finished, error_type, message in rows[:MAX_ATTEMPTS]:
+    for pk, type_id, finished, error_type, message in rows[:MAX_ATTEMPTS]:
         group = groups.get(type_id, error_type, message)
         group.count += 1
         group.seen(finished)
         group.series[groups.point(finished)] += 1
         if group.sample_attempt_id is None:  # rows are newest first
-            group.sample_attempt_id, group.sample_job_id, group.sample_message = pk, job_id, message
-    for pk, type_id, created, error_type, message in _dead_rows(dead):
+            group.sample_attempt_id, group.sample_message = pk, message
+    for type_id, created, error_type, message in _dead_rows(dead):
         group = groups.get(type_id, error_type, message)
         group.dead_letters += 1
         group.seen(created)
-        if group.sample_dead_letter_id is None:
-            group.sample_dead_letter_id = pk
-            group.sample_message = group.sample_message or message
-    ordered = sorted(groups.by_key.values(), key=lambda g: (-g.count, -g.dead_letters, g.job_type, g.message))
+        group.sample_message = group.sample_message or message
+    ordered = sorted(groups.by_cause.values(), key=lambda g: (-g.count, -g.dead_letters, g.job_type, g.message))
     return FailureReport(window, since, now, ordered, min(len(rows), MAX_ATTEMPTS), truncated)
+
+
+def _attempt_rows(since: datetime, now: datetime, job_type: str | None) -> list[tuple[Any, ...]]:
+    """The newest failed attempts of the window (at most MAX_ATTEMPTS + 1), newest first.
+
+    One query per failed outcome, so that each is a range of the (outcome, finished_at) index:
+    with `outcome IN (...)` SQLite prefers the finished_at index and reads every attempt of the
+    window, a few hundred thousand rows for a week instead of a few thousand."""
+    rows: list[tuple[Any, ...]] = []
+    for outcome in FAILED_OUTCOMES:
+        attempts = Attempt.objects.filter(outcome=outcome, finished_at__gt=since, finished_at__lte=now)
+        if job_type is not None:
+            attempts = attempts.filter(job__job_type__name=job_type)
+        rows += (
+            attempts.order_by("-finished_at")
+            .annotate(short=Substr("error_message", 1, MESSAGE_CHARS))
+            .values_list("pk", "job__job_type_id", "finished_at", "error_type", "short")[: MAX_ATTEMPTS + 1]
+        )
+    rows.sort(key=lambda row: row[2], reverse=True)
+    return rows[: MAX_ATTEMPTS + 1]
 
 
 def _dead_rows(queryset: QuerySet[DeadLetter]) -> list[tuple[Any, ...]]:
     return list(
         queryset.order_by("-created_at")
         .annotate(short=Substr("error_message", 1, MESSAGE_CHARS))
-        .values_list("pk", "job_type_id", "created_at", "error_type", "short")
+        .values_list("job_type_id", "created_at", "error_type", "short")
     )
 
 

@@ -89,7 +89,9 @@ def test_report_groups_by_type_error_and_normalised_message() -> None:
     assert top.first_seen < top.last_seen
     assert sum(top.series) == 4
     assert len(top.series) == 24
-    assert "TimeoutError: upstream timed out after 99 s" in top.sample_traceback()  # the newest attempt
+    sample = top.sample()  # the newest attempt
+    assert "TimeoutError: upstream timed out after 99 s" in sample.traceback
+    assert sample.job_id == Attempt.objects.get(error_message="upstream timed out after 99 s").job_id
     assert [g.job_type for g in report("24h", job_type="noop").groups] == ["noop"]
     assert len(report("7d").groups) == 4
 
