@@ -14,7 +14,7 @@ import hashlib
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from jobqueue.metrics import FAILED_OUTCOMES, window_delta
 from jobqueue.models import Attempt, DeadLetter, JobType
+from jobqueue.rollup import EpochSeconds
 
 # The newest failed attempts one report reads; older ones in the window are counted as "more".
 MAX_ATTEMPTS = 20_000
@@ -73,9 +74,18 @@ class FailureGroup:
     sample_attempt_id: int | None = None
     sample_message: str = ""
 
-    def seen(self, moment: datetime) -> None:
-        self.first_seen = moment if self.first_seen is None else min(self.first_seen, moment)
-        self.last_seen = moment if self.last_seen is None else max(self.last_seen, moment)
+    # Seconds since 1970 while the rows are read (a datetime per row costs more than the query).
+    _first: int | None = None
+    _last: int | None = None
+
+    def seen(self, epoch: int) -> None:
+        self._first = epoch if self._first is None else min(self._first, epoch)
+        self._last = epoch if self._last is None else max(self._last, epoch)
+
+    def close(self) -> None:
+        if self._first is not None and self._last is not None:
+            self.first_seen = datetime.fromtimestamp(self._first, UTC)
+            self.last_seen = datetime.fromtimestamp(self._last, UTC)
 
     def sample(self) -> Sample:
         """The newest attempt of the group (its job and traceback), or else its newest dead letter."""
@@ -113,7 +123,7 @@ class FailureReport:
 
 class _Groups:
     def __init__(self, since: datetime, now: datetime) -> None:
-        self.since, self.span = since, max((now - since).total_seconds(), 1.0)
+        self.origin, self.span = since.timestamp(), max((now - since).total_seconds(), 1.0)
         self.names = dict(JobType.objects.values_list("pk", "name"))
         self.by_cause: dict[tuple[int, str, str], FailureGroup] = {}
 
@@ -126,8 +136,8 @@ class _Groups:
             self.by_cause[cause] = group
         return group
 
-    def point(self, moment: datetime) -> int:
-        return min(SPARK_POINTS - 1, max(0, int((moment - self.since).total_seconds() / self.span * SPARK_POINTS)))
+    def point(self, epoch: int) -> int:
+        return min(SPARK_POINTS - 1, max(0, int((epoch - self.origin) / self.span * SPARK_POINTS)))
 
 
 def report(window: str = "24h", now: datetime | None = None, job_type: str | None = None) -> FailureReport:
@@ -152,6 +162,8 @@ def report(window: str = "24h", now: datetime | None = None, job_type: str | Non
         group.dead_letters += 1
         group.seen(created)
         group.sample_message = group.sample_message or message
+    for group in groups.by_cause.values():
+        group.close()
     ordered = sorted(groups.by_cause.values(), key=lambda g: (-g.count, -g.dead_letters, g.job_type, g.message))
     return FailureReport(window, since, now, ordered, min(len(rows), MAX_ATTEMPTS), truncated)
 
@@ -169,8 +181,8 @@ def _attempt_rows(since: datetime, now: datetime, job_type: str | None) -> list[
             attempts = attempts.filter(job__job_type__name=job_type)
         rows += (
             attempts.order_by("-finished_at")
-            .annotate(short=Substr("error_message", 1, MESSAGE_CHARS))
-            .values_list("pk", "job__job_type_id", "finished_at", "error_type", "short")[: MAX_ATTEMPTS + 1]
+            .annotate(short=Substr("error_message", 1, MESSAGE_CHARS), epoch=EpochSeconds("finished_at"))
+            .values_list("pk", "job__job_type_id", "epoch", "error_type", "short")[: MAX_ATTEMPTS + 1]
         )
     rows.sort(key=lambda row: row[2], reverse=True)
     return rows[: MAX_ATTEMPTS + 1]
@@ -180,7 +192,8 @@ def _dead_rows(queryset: QuerySet[DeadLetter]) -> list[tuple[Any, ...]]:
     return list(
         queryset.order_by("-created_at")
         .annotate(short=Substr("error_message", 1, MESSAGE_CHARS))
-        .values_list("job_type_id", "created_at", "error_type", "short")
+        .annotate(epoch=EpochSeconds("created_at"))
+        .values_list("job_type_id", "epoch", "error_type", "short")
     )
 
 
