@@ -137,8 +137,10 @@ def test_three_clicks_from_the_health_reason_to_a_group_requeue(browser: Any, li
 
 
 def test_a_payload_search_in_the_job_list_fits_1280_px(browser: Any, live_server: Any, make_user: Any) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
 
     echo = JobType.objects.get(name="echo")
     hit = Job.objects.create(job_type=echo, payload={"value": 42, "label": "DAO launch day"})
@@ -157,8 +159,14 @@ def test_a_payload_search_in_the_job_list_fits_1280_px(browser: Any, live_server
 
     box = browser.find_element(By.ID, "searchbar")
     box.send_keys('value=42 label~"launch"', Keys.ENTER)
-    ids = [e.get_attribute("title") for e in browser.find_elements(By.CSS_SELECTOR, "#result_list .jq-id")]
-    assert ids == [str(hit.pk)]
+
+    def ids(driver: Any) -> list[str]:
+        return [e.get_attribute("title") for e in driver.find_elements(By.CSS_SELECTOR, "#result_list .jq-id")]
+
+    # The old page may still be there for a moment: wait for the search's answer.
+    WebDriverWait(browser, 10, ignored_exceptions=[StaleElementReferenceException]).until(
+        lambda d: "q=" in d.current_url and ids(d) == [str(hit.pk)]
+    )
     assert browser.find_element(By.CSS_SELECTOR, "#result_list .jq-copy").get_attribute("data-copy") == str(hit.pk)
 
     box = browser.find_element(By.ID, "searchbar")
@@ -278,6 +286,7 @@ def test_keyboard_reaches_every_action_and_text_keeps_its_contrast(
     assert_contrast(browser, ".jq-button, .jq-config td")
     tab_until("form.jq-pause-form input[name=reason]").send_keys("keyboard only")
     tab_until("form.jq-pause-form button").send_keys(Keys.ENTER)
+    assert "is paused" in browser.find_element(By.CSS_SELECTOR, ".messagelist").text  # the new page
     assert browser.find_element(By.CSS_SELECTOR, ".jq-type-state").text == "paused"
 
     browser.get(f"{live_server.url}/admin/jobqueue/job/clusters/")
