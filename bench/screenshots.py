@@ -28,6 +28,8 @@ def main() -> int:
         "SECRET_KEY": os.environ.get("SECRET_KEY", "screenshots-only"),
         "DEBUG": "false",
         "DATABASE_URL": f"sqlite:///{ROOT / 'db' / 'screenshots.sqlite3'}",
+        # Its own test database file, so that it never collides with a test run in progress.
+        "TEST_SQLITE_PATH": str(ROOT / "db" / "test-screenshots.sqlite3"),
     }
     (ROOT / "db").mkdir(exist_ok=True)
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *TESTS], cwd=ROOT, env=env)

@@ -229,25 +229,26 @@ def test_clusters_page_shows_running_jobs_and_stale_clusters(browser: Any, live_
 
 
 def test_pages_update_in_place(browser: Any, live_server: Any, make_user: Any, settings: Any) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     settings.JOBQUEUE = {**getattr(settings, "JOBQUEUE", {}), "DASHBOARD_REFRESH": 1}
+    # The content is replaced every second: an element found may be gone when it is read.
+    wait = WebDriverWait(browser, 10, ignored_exceptions=[StaleElementReferenceException])
     log_in(browser, live_server, make_user)
     browser.get(f"{live_server.url}/admin/jobqueue/job/dashboard/")
     browser.execute_script("window.__notReloaded = true")
-    assert browser.find_element(By.CSS_SELECTOR, ".jq-ready").text == "0"
+    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, ".jq-ready").text == "0")
     Job.objects.create(job_type=JobType.objects.get(name="echo"))
-    WebDriverWait(browser, 10).until(lambda d: d.find_element(By.CSS_SELECTOR, ".jq-ready").text == "1")
+    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, ".jq-ready").text == "1")
     assert browser.execute_script("return window.__notReloaded === true")
 
     browser.get(f"{live_server.url}/admin/jobqueue/job/")
     browser.execute_script("window.__notReloaded = true")
     before = len(browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr"))
     Job.objects.create(job_type=JobType.objects.get(name="noop"))
-    WebDriverWait(browser, 10).until(
-        lambda d: len(d.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")) == before + 1
-    )
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")) == before + 1)
     assert browser.execute_script("return window.__notReloaded === true")
 
 
