@@ -18,6 +18,6 @@ def drop(apps, schema_editor):  # type: ignore[no-untyped-def]
 
 
 class Migration(migrations.Migration):
-    dependencies = [("jobqueue", "0005_job_claimed_at")]
+    dependencies = [("jobqueue", "0006_job_fewer_indexes")]
 
     operations = [migrations.RunPython(create, drop, elidable=False)]
