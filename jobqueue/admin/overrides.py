@@ -57,7 +57,7 @@ class OverrideFields(forms.ModelForm):
             field = self.fields[name]
             if name in BOOLEAN_OPTIONS:
                 # The field (and its validation) stays the form's; only the choices say what "empty" means.
-                field.widget.choices = [  # type: ignore[attr-defined]
+                field.widget.choices = [
                     ("", f"use the code default ({default})"),
                     ("True", "yes (override)"),
                     ("False", "no (override)"),

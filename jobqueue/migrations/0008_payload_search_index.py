@@ -18,6 +18,6 @@ def drop(apps, schema_editor):  # type: ignore[no-untyped-def]
 
 
 class Migration(migrations.Migration):
-    dependencies = [("jobqueue", "0006_job_fewer_indexes")]
+    dependencies = [("jobqueue", "0007_encrypt_settings_secrets")]
 
     operations = [migrations.RunPython(create, drop, elidable=False)]
