@@ -34,6 +34,7 @@ class Reason:
     level: Verdict
     rule: str
     message: str
+    job_type: str = ""  # the job type the reason is about, if one (the dashboard links to it)
 
 
 @dataclass(frozen=True)
@@ -98,9 +99,9 @@ def _failure_rates(snapshot: metrics.Snapshot) -> list[Reason]:
             continue
         text = f"job type {item.name}: {rate:.0%} of {attempts} attempts failed in the last {snapshot.window}"
         if rate > high and attempts > high_min:
-            reasons.append(Reason(Verdict.UNHEALTHY, "failure_rate", text))
+            reasons.append(Reason(Verdict.UNHEALTHY, "failure_rate", text, item.name))
         elif rate > warn and attempts >= warn_min:
-            reasons.append(Reason(Verdict.DEGRADED, "failure_rate", text))
+            reasons.append(Reason(Verdict.DEGRADED, "failure_rate", text, item.name))
     return reasons
 
 
@@ -112,6 +113,7 @@ def _slow_types(snapshot: metrics.Snapshot) -> list[Reason]:
             "slow_type",
             f"job type {item.name}: attempts take {item.duration.mean / 1000:.1f} s on average "
             f"(threshold {limit_ms / 1000:g} s)",
+            item.name,
         )
         for item in snapshot.types
         if item.duration.mean is not None and item.duration.mean > limit_ms
@@ -167,6 +169,7 @@ def _late_schedules(now: datetime) -> list[Reason]:
                     Verdict.DEGRADED,
                     "late_schedule",
                     f"scheduled job type {record.name} {when}; it should run every {interval:g} s",
+                    record.name,
                 )
             )
     return reasons

@@ -31,32 +31,27 @@ def throughput(
     plot_w, plot_h = width - left - 10, height - bottom - top
     peak = max((p.succeeded + p.failed for p in points), default=0) or 1
     bar_w = plot_w / max(len(points), 1)
+    # Built as plain text: every piece is a number, a colour or a time formatted here (nothing from
+    # a user), and format_html per bar costs milliseconds over a week of hourly bars.
     bars = []
+    width_text = f"{max(bar_w - 1, 1):.1f}"
     for i, point in enumerate(points):
-        x = left + i * bar_w
+        if not (point.succeeded or point.failed):
+            continue
+        x = f"{left + i * bar_w:.1f}"
         ok_h = plot_h * point.succeeded / peak
         bad_h = plot_h * point.failed / peak
         label = f"{_time(point.start)}: {point.succeeded} succeeded, {point.failed} failed"
-        if point.succeeded:
-            bars.append(
-                (
-                    f"{x:.1f}",
-                    f"{top + plot_h - ok_h:.1f}",
-                    f"{max(bar_w - 1, 1):.1f}",
-                    f"{ok_h:.1f}",
-                    SUCCEEDED,
-                    "ok",
-                    label,
+        for kind, colour, y, h, count in (
+            ("ok", SUCCEEDED, top + plot_h - ok_h, ok_h, point.succeeded),
+            ("failed", FAILED, top + plot_h - ok_h - bad_h, bad_h, point.failed),
+        ):
+            if count:
+                bars.append(
+                    f'<rect class="jq-bar jq-bar-{kind}" x="{x}" y="{y:.1f}" width="{width_text}" '
+                    f'height="{h:.1f}" fill="{colour}"><title>{label}</title></rect>'
                 )
-            )
-        if point.failed:
-            y = top + plot_h - ok_h - bad_h
-            bars.append((f"{x:.1f}", f"{y:.1f}", f"{max(bar_w - 1, 1):.1f}", f"{bad_h:.1f}", FAILED, "failed", label))
-    body = format_html_join(
-        "",
-        '<rect class="jq-bar jq-bar-{}" x="{}" y="{}" width="{}" height="{}" fill="{}"><title>{}</title></rect>',
-        ((kind, x, y, w, h, colour, label) for x, y, w, h, colour, kind, label in bars),
-    )
+    body = SafeString("".join(bars))
     first = _time(points[0].start) if points else ""
     last = _time(points[-1].start) if points else ""
     return format_html(
@@ -140,4 +135,85 @@ def horizontal_bars(
         height,
         SafeString("".join(items)),
         legend,
+    )
+
+
+def sparkline(values: Sequence[int], label: str, width: int = 120, height: int = 24) -> SafeString:
+    """A row of small bars, one per interval of the window (the failures view's groups)."""
+    peak = max(values, default=0) or 1
+    bar_w = width / max(len(values), 1)
+    bars = format_html_join(
+        "",
+        '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"/>',
+        (
+            (
+                f"{i * bar_w:.1f}",
+                f"{height - max(height * v / peak, 1):.1f}",
+                f"{max(bar_w - 1, 1):.1f}",
+                f"{max(height * v / peak, 1):.1f}",
+                FAILED if v else "#d0d0d0",
+            )
+            for i, v in enumerate(values)
+        ),
+    )
+    return format_html(
+        '<svg class="jq-spark" role="img" aria-label="{}" viewBox="0 0 {} {}" width="{}" height="{}"><title>{}</title>{}</svg>',
+        label,
+        width,
+        height,
+        width,
+        height,
+        label,
+        bars,
+    )
+
+
+def lines(
+    labels: Sequence[str],
+    series: Sequence[tuple[str, Sequence[float | None]]],
+    unit: str,
+    width: int = 720,
+    height: int = 160,
+) -> SafeString:
+    """One polyline per series over shared x positions (the per-type page's percentiles and depth)."""
+    left, bottom, top = 50, 20, 10
+    plot_w, plot_h = width - left - 10, height - bottom - top
+    peak = max((v for _, values in series for v in values if v is not None), default=0) or 1
+    step = plot_w / max(len(labels) - 1, 1)
+    paths = []
+    for s, (name, values) in enumerate(series):
+        coords = " ".join(
+            f"{left + i * step:.1f},{top + plot_h - plot_h * v / peak:.1f}"
+            for i, v in enumerate(values)
+            if v is not None
+        )
+        paths.append(
+            format_html(
+                '<polyline class="jq-line" points="{}" fill="none" stroke="{}" stroke-width="2"><title>{}</title></polyline>'
+                '<text x="{}" y="{}" font-size="10" fill="{}">{}</text>',
+                coords,
+                PALETTE[s % len(PALETTE)],
+                name,
+                left + 60 * s,
+                height - 4,
+                PALETTE[s % len(PALETTE)],
+                name,
+            )
+        )
+    return format_html(
+        '<svg class="jq-chart jq-lines" role="img" aria-label="{}" viewBox="0 0 {} {}" width="{}" height="{}">'
+        '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#999"/><text x="2" y="{}" font-size="10">{} {}</text>{}</svg>',
+        ", ".join(name for name, _ in series),
+        width,
+        height,
+        width,
+        height,
+        left,
+        top + plot_h,
+        width - 10,
+        top + plot_h,
+        top + 8,
+        f"{peak:g}",
+        unit,
+        SafeString("".join(paths)),
     )

@@ -15,6 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
+from jobqueue.admin import display
 from jobqueue.admin.common import (
     PREVIEW,
     CappedPaginator,
@@ -27,14 +28,16 @@ from jobqueue.admin.common import (
     reasoned_action,
     single_action,
 )
+from jobqueue.admin.live import LiveListMixin
 from jobqueue.exceptions import InvalidStateError, PayloadValidationError, UnknownJobTypeError
 from jobqueue.models import DeadLetter
 from jobqueue.services import discard_dead_letter, requeue_dead_letter
 
 
 @admin.register(DeadLetter)
-class DeadLetterAdmin(admin.ModelAdmin):
-    list_display = ["id", "job_type", "reason", "short_error", "created_at", "resolution"]
+class DeadLetterAdmin(LiveListMixin, admin.ModelAdmin):
+    list_display = ["short_id", "job_type", "reason", "short_error", "dead_since", "resolution"]
+    list_display_links = None  # the short id is the link
     list_filter = ["resolution", "reason", "job_type", "created_at"]
     search_fields = ["=id", "=job__id"]
     list_select_related = ["job_type"]
@@ -80,10 +83,17 @@ class DeadLetterAdmin(admin.ModelAdmin):
             return queryset.none(), False
         return queryset.filter(pk=value) | queryset.filter(job_id=value), False
 
+    @admin.display(description="id", ordering="id")
+    def short_id(self, obj: DeadLetter) -> str:
+        return display.short_id(obj.pk, change_url(obj))
+
+    @admin.display(description="dead since", ordering="created_at")
+    def dead_since(self, obj: DeadLetter) -> str:
+        return display.relative_time(obj.created_at)
+
     @admin.display(description="error")
     def short_error(self, obj: DeadLetter) -> str:
-        text = f"{obj.error_type}: {obj.error_message}" if obj.error_type else obj.error_message
-        return text if len(text) <= 120 else text[:119] + "…"
+        return display.snippet(f"{obj.error_type}: {obj.error_message}" if obj.error_type else obj.error_message)
 
     @admin.display(description="job")
     def job_link(self, obj: DeadLetter) -> str:

@@ -5,24 +5,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
+from jobqueue.admin import display
 from jobqueue.admin.common import CappedPaginator, change_url, pretty_json, reasoned_action, single_action
-from jobqueue.admin.dashboard import dashboard_view
+from jobqueue.admin.console import console_urls
+from jobqueue.admin.filters import PriorityFilter
+from jobqueue.admin.live import LiveListMixin
 from jobqueue.models import Attempt, Job, Status
+from jobqueue.observability.search import SearchError, search
 from jobqueue.services import cancel, rerun
 
 
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
-    list_display = ["id", "job_type", "status", "priority", "attempts", "created_at", "duration"]
-    list_filter = ["status", "job_type", "priority", "created_at"]
-    search_fields = ["=id", "=unique_key"]
+class JobAdmin(LiveListMixin, admin.ModelAdmin):
+    list_display = ["short_id", "job_type", "status_badge", "tries", "created", "duration", "error"]
+    list_display_links = None  # the short id is the link (a whole UUID wraps over four lines)
+    list_filter = ["status", "job_type", PriorityFilter, "created_at"]
+    search_fields = ["=id"]  # shows the search box; get_search_results reads the search syntax
+    search_help_text = 'e.g. type=send_tweet status=dead dao_id=42 text~"launch" error~timeout (see docs/admin.md)'
+    change_list_template = "jobqueue/admin/job_list.html"
     list_select_related = ["job_type"]
     show_full_result_count = False
     paginator = CappedPaginator
@@ -61,22 +68,36 @@ class JobAdmin(admin.ModelAdmin):
         return False
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet[Job], search_term: str) -> Any:
-        # "=id" on a UUID column: a term that is not a UUID matches nothing instead of erroring.
-        import uuid
-
-        term = search_term.strip()
-        if not term:
-            return queryset, False
+        """The console's search syntax (jobqueue.observability.search); bad syntax is a message."""
         try:
-            return queryset.filter(pk=uuid.UUID(term)), False
-        except ValueError:
-            return queryset.filter(unique_key=term), False
+            return search(queryset, search_term), False
+        except SearchError as exc:
+            self.message_user(request, f"Search not understood: {exc}", messages.ERROR)
+            return queryset.none(), False
+
+    @admin.display(description="id", ordering="id")
+    def short_id(self, obj: Job) -> str:
+        return display.short_id(obj.pk, change_url_of(obj.pk))
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj: Job) -> str:
+        return display.badge(obj.status)
+
+    @admin.display(description="tries", ordering="attempts")
+    def tries(self, obj: Job) -> str:
+        return f"{obj.attempts}/{obj.max_attempts}"
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj: Job) -> str:
+        return display.relative_time(obj.created_at)
+
+    @admin.display(description="last error")
+    def error(self, obj: Job) -> str:
+        return display.snippet(obj.last_error)
 
     @admin.display(description="duration")
     def duration(self, obj: Job) -> str:
-        if obj.started_at and obj.finished_at:
-            return f"{(obj.finished_at - obj.started_at).total_seconds():.3f} s"
-        return "—"
+        return display.duration(obj.started_at, obj.finished_at)
 
     @admin.display(description="progress")
     def progress_bar(self, obj: Job) -> str:
@@ -130,11 +151,7 @@ class JobAdmin(admin.ModelAdmin):
 
     def get_urls(self) -> list[URLPattern]:
         return [
-            path(
-                "dashboard/",
-                self.admin_site.admin_view(lambda request: dashboard_view(self.admin_site, request)),
-                name="jobqueue_dashboard",
-            ),
+            *console_urls(self.admin_site),
             path("<path:object_id>/rerun/", self.admin_site.admin_view(self.rerun_view), name="jobqueue_job_rerun"),
             path("<path:object_id>/cancel/", self.admin_site.admin_view(self.cancel_view), name="jobqueue_job_cancel"),
             *super().get_urls(),

@@ -19,6 +19,8 @@ from django.utils.html import format_html, format_html_join
 
 from jobqueue import metrics
 from jobqueue.admin.common import PayloadForm, confirm_page
+from jobqueue.admin.overrides import EffectiveEnabledFilter, OverrideFields, option_rows
+from jobqueue.admin.typepage import type_urls
 from jobqueue.exceptions import ConfigurationError, JobQueueError, PayloadValidationError
 from jobqueue.models import WAITING, DeadLetter, Job, JobType, Status
 from jobqueue.options import OPTIONS, Option, is_blank
@@ -91,9 +93,14 @@ class JobTypeForm(forms.ModelForm):
         return cleaned
 
 
+class JobTypeAdminForm(OverrideFields, JobTypeForm):
+    """The job type form as the admin lays it out (jobqueue.admin.overrides): each option names its
+    code default and an override is cleared explicitly; validation stays JobTypeForm's."""
+
+
 @admin.register(JobType)
 class JobTypeAdmin(admin.ModelAdmin):
-    form = JobTypeForm
+    form = JobTypeAdminForm
     change_form_template = "jobqueue/admin/jobtype_detail.html"
     list_display = [
         "name",
@@ -107,13 +114,13 @@ class JobTypeAdmin(admin.ModelAdmin):
         "dead_count",
         "last_run",
     ]
-    list_filter = ["registered", "enabled"]
+    list_filter = ["registered", EffectiveEnabledFilter]
     search_fields = ["name", "description"]
     readonly_fields = ["name", "description", "version", "defined_in", "registered", "effective_configuration"]
     actions = ["enable", "disable"]
 
     def get_fields(self, request: HttpRequest, obj: JobType | None = None) -> Any:
-        return [*self.readonly_fields, *JobTypeForm.Meta.fields]
+        return [*self.readonly_fields, *option_rows(obj, JobTypeForm.Meta.fields)]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # records mirror the code; they are created by sync, never by hand
@@ -181,6 +188,7 @@ class JobTypeAdmin(admin.ModelAdmin):
 
     def get_urls(self) -> list[URLPattern]:
         return [
+            *type_urls(self.admin_site),
             path("<path:object_id>/run/", self.admin_site.admin_view(self.run_view), name="jobqueue_jobtype_run"),
             *super().get_urls(),
         ]

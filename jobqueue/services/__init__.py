@@ -1,6 +1,7 @@
 """Every state change of job types, jobs and dead letters; the admin, API and CLI call only these."""
 
 from jobqueue.engine.enqueue import BulkEnqueueError, EnqueueRequest, enqueue, enqueue_many
+from jobqueue.services.control import GroupOutcome, discard_group, pause, requeue_group, resume
 from jobqueue.services.operations import cancel, discard_dead_letter, requeue_dead_letter, rerun, run_now
 from jobqueue.services.retention import PruneReport, prune
 from jobqueue.services.types import SyncReport, sync_job_type, sync_job_types, update_job_type
@@ -8,15 +9,20 @@ from jobqueue.services.types import SyncReport, sync_job_type, sync_job_types, u
 __all__ = [
     "BulkEnqueueError",
     "EnqueueRequest",
+    "GroupOutcome",
     "PruneReport",
     "SyncReport",
     "cancel",
     "discard_dead_letter",
+    "discard_group",
     "enqueue",
     "enqueue_many",
+    "pause",
     "prune",
     "requeue_dead_letter",
+    "requeue_group",
     "rerun",
+    "resume",
     "run_now",
     "sync_job_type",
     "sync_job_types",

@@ -1,8 +1,9 @@
-"""Fixtures of the admin tests: clients logged in by role, and dead letters to act on."""
+"""Fixtures of the admin tests: clients logged in by role, dead letters to act on, and a headless
+Chromium (Debian's, through its chromedriver) for the browser tests."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -10,6 +11,8 @@ from django.test import Client
 
 from jobqueue.models import DeadLetter, Job, JobType, Status
 
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
 VIEW_ONLY = ("jobqueue.view_job", "jobqueue.view_deadletter", "jobqueue.view_jobtype", "jobqueue.view_attempt")
 
 
@@ -46,3 +49,28 @@ def make_dead_letter(db: None) -> Callable[..., DeadLetter]:
         )
 
     return build
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1280,1800",
+    ):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.implicitly_wait(5)
+    yield driver
+    driver.quit()

@@ -131,6 +131,11 @@ class JobFilterSerializer(serializers.Serializer):
     created_before = serializers.DateTimeField(required=False)
     unique_key = serializers.CharField(required=False, max_length=255)
     rerun_of = serializers.UUIDField(required=False)
+    q = serializers.CharField(
+        required=False,
+        max_length=500,
+        help_text='search: type=send_tweet status=dead dao_id=42 text~"launch" error~timeout (see docs/api.md)',
+    )
 
 
 class ReasonSerializer(StrictSerializer):

@@ -26,6 +26,7 @@ from jobqueue.api.serializers.jobs import (
 )
 from jobqueue.api.views.base import ApiViewSet, audited, check_backlog
 from jobqueue.models import Job
+from jobqueue.observability.search import SearchError, search
 from jobqueue.services import EnqueueRequest, cancel, enqueue, enqueue_many, rerun
 from jobqueue.services.audit import actor_label
 
@@ -70,7 +71,13 @@ class JobViewSet(ApiViewSet):
             "unique_key": "unique_key",
             "rerun_of": "rerun_of_id",
         }
-        return queryset.filter(**{lookups[k]: v for k, v in params.validated_data.items()})
+        filters = dict(params.validated_data)
+        query = filters.pop("q", "")
+        queryset = queryset.filter(**{lookups[k]: v for k, v in filters.items()})
+        try:
+            return search(queryset, query)
+        except SearchError as exc:
+            raise FieldErrors("the search query is not valid", {"q": [str(exc)]}) from exc
 
     def list(self, request: Request) -> Response:
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
