@@ -60,11 +60,12 @@ def short_timeouts() -> dict[str, str]:
     return {**pins, "DJANGO_SETTINGS_MODULE": SETTINGS}
 
 
-def cluster_env(url: str) -> dict[str, str]:
-    """The environment of the suite's subprocesses."""
+def cluster_env(url: str, short: bool = True) -> dict[str, str]:
+    """The environment of the suite's subprocesses (with the test settings' own timeouts
+    when not `short`)."""
     return {
         **os.environ,
-        **short_timeouts(),
+        **(short_timeouts() if short else {"DJANGO_SETTINGS_MODULE": "tests.settings"}),
         "DATABASE_URL": url,
         "Q_WORKERS": "2",
         "Q_LOG_LEVEL": "INFO",

@@ -68,7 +68,8 @@ class ThrowawayServer:
 
     def restart(self) -> None:
         """A fast restart: every client connection is cut, the server comes back at once."""
-        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "restart")
+        # -l again: the restarted server would otherwise write to (and hold open) our pipes.
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-m", "fast", "-w", "restart")
 
     def stop(self) -> None:
         if self.running:
