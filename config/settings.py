@@ -111,10 +111,24 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     )
     _db["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
     _db["OPTIONS"].setdefault("timeout", 30)
-# Workers must keep their connections: a reconnect per query costs about 5 ms on
-# PostgreSQL and cuts a cluster's throughput several times (see docs/configuration.md).
-_db.setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=600))
+# Cluster processes keep one persistent connection each: a reconnect per query costs about
+# 5 ms on PostgreSQL and cuts a cluster's throughput several times (docs/configuration.md).
+CLUSTER_CONN_MAX_AGE = _db.get("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=600))
 _db.setdefault("CONN_HEALTH_CHECKS", True)
+# On PostgreSQL the web process borrows connections from a bounded pool (psycopg_pool) instead
+# of keeping one per request thread, so a burst of requests cannot exhaust the server's
+# max_connections; a request that waits longer than the pool timeout answers 503. `qcluster`
+# turns the pool off in its processes (jobqueue.djangoq.connections). 0 disables the pool.
+DATABASE_POOL_SIZE = env.int("DATABASE_POOL_SIZE", default=10)
+if _db["ENGINE"] == "django.db.backends.postgresql" and DATABASE_POOL_SIZE > 0:
+    _db.setdefault("OPTIONS", {})["pool"] = {
+        "min_size": min(2, DATABASE_POOL_SIZE),
+        "max_size": DATABASE_POOL_SIZE,
+        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=5.0),
+    }
+    _db["CONN_MAX_AGE"] = 0  # Django's pool and persistent connections exclude each other
+else:
+    _db["CONN_MAX_AGE"] = CLUSTER_CONN_MAX_AGE
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

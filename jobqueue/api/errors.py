@@ -1,11 +1,13 @@
 """One error shape for every API failure: `{"detail": str, "errors": {path: [messages]}}`, and the
-mapping of the services' exceptions onto HTTP statuses (400, 404, 409, 503)."""
+mapping of the services' and the database's exceptions onto HTTP statuses (400, 404, 409, 503)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -13,6 +15,8 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from jobqueue.exceptions import InvalidStateError, PayloadValidationError, UnknownJobTypeError
 from jobqueue.services import BulkEnqueueError
+
+logger = logging.getLogger(__name__)
 
 
 class Conflict(exceptions.APIException):
@@ -29,6 +33,22 @@ class Backlogged(exceptions.APIException):
     def __init__(self, detail: str, wait: int) -> None:
         super().__init__(detail)
         self.wait = wait  # DRF's handler turns this into Retry-After
+
+
+# How long a client should wait before retrying when the database is unavailable (seconds).
+DATABASE_RETRY_AFTER = 5
+
+
+class DatabaseUnavailable(exceptions.APIException):
+    """The database is unreachable, restarting or out of connections: a transient 503."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "the database is unavailable (unreachable or out of connections); retry later"
+    default_code = "database_unavailable"
+
+    def __init__(self, wait: int = DATABASE_RETRY_AFTER) -> None:
+        super().__init__()
+        self.wait = wait
 
 
 class FieldErrors(exceptions.APIException):
@@ -87,6 +107,11 @@ def translate(exc: Exception) -> Exception:
             else {"body": list(exc.messages)}
         )
         return FieldErrors("invalid values", by_field)
+    if isinstance(exc, OperationalError | InterfaceError):
+        # Connection refused or dropped, "too many clients", the pool's timeout: the server's
+        # details (host names, addresses) stay in the log, not in the answer.
+        logger.warning("API request failed on the database: %s", exc)
+        return DatabaseUnavailable()
     return exc
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from datetime import datetime
 from typing import Any
 
+from django.db import InterfaceError, OperationalError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -18,8 +20,10 @@ from rest_framework.views import APIView
 
 from jobqueue import health, metrics
 from jobqueue.api.authentication import ApiTokenAuthentication, SessionAuthentication
-from jobqueue.api.errors import handle_exception
+from jobqueue.api.errors import DATABASE_RETRY_AFTER, handle_exception
 from jobqueue.conf import jobqueue_settings
+
+logger = logging.getLogger(__name__)
 
 WINDOWS = tuple(metrics.WINDOWS)
 VIEW_PERMISSION = "jobqueue.view_job"
@@ -97,12 +101,27 @@ class HealthView(_Observability):
     permission_classes: list[type[BasePermission]] = []
     renderer_classes = [JSONRenderer]
 
+    def perform_authentication(self, request: Request) -> None:
+        # Deferred to the details check below: users live in the database, and the verdict
+        # must still answer (unhealthy) when the database does not.
+        pass
+
     @extend_schema(
         operation_id="health",
         responses={200: HealthSerializer, 503: HealthSerializer},
     )
     def get(self, request: Request) -> Response:
-        snapshot = metrics.snapshot(str(jobqueue_settings.HEALTH_WINDOW))
+        try:
+            snapshot = metrics.snapshot(str(jobqueue_settings.HEALTH_WINDOW))
+        except (OperationalError, InterfaceError) as exc:
+            logger.warning("health check cannot reach the database: %s", exc)
+            reason = health.Reason(
+                health.Verdict.UNHEALTHY,
+                "database",
+                "the database is unreachable or out of connections; check the server and max_connections",
+            )
+            down = {"status": health.Verdict.UNHEALTHY.value, "checks": _plain([reason])}
+            return Response(down, status=503, headers={"Retry-After": str(DATABASE_RETRY_AFTER)})
         verdict = health.evaluate(snapshot)
         status = 503 if verdict.verdict == health.Verdict.UNHEALTHY else 200
         body: dict[str, Any] = {"status": verdict.verdict.value}

@@ -11,10 +11,13 @@ import os
 import signal
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import CommandError
-from django.db import DatabaseError
+from django.db import DatabaseError, connections
 from django_q.management.commands.qcluster import Command as DjangoQClusterCommand
 
+from jobqueue.djangoq import lifeline
+from jobqueue.djangoq.connections import use_persistent_connections
 from jobqueue.engine import shutdown
 
 
@@ -26,6 +29,7 @@ class Command(DjangoQClusterCommand):
 
         from jobqueue.services import sync_job_types
 
+        use_persistent_connections(getattr(settings, "CLUSTER_CONN_MAX_AGE", 600))
         try:
             report = sync_job_types()
         except DatabaseError as exc:
@@ -33,6 +37,8 @@ class Command(DjangoQClusterCommand):
         if report.created:
             self.stdout.write(f"job types added: {', '.join(report.created)}")
         shutdown.install()
+        connections.close_all()  # each forked process opens its own; none is shared
+        lifeline.install()  # every process of the cluster dies with its parent: no orphans
         main_pid = os.getpid()
 
         def detach_sentinel() -> None:
