@@ -25,6 +25,7 @@ class DAO(models.Model):
     is_deployed = models.BooleanField(default=False, help_text="deployment confirmed on the chain")
     deployment_tx_id = models.CharField(max_length=100, blank=True)
     deployment_job_id = models.UUIDField(null=True, blank=True, help_text="the dao_deployment job that sent it")
+    deployment_tx_status = models.CharField(max_length=40, blank=True, help_text="the chain's final status of it")
     social_handle = models.CharField(max_length=50, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -54,17 +55,31 @@ class Proposal(models.Model):
     content = models.TextField()
     status = models.CharField(max_length=16, choices=ProposalStatus.choices, default=ProposalStatus.OPEN)
     onchain_id = models.PositiveIntegerField(null=True, blank=True)
+    creator = models.CharField(max_length=200, blank=True)
+    created_tx_id = models.CharField(max_length=100, blank=True, help_text="the transaction that created it")
+    # Burn-block (Bitcoin) heights, as the voting contract counts them.
     created_at_block = models.PositiveBigIntegerField(null=True, blank=True)
-    ends_at_block = models.PositiveBigIntegerField(null=True, blank=True)
+    starts_at_block = models.PositiveBigIntegerField(null=True, blank=True, help_text="voting opens")
+    ends_at_block = models.PositiveBigIntegerField(null=True, blank=True, help_text="voting closes")
+    executes_at_block = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="the proposal can be concluded (end plus the execution delay)"
+    )
     evaluated = models.BooleanField(default=False)
     evaluation_summary = models.TextField(blank=True)
     conclusion_tx_id = models.CharField(max_length=100, blank=True)
+    conclusion_tx_status = models.CharField(max_length=40, blank=True)
+    announced_at = models.DateTimeField(null=True, blank=True, help_text="the conclusion's posts were enqueued")
     embedding = models.JSONField(null=True, blank=True, help_text="a list of floats")
     embedding_model = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dao", "onchain_id"], condition=Q(onchain_id__isnull=False), name="tasks_proposal_onchain_id"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -76,10 +91,11 @@ class Vote(models.Model):
     proposal = models.ForeignKey(Proposal, on_delete=models.CASCADE, related_name="votes")
     wallet_address = models.CharField(max_length=64)
     approve = models.BooleanField(help_text="the decision: for (true) or against (false)")
-    confidence = models.FloatField()
+    confidence = models.FloatField(null=True, blank=True, help_text="empty for a vote only seen on the chain")
     reasoning = models.TextField(blank=True)
     voted = models.BooleanField(default=False)
     tx_id = models.CharField(max_length=100, blank=True)
+    tx_status = models.CharField(max_length=40, blank=True, help_text="the chain's final status of the vote")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -98,6 +114,8 @@ class AgentAccount(models.Model):
     dao_dex_contract = models.CharField(max_length=200)
     account_contract = models.CharField(max_length=200, blank=True)
     tx_id = models.CharField(max_length=100)
+    tx_status = models.CharField(max_length=40, blank=True, help_text="the chain's final status of the deployment")
+    is_deployed = models.BooleanField(default=False, help_text="deployment confirmed on the chain")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

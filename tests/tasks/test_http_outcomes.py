@@ -32,7 +32,7 @@ class Case:
     method: str = "POST"
     ok_status: int = 200
     setup: Callable[[Any, Any], None] = lambda dao, proposal: None
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # other paths the job reads, answered OK
 
 
 DEPLOYMENT = {
@@ -92,6 +92,7 @@ CASES = [
         {"height": 5, "hash": "0x05"},
         lambda d, p: {"height": 5},
         method="GET",
+        extra={"/chain/extended/v2/blocks/5/transactions": {"limit": 50, "offset": 0, "total": 0, "results": []}},
     ),
 ]
 
@@ -118,6 +119,8 @@ def enqueued(case: Case, httpserver: HTTPServer, configure: Any, make_proposal: 
     proposal: Proposal = make_proposal()
     dao: DAO = proposal.dao
     case.setup(dao, proposal)
+    for path, body in case.extra.items():
+        httpserver.expect_request(path).respond_with_json(body)
     return enqueue(case.name, case.payload(dao, proposal))
 
 
