@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 
-from tasks.models import DAO, AgentAccount, ChainState, Proposal, ThreadPost, Vote
+from tasks.models import DAO, AgentAccount, Chainhook, ChainState, Proposal, ThreadPost, Vote
 
 
 @admin.register(DAO)
@@ -47,3 +48,31 @@ class ChainStateAdmin(admin.ModelAdmin):
 class ThreadPostAdmin(admin.ModelAdmin):
     list_display = ["job_id", "position", "post_id", "posted_at"]
     search_fields = ["job_id", "post_id"]
+
+
+class ChainhookForm(forms.ModelForm):
+    # Write-only: the stored secret is never sent back to the browser; empty keeps it.
+    secret = forms.CharField(
+        widget=forms.PasswordInput(render_value=False),
+        required=False,
+        help_text="the exact Authorization header value the chainhook sends; leave empty to keep the current one",
+    )
+
+    class Meta:
+        model = Chainhook
+        fields = ["name", "secret", "network", "is_active"]
+
+    def clean_secret(self) -> str:
+        value = str(self.cleaned_data.get("secret") or "")
+        if not value and not (self.instance.pk and self.instance.secret):
+            raise forms.ValidationError("a new chainhook needs a secret")
+        return value or self.instance.secret
+
+
+@admin.register(Chainhook)
+class ChainhookAdmin(admin.ModelAdmin):
+    form = ChainhookForm
+    list_display = ["name", "network", "is_active", "last_delivery_at", "created_at"]
+    list_filter = ["is_active", "network"]
+    fields = ["name", "secret", "network", "is_active", "last_delivery_at"]
+    readonly_fields = ["last_delivery_at"]

@@ -171,3 +171,23 @@ class ThreadPost(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job_id} #{self.position}: {self.post_id}"
+
+
+class Chainhook(models.Model):
+    """A Hiro Chainhook that delivers blocks to `POST /api/chainhooks/<name>/`.
+
+    `secret` is the whole `Authorization` header value the chainhook is configured to send
+    (`then_that.http_post.authorization_header`, e.g. `Bearer <random>`)."""
+
+    name = models.SlugField(max_length=50, unique=True)
+    secret = models.TextField(help_text="the Authorization header value the chainhook sends")
+    network = models.CharField(max_length=20, default="mainnet")
+    is_active = models.BooleanField(default=True)
+    last_delivery_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -73,13 +73,13 @@ def rollback_block(block: ChainBlock, network: str) -> Undone:
                     undone.kept.append(f"proposal {proposal.pk}: already evaluated or voted on")
                     continue
                 _cancel(anything, undone, reason)
-                proposal.delete()
                 undone.removed.append(f"proposal {proposal.pk}")
+                proposal.delete()
             elif isinstance(event, events.VoteCast):
                 vote = Vote.objects.filter(proposal=proposal, wallet_address=event.voter, tx_id=tx.tx_id).first()
                 if vote is not None and vote.confidence is None:
-                    vote.delete()
                     undone.removed.append(f"vote {vote.pk}")
+                    vote.delete()
                 elif vote is not None:
                     Vote.objects.filter(pk=vote.pk).update(tx_status="")
                     undone.reverted.append(f"vote {vote.pk}: confirmation")
