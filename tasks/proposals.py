@@ -14,7 +14,7 @@ from tasks.clients.transactions import TransactionClient, TransactionSettings
 from tasks.fields import RecordId, StacksAddress
 from tasks.governance import GovernanceSettings, chain_clock, wait_until
 from tasks.models import Proposal, ProposalStatus, Vote
-from tasks.transaction_job import TransactionJob
+from tasks.transaction_job import TX_CONFIRMATION, TransactionJob
 
 EVALUATION_PROMPT = (
     "You evaluate governance proposals of a DAO against its mission. Answer with one JSON object "
@@ -63,7 +63,7 @@ def _voting_target(proposal: Proposal) -> tuple[str, int]:
     return proposal.dao.dao_contract, proposal.onchain_id
 
 
-@job(priority=Priority.HIGH, max_attempts=3, timeout=300, concurrency=2, enabled=False)
+@job(priority=Priority.HIGH, max_attempts=3, timeout=300, concurrency=2, enabled=False, requires=(TX_CONFIRMATION,))
 class DaoProposalVote(TransactionJob):
     """Vote every unvoted Vote of a wallet on a proposal through the transaction service."""
 
@@ -109,6 +109,7 @@ class DaoProposalVote(TransactionJob):
             if not receipt.broadcast:
                 raise RetryableError(f"the vote is {receipt.status}, not broadcast yet")
             Vote.objects.filter(pk=vote.pk).update(voted=True, tx_id=receipt.tx_id)
+            self.follow(ctx, receipt.tx_id, "vote", vote.pk)
         return JobResult.ok(f"voted {len(votes)}", data={"vote_ids": [v.pk for v in votes]}, voted=len(votes))
 
 
@@ -164,7 +165,7 @@ class DaoProposalEvaluation(BaseJob):
         )
 
 
-@job(priority=Priority.MEDIUM, max_attempts=5, timeout=180, concurrency=1, enabled=False)
+@job(priority=Priority.MEDIUM, max_attempts=5, timeout=180, concurrency=1, enabled=False, requires=(TX_CONFIRMATION,))
 class DaoProposalConclude(TransactionJob):
     """Conclude a proposal on the chain; succeeds only once the transaction service confirms the broadcast."""
 
@@ -197,4 +198,5 @@ class DaoProposalConclude(TransactionJob):
         if not receipt.broadcast:
             raise RetryableError(f"the conclusion is {receipt.status}, not broadcast yet")
         Proposal.objects.filter(pk=proposal.pk).update(conclusion_tx_id=receipt.tx_id, status=ProposalStatus.CONCLUDED)
+        self.follow(ctx, receipt.tx_id, "conclusion", proposal.pk)
         return JobResult.ok("concluded", data={"tx_id": receipt.tx_id})
