@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin
 
-from tasks.models import DAO, AgentAccount, Chainhook, ChainState, Proposal, ThreadPost, Vote
+from tasks.models import DAO, AgentAccount, Chainhook, ChainState, Proposal, ThreadPost, Vote, XAccount
 
 
 @admin.register(DAO)
@@ -76,3 +78,35 @@ class ChainhookAdmin(admin.ModelAdmin):
     list_filter = ["is_active", "network"]
     fields = ["name", "secret", "network", "is_active", "last_delivery_at"]
     readonly_fields = ["last_delivery_at"]
+
+
+CREDENTIALS = ["consumer_key", "consumer_secret", "access_token", "access_token_secret"]
+
+
+class XAccountForm(forms.ModelForm):
+    """Write-only credentials: never sent back to the browser; a field left empty keeps its value."""
+
+    class Meta:
+        model = XAccount
+        fields = ["name", *CREDENTIALS]
+        widgets = {name: forms.PasswordInput(render_value=False) for name in CREDENTIALS}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in CREDENTIALS:
+            self.fields[name].required = not self.instance.pk
+            self.fields[name].help_text = "leave empty to keep the current value" if self.instance.pk else ""
+
+    def clean(self) -> dict[str, object]:
+        cleaned = super().clean() or {}
+        for name in CREDENTIALS:
+            if not cleaned.get(name) and self.instance.pk:
+                cleaned[name] = getattr(self.instance, name)
+        return cleaned
+
+
+@admin.register(XAccount)
+class XAccountAdmin(admin.ModelAdmin):
+    form = XAccountForm
+    list_display = ["name", "created_at"]
+    search_fields = ["name"]

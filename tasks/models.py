@@ -6,6 +6,28 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from jobqueue.fields import EncryptedTextField
+
+
+class XAccount(models.Model):
+    """A posting identity on X: an app's OAuth 1.0a consumer key and secret and the access token
+    and secret that app holds for the user (X answers app-only bearer tokens with 403 for posts
+    and media). Every credential is encrypted at rest."""
+
+    name = models.CharField(max_length=100, unique=True, help_text="a label, e.g. the account's handle")
+    consumer_key = EncryptedTextField()
+    consumer_secret = EncryptedTextField()
+    access_token = EncryptedTextField()
+    access_token_secret = EncryptedTextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "X account"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
 
 class DAO(models.Model):
     """A DAO and its token, from the deployment request to the confirmed contracts."""
@@ -27,6 +49,14 @@ class DAO(models.Model):
     deployment_job_id = models.UUIDField(null=True, blank=True, help_text="the dao_deployment job that sent it")
     deployment_tx_status = models.CharField(max_length=40, blank=True, help_text="the chain's final status of it")
     social_handle = models.CharField(max_length=50, blank=True)
+    x_account = models.ForeignKey(
+        XAccount,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="daos",
+        help_text="the identity its posts go out as; none: the tweet type's default identity",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -180,7 +210,7 @@ class Chainhook(models.Model):
     (`then_that.http_post.authorization_header`, e.g. `Bearer <random>`)."""
 
     name = models.SlugField(max_length=50, unique=True)
-    secret = models.TextField(help_text="the Authorization header value the chainhook sends")
+    secret = EncryptedTextField(help_text="the Authorization header value the chainhook sends")
     network = models.CharField(max_length=20, default="mainnet")
     is_active = models.BooleanField(default=True)
     last_delivery_at = models.DateTimeField(null=True, blank=True)

@@ -14,6 +14,7 @@ from jobqueue import enqueue
 from jobqueue.models import DeadLetter, Job, Status
 from tasks.models import DAO, Proposal, Vote
 from tests.tasks.conftest import DEX, OWNER, TOKEN, WALLET, assert_waits, make_due, run
+from tests.tasks.oauth import DEFAULT_IDENTITY
 
 EVALUATION = {"decision": "approve", "confidence": 0.8, "reasoning": "It serves the mission."}
 CHAT_OK = {"choices": [{"message": {"role": "assistant", "content": json.dumps(EVALUATION)}}]}
@@ -101,7 +102,7 @@ def settings_for(service: str, httpserver: HTTPServer) -> dict[str, Any]:
     return {
         "tx": {"tx_service_url": httpserver.url_for("/tx"), "tx_service_key": "k"},
         "llm": {"llm_base_url": httpserver.url_for("/llm"), "llm_api_key": "k"},
-        "social": {"social_api_url": httpserver.url_for("/x"), "social_bearer_token": "t"},
+        "social": {"social_api_url": httpserver.url_for("/x"), **DEFAULT_IDENTITY},
         "discord": {"webhook_url": httpserver.url_for("/hook")},
         "chain": {"chain_api_url": httpserver.url_for("/chain")},
     }[service]
