@@ -37,7 +37,11 @@ def test_a_deployment_is_followed_until_it_succeeds_then_its_launch_post_is_enqu
 ) -> None:
     tx_service("dao_deployment")
     httpserver.expect_request("/tx/contract-calls").respond_with_json(
-        {"txid": DEPLOY_TX, "status": "broadcast", "contracts": {"dao": f"{WALLET}.face-dao"}}
+        {
+            "txid": DEPLOY_TX,
+            "status": "broadcast",
+            "contracts": {k: f"{WALLET}.face-{k}" for k in ("dao", "token", "dex")},
+        }
     )
     deployment = run(
         enqueue(
