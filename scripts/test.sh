@@ -32,6 +32,14 @@ step "manage.py check / makemigrations --check"
 DJANGO_SETTINGS_MODULE=tests.settings "$PY" manage.py check --fail-level WARNING
 DJANGO_SETTINGS_MODULE=tests.settings "$PY" manage.py makemigrations --check --dry-run
 
+# The reference transaction service (signer/, Node) has its own tests; `make run` never needs Node.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  step "signer/ (node --test)"
+  (cd signer && npm ci --no-audit --no-fund --loglevel=error && node --test test/)
+else
+  step "signer/ tests skipped: node and npm are not installed"
+fi
+
 "$PY" -c "import django, sys; print(f'Python {sys.version.split()[0]}, Django {django.__version__}')"
 mkdir -p db artifacts
 step "pytest on SQLite"

@@ -1,24 +1,53 @@
-"""Following the chain: `chain_state_monitor` (scheduled) and the `chain_block_replay` jobs it enqueues."""
+"""Following the chain: `chain_state_monitor` (scheduled), the `chain_block_replay` jobs it enqueues,
+and `chainhook_block` (one per block a chainhook delivers)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 import pydantic
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from jobqueue import BaseJob, JobContext, JobResult, PermanentError, Priority, RetryableError, SkipJob, job
+from jobqueue import BaseJob, JobContext, JobResult, PermanentError, Priority, RetryableError, SkipJob, Unique, job
+from tasks.chaindata import ChainBlock
 from tasks.clients.chain import ChainApiSettings, ChainClient
+from tasks.governance import Clock, GovernanceSettings, chain_clock
 from tasks.models import ChainState
+from tasks.pipeline import Outcome, apply_transactions, contracts_of_interest
+from tasks.rollback import rollback_block
 
 NETWORK = pydantic.Field(default="mainnet", pattern=r"^[a-z][a-z0-9-]{0,19}$")
 
 
-@job(priority=Priority.NORMAL, max_attempts=5, timeout=60, concurrency=4, enabled=False)
+def process_block(block: ChainBlock, network: str, clock: Callable[[], Clock]) -> Outcome:
+    """Apply a block's transactions and move ChainState forward to it, in one transaction.
+
+    The only way ChainState advances past a block: its transactions are applied with it."""
+    with transaction.atomic():
+        outcome = apply_transactions(block.txs, clock=clock, created_by=f"block:{block.hash}")
+        ChainState.objects.get_or_create(network=network)
+        # Blocks may be processed out of order: the state only ever moves forward.
+        ChainState.objects.filter(network=network).filter(
+            Q(last_height__lt=block.height) | Q(last_height__isnull=True)
+        ).update(last_height=block.height, block_hash=block.hash, updated_at=timezone.now())
+    return outcome
+
+
+def clock_for(settings: GovernanceSettings, block: ChainBlock) -> Callable[[], Clock]:
+    """The chain API's clock when configured, else the block's own burn height and the default pace."""
+    if settings.chain_api_url:
+        return lambda: chain_clock(settings)
+    return lambda: Clock(block.burn_height, settings.seconds_per_burn_block)
+
+
+@job(priority=Priority.NORMAL, max_attempts=5, timeout=120, concurrency=4, enabled=False)
 class ChainBlockReplay(BaseJob):
-    """Replay one block the deployment missed: read it from the chain API and advance the ChainState."""
+    """Process one block: read its transactions from the chain API, apply them, advance the ChainState."""
 
     class Payload(pydantic.BaseModel):
         model_config = pydantic.ConfigDict(extra="forbid")
@@ -26,7 +55,7 @@ class ChainBlockReplay(BaseJob):
         height: int = pydantic.Field(ge=0)
         network: str = NETWORK
 
-    class Settings(ChainApiSettings):
+    class Settings(GovernanceSettings):
         pass
 
     def check_configuration(self, ctx: JobContext) -> None:
@@ -35,12 +64,51 @@ class ChainBlockReplay(BaseJob):
             raise PermanentError("set the chain_api_url setting of job type 'chain_block_replay'")
 
     def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
-        block = ChainClient(ctx.settings.chain_api_url, ctx.settings.chain_timeout_seconds).block(payload.height)
-        # Replays may finish out of order: the state only ever moves forward.
-        ChainState.objects.filter(network=payload.network, last_height__lt=block.height).update(
-            last_height=block.height, block_hash=block.hash, updated_at=timezone.now()
+        client = ChainClient(ctx.settings.chain_api_url, ctx.settings.chain_timeout_seconds)
+        block = client.block_with_transactions(payload.height, contracts_of_interest())
+        outcome = process_block(block, payload.network, clock_for(ctx.settings, block))
+        return JobResult.ok(
+            f"block {block.height}: {outcome.summary()}",
+            data={"height": block.height, "hash": block.hash, "transactions": len(block.txs), **outcome.as_data()},
+            enqueued=outcome.enqueued,
         )
-        return JobResult.ok(f"replayed block {block.height}", data={"height": block.height, "hash": block.hash})
+
+
+@job(
+    priority=Priority.HIGH,
+    max_attempts=5,
+    timeout=120,
+    concurrency=1,
+    enabled=False,
+    # A redelivered block finds the first delivery's job (waiting, running or finished within a week).
+    unique=Unique(period=7 * 24 * 3600),
+)
+class ChainhookBlock(BaseJob):
+    """Apply or roll back one block a chainhook delivered (its transactions are in the payload)."""
+
+    class Payload(pydantic.BaseModel):
+        model_config = pydantic.ConfigDict(extra="forbid")
+
+        hook: str = pydantic.Field(max_length=50)
+        network: str = NETWORK
+        action: Literal["apply", "rollback"]
+        block: ChainBlock
+
+    class Settings(GovernanceSettings):
+        pass
+
+    def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
+        block = payload.block
+        if payload.action == "rollback":
+            with transaction.atomic():
+                undone = rollback_block(block, payload.network)
+            return JobResult.ok(undone.summary(), data={"height": block.height, "hash": block.hash, **undone.as_data()})
+        outcome = process_block(block, payload.network, clock_for(ctx.settings, block))
+        return JobResult.ok(
+            f"block {block.height}: {outcome.summary()}",
+            data={"height": block.height, "hash": block.hash, **outcome.as_data()},
+            enqueued=outcome.enqueued,
+        )
 
 
 @dataclass(frozen=True)

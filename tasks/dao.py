@@ -9,10 +9,11 @@ from jobqueue import JobContext, JobResult, PermanentError, Priority, RateLimite
 from tasks.clients.transactions import CONFIRMED, TransactionClient, TransactionSettings
 from tasks.fields import ContractPrincipal, StacksAddress
 from tasks.models import DAO, AgentAccount
-from tasks.transaction_job import TransactionJob
+from tasks.pipeline import Outcome, confirm_deployment
+from tasks.transaction_job import TX_CONFIRMATION, TransactionJob
 
 
-@job(priority=Priority.HIGH, max_attempts=3, timeout=300, concurrency=1, enabled=False)
+@job(priority=Priority.HIGH, max_attempts=3, timeout=300, concurrency=1, enabled=False, requires=(TX_CONFIRMATION,))
 class DaoDeployment(TransactionJob):
     """Deploy a DAO and its token through the transaction service, one deployment on the chain at a time."""
 
@@ -37,7 +38,8 @@ class DaoDeployment(TransactionJob):
         for dao in pending:
             receipt = client.status(dao.deployment_tx_id)
             if receipt.status == CONFIRMED:
-                DAO.objects.filter(pk=dao.pk).update(is_deployed=True)
+                with transaction.atomic():  # confirmed here first: its launch post goes with it
+                    confirm_deployment(dao, Outcome(), created_by=f"job:{ctx.job_id}")
             elif receipt.failed:
                 DAO.objects.filter(pk=dao.pk).update(is_broadcast=False)
                 ctx.log.warning("deployment of %s failed on the chain: %s", dao, receipt.reason or receipt.status)
@@ -84,16 +86,18 @@ class DaoDeployment(TransactionJob):
             "token_contract": str(contracts.get("token", "")),
             "dex_contract": str(contracts.get("dex", "")),
             "is_broadcast": True,
-            "is_deployed": receipt.status == CONFIRMED,
+            # Deployed once confirmed on the chain (tx_confirmation, or a block that includes it).
+            "is_deployed": False,
             "deployment_tx_id": receipt.tx_id,
             "deployment_job_id": ctx.job_id,
         }
         with transaction.atomic():
             dao, _ = DAO.objects.update_or_create(token_symbol=payload.token_symbol, defaults=fields)
+        self.follow(ctx, receipt.tx_id, "dao_deployment", dao.pk)
         return JobResult.ok("deployment broadcast", data={"dao_id": dao.pk, "tx_id": receipt.tx_id})
 
 
-@job(priority=Priority.MEDIUM, max_attempts=3, timeout=300, concurrency=1, enabled=False)
+@job(priority=Priority.MEDIUM, max_attempts=3, timeout=300, concurrency=1, enabled=False, requires=(TX_CONFIRMATION,))
 class AgentAccountDeploy(TransactionJob):
     """Deploy an agent account for an owner, bound to a DAO's token and DEX contracts, and record it."""
 
@@ -127,4 +131,5 @@ class AgentAccountDeploy(TransactionJob):
             account_contract=str(receipt.details.get("contract", "")),
             tx_id=receipt.tx_id,
         )
+        self.follow(ctx, receipt.tx_id, "agent_account", account.pk)
         return JobResult.ok("account deployed", data={"account_id": account.pk, "tx_id": receipt.tx_id})

@@ -6,6 +6,28 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from jobqueue.fields import EncryptedTextField
+
+
+class XAccount(models.Model):
+    """A posting identity on X: an app's OAuth 1.0a consumer key and secret and the access token
+    and secret that app holds for the user (X answers app-only bearer tokens with 403 for posts
+    and media). Every credential is encrypted at rest."""
+
+    name = models.CharField(max_length=100, unique=True, help_text="a label, e.g. the account's handle")
+    consumer_key = EncryptedTextField()
+    consumer_secret = EncryptedTextField()
+    access_token = EncryptedTextField()
+    access_token_secret = EncryptedTextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "X account"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
 
 class DAO(models.Model):
     """A DAO and its token, from the deployment request to the confirmed contracts."""
@@ -25,7 +47,16 @@ class DAO(models.Model):
     is_deployed = models.BooleanField(default=False, help_text="deployment confirmed on the chain")
     deployment_tx_id = models.CharField(max_length=100, blank=True)
     deployment_job_id = models.UUIDField(null=True, blank=True, help_text="the dao_deployment job that sent it")
+    deployment_tx_status = models.CharField(max_length=40, blank=True, help_text="the chain's final status of it")
     social_handle = models.CharField(max_length=50, blank=True)
+    x_account = models.ForeignKey(
+        XAccount,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="daos",
+        help_text="the identity its posts go out as; none: the tweet type's default identity",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -54,17 +85,31 @@ class Proposal(models.Model):
     content = models.TextField()
     status = models.CharField(max_length=16, choices=ProposalStatus.choices, default=ProposalStatus.OPEN)
     onchain_id = models.PositiveIntegerField(null=True, blank=True)
+    creator = models.CharField(max_length=200, blank=True)
+    created_tx_id = models.CharField(max_length=100, blank=True, help_text="the transaction that created it")
+    # Burn-block (Bitcoin) heights, as the voting contract counts them.
     created_at_block = models.PositiveBigIntegerField(null=True, blank=True)
-    ends_at_block = models.PositiveBigIntegerField(null=True, blank=True)
+    starts_at_block = models.PositiveBigIntegerField(null=True, blank=True, help_text="voting opens")
+    ends_at_block = models.PositiveBigIntegerField(null=True, blank=True, help_text="voting closes")
+    executes_at_block = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="the proposal can be concluded (end plus the execution delay)"
+    )
     evaluated = models.BooleanField(default=False)
     evaluation_summary = models.TextField(blank=True)
     conclusion_tx_id = models.CharField(max_length=100, blank=True)
+    conclusion_tx_status = models.CharField(max_length=40, blank=True)
+    announced_at = models.DateTimeField(null=True, blank=True, help_text="the conclusion's posts were enqueued")
     embedding = models.JSONField(null=True, blank=True, help_text="a list of floats")
     embedding_model = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dao", "onchain_id"], condition=Q(onchain_id__isnull=False), name="tasks_proposal_onchain_id"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -76,10 +121,11 @@ class Vote(models.Model):
     proposal = models.ForeignKey(Proposal, on_delete=models.CASCADE, related_name="votes")
     wallet_address = models.CharField(max_length=64)
     approve = models.BooleanField(help_text="the decision: for (true) or against (false)")
-    confidence = models.FloatField()
+    confidence = models.FloatField(null=True, blank=True, help_text="empty for a vote only seen on the chain")
     reasoning = models.TextField(blank=True)
     voted = models.BooleanField(default=False)
     tx_id = models.CharField(max_length=100, blank=True)
+    tx_status = models.CharField(max_length=40, blank=True, help_text="the chain's final status of the vote")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -98,6 +144,8 @@ class AgentAccount(models.Model):
     dao_dex_contract = models.CharField(max_length=200)
     account_contract = models.CharField(max_length=200, blank=True)
     tx_id = models.CharField(max_length=100)
+    tx_status = models.CharField(max_length=40, blank=True, help_text="the chain's final status of the deployment")
+    is_deployed = models.BooleanField(default=False, help_text="deployment confirmed on the chain")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -153,3 +201,23 @@ class ThreadPost(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job_id} #{self.position}: {self.post_id}"
+
+
+class Chainhook(models.Model):
+    """A Hiro Chainhook that delivers blocks to `POST /api/chainhooks/<name>/`.
+
+    `secret` is the whole `Authorization` header value the chainhook is configured to send
+    (`then_that.http_post.authorization_header`, e.g. `Bearer <random>`)."""
+
+    name = models.SlugField(max_length=50, unique=True)
+    secret = EncryptedTextField(help_text="the Authorization header value the chainhook sends")
+    network = models.CharField(max_length=20, default="mainnet")
+    is_active = models.BooleanField(default=True)
+    last_delivery_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

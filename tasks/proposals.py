@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import json
-from typing import Literal
+from typing import Any, Literal
 
 import pydantic
 from django.db import transaction
 
-from jobqueue import BaseJob, JobContext, JobResult, PermanentError, Priority, RetryableError, job
+from jobqueue import BaseJob, JobContext, JobResult, PermanentError, Priority, RetryableError, SkipJob, job
 from tasks.clients.llm import LLMClient, LLMSettings
-from tasks.clients.transactions import TransactionClient
+from tasks.clients.transactions import TransactionClient, TransactionSettings
 from tasks.fields import RecordId, StacksAddress
+from tasks.governance import GovernanceSettings, chain_clock, wait_until
 from tasks.models import Proposal, ProposalStatus, Vote
-from tasks.transaction_job import TransactionJob
+from tasks.transaction_job import TX_CONFIRMATION, TransactionJob
 
 EVALUATION_PROMPT = (
     "You evaluate governance proposals of a DAO against its mission. Answer with one JSON object "
@@ -62,11 +63,28 @@ def _voting_target(proposal: Proposal) -> tuple[str, int]:
     return proposal.dao.dao_contract, proposal.onchain_id
 
 
-@job(priority=Priority.HIGH, max_attempts=3, timeout=300, concurrency=2, enabled=False)
+@job(priority=Priority.HIGH, max_attempts=3, timeout=300, concurrency=2, enabled=False, requires=(TX_CONFIRMATION,))
 class DaoProposalVote(TransactionJob):
     """Vote every unvoted Vote of a wallet on a proposal through the transaction service."""
 
     Payload = ProposalWallet
+
+    class Settings(TransactionSettings, GovernanceSettings):
+        pass
+
+    def check_prerequisites(self, ctx: JobContext, payload: ProposalWallet) -> None:
+        """Voting must be open: wait (no attempt used) until it opens, skip once it has closed."""
+        proposal = _proposal(payload.proposal_id)
+        if proposal.starts_at_block is None and proposal.ends_at_block is None:
+            return  # a proposal recorded by hand: nothing to wait for
+        clock = chain_clock(ctx.settings)
+        closes = proposal.ends_at_block
+        if closes is not None and clock.burn_height is not None and clock.burn_height >= closes:
+            raise SkipJob(
+                f"too late to vote: voting closed at burn block {closes}, the chain is at {clock.burn_height}"
+            )
+        if proposal.starts_at_block is not None:
+            wait_until(proposal.starts_at_block, "voting opens", ctx.settings, clock)
 
     def execute(self, ctx: JobContext, payload: ProposalWallet) -> JobResult:
         proposal = _proposal(payload.proposal_id)
@@ -91,6 +109,7 @@ class DaoProposalVote(TransactionJob):
             if not receipt.broadcast:
                 raise RetryableError(f"the vote is {receipt.status}, not broadcast yet")
             Vote.objects.filter(pk=vote.pk).update(voted=True, tx_id=receipt.tx_id)
+            self.follow(ctx, receipt.tx_id, "vote", vote.pk)
         return JobResult.ok(f"voted {len(votes)}", data={"vote_ids": [v.pk for v in votes]}, voted=len(votes))
 
 
@@ -100,12 +119,18 @@ class DaoProposalEvaluation(BaseJob):
 
     Payload = ProposalWallet
 
-    class Settings(LLMSettings):
+    class Settings(LLMSettings, GovernanceSettings):
         pass
 
     def check_configuration(self, ctx: JobContext) -> None:
         super().check_configuration(ctx)
         LLMClient.from_settings(ctx.settings)
+
+    def vote_options(self, ctx: JobContext, proposal: Proposal) -> dict[str, Any]:
+        """The vote is scheduled for when voting opens (estimated; the vote checks again when it runs)."""
+        if proposal.starts_at_block is None or not ctx.settings.chain_api_url:
+            return {}
+        return {"run_after": chain_clock(ctx.settings).when(proposal.starts_at_block)}
 
     def execute(self, ctx: JobContext, payload: ProposalWallet) -> JobResult:
         proposal = _proposal(payload.proposal_id)
@@ -114,7 +139,7 @@ class DaoProposalEvaluation(BaseJob):
         if existing is not None:
             # Evaluated by an earlier attempt whose success was not recorded: just hand over again.
             if not existing.voted:
-                ctx.enqueue(DaoProposalVote, follow_up)
+                ctx.enqueue(DaoProposalVote, follow_up, **self.vote_options(ctx, proposal))
             return JobResult.ok("already evaluated", data={"vote_id": existing.pk})
         answer = LLMClient.from_settings(ctx.settings).chat(
             ctx.settings.chat_model,
@@ -133,14 +158,14 @@ class DaoProposalEvaluation(BaseJob):
                 reasoning=evaluation.reasoning,
             )
             Proposal.objects.filter(pk=proposal.pk).update(evaluated=True, evaluation_summary=evaluation.reasoning)
-        ctx.enqueue(DaoProposalVote, follow_up)
+        ctx.enqueue(DaoProposalVote, follow_up, **self.vote_options(ctx, proposal))
         return JobResult.ok(
             f"evaluated: {evaluation.decision}",
             data={"vote_id": vote.pk, **evaluation.model_dump()},
         )
 
 
-@job(priority=Priority.MEDIUM, max_attempts=5, timeout=180, concurrency=1, enabled=False)
+@job(priority=Priority.MEDIUM, max_attempts=5, timeout=180, concurrency=1, enabled=False, requires=(TX_CONFIRMATION,))
 class DaoProposalConclude(TransactionJob):
     """Conclude a proposal on the chain; succeeds only once the transaction service confirms the broadcast."""
 
@@ -148,6 +173,17 @@ class DaoProposalConclude(TransactionJob):
         model_config = pydantic.ConfigDict(extra="forbid")
 
         proposal_id: RecordId
+
+    class Settings(TransactionSettings, GovernanceSettings):
+        pass
+
+    def check_prerequisites(self, ctx: JobContext, payload: Payload) -> None:
+        """Wait (no attempt used) until voting has ended plus the execution delay."""
+        proposal = _proposal(payload.proposal_id)
+        ready_at = proposal.executes_at_block if proposal.executes_at_block is not None else proposal.ends_at_block
+        if ready_at is None or proposal.conclusion_tx_id:
+            return
+        wait_until(ready_at, "the proposal can be concluded", ctx.settings, chain_clock(ctx.settings))
 
     def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
         proposal = _proposal(payload.proposal_id)
@@ -162,4 +198,5 @@ class DaoProposalConclude(TransactionJob):
         if not receipt.broadcast:
             raise RetryableError(f"the conclusion is {receipt.status}, not broadcast yet")
         Proposal.objects.filter(pk=proposal.pk).update(conclusion_tx_id=receipt.tx_id, status=ProposalStatus.CONCLUDED)
+        self.follow(ctx, receipt.tx_id, "conclusion", proposal.pk)
         return JobResult.ok("concluded", data={"tx_id": receipt.tx_id})

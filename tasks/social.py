@@ -9,6 +9,7 @@ import pydantic
 from jobqueue import BaseJob, JobContext, JobResult, PermanentError, Priority, RetryableError, job
 from tasks.clients.images import download_image
 from tasks.clients.llm import LLMClient, LLMSettings
+from tasks.clients.oauth1 import OAuth1Credentials
 from tasks.clients.social import SocialClient, SocialSettings
 from tasks.fields import RecordId
 from tasks.models import DAO, ThreadPost
@@ -61,14 +62,26 @@ class Tweet(BaseJob):
 
     def check_configuration(self, ctx: JobContext) -> None:
         super().check_configuration(ctx)
-        SocialClient.from_settings(ctx.settings)
+        if not ctx.settings.social_api_url:
+            raise PermanentError("set the social_api_url setting of job type 'tweet'")
 
     def check_prerequisites(self, ctx: JobContext, payload: Payload) -> None:
         if payload.dao_id is not None and not DAO.objects.filter(pk=payload.dao_id).exists():
             raise PermanentError(f"DAO {payload.dao_id} does not exist")
 
+    def client(self, ctx: JobContext, dao_id: int | None) -> SocialClient:
+        """Posting as the DAO's own X account when it has one, else as the type's default identity."""
+        dao = DAO.objects.select_related("x_account").filter(pk=dao_id).first() if dao_id is not None else None
+        account = dao.x_account if dao is not None else None
+        if account is None:
+            return SocialClient.from_settings(ctx.settings)
+        identity = OAuth1Credentials(
+            account.consumer_key, account.consumer_secret, account.access_token, account.access_token_secret
+        )
+        return SocialClient.from_settings(ctx.settings, identity, account.name)
+
     def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
-        client = SocialClient.from_settings(ctx.settings)
+        client = self.client(ctx, payload.dao_id)
         posts = split_post(payload.text)
         # Posts a previous attempt of this job already published: continue after them.
         done = dict(ThreadPost.objects.filter(job_id=ctx.job_id).values_list("position", "post_id"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 from rest_framework.routers import SimpleRouter
 
 from jobqueue.api.schema import DocsView, SchemaView
@@ -25,6 +25,7 @@ urlpatterns = [
     path("metrics/", MetricsView.as_view(), name="metrics"),
     path("metrics/prometheus/", PrometheusView.as_view(), name="metrics-prometheus"),
     path("health/", HealthView.as_view(), name="health"),
+    path("", include("tasks.urls")),  # the deployment's own routes (chainhook deliveries)
     *router.urls,
     # Anything else under /api/ is a JSON 404, not the project's HTML page.
     re_path(r"^.*$", not_found),

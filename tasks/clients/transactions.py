@@ -1,13 +1,16 @@
 """The transaction service: an HTTP endpoint that signs and broadcasts contract calls.
 
 Our one boundary for DAO deployment, votes, conclusions and agent account deployment. A call
-carries an idempotency key, so a retried job never broadcasts the same call twice.
+carries an idempotency key, so a retried job never broadcasts the same call twice. Its
+contract is published in docs/transaction-service.openapi.json (reference implementation:
+signer/); every answer is validated against it (`ServiceReceipt`, kept equal to the
+contract's `Receipt` by tests/tasks/test_transaction_contract.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import pydantic
 
@@ -18,6 +21,42 @@ SERVICE = "the transaction service"
 BROADCAST = {"broadcast", "success"}  # statuses that mean the transaction reached the chain
 CONFIRMED = "success"
 FAILED = {"failed", "rejected", "abort_by_response", "abort_by_post_condition"}
+STATUSES = Literal[
+    "queued",
+    "pending",
+    "broadcast",
+    "success",
+    "failed",
+    "rejected",
+    "abort_by_response",
+    "abort_by_post_condition",
+    "dropped_replace_by_fee",
+    "dropped_replace_across_fork",
+    "dropped_too_expensive",
+    "dropped_stale_garbage",
+    "dropped_problematic",
+]
+_CONTRACT = r"^S[PMTN][0-9A-HJKMNP-TV-Z]{38,40}\.[a-zA-Z][a-zA-Z0-9_-]{0,127}$"
+
+
+class DeployedContracts(pydantic.BaseModel):
+    dao: str = pydantic.Field(pattern=_CONTRACT)
+    token: str = pydantic.Field(pattern=_CONTRACT)
+    dex: str = pydantic.Field(pattern=_CONTRACT)
+
+
+class ServiceReceipt(pydantic.BaseModel):
+    """The `Receipt` of the published contract."""
+
+    txid: str | None = pydantic.Field(default=None, min_length=1, max_length=100)
+    status: STATUSES
+    reason: str | None = None
+    nonce: int | None = pydantic.Field(default=None, ge=0)
+    fee: int | None = pydantic.Field(default=None, ge=0)
+    contract_id: str | None = None
+    function_name: str | None = None
+    contracts: DeployedContracts | None = None
+    contract: str | None = pydantic.Field(default=None, pattern=_CONTRACT)
 
 
 class TransactionSettings(pydantic.BaseModel):
@@ -75,10 +114,12 @@ class TransactionClient:
 
 
 def _receipt(body: dict[str, Any]) -> Receipt:
-    tx_id, status = body.get("txid"), body.get("status")
-    if not isinstance(status, str):
-        raise RetryableError(f"{SERVICE} answered without a status")
-    if not tx_id and status not in FAILED:
-        raise RetryableError(f"{SERVICE} answered status {status!r} without a txid")
-    details = {k: v for k, v in body.items() if k not in ("txid", "status", "reason")}
-    return Receipt(str(tx_id or ""), status, str(body.get("reason") or ""), details)
+    try:
+        answer = ServiceReceipt.model_validate(body)
+    except pydantic.ValidationError as exc:
+        where = ", ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()[:3])
+        raise RetryableError(f"{SERVICE} answered outside its contract ({where})") from None
+    if not answer.txid and answer.status not in FAILED:
+        raise RetryableError(f"{SERVICE} answered status {answer.status!r} without a txid")
+    details = answer.model_dump(mode="json", exclude={"txid", "status", "reason"}, exclude_none=True)
+    return Receipt(answer.txid or "", answer.status, answer.reason or "", details)

@@ -70,8 +70,14 @@ def make_dao(db: None) -> Callable[..., DAO]:
 @pytest.fixture
 def make_proposal(make_dao: Callable[..., DAO]) -> Callable[..., Proposal]:
     def build(dao: DAO | None = None, **fields: Any) -> Proposal:
-        values: dict[str, Any] = {"title": "Fund the docs", "content": "Pay two writers for a month.", "onchain_id": 7}
-        return Proposal.objects.create(dao=dao or make_dao(), **{**values, **fields})
+        dao = dao or DAO.objects.filter(token_symbol="FACE").first() or make_dao()
+        # On-chain ids are unique per DAO: 7 for the first proposal, then 8, 9, ...
+        values: dict[str, Any] = {
+            "title": "Fund the docs",
+            "content": "Pay two writers for a month.",
+            "onchain_id": 7 + Proposal.objects.filter(dao=dao).count(),
+        }
+        return Proposal.objects.create(dao=dao, **{**values, **fields})
 
     return build
 

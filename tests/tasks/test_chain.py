@@ -93,6 +93,9 @@ def test_replay_advances_the_state_only_forward(configure: Any, httpserver: HTTP
         httpserver.expect_request(f"/chain/extended/v2/blocks/{height}").respond_with_json(
             {"height": height, "hash": f"0x{height}"}
         )
+        httpserver.expect_request(f"/chain/extended/v2/blocks/{height}/transactions").respond_with_json(
+            {"limit": 50, "offset": 0, "total": 0, "results": []}
+        )
         assert run(enqueue("chain_block_replay", {"height": height})).status == Status.SUCCEEDED
     state = ChainState.objects.get()
     assert (state.last_height, state.block_hash) == (12, "0x12")

@@ -20,7 +20,8 @@ DEPLOYMENT = {
     "origin_address": WALLET,
     "mission": "Build",
 }
-BROADCAST = {"txid": "0xnew", "status": "broadcast", "contracts": {"dao": "SP1.new-dao", "token": "SP1.new-token"}}
+CONTRACTS = {"dao": f"{WALLET}.new-dao", "token": f"{WALLET}.new-token", "dex": f"{WALLET}.new-dex"}
+BROADCAST = {"txid": "0xnew", "status": "broadcast", "contracts": CONTRACTS}
 
 
 def test_deployment_records_the_dao_with_its_tx_id(tx_service: Any, httpserver: HTTPServer) -> None:
@@ -30,7 +31,7 @@ def test_deployment_records_the_dao_with_its_tx_id(tx_service: Any, httpserver: 
     assert job.status == Status.SUCCEEDED, job.last_error
     dao = DAO.objects.get(token_symbol="NEW")
     assert (dao.deployment_tx_id, dao.is_broadcast, dao.is_deployed) == ("0xnew", True, False)
-    assert dao.token_contract == "SP1.new-token"
+    assert dao.token_contract == f"{WALLET}.new-token"
     request = httpserver.log[-1][0]
     assert json.loads(request.get_data())["arguments"]["token_max_supply"] == "21000000"
     assert request.headers["Idempotency-Key"] == f"dao_deployment:{job.pk}"

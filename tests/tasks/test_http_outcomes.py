@@ -14,6 +14,7 @@ from jobqueue import enqueue
 from jobqueue.models import DeadLetter, Job, Status
 from tasks.models import DAO, Proposal, Vote
 from tests.tasks.conftest import DEX, OWNER, TOKEN, WALLET, assert_waits, make_due, run
+from tests.tasks.oauth import DEFAULT_IDENTITY
 
 EVALUATION = {"decision": "approve", "confidence": 0.8, "reasoning": "It serves the mission."}
 CHAT_OK = {"choices": [{"message": {"role": "assistant", "content": json.dumps(EVALUATION)}}]}
@@ -32,7 +33,7 @@ class Case:
     method: str = "POST"
     ok_status: int = 200
     setup: Callable[[Any, Any], None] = lambda dao, proposal: None
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # other paths the job reads, answered OK
 
 
 DEPLOYMENT = {
@@ -92,6 +93,7 @@ CASES = [
         {"height": 5, "hash": "0x05"},
         lambda d, p: {"height": 5},
         method="GET",
+        extra={"/chain/extended/v2/blocks/5/transactions": {"limit": 50, "offset": 0, "total": 0, "results": []}},
     ),
 ]
 
@@ -100,7 +102,7 @@ def settings_for(service: str, httpserver: HTTPServer) -> dict[str, Any]:
     return {
         "tx": {"tx_service_url": httpserver.url_for("/tx"), "tx_service_key": "k"},
         "llm": {"llm_base_url": httpserver.url_for("/llm"), "llm_api_key": "k"},
-        "social": {"social_api_url": httpserver.url_for("/x"), "social_bearer_token": "t"},
+        "social": {"social_api_url": httpserver.url_for("/x"), **DEFAULT_IDENTITY},
         "discord": {"webhook_url": httpserver.url_for("/hook")},
         "chain": {"chain_api_url": httpserver.url_for("/chain")},
     }[service]
@@ -118,6 +120,8 @@ def enqueued(case: Case, httpserver: HTTPServer, configure: Any, make_proposal: 
     proposal: Proposal = make_proposal()
     dao: DAO = proposal.dao
     case.setup(dao, proposal)
+    for path, body in case.extra.items():
+        httpserver.expect_request(path).respond_with_json(body)
     return enqueue(case.name, case.payload(dao, proposal))
 
 

@@ -65,6 +65,8 @@ def test_vote_records_tx_ids_and_sends_the_decision(
     assert job.status == Status.SUCCEEDED, job.last_error
     vote.refresh_from_db()
     assert (vote.voted, vote.tx_id) == (True, "0xv")
+    (follow,) = Job.objects.filter(job_type__name="tx_confirmation")
+    assert follow.payload == {"tx_id": "0xv", "kind": "vote", "object_id": vote.pk}
     sent = json.loads(httpserver.log[0][0].get_data())
     assert sent["action"] == "vote"
     assert sent["arguments"] == {

@@ -6,14 +6,16 @@ import json
 from typing import Any
 
 import pytest
+from django.db import connection
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from jobqueue import enqueue
 from jobqueue.models import Job, Status
-from tasks.models import ThreadPost
+from tasks.models import ThreadPost, XAccount
 from tasks.social import split_post
 from tests.tasks.conftest import make_due, run
+from tests.tasks.oauth import DEFAULT, DEFAULT_IDENTITY, Identity, signed_by
 
 
 def test_split_post_at_word_boundaries() -> None:
@@ -29,7 +31,7 @@ def test_split_post_at_word_boundaries() -> None:
 
 @pytest.fixture
 def social(httpserver: HTTPServer, configure: Any) -> None:
-    configure("tweet", social_api_url=httpserver.url_for("/x"), social_bearer_token="bearer-secret")
+    configure("tweet", social_api_url=httpserver.url_for("/x"), **DEFAULT_IDENTITY)
 
 
 def posts_received(httpserver: HTTPServer) -> list[dict[str, Any]]:
@@ -83,7 +85,7 @@ def test_image_is_downloaded_uploaded_and_attached_to_the_first_post(social: Non
     body = upload.get_data()  # multipart, read raw (parsing it leaves a temporary file open)
     assert b'name="media"' in body
     assert b"\x89PNG fake" in body
-    assert upload.headers["Authorization"] == "Bearer bearer-secret"
+    assert signed_by(upload, DEFAULT)  # multipart: the body is not part of the signature
     sent = posts_received(httpserver)
     assert sent[0]["media"] == {"media_ids": ["m-1"]}
     assert all("media" not in body for body in sent[1:])
@@ -92,7 +94,7 @@ def test_image_is_downloaded_uploaded_and_attached_to_the_first_post(social: Non
 def test_an_oversized_image_is_dead_lettered_without_posting(
     social: None, httpserver: HTTPServer, configure: Any
 ) -> None:
-    configure("tweet", social_api_url=httpserver.url_for("/x"), social_bearer_token="t", image_max_bytes=10)
+    configure("tweet", social_api_url=httpserver.url_for("/x"), image_max_bytes=10, **DEFAULT_IDENTITY)
     httpserver.expect_request("/img/big.jpg").respond_with_data(b"j" * 11, content_type="image/jpeg")
     job = run(enqueue("tweet", {"text": "look", "image_url": httpserver.url_for("/img/big.jpg")}))
     assert job.status == Status.DEAD
@@ -125,3 +127,61 @@ def test_deployment_tweet_refuses_a_dao_without_a_deployed_token(configure: Any,
     assert job.status == Status.DEAD
     assert "has no deployed token" in job.last_error
     assert not Job.objects.filter(job_type__name="tweet").exists()
+
+
+def test_a_dao_posts_as_its_own_x_account(social: None, httpserver: HTTPServer, make_dao: Any) -> None:
+    own = Identity("face-consumer-key", "face-consumer-secret", "7-face-access-token", "face-access-token-secret")
+    account = XAccount.objects.create(
+        name="facedao",
+        consumer_key=own.consumer_key,
+        consumer_secret=own.consumer_secret,
+        access_token=own.access_token,
+        access_token_secret=own.access_token_secret,
+    )
+    dao = make_dao("FACE", x_account=account)
+    numbered_posts(httpserver)
+    assert run(enqueue("tweet", {"text": "gm from FACE", "dao_id": dao.pk})).status == Status.SUCCEEDED
+    assert run(enqueue("tweet", {"text": "gm from the default"})).status == Status.SUCCEEDED
+    first, second = (r for r, _ in httpserver.log if r.path == "/x/tweets")
+    assert signed_by(first, own)
+    assert not signed_by(first, DEFAULT)
+    assert signed_by(second, DEFAULT)
+    assert not signed_by(second, own)
+    # A tampered request no longer verifies: the signature covers method, URL and oauth_* values.
+    first.method = "PUT"
+    assert not signed_by(first, own)
+    # The credentials are stored encrypted.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT consumer_secret, access_token_secret FROM tasks_xaccount")
+        stored = cursor.fetchone()
+    assert all(value and own.consumer_secret not in value and own.access_token_secret not in value for value in stored)
+
+
+def test_an_incomplete_identity_is_refused_with_the_fix(httpserver: HTTPServer, configure: Any, make_dao: Any) -> None:
+    configure("tweet", social_api_url=httpserver.url_for("/x"), social_consumer_key="only-this")
+    job = run(enqueue("tweet", {"text": "gm"}))
+    assert job.status == Status.DEAD
+    assert "link the DAO to an X account, or set the social_consumer_key" in job.last_error
+    account = XAccount.objects.create(name="half", consumer_key="k", consumer_secret="s")
+    dao = make_dao("FACE", x_account=account)
+    job = run(enqueue("tweet", {"text": "gm", "dao_id": dao.pk}))
+    assert "X account 'half' lacks one of its four OAuth 1.0a credentials" in job.last_error
+    assert httpserver.log == []
+
+
+def test_the_admin_keeps_x_credentials_write_only(admin_client: Any) -> None:
+    values = {
+        "name": "facedao",
+        "consumer_key": "ck",
+        "consumer_secret": "cs-1",
+        "access_token": "at",
+        "access_token_secret": "ats",
+    }
+    assert admin_client.post("/admin/tasks/xaccount/add/", values).status_code == 302
+    account = XAccount.objects.get()
+    page = admin_client.get(f"/admin/tasks/xaccount/{account.pk}/change/").content.decode()
+    assert "cs-1" not in page
+    changed = {**values, "consumer_secret": "", "access_token_secret": "ats-2"}
+    assert admin_client.post(f"/admin/tasks/xaccount/{account.pk}/change/", changed).status_code == 302
+    account.refresh_from_db()
+    assert (account.consumer_secret, account.access_token_secret) == ("cs-1", "ats-2")

@@ -1,0 +1,109 @@
+"""`tx_confirmation`: follow a broadcast transaction to its final status on the chain.
+
+The transaction jobs (deployments, votes, conclusions) enqueue one after each broadcast.
+It reads `GET extended/v1/tx/{txid}` until the status is final, waiting with `RateLimited`
+(no attempt used) at a growing interval meanwhile. A successful transaction is applied like a
+block's (`tasks/pipeline.py`): the status is recorded on its object and what follows is
+enqueued (a deployed DAO's launch post, a concluded proposal's posts). An aborted or dropped
+one is recorded on its object and the job fails permanently, leaving a dead letter with the
+chain's reason for an operator.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Literal
+
+import pydantic
+from django.db import transaction
+from django.utils import timezone
+
+from jobqueue import BaseJob, JobContext, JobResult, PermanentError, Priority, RateLimited, job
+from jobqueue.models import Job
+from tasks.chaindata import SUCCESS, is_failure, tx_of_api
+from tasks.clients.chain import ChainClient
+from tasks.governance import GovernanceSettings, chain_clock
+from tasks.models import DAO, AgentAccount, Proposal, Vote
+from tasks.pipeline import apply_transactions
+from tasks.social import DaoDeploymentTweet, Tweet
+from tasks.transaction_job import TX_CONFIRMATION
+from tasks.webhooks import Discord
+
+Kind = Literal["dao_deployment", "agent_account", "vote", "conclusion"]
+
+
+def record_failure(kind: Kind, object_id: int, tx_id: str, status: str) -> None:
+    """Mark the object of an aborted or dropped transaction failed (the block path does the same)."""
+    if kind == "dao_deployment":
+        DAO.objects.filter(pk=object_id, deployment_tx_id=tx_id, is_deployed=False).update(
+            deployment_tx_status=status, is_broadcast=False
+        )
+    elif kind == "agent_account":
+        AgentAccount.objects.filter(pk=object_id, tx_id=tx_id).update(tx_status=status, is_deployed=False)
+    elif kind == "vote":
+        Vote.objects.filter(pk=object_id, tx_id=tx_id).update(tx_status=status)
+    else:
+        Proposal.objects.filter(pk=object_id, conclusion_tx_id=tx_id).update(conclusion_tx_status=status)
+
+
+@job(
+    name=TX_CONFIRMATION,
+    priority=Priority.MEDIUM,
+    max_attempts=5,
+    timeout=60,
+    concurrency=4,
+    enabled=False,
+    requires=(DaoDeploymentTweet, Discord, Tweet),
+)
+class TxConfirmation(BaseJob):
+    """Follow a broadcast transaction until the chain says success, aborted or dropped."""
+
+    class Payload(pydantic.BaseModel):
+        model_config = pydantic.ConfigDict(extra="forbid")
+
+        tx_id: str = pydantic.Field(min_length=1, max_length=100, pattern=r"^[0-9A-Za-z_:-]+$")
+        kind: Kind
+        object_id: int = pydantic.Field(ge=1)
+
+    class Settings(GovernanceSettings):
+        first_check_seconds: float = pydantic.Field(default=15.0, gt=0, description="wait after the broadcast")
+        max_check_seconds: float = pydantic.Field(default=300.0, gt=0, description="longest wait between checks")
+        give_up_after_seconds: float = pydantic.Field(
+            default=48 * 3600.0, gt=0, description="a transaction still pending after this is a dead letter"
+        )
+
+    def check_configuration(self, ctx: JobContext) -> None:
+        super().check_configuration(ctx)
+        if not ctx.settings.chain_api_url:
+            raise PermanentError("set the chain_api_url setting of job type 'tx_confirmation'")
+
+    def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
+        settings = ctx.settings
+        client = ChainClient(settings.chain_api_url, settings.chain_timeout_seconds)
+        raw, events = client.transaction(payload.tx_id)
+        status = str(raw.get("tx_status", "")) if raw else "unknown to the chain API"
+        if status != SUCCESS and not is_failure(status):
+            created = Job.objects.filter(pk=ctx.job_id).values_list("created_at", flat=True).first()
+            waited = timezone.now() - (created or timezone.now())
+            if waited > timedelta(seconds=settings.give_up_after_seconds):
+                raise PermanentError(f"transaction {payload.tx_id} is still {status} after {waited}")
+            # Backoff by age: half the time waited so far, within [first_check, max_check].
+            after = min(settings.max_check_seconds, max(settings.first_check_seconds, waited.total_seconds() / 2))
+            raise RateLimited(f"transaction {payload.tx_id} is {status}", after=after)
+        assert raw is not None  # noqa: S101 - a final status comes from a found transaction
+        tx = tx_of_api(raw, events)
+        with transaction.atomic():
+            outcome = apply_transactions([tx], clock=lambda: chain_clock(settings), created_by=f"job:{ctx.job_id}")
+            if status != SUCCESS:
+                record_failure(payload.kind, payload.object_id, payload.tx_id, status)
+        if status != SUCCESS:
+            result = (raw.get("tx_result") or {}).get("repr", "")
+            raise PermanentError(
+                f"transaction {payload.tx_id} ({payload.kind} {payload.object_id}) failed on the chain: {status}"
+                + (f" {result}" if result else "")
+            )
+        return JobResult.ok(
+            f"{payload.kind} {payload.object_id} confirmed: {outcome.summary()}",
+            data={"tx_id": payload.tx_id, "status": status, **outcome.as_data()},
+            enqueued=outcome.enqueued,
+        )
