@@ -1,10 +1,11 @@
 """Priority under load (side B): CRITICAL jobs enqueued one by one while a no-op backlog drains.
 
 Runs inside a Django process on bench.settings_ours (started by bench.probe). The backlog is
-queued with `enqueue_many` before the cluster starts. Once a first slice of it has finished,
-the harness enqueues the CRITICAL jobs one by one, after each one sleeping the time left
-(estimated from the rate since the previous step) divided among those still to come, so they
-are spread over the drain whatever its speed. Each one's enqueue-to-start is its Attempt's
+queued with `enqueue_many` before the cluster starts; the harness watches the backlog still
+queued and enqueues the CRITICAL jobs one by one as it falls past evenly spaced marks (from
+11/12 to 2/12 of it for ten jobs), so they are spread over the drain whatever its speed and
+each one is enqueued behind a backlog. Outcomes and claims come in units, so on a short
+drain (the smoke run's) several marks may pass at once. Each one's enqueue-to-start is its Attempt's
 `started_at` minus its Job's `created_at`; the backlog still queued at its enqueue is kept,
 to show it really waited behind one.
 """
@@ -31,24 +32,16 @@ def run(jobs: int, critical: int, workers: int, log: str, timeout: float) -> dic
     cluster = Cluster(Path(log), workers)
     try:
         wait_until(lambda: ours.succeeded() > 0 or not cluster.alive(), timeout, 0.005, "the drain did not start")
-        started = began = time.monotonic()
-        done = 0
-        first_slice = max(1, jobs // (critical + 2))
-        wait_until(lambda: ours.succeeded() >= first_slice or not cluster.alive(), timeout, 0.01, "no progress")
-        gaps = []
+        backlog = Job.objects.filter(job_type__name=ours.TYPE, status=Status.QUEUED, priority__lt=Priority.CRITICAL)
+        deadline = time.monotonic() + timeout
         for index in range(critical):
-            # The time left, from the rate since the last step (a new cluster speeds up as the
-            # chunks grow) or since the start if higher (outcomes are written in groups, so one
-            # step may see none), shared among the CRITICAL jobs still to come.
-            now, finished = time.monotonic(), ours.succeeded()
-            per_second = max((finished - done) / max(now - began, 0.001), max(finished, 1) / (now - started))
-            began, done = now, finished
-            gaps.append(max(jobs - finished, 0) / per_second / (critical - index + 1))
-            queued = Job.objects.filter(job_type__name=ours.TYPE, status=Status.QUEUED).exclude(pk__in=ids)
-            behind.append(queued.count())
+            # Evenly spaced marks on the backlog still queued, from (n+1)/(n+2) down to 2/(n+2)
+            # of it: each CRITICAL job is enqueued behind a backlog, spread over the drain.
+            mark = jobs * (critical - index) // (critical + 2)
+            while (left := backlog.count()) > mark and cluster.alive() and time.monotonic() < deadline:
+                time.sleep(0.005)
+            behind.append(left)
             ids.append(str(enqueue(ours.TYPE, priority=Priority.CRITICAL).pk))
-            time.sleep(gaps[-1])
-        result["critical_gaps_ms"] = [round(gap * 1000, 1) for gap in gaps]
         total = jobs + critical
         wait_until(lambda: ours.succeeded() >= total or not cluster.alive(), timeout, 0.1, "drain did not finish")
         result["drain_completed"] = ours.succeeded()
