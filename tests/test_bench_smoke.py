@@ -18,8 +18,8 @@ pytestmark = [pytest.mark.cluster, pytest.mark.timeout(360)]
 
 def _target() -> tuple[list[str], dict[str, str]]:
     # The same kind of database as the suite runs on. On PostgreSQL the harness creates its
-    # own databases on the same server, never the test one, named after the test database
-    # (test_<name>_bench_jobqueue, ...) so that suites run side by side do not collide.
+    # own databases on the same server, never the test one, prefixed with the suite's database
+    # name (<name>_bench_jobqueue, ...) so that suites run side by side do not collide.
     from django.db import connection
 
     if connection.vendor != "postgresql":
@@ -68,13 +68,15 @@ def test_smoke_run_completes_every_job_on_both_sides(tmp_path: Path) -> None:
     # Priority under load: 10 CRITICAL jobs, each enqueued while part of the backlog still waited.
     (priority,) = results["priority"][vendor]
     assert priority["ok"], priority
-    assert priority["drain_completed"] == 510 and len(priority["queued_behind"]) == 10, priority
+    assert priority["drain_completed"] == 510, priority
+    assert len(priority["queued_behind"]) == 10, priority
     assert priority["critical_start_p50_ms"] <= priority["critical_start_p95_ms"], priority
     # Memory: all 40 async jobs were in flight at once when the cluster's RSS was read.
     (memory,) = results["memory"][vendor]
     assert memory["ok"], memory
     assert memory["in_flight_requests"] == memory["in_flight_running_jobs"] == 40, memory
-    assert memory["idle"]["rss_mib"] > 0 and memory["rss_ratio"] > 0, memory
+    assert memory["idle"]["rss_mib"] > 0, memory
+    assert memory["rss_ratio"] > 0, memory
     targets = {t["target"] for t in results["summary"][vendor]["targets"]}
     assert {"I/O drain B async type, jobs/s", "CRITICAL during a drain, enqueue-to-start p95, ms"} <= targets
     assert results["failures"] == []
