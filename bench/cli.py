@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from bench import cases as concurrency
 from bench import ceiling, databases, report
 from bench.probe import MARKER
 
@@ -46,16 +48,29 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--growth-only", action="store_true", help="run only the growth cases (with --growth: all)")
     parser.add_argument("--peers", action="store_true", help="add Celery and Dramatiq on Redis (needs .[bench])")
     parser.add_argument("--smoke", action="store_true", help="a few hundred jobs, one run: only checks completion")
+    parser.add_argument("--io-jobs", type=int, default=1000, help="jobs of the I/O-bound drain (default 1000)")
+    parser.add_argument("--io-delay-ms", type=int, default=200, help="delay of each I/O response (default 200)")
+    parser.add_argument("--priority-jobs", type=int, default=5000, help="no-op backlog of the priority case")
+    parser.add_argument("--priority-critical", type=int, default=10, help="CRITICAL jobs enqueued during it")
+    parser.add_argument("--memory-jobs", type=int, default=200, help="async jobs in flight in the memory case")
+    parser.add_argument(
+        "--memory-hold-ms", type=int, default=30_000, help="the longest each of them is held (released once measured)"
+    )
+    parser.add_argument("--no-concurrency", action="store_true", help="skip the I/O, priority and memory cases")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="where the JSON goes")
     parser.add_argument(
         "--pg-url",
         default=os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432"),
-        help="PostgreSQL server; the harness creates its own databases bench_jobqueue and bench_rawq there",
+        help="PostgreSQL server; the harness creates its own databases bench_jobqueue and bench_rawq there "
+        f"(prefixed with ${databases.PREFIX_VARIABLE} when set)",
     )
     args = parser.parse_args(argv)
+    if not re.fullmatch(r"[a-z0-9_]*", os.environ.get(databases.PREFIX_VARIABLE, "")):
+        parser.error(f"{databases.PREFIX_VARIABLE} may hold only lower-case letters, digits and underscores")
     if args.smoke:
         args.jobs, args.repetitions, args.latency_jobs, args.no_growth = 300, 1, 20, True
         args.growth = args.peers = False
+        args.io_jobs, args.priority_jobs, args.memory_jobs = 40, 500, 40
     return args
 
 
@@ -175,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
         from bench import peers
 
         results["peers"] = peers.run_all(args.jobs, args.repetitions, scratch)
+    if compare and not args.no_concurrency:
+        results |= concurrency.run(args, vendors, urls, scratch, run_probe)
     raw_growth = results["growth"]
     results["growth_raw"] = raw_growth
     results["growth"] = {vendor: report.summarize_growth(cases) for vendor, cases in raw_growth.items()}
@@ -219,4 +236,4 @@ def _failures(results: dict[str, Any]) -> list[str]:
                 failures.append(f"{vendor} growth {case}: {result.get('error')}")
     for name, reps in results.get("peers", {}).items():
         failures += [f"peer {name}: {r.get('error')}" for r in reps if not r.get("ok")]
-    return failures
+    return failures + concurrency.failures(results)

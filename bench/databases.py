@@ -12,6 +12,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Side -> (settings module, database name). Never the test suite's database.
 SIDES = {"ours": ("bench.settings_ours", "bench_jobqueue"), "rawq": ("bench.settings_rawq", "bench_rawq")}
+# Prepended to both database names, so that runs sharing one PostgreSQL server do not collide.
+PREFIX_VARIABLE = "BENCH_DB_PREFIX"
 
 
 def settings_module(side: str) -> str:
@@ -19,7 +21,7 @@ def settings_module(side: str) -> str:
 
 
 def database_url(vendor: str, side: str, pg_base: str, sqlite_dir: Path) -> str:
-    name = SIDES[side][1]
+    name = os.environ.get(PREFIX_VARIABLE, "") + SIDES[side][1]
     if vendor == "sqlite":
         return f"sqlite:///{sqlite_dir / (name + '.sqlite3')}"
     parts = urlsplit(pg_base)

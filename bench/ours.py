@@ -60,23 +60,23 @@ def enqueue_bulk(count: int, batch: int = 500) -> float:
     return count / (time.perf_counter() - began)
 
 
-def bench_attempts() -> QuerySet[Attempt]:
+def bench_attempts(type_name: str = TYPE) -> QuerySet[Attempt]:
     """Attempts of the bench's own type only.
 
     The cluster also runs the product's built-in schedules (the metrics rollup every minute,
     the retention prune): they are part of what side B costs, but they are not bench jobs
     and must not be counted as drained ones.
     """
-    return Attempt.objects.filter(job__job_type__name=TYPE)
+    return Attempt.objects.filter(job__job_type__name=type_name)
 
 
-def succeeded() -> int:
-    return bench_attempts().filter(outcome=Outcome.SUCCEEDED).count()
+def succeeded(type_name: str = TYPE) -> int:
+    return bench_attempts(type_name).filter(outcome=Outcome.SUCCEEDED).count()
 
 
-def drain_window(count: int) -> dict[str, Any]:
+def drain_window(count: int, type_name: str = TYPE) -> dict[str, Any]:
     """Throughput of the first `count` attempts, from the DB's own timestamps."""
-    attempts = bench_attempts()
+    attempts = bench_attempts(type_name)
     finishes = list(attempts.order_by("finished_at").values_list("finished_at", flat=True)[:count])
     first_start = attempts.aggregate(first=Min("started_at"))["first"]
     return {

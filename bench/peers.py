@@ -1,5 +1,6 @@
 """Peers on Redis (optional, `--peers`): Celery (prefork, 2 processes) and Dramatiq (2 processes x
-8 threads) draining the same number of no-op tasks, enqueued before the workers start.
+8 threads) draining the same number of no-op tasks, enqueued before the workers start, and
+the same I/O-bound drain as ours (each task one GET of the delay server).
 
 Only our own keys are touched (prefix `jobqueue-bench`): the Redis server is shared.
 """
@@ -44,24 +45,27 @@ def _clean(peer: str) -> None:
         app.control.purge()
 
 
-def _enqueue(peer: str, count: int) -> float:
+def _enqueue(peer: str, count: int, url: str | None) -> float:
+    """Queue `count` no-op tasks, or with `url` I/O tasks that each GET it."""
     began = time.perf_counter()
     if peer == "celery":
-        from bench.peer_celery import noop as celery_noop
+        from bench import peer_celery
 
         for _ in range(count):
-            celery_noop.delay()
+            peer_celery.noop.delay() if url is None else peer_celery.io.delay(url)
     else:
-        from bench.peer_dramatiq import noop as dramatiq_noop
+        from bench import peer_dramatiq
 
         for _ in range(count):
-            dramatiq_noop.send()
+            peer_dramatiq.noop.send() if url is None else peer_dramatiq.io.send(url)
     return count / (time.perf_counter() - began)
 
 
-def run_once(peer: str, count: int, log: Path, timeout: float = 300) -> dict[str, Any]:
+def run_once(peer: str, count: int, log: Path, timeout: float = 300, url: str | None = None) -> dict[str, Any]:
+    """One drain of `count` tasks (no-op, or I/O on `url`) by the peer's workers started afterwards."""
     _clean(peer)
-    result: dict[str, Any] = {"enqueue_per_s": _enqueue(peer, count), "drain_queued": count}
+    counter = peer if url is None else f"{peer}-io"
+    result: dict[str, Any] = {"enqueue_per_s": _enqueue(peer, count, url), "drain_queued": count}
     with log.open("ab") as out:
         proc = subprocess.Popen(
             [sys.executable, *COMMANDS[peer]], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
@@ -69,7 +73,7 @@ def run_once(peer: str, count: int, log: Path, timeout: float = 300) -> dict[str
         client = _client()
         deadline = time.monotonic() + timeout
         try:
-            while int(client.get(f"{PREFIX}:{peer}:done") or 0) < count and time.monotonic() < deadline:
+            while int(client.get(f"{PREFIX}:{counter}:done") or 0) < count and time.monotonic() < deadline:
                 if proc.poll() is not None:
                     break
                 time.sleep(0.1)
@@ -81,9 +85,9 @@ def run_once(peer: str, count: int, log: Path, timeout: float = 300) -> dict[str
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(5)
-    done = int(client.get(f"{PREFIX}:{peer}:done") or 0)
-    first = float(client.get(f"{PREFIX}:{peer}:first") or 0)
-    last = float(client.get(f"{PREFIX}:{peer}:last") or 0)
+    done = int(client.get(f"{PREFIX}:{counter}:done") or 0)
+    first = float(client.get(f"{PREFIX}:{counter}:first") or 0)
+    last = float(client.get(f"{PREFIX}:{counter}:last") or 0)
     result.update(drain_completed=done, ok=done == count)
     if done > 1 and last > first:
         result["drain_per_s"] = (done - 1) / (last - first)  # first finish to last finish
@@ -99,5 +103,16 @@ def run_all(count: int, repetitions: int, scratch: Path) -> dict[str, list[dict[
         for peer in results:
             outcome = run_once(peer, count, scratch / f"peer-{peer}-{rep}.log")
             print(f"[bench] peer {peer} rep {rep + 1}: {outcome}", file=sys.stderr, flush=True)
+            results[peer].append(outcome)
+    return results
+
+
+def run_io(count: int, repetitions: int, scratch: Path, url: str, timeout: float) -> dict[str, list[dict[str, Any]]]:
+    """The I/O-bound drain on each peer: `count` tasks, each one GET of the delay server's `url`."""
+    results: dict[str, list[dict[str, Any]]] = {"celery": [], "dramatiq": []}
+    for rep in range(repetitions):
+        for peer in results:
+            outcome = run_once(peer, count, scratch / f"peer-io-{peer}-{rep}.log", timeout, url)
+            print(f"[bench] peer {peer} I/O rep {rep + 1}: {outcome}", file=sys.stderr, flush=True)
             results[peer].append(outcome)
     return results

@@ -18,10 +18,19 @@ def main(argv: list[str]) -> int:
     import django
 
     django.setup()
-    from bench import growth, ours, profile, rawq
+    from bench import growth, iobound, memory, ours, priority, profile, rawq
     from bench.measure import Incomplete
 
-    kinds: dict[str, Any] = {"ours": ours.run, "rawq": rawq.run, "growth": growth.run, "profile": profile.run}
+    kinds: dict[str, Any] = {
+        "ours": ours.run,
+        "rawq": rawq.run,
+        "growth": growth.run,
+        "profile": profile.run,
+        "io_ours": iobound.run_ours,
+        "io_rawq": iobound.run_rawq,
+        "priority": priority.run,
+        "memory": memory.run,
+    }
     kind, args = argv[0], json.loads(argv[1])
     try:
         result = {"ok": True, **kinds[kind](**args)}

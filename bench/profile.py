@@ -139,12 +139,13 @@ def queries_per_job(side: str) -> dict[str, Any]:
         from jobqueue import enqueue_many
         from jobqueue.engine.claim import claim
         from jobqueue.engine.pipeline import run_unit
+        from jobqueue.engine.units import Unit
 
         reset()
         enqueue_many([{"type": TYPE}] * jobs)
         claim(1, "warm-up")  # fill the type configuration cache outside the capture
         with CaptureQueriesContext(connection) as pusher:
-            claimed = []
+            claimed: list[Unit] = []
             for _ in range(jobs):  # bounded: another cluster on this database could take jobs
                 taken = claim(2, "profile")
                 if not taken:
@@ -154,7 +155,7 @@ def queries_per_job(side: str) -> dict[str, Any]:
             for unit in claimed:
                 run_unit(unit)
         roles = {"pusher": [q["sql"] for q in pusher], "worker": [q["sql"] for q in worker]}
-        done = len(claimed)
+        done = sum(len(unit.jobs) for unit in claimed)
     else:
         from django.utils import timezone
         from django_q.brokers import get_broker

@@ -61,8 +61,76 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
             key: stat(_ratios(runs.get("ours", []), runs.get("rawq_tuned", []), key))
             for key in ("single_enqueue_per_s", "drain_per_s", "drain_finish_to_finish_per_s")
         }
-        out[vendor] = {"figures": figures, "ratios": ratios, "targets": targets(vendor, figures, ratios, results)}
+        out[vendor] = {"figures": figures, "ratios": ratios, **summarize_concurrency(vendor, results)}
+        out[vendor]["targets"] = targets(vendor, figures, ratios, results) + concurrency_targets(out[vendor], results)
     return out
+
+
+def summarize_concurrency(vendor: str, results: dict[str, Any]) -> dict[str, Any]:
+    """The I/O, priority and memory cases of one database (empty summaries when not run)."""
+    io = results.get("io", {}).get(vendor, {})
+    priority = results.get("priority", {}).get(vendor, [])
+    memory = results.get("memory", {}).get(vendor, [])
+    return {
+        "io": {side: stat(_field(reps, "drain_per_s")) for side, reps in io.items()},
+        "io_ratio_async_to_rawq": stat(_ratios(io.get("ours_async", []), io.get("rawq_tuned_sync", []), "drain_per_s")),
+        "priority": {key: stat(_field(priority, key)) for key in PRIORITY_KEYS},
+        "memory": {
+            "idle_rss_mib": stat([r["idle"]["rss_mib"] for r in memory if r.get("ok")]),
+            "in_flight_rss_mib": stat([r["in_flight"]["rss_mib"] for r in memory if r.get("ok")]),
+            "rss_ratio": stat(_field(memory, "rss_ratio")),
+            "pss_ratio": stat(_field(memory, "pss_ratio")),
+            "in_flight": max((r.get("in_flight_requests", 0) for r in memory if r.get("ok")), default=None),
+        },
+    }
+
+
+PRIORITY_KEYS = ("critical_start_p50_ms", "critical_start_p95_ms", "queued_behind_min")
+
+
+def concurrency_targets(summary: dict[str, Any], results: dict[str, Any]) -> list[dict]:
+    def median(value: dict[str, float] | None) -> float | None:
+        return None if value is None else value["median"]
+
+    io_async = median(summary["io"].get("ours_async"))
+    dramatiq = median(
+        stat([r.get("drain_per_s") for r in results.get("io_peers", {}).get("dramatiq", []) if r.get("ok")])
+    )
+    in_flight = summary["memory"]["in_flight"]
+    rows = [
+        ("I/O drain B async type, jobs/s", io_async, ">= 150", lambda v: v >= 150, "needs the I/O case"),
+        (
+            "I/O drain B async / Dramatiq 2 x 8",
+            io_async / dramatiq if io_async and dramatiq else None,
+            ">= 1.0",
+            lambda v: v >= 1.0,
+            "needs --peers",
+        ),
+        (
+            "CRITICAL during a drain, enqueue-to-start p95, ms",
+            median(summary["priority"]["critical_start_p95_ms"]),
+            "<= 100",
+            lambda v: v <= 100,
+            "needs the priority case",
+        ),
+        (
+            f"cluster RSS, {in_flight or 'N'} async in flight / idle",
+            median(summary["memory"]["rss_ratio"]),
+            "<= 1.5",
+            lambda v: v <= 1.5,
+            "needs the memory case",
+        ),
+    ]
+    return [
+        {
+            "target": name,
+            "value": value,
+            "wanted": wanted,
+            "met": None if value is None else bool(check(value)),
+            "needs": needs,
+        }
+        for name, value, wanted, check, needs in rows
+    ]
 
 
 def targets(vendor: str, figures: dict[str, Any], ratios: dict[str, Any], results: dict[str, Any]) -> list[dict]:
@@ -160,6 +228,7 @@ def table(results: dict[str, Any]) -> str:
         for name, label in (("ratio_ready_1m", "1M ready / 10k ready"), ("ratio_history_1m", "1M history / 10k")):
             if name in growth:
                 lines.append(f"| growth ratio {label} | | | | {cell(growth[name], 2)} |")
+        lines += concurrency_rows(summary)
         if ceiling:
             lines += ["", f"Database ceiling, single-row INSERT commits/s from one connection: {cell(ceiling)}."]
         if not summary["targets"]:
@@ -168,13 +237,41 @@ def table(results: dict[str, Any]) -> str:
         lines += ["", "| target | value | wanted | met |", "| --- | ---: | --- | --- |"]
         for t in summary["targets"]:
             value = "-" if t["value"] is None else f"{t['value']:,.2f}"
-            met = "not measured (needs --growth)" if t["met"] is None else ("yes" if t["met"] else "**no**")
+            needs = t.get("needs", "needs --growth")
+            met = f"not measured ({needs})" if t["met"] is None else ("yes" if t["met"] else "**no**")
             lines.append(f"| {t['target']} | {value} | {t['wanted']} | {met} |")
         lines.append("")
-    peers = results.get("peers")
-    if peers:
-        lines += ["### peers (Redis, no history kept)", "", "| peer | drain jobs/s |", "| --- | ---: |"]
-        for name, reps in peers.items():
-            lines.append(f"| {name} | {cell(stat([r.get('drain_per_s') for r in reps if r.get('ok')]))} |")
+    peers, io_peers = results.get("peers", {}), results.get("io_peers", {})
+    if peers or io_peers:
+        lines += ["### peers (Redis, no history kept)", "", "| peer | drain jobs/s | I/O drain jobs/s |"]
+        lines.append("| --- | ---: | ---: |")
+        for name in dict.fromkeys([*peers, *io_peers]):
+            noop = cell(stat([r.get("drain_per_s") for r in peers.get(name, []) if r.get("ok")]))
+            io = cell(stat([r.get("drain_per_s") for r in io_peers.get(name, []) if r.get("ok")]))
+            lines.append(f"| {name} | {noop} | {io} |")
         lines.append("")
     return "\n".join(lines)
+
+
+def concurrency_rows(summary: dict[str, Any]) -> list[str]:
+    """Table rows of the I/O, priority and memory cases (none when they were not run)."""
+    io, priority, memory = summary.get("io", {}), summary.get("priority", {}), summary.get("memory", {})
+    rows = []
+    if io:
+        ratio = summary.get("io_ratio_async_to_rawq")
+        rows.append(
+            f"| I/O drain, jobs/s: B async type; A sync function | | {cell(io.get('rawq_tuned_sync'))} "
+            f"| {cell(io.get('ours_async'))} | {cell(ratio, 2) if ratio else ''} |"
+        )
+        rows.append(f"| I/O drain, jobs/s: B sync type | | | {cell(io.get('ours_sync'))} | |")
+    if priority and priority.get("critical_start_p95_ms"):
+        rows.append(
+            f"| CRITICAL during a drain, enqueue-to-start p50; p95, ms | | "
+            f"| {cell(priority['critical_start_p50_ms'], 1)}; {cell(priority['critical_start_p95_ms'], 1)} | |"
+        )
+    if memory and memory.get("rss_ratio"):
+        rows.append(
+            f"| cluster RSS, MiB: idle; {memory['in_flight']} async in flight | | "
+            f"| {cell(memory['idle_rss_mib'])}; {cell(memory['in_flight_rss_mib'])} | {cell(memory['rss_ratio'], 2)} |"
+        )
+    return rows

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pydantic
+from asgiref.sync import sync_to_async
 
 from jobqueue import BaseJob, JobContext, JobResult, PermanentError, Priority, job
 from tasks.clients.llm import LLMClient, LLMSettings
@@ -15,7 +16,7 @@ def proposal_text(proposal: Proposal) -> str:
 
 
 # No concurrency limit: the engine counts a batch as batch_size running jobs, so a limit below
-# batch_size would silently shrink every batch (jobqueue/claim.py _fill_batches).
+# batch_size would silently shrink every batch (jobqueue/engine/claim.py counts jobs, not units).
 @job(priority=Priority.LOW, max_attempts=3, timeout=600, batch_size=10, schedule=900, enabled=False)
 class DaoProposalEmbedder(BaseJob):
     """Embed proposals without an embedding, `batch_size` texts per request; with no ids, all of them."""
@@ -32,26 +33,14 @@ class DaoProposalEmbedder(BaseJob):
         super().check_configuration(ctx)
         LLMClient.from_settings(ctx.settings)
 
-    def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
-        # The engine runs a claim of a single job of a batch type through `execute`
-        # (jobqueue/runner.py run_job: `if batch:`), so a batch of one comes here.
-        (outcome,) = self.execute_batch(ctx, [payload])
-        if isinstance(outcome, Exception):
-            raise outcome
-        return outcome
-
-    def execute_batch(self, ctx: JobContext, payloads: list[Payload]) -> list[JobResult | Exception]:
+    async def execute_batch(self, ctx: JobContext, payloads: list[Payload]) -> list[JobResult | Exception]:
         wanted = {pk for payload in payloads for pk in payload.proposal_ids}
-        pending = Proposal.objects.filter(embedding__isnull=True).order_by("pk")
-        if any(not payload.proposal_ids for payload in payloads):  # a scheduled run: every proposal
-            todo = list(pending[: ctx.settings.max_per_run]) + list(pending.filter(pk__in=wanted))
-        else:
-            todo = list(pending.filter(pk__in=wanted))
-        todo = list({p.pk: p for p in todo}.values())
+        everything = any(not payload.proposal_ids for payload in payloads)  # a scheduled run
+        todo = await sync_to_async(self.pending)(ctx, wanted, everything)
         # Nothing to embed means no request at all (the old job paid for a test call every run).
         if todo:
-            self.embed(ctx, todo)
-        existing = set(Proposal.objects.filter(pk__in=wanted).values_list("pk", flat=True))
+            await self.embed(ctx, todo)
+        existing = await sync_to_async(self.existing)(wanted)
         results: list[JobResult | Exception] = []
         for payload in payloads:
             missing = sorted(set(payload.proposal_ids) - existing)
@@ -61,16 +50,27 @@ class DaoProposalEmbedder(BaseJob):
                 results.append(JobResult.ok(f"{len(todo)} embedded in this batch", embedded=len(todo)))
         return results
 
-    def embed(self, ctx: JobContext, proposals: list[Proposal]) -> None:
+    def pending(self, ctx: JobContext, wanted: set[int], everything: bool) -> list[Proposal]:
+        pending = Proposal.objects.filter(embedding__isnull=True).order_by("pk")
+        if everything:
+            todo = list(pending[: ctx.settings.max_per_run]) + list(pending.filter(pk__in=wanted))
+        else:
+            todo = list(pending.filter(pk__in=wanted))
+        return list({p.pk: p for p in todo}.values())
+
+    def existing(self, wanted: set[int]) -> set[int]:
+        return set(Proposal.objects.filter(pk__in=wanted).values_list("pk", flat=True))
+
+    async def embed(self, ctx: JobContext, proposals: list[Proposal]) -> None:
         """One request per `batch_size` proposals; each chunk is stored as soon as it is embedded."""
         client = LLMClient.from_settings(ctx.settings)
         model = ctx.settings.embedding_model
         size = int(ctx.config.batch_size)
         for start in range(0, len(proposals), size):
             chunk = proposals[start : start + size]
-            vectors = client.embed(model, [proposal_text(p) for p in chunk])
+            vectors = await client.embed(model, [proposal_text(p) for p in chunk])
             # A failure in a later chunk leaves these stored, and the retry skips them.
             for proposal, vector in zip(chunk, vectors, strict=True):
-                Proposal.objects.filter(pk=proposal.pk).update(embedding=vector, embedding_model=model)
-            ctx.progress((start + len(chunk)) / len(proposals))
+                await Proposal.objects.filter(pk=proposal.pk).aupdate(embedding=vector, embedding_model=model)
+            await ctx.aprogress((start + len(chunk)) / len(proposals))
         ctx.log.info("embedded %s proposal(s) in %s request(s)", len(proposals), -(-len(proposals) // size))

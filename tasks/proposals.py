@@ -6,6 +6,7 @@ import json
 from typing import Any, Literal
 
 import pydantic
+from asgiref.sync import sync_to_async
 from django.db import transaction
 
 from jobqueue import BaseJob, JobContext, JobResult, PermanentError, Priority, RetryableError, SkipJob, job
@@ -132,16 +133,15 @@ class DaoProposalEvaluation(BaseJob):
             return {}
         return {"run_after": chain_clock(ctx.settings).when(proposal.starts_at_block)}
 
-    def execute(self, ctx: JobContext, payload: ProposalWallet) -> JobResult:
-        proposal = _proposal(payload.proposal_id)
+    async def execute(self, ctx: JobContext, payload: ProposalWallet) -> JobResult:
+        proposal, existing = await sync_to_async(self.read)(payload)
         follow_up = {"proposal_id": proposal.pk, "wallet_address": payload.wallet_address}
-        existing = Vote.objects.filter(proposal=proposal, wallet_address=payload.wallet_address).first()
         if existing is not None:
             # Evaluated by an earlier attempt whose success was not recorded: just hand over again.
             if not existing.voted:
-                ctx.enqueue(DaoProposalVote, follow_up, **self.vote_options(ctx, proposal))
+                ctx.enqueue(DaoProposalVote, follow_up, **await self.avote_options(ctx, proposal))
             return JobResult.ok("already evaluated", data={"vote_id": existing.pk})
-        answer = LLMClient.from_settings(ctx.settings).chat(
+        answer = await LLMClient.from_settings(ctx.settings).chat(
             ctx.settings.chat_model,
             EVALUATION_PROMPT,
             f"DAO: {proposal.dao.name}\nMission: {proposal.dao.mission}\n\n"
@@ -149,6 +149,23 @@ class DaoProposalEvaluation(BaseJob):
             json_answer=True,
         )
         evaluation = parse_evaluation(answer)
+        vote = await sync_to_async(self.record)(proposal, payload, evaluation)
+        ctx.enqueue(DaoProposalVote, follow_up, **await self.avote_options(ctx, proposal))
+        return JobResult.ok(
+            f"evaluated: {evaluation.decision}",
+            data={"vote_id": vote.pk, **evaluation.model_dump()},
+        )
+
+    def read(self, payload: ProposalWallet) -> tuple[Proposal, Vote | None]:
+        """The proposal (with its DAO) and this wallet's vote if an earlier attempt recorded one."""
+        proposal = Proposal.objects.select_related("dao").get(pk=_proposal(payload.proposal_id).pk)
+        return proposal, Vote.objects.filter(proposal=proposal, wallet_address=payload.wallet_address).first()
+
+    async def avote_options(self, ctx: JobContext, proposal: Proposal) -> dict[str, Any]:
+        # The chain clock asks the chain API with a sync client: in a thread, off the event loop.
+        return await sync_to_async(self.vote_options, thread_sensitive=False)(ctx, proposal)
+
+    def record(self, proposal: Proposal, payload: ProposalWallet, evaluation: Evaluation) -> Vote:
         with transaction.atomic():
             vote = Vote.objects.create(
                 proposal=proposal,
@@ -158,11 +175,7 @@ class DaoProposalEvaluation(BaseJob):
                 reasoning=evaluation.reasoning,
             )
             Proposal.objects.filter(pk=proposal.pk).update(evaluated=True, evaluation_summary=evaluation.reasoning)
-        ctx.enqueue(DaoProposalVote, follow_up, **self.vote_options(ctx, proposal))
-        return JobResult.ok(
-            f"evaluated: {evaluation.decision}",
-            data={"vote_id": vote.pk, **evaluation.model_dump()},
-        )
+        return vote
 
 
 @job(priority=Priority.MEDIUM, max_attempts=5, timeout=180, concurrency=1, enabled=False, requires=(TX_CONFIRMATION,))

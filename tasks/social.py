@@ -69,9 +69,9 @@ class Tweet(BaseJob):
         if payload.dao_id is not None and not DAO.objects.filter(pk=payload.dao_id).exists():
             raise PermanentError(f"DAO {payload.dao_id} does not exist")
 
-    def client(self, ctx: JobContext, dao_id: int | None) -> SocialClient:
+    async def client(self, ctx: JobContext, dao_id: int | None) -> SocialClient:
         """Posting as the DAO's own X account when it has one, else as the type's default identity."""
-        dao = DAO.objects.select_related("x_account").filter(pk=dao_id).first() if dao_id is not None else None
+        dao = await DAO.objects.select_related("x_account").filter(pk=dao_id).afirst() if dao_id is not None else None
         account = dao.x_account if dao is not None else None
         if account is None:
             return SocialClient.from_settings(ctx.settings)
@@ -80,33 +80,39 @@ class Tweet(BaseJob):
         )
         return SocialClient.from_settings(ctx.settings, identity, account.name)
 
-    def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
-        client = self.client(ctx, payload.dao_id)
+    async def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
+        client = await self.client(ctx, payload.dao_id)
         posts = split_post(payload.text)
         # Posts a previous attempt of this job already published: continue after them.
-        done = dict(ThreadPost.objects.filter(job_id=ctx.job_id).values_list("position", "post_id"))
+        done = {
+            position: post_id
+            async for position, post_id in ThreadPost.objects.filter(job_id=ctx.job_id).values_list(
+                "position", "post_id"
+            )
+        }
         if done:
             ctx.log.info("resuming the thread after %s of %s posts", len(done), len(posts))
         media_id = None
         if payload.image_url is not None and 0 not in done:
-            content, media_type = download_image(
+            content, media_type = await download_image(
                 str(payload.image_url),
                 timeout=ctx.settings.image_timeout_seconds,
                 max_bytes=ctx.settings.image_max_bytes,
             )
-            media_id = client.upload_media(content, media_type)
+            media_id = await client.upload_media(content, media_type)
         previous = payload.reply_to
         ids: list[str] = []
         for position, text in enumerate(posts):
             if position in done:
                 previous = done[position]
             else:
-                previous = client.create_post(text, reply_to=previous, media_id=media_id if position == 0 else None)
+                first = position == 0
+                previous = await client.create_post(text, reply_to=previous, media_id=media_id if first else None)
                 # Committed at once (the worker runs in autocommit): a failure further on
                 # leaves this post recorded, and the retry starts after it.
-                ThreadPost.objects.create(job_id=ctx.job_id, position=position, post_id=previous)
+                await ThreadPost.objects.acreate(job_id=ctx.job_id, position=position, post_id=previous)
             ids.append(previous)
-            ctx.progress((position + 1) / len(posts), f"{position + 1} of {len(posts)} posts")
+            await ctx.aprogress((position + 1) / len(posts), f"{position + 1} of {len(posts)} posts")
         return JobResult.ok(f"posted a thread of {len(posts)}", data={"post_ids": ids}, posts=len(posts))
 
 
@@ -137,10 +143,10 @@ class DaoDeploymentTweet(BaseJob):
                 )
             raise PermanentError(f"DAO {dao.pk} has no deployed token: deploy it first (dao_deployment)")
 
-    def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
-        dao = DAO.objects.get(pk=payload.dao_id)
+    async def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
+        dao = await DAO.objects.aget(pk=payload.dao_id)
         client = LLMClient.from_settings(ctx.settings)
-        text = client.chat(
+        text = await client.chat(
             ctx.settings.chat_model,
             "You write launch announcements for DAOs. Answer with the post text only, at most 280 characters.",
             f"DAO: {dao.name}\nMission: {dao.mission}\nToken: {dao.token_name} (${dao.token_symbol})\n"

@@ -58,9 +58,9 @@ class Discord(BaseJob):
             raise PermanentError(f"no webhook URL: set the {wanted}webhook_url setting of job type 'discord'")
         return url
 
-    def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
+    async def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
         body: dict[str, Any] = {"content": payload.content, "tts": payload.tts}
         if payload.embeds:
             body["embeds"] = [embed.model_dump(mode="json", exclude_none=True) for embed in payload.embeds]
-        status = post_message(self.webhook_for(ctx, payload), body, timeout=ctx.settings.timeout_seconds)
+        status = await post_message(self.webhook_for(ctx, payload), body, timeout=ctx.settings.timeout_seconds)
         return JobResult.ok("posted", status=status)

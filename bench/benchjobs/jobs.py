@@ -1,8 +1,26 @@
-"""The no-op job type the benchmark drains through our broker and runner."""
+"""The job types the benchmark drains through our broker and runner.
 
+`bench_noop` measures the queue's own cost per job; `bench_io_async` and `bench_io_sync` each
+wait on one response of the harness's delay server (`bench.delayserver`), the first on the
+worker's event loop, the second blocking its worker process.
+"""
+
+from bench.benchjobs import http
 from jobqueue import job
 
 
 @job(max_attempts=1)
 def bench_noop() -> None:
     """Do nothing: what is measured is the queue's own cost per job."""
+
+
+@job(max_attempts=1, timeout=60)
+async def bench_io_async(url: str) -> None:
+    """Await one delayed response (many at once per worker)."""
+    await http.get_async(url)
+
+
+@job(max_attempts=1, timeout=60)
+def bench_io_sync(url: str) -> None:
+    """Wait for one delayed response, blocking the worker (one at a time per worker)."""
+    http.get_sync(url)

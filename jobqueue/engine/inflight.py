@@ -67,7 +67,7 @@ def seconds_per_job(type_name: str) -> float:
 
 
 def observe(type_name: str, seconds: float) -> None:
-    """Fold one job's duration into its type's average (weight 1/4: follows change fast)."""
+    """Fold what one job of a type cost its worker into the type's average (weight 1/4: follows change fast)."""
     slot = _type_slots.get(type_name)
     if _durations is None or slot is None:
         return

@@ -156,9 +156,6 @@ class _UnitRun:
             recorded = []
         for entry in entries:
             self.open.pop(entry.snapshot.id, None)
-            if entry.report.started_at is not None and self.state is not None:
-                seconds = (entry.report.finished_at - entry.report.started_at).total_seconds()
-                inflight.observe(self.unit.type_name, max(0.0, seconds))
         if self.open and time.monotonic() >= self.extend_at:
             # The unit's jobs not yet recorded keep their leases: renewed once half gone.
             transitions.extend(list(self.open.values()), worker=self.worker, timeout=self.unit.timeout)
@@ -180,6 +177,7 @@ class _UnitRun:
 
     def sequentially(self, snapshots: list[JobSnapshot]) -> None:
         assert self.state is not None  # noqa: S101
+        began = time.monotonic()
         for snapshot in snapshots:
             inflight.running(inflight.SEQUENTIAL, snapshot.id)
             instance, ctx, report = self.state.definition.job_class(), self.context(snapshot), self.report(snapshot)
@@ -190,6 +188,9 @@ class _UnitRun:
             if self.due():
                 self._hooks_now(self.flush())
         self._hooks_now(self.flush())
+        # What a job of this type really costs a worker, recording included: chunks are sized
+        # from it (a job's own run time alone would make chunks of no-ops far too long).
+        inflight.observe(self.unit.type_name, (time.monotonic() - began) / len(snapshots))
 
     def batch(self, snapshots: list[JobSnapshot]) -> None:
         assert self.state is not None  # noqa: S101

@@ -8,10 +8,14 @@ credentials.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
+import ssl
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import certifi
 import httpx
 
 from jobqueue import PermanentError, RetryableError
@@ -69,6 +73,22 @@ def check(response: httpx.Response, service: str) -> httpx.Response:
     raise PermanentError(f"{service} refused the request ({status}): {message}")
 
 
+# Built once per process: an httpx client made without one loads the CA bundle again, which
+# costs milliseconds of CPU per client (async jobs each open their own client).
+TLS = ssl.create_default_context(cafile=certifi.where())
+
+
+@contextlib.contextmanager
+def transport_errors(service: str, timeout: float) -> Iterator[None]:
+    """Transport failures (no answer in time, unreachable) as retryable errors."""
+    try:
+        yield
+    except httpx.TimeoutException:
+        raise RetryableError(f"{service} did not answer within {timeout:g} s") from None
+    except httpx.TransportError as exc:
+        raise RetryableError(f"{service} unreachable: {type(exc).__name__}") from None
+
+
 def send(
     service: str,
     method: str,
@@ -79,12 +99,27 @@ def send(
     **kwargs: Any,
 ) -> httpx.Response:
     """One request with a timeout; transport failures become retryable errors."""
-    try:
-        response = httpx.request(method, url, headers=headers, timeout=timeout, **kwargs)
-    except httpx.TimeoutException:
-        raise RetryableError(f"{service} did not answer within {timeout:g} s") from None
-    except httpx.TransportError as exc:
-        raise RetryableError(f"{service} unreachable: {type(exc).__name__}") from None
+    with transport_errors(service, timeout):
+        response = httpx.request(method, url, headers=headers, timeout=timeout, verify=TLS, **kwargs)
+    return check(response, service)
+
+
+async def asend(
+    service: str,
+    method: str,
+    url: str,
+    *,
+    timeout: float,
+    headers: dict[str, str] | None = None,
+    auth: httpx.Auth | None = None,
+    **kwargs: Any,
+) -> httpx.Response:
+    """`send` for async job types: the same request, awaited on the worker's event loop."""
+    with transport_errors(service, timeout):
+        async with httpx.AsyncClient(timeout=timeout, verify=TLS) as client:
+            response = await client.request(
+                method, url, headers=headers, auth=auth or httpx.USE_CLIENT_DEFAULT, **kwargs
+            )
     return check(response, service)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pydantic
 
 from jobqueue import PermanentError, RetryableError
-from tasks.clients.http import bearer, join, json_object, send
+from tasks.clients.http import asend, bearer, join, json_object
 
 SERVICE = "the language model API"
 
@@ -33,13 +33,13 @@ class LLMClient:
             raise PermanentError("set the llm_base_url setting of this job type")
         return cls(settings.llm_base_url, settings.llm_api_key.get_secret_value(), settings.llm_timeout_seconds)
 
-    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        response = send(
+    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = await asend(
             SERVICE, "POST", join(self.base_url, path), timeout=self.timeout, headers=bearer(self.api_key), json=body
         )
         return json_object(response, SERVICE)
 
-    def chat(self, model: str, system: str, user: str, *, json_answer: bool = False) -> str:
+    async def chat(self, model: str, system: str, user: str, *, json_answer: bool = False) -> str:
         """The assistant's answer to one system + user exchange."""
         body: dict[str, Any] = {
             "model": model,
@@ -47,7 +47,7 @@ class LLMClient:
         }
         if json_answer:
             body["response_format"] = {"type": "json_object"}
-        answer = self._post("chat/completions", body)
+        answer = await self._post("chat/completions", body)
         try:
             content = answer["choices"][0]["message"]["content"]
         except (KeyError, IndexError, TypeError):
@@ -56,9 +56,9 @@ class LLMClient:
             raise RetryableError(f"{SERVICE} answered an empty message")
         return content.strip()
 
-    def embed(self, model: str, texts: list[str]) -> list[list[float]]:
+    async def embed(self, model: str, texts: list[str]) -> list[list[float]]:
         """One vector per text, in the order of `texts`, from a single request."""
-        answer = self._post("embeddings", {"model": model, "input": texts})
+        answer = await self._post("embeddings", {"model": model, "input": texts})
         items = answer.get("data")
         if not isinstance(items, list) or len(items) != len(texts):
             raise RetryableError(

@@ -13,7 +13,7 @@ from typing import Any
 import pydantic
 
 from jobqueue import PermanentError, RetryableError
-from tasks.clients.http import join, json_object, send
+from tasks.clients.http import asend, join, json_object
 from tasks.clients.oauth1 import OAuth1, OAuth1Credentials
 
 SERVICE = "the social API"
@@ -61,28 +61,28 @@ class SocialClient:
             )
         return cls(settings.social_api_url, credentials, settings.social_timeout_seconds)
 
-    def _post(self, path: str, **kwargs: Any) -> dict[str, Any]:
-        response = send(
+    async def _post(self, path: str, **kwargs: Any) -> dict[str, Any]:
+        response = await asend(
             SERVICE, "POST", join(self.base_url, path), timeout=self.timeout, auth=OAuth1(self.credentials), **kwargs
         )
         return json_object(response, SERVICE)
 
-    def upload_media(self, content: bytes, media_type: str) -> str:
+    async def upload_media(self, content: bytes, media_type: str) -> str:
         """Upload an image; return its media id."""
         return _id_of(
-            self._post(
+            await self._post(
                 "media/upload", files={"media": ("image", content, media_type)}, data={"media_category": "tweet_image"}
             )
         )
 
-    def create_post(self, text: str, *, reply_to: str | None = None, media_id: str | None = None) -> str:
+    async def create_post(self, text: str, *, reply_to: str | None = None, media_id: str | None = None) -> str:
         """Publish one post; return its id."""
         body: dict[str, Any] = {"text": text}
         if reply_to:
             body["reply"] = {"in_reply_to_tweet_id": reply_to}
         if media_id:
             body["media"] = {"media_ids": [media_id]}
-        return _id_of(self._post("tweets", json=body))
+        return _id_of(await self._post("tweets", json=body))
 
 
 def _id_of(body: dict[str, Any]) -> str:

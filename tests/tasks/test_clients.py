@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import logging
 from datetime import UTC, datetime, timedelta
@@ -89,7 +90,7 @@ def test_credentials_appear_in_no_error_and_no_log_line(
 def test_malformed_embeddings_answer_is_retryable(httpserver: HTTPServer) -> None:
     httpserver.expect_request("/v1/embeddings").respond_with_json({"data": [{"index": 0, "embedding": [0.1]}]})
     with pytest.raises(RetryableError, match="1 embeddings for 2 texts"):
-        LLMClient(httpserver.url_for("/v1"), "", 5).embed("m", ["a", "b"])
+        asyncio.run(LLMClient(httpserver.url_for("/v1"), "", 5).embed("m", ["a", "b"]))
 
 
 def test_image_download_refuses_other_types_and_oversized_images(httpserver: HTTPServer) -> None:
@@ -97,7 +98,8 @@ def test_image_download_refuses_other_types_and_oversized_images(httpserver: HTT
     httpserver.expect_request("/big.png").respond_with_data(b"x" * 2048, content_type="image/png")
     httpserver.expect_request("/ok.webp").respond_with_data(b"RIFF....WEBP", content_type="image/webp")
     with pytest.raises(PermanentError, match="text/html"):
-        download_image(httpserver.url_for("/page"), timeout=5, max_bytes=1024)
+        asyncio.run(download_image(httpserver.url_for("/page"), timeout=5, max_bytes=1024))
     with pytest.raises(PermanentError, match="at most 1024"):
-        download_image(httpserver.url_for("/big.png"), timeout=5, max_bytes=1024)
-    assert download_image(httpserver.url_for("/ok.webp"), timeout=5, max_bytes=1024) == (b"RIFF....WEBP", "image/webp")
+        asyncio.run(download_image(httpserver.url_for("/big.png"), timeout=5, max_bytes=1024))
+    image = asyncio.run(download_image(httpserver.url_for("/ok.webp"), timeout=5, max_bytes=1024))
+    assert image == (b"RIFF....WEBP", "image/webp")
