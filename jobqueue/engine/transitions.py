@@ -92,6 +92,14 @@ def renew_held(cluster: str, held: Sequence[str], timeout: int) -> set[str]:
     return {sql.read_id(row[0]) for row in found}
 
 
+def hold_in_rate_window(job_ids: Sequence[str]) -> None:
+    """Claims of rate-limited types still waiting for a worker count as starting now: a row
+    left at its claim time would leave the window before the job starts, and let the window
+    take more starts than its limit."""
+    if job_ids:
+        RateLimitStart.objects.filter(job_id__in=list(job_ids)).update(at=timezone.now())
+
+
 def release_unheld(cluster: str, held: Sequence[str], older_than: datetime) -> list[str]:
     """Hand back claims the database credits to this cluster that it does not hold."""
     params = [cluster, sql.when(older_than), *(sql.job_id(j) for j in held)]

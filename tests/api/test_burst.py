@@ -19,7 +19,7 @@ THREADS, REQUESTS = 8, 30
 
 @pytest.mark.timeout(180)
 def test_concurrent_enqueues_never_answer_500(live_server: Any, make_user: Any, settings: Any) -> None:
-    user = make_user("burst", "jobqueue.add_job")
+    user = make_user("burst", "jobqueue.add_job", "jobqueue.enqueue_echo")
     headers = {"Authorization": f"Bearer {create_token(user, 'burst').secret}"}
 
     def burst(thread: int) -> list[int]:

@@ -157,7 +157,6 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(make_user, i
     # The generated calls reached the happy paths, not only the validation errors.
     assert statuses[("POST /api/jobs/", 201)] > 0
     assert statuses[("GET /api/jobs/", 200)] > 0
-    assert elapsed < 60
 
 
 def test_links_lead_from_enqueues_and_lists_to_the_objects(api) -> None:
@@ -227,4 +226,3 @@ def test_schemathesis_stateful_follows_the_links(make_user, in_process_wsgi) -> 
         "POST /api/dead-letters/{id}/discard/",
     )
     assert sum(n for (label, code), n in reached.items() if label in dead_letter_calls and code != 404) > 0
-    assert elapsed < 90
