@@ -11,11 +11,13 @@ the apps load are registered: enqueueing any other task is refused.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import re
 from typing import TYPE_CHECKING, Any
 
 import django
 import pydantic
+from asgiref.sync import sync_to_async
 from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 
@@ -87,10 +89,15 @@ def _register(task: Task[Any, Any]) -> None:
     def execute(self: BaseJob, ctx: Any, payload: TaskPayload) -> Any:
         return run_task(name, ctx.job_id, payload)
 
+    async def aexecute(self: BaseJob, ctx: Any, payload: TaskPayload) -> Any:
+        return await arun_task(name, ctx.job_id, payload)
+
+    # An async task becomes an async job type: many of its jobs run at once on a worker's loop.
+    method = aexecute if inspect.iscoroutinefunction(task.func) else execute
     job_class = type(
         f"{task.func.__name__}_task",
         (BaseJob,),
-        {"Payload": TaskPayload, "execute": execute, "__module__": task.func.__module__, "__doc__": task.func.__doc__},
+        {"Payload": TaskPayload, "execute": method, "__module__": task.func.__module__, "__doc__": task.func.__doc__},
     )
     description = (task.func.__doc__ or "").strip().split("\n")[0] or f"Django task {task.module_path}"
     # Django's tasks run once: a failure is final unless an operator raises max_attempts.
@@ -110,14 +117,25 @@ def run_task(name: str, job_id: Any, payload: TaskPayload) -> Any:
     return normalize_json(value)
 
 
+async def arun_task(name: str, job_id: Any, payload: TaskPayload) -> Any:
+    """`run_task` for an async task, awaited on the worker's event loop."""
+    task = _TASKS[name]
+    if task.takes_context:
+        result = await sync_to_async(task.get_backend().get_result)(str(job_id))
+        value = await task.acall(TaskContext(task_result=result), *payload.args, **payload.kwargs)
+    else:
+        value = await task.acall(*payload.args, **payload.kwargs)
+    return normalize_json(value)
+
+
 class JobQueueBackend(BaseTaskBackend):
     """Runs Django's tasks on the job queue: priority, run_after and results from its Job rows."""
 
     supports_defer = True
     supports_priority = True
     supports_get_result = True
-    # Async functions wait for the engine's async execution (not in this backend yet).
-    supports_async_task = False
+    # An async task runs as an async job type (up to ASYNC_CONCURRENCY at once per worker).
+    supports_async_task = True
 
     def __init__(self, alias: str, params: dict[str, Any]) -> None:
         super().__init__(alias, params)

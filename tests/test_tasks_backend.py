@@ -37,7 +37,7 @@ def test_the_backend_declares_what_it_supports() -> None:
     backend = task_backends["default"]
     assert isinstance(backend, JobQueueBackend)
     assert (backend.supports_defer, backend.supports_priority, backend.supports_get_result) == (True, True, True)
-    assert backend.supports_async_task is False
+    assert backend.supports_async_task is True
 
 
 def test_each_task_is_a_job_type_record() -> None:
@@ -177,10 +177,11 @@ def test_a_task_declared_after_start_up_is_refused_at_enqueue() -> None:
     assert job_type_name(declared_late) not in set(JobType.objects.values_list("name", flat=True))
 
 
-async def coroutine_task() -> None:
-    return None
-
-
-def test_async_tasks_are_refused_until_the_engine_runs_them() -> None:
-    with pytest.raises(InvalidTaskError, match="async"):
-        task(coroutine_task)
+def test_async_tasks_run_as_an_async_job_type() -> None:
+    results = [tasks.wait_and_echo.enqueue(f"t{i}") for i in range(5)]
+    assert JobType.objects.filter(name=job_type_name(tasks.wait_and_echo)).exists()
+    assert drain() == ["succeeded"] * 5
+    assert [tasks.wait_and_echo.get_result(r.id).return_value for r in results] == [f"t{i}" for i in range(5)]
+    ctx = tasks.whoami_async.enqueue(tag="async")
+    drain()
+    assert tasks.whoami_async.get_result(ctx.id).return_value == {"tag": "async", "id": ctx.id}

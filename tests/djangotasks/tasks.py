@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 try:
@@ -31,3 +32,15 @@ def fail(message: str) -> None:
 @task(takes_context=True)
 def whoami(context: TaskContext, tag: str) -> dict[str, object]:
     return {"tag": tag, "id": context.task_result.id, "attempt": context.attempt}
+
+
+@task
+async def wait_and_echo(text: str, seconds: float = 0.05) -> str:
+    """An async task: awaited on a worker's event loop, many at once."""
+    await asyncio.sleep(seconds)
+    return text
+
+
+@task(takes_context=True)
+async def whoami_async(context: TaskContext, tag: str) -> dict[str, object]:
+    return {"tag": tag, "id": context.task_result.id}
