@@ -27,7 +27,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from jobqueue import enqueue
-from jobqueue.models import ClusterHeartbeat, DeadLetter, Job, JobType
+from jobqueue.models import ClusterHeartbeat, DeadLetter, Job
 from jobqueue.registry import registry
 from jobqueue.services.tokens import create_token
 from tests.api.conftest import EVERYTHING
@@ -36,7 +36,6 @@ from tests.helpers import drain
 pytestmark = pytest.mark.django_db
 
 EXAMPLES_PER_OPERATION = 25
-STATEFUL_SCENARIOS = 40
 
 
 def test_schema_needs_credentials(client) -> None:
@@ -170,59 +169,3 @@ def test_links_lead_from_enqueues_and_lists_to_the_objects(api) -> None:
         "job_types_partial_update",
         "job_types_run_create",
     }
-
-
-def test_schemathesis_stateful_follows_the_links(make_user, in_process_wsgi) -> None:
-    user = make_user("stateful", *EVERYTHING)
-    headers = {"Authorization": f"Bearer {create_token(user, 'stateful').secret}"}
-    for _ in range(3):
-        enqueue("permanent_failure", {})
-    drain()
-    keep_cluster_live()
-    schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", in_process_wsgi, headers=headers)
-    checks = [
-        not_a_server_error,
-        status_code_conformance,
-        content_type_conformance,
-        response_headers_conformance,
-        response_schema_conformance,
-    ]
-    reached: Counter[tuple[str, int]] = Counter()
-
-    class Scenarios(schema.as_state_machine()):  # type: ignore[misc]
-        def setup(self) -> None:
-            # Each scenario starts with an unresolved dead letter (the previous may have re-queued them all).
-            job = Job.objects.create(job_type=JobType.objects.get(name="echo"), payload={"value": 1}, status="dead")
-            DeadLetter.objects.create(job=job, job_type=job.job_type, reason="attempts_exhausted", attempts=1)
-
-        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, object]:
-            keep_cluster_live()
-            return {"headers": headers}
-
-        def validate_response(self, response, case, additional_checks=None, **kwargs) -> None:  # type: ignore[no-untyped-def]
-            reached[(f"{case.method} {case.path}", response.status_code)] += 1
-            case.validate_response(response, checks=checks)
-
-    started = time.monotonic()
-    Scenarios.run(
-        settings=settings(
-            max_examples=STATEFUL_SCENARIOS,
-            stateful_step_count=6,
-            deadline=None,
-            database=None,
-            derandomize=True,
-            suppress_health_check=list(HealthCheck),
-        )
-    )
-    elapsed = time.monotonic() - started
-    print(f"stateful: {sum(reached.values())} calls in {elapsed:.1f} s")
-    for (label, code), count in sorted(reached.items()):
-        print(f"  {label} {code}: {count}")
-    # Following the links reached single jobs and dead letters by the ids other calls returned.
-    assert reached[("GET /api/jobs/{id}/", 200)] > 0
-    dead_letter_calls = (
-        "GET /api/dead-letters/{id}/",
-        "POST /api/dead-letters/{id}/requeue/",
-        "POST /api/dead-letters/{id}/discard/",
-    )
-    assert sum(n for (label, code), n in reached.items() if label in dead_letter_calls and code != 404) > 0
