@@ -12,10 +12,15 @@ os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-not-for-production")
 os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "YmVuY2gtb25seS1maWVsZC1lbmNyeXB0aW9uLWtleTA=")  # bench only
 
 from config.settings import *  # noqa: F403
-from config.settings import INSTALLED_APPS, env
+from config.settings import CLUSTER_CONN_MAX_AGE, DATABASES, INSTALLED_APPS, env
 
 # django_q first, so that `qcluster` is django-q2's own command, not the job queue's wrapper.
 INSTALLED_APPS = ["django_q", *(app for app in INSTALLED_APPS if app != "django_q")]
+
+# django-q2's own qcluster does not turn the web's connection pool off as ours does (a pool's
+# threads do not survive its forks): its processes keep one persistent connection each, like ours.
+DATABASES["default"].get("OPTIONS", {}).pop("pool", None)
+DATABASES["default"]["CONN_MAX_AGE"] = CLUSTER_CONN_MAX_AGE
 
 # jobqueue.E004 refuses any broker but ours; this bench-only module runs django-q2's on purpose.
 SILENCED_SYSTEM_CHECKS = ["jobqueue.E004"]

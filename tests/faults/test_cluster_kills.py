@@ -85,3 +85,7 @@ def test_whole_cluster_sigkill_then_replacement_loses_no_job(stage: FaultStage) 
     assert tally.last_finish is not None
     assert tally.last_finish - killed_at < RECOVERY_BOUND
     assert survivor.proc.poll() is None
+    # Two clusters of 2 workers: one persistent connection per worker, the pusher and its
+    # LISTEN connection each (no pool in cluster processes), and this query's own.
+    connections = stage.query("SELECT count(*) FROM pg_stat_activity WHERE datname = %s", stage.name)[0][0]
+    assert connections <= 2 * (2 + 2) + 1, connections
