@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from drf_spectacular.drainage import set_override
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from jobqueue.api.serializers.strict import StrictSerializer
@@ -123,7 +123,7 @@ class OptionField(serializers.Field):
         text = {"type": "string", "maxLength": option.max_length}
         # Any value may also be sent as text, in the forms environment pins take.
         schema = text if option.json_type == "string" else {"oneOf": [{"type": option.json_type}, text]}
-        set_override(self, "field", schema)
+        extend_schema_field(schema)(self)
 
     def to_internal_value(self, data: Any) -> Any:
         if is_blank(data):
