@@ -279,3 +279,62 @@ def sqlite_journal_mode(connection: Any) -> str | None:
         if opened:
             connection.close()
     return str(row[0]).lower() if row else None
+
+
+# The databases the engine's SQL (jobqueue.engine.sql) runs on, and the oldest version of each:
+# RETURNING (SQLite 3.35), SELECT ... FOR UPDATE SKIP LOCKED (MariaDB 10.6, MySQL 8.0),
+# PostgreSQL as Django 5.2 and 6.x require it.
+MINIMUM_VERSIONS = {"sqlite": (3, 35), "postgresql": (14,), "mariadb": (10, 6), "mysql": (8, 0)}
+SUPPORTED = "SQLite >= 3.35, PostgreSQL >= 14, MariaDB >= 10.6, MySQL >= 8.0"
+_NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL", "mariadb": "MariaDB", "mysql": "MySQL"}
+
+
+def unsupported_database(vendor: str, version: tuple[int, ...] | None) -> CheckMessage | None:
+    """E030 for a database the job queue cannot run on (`version` None: not known yet)."""
+    if vendor not in MINIMUM_VERSIONS:
+        return Error(
+            f"the job queue does not run on this database ({vendor})",
+            hint=f"Supported: {SUPPORTED}.",
+            id="jobqueue.E030",
+        )
+    if version is not None and version < MINIMUM_VERSIONS[vendor]:
+        found = ".".join(str(part) for part in version)
+        return Error(
+            f"the job queue does not run on {_NAMES[vendor]} {found}",
+            hint=f"Supported: {SUPPORTED}.",
+            id="jobqueue.E030",
+        )
+    return None
+
+
+def check_database(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E030: a database backend the job queue does not support (or a SQLite library too old);
+    known without connecting."""
+    from django.db import connection
+
+    wrapper: Any = connection  # the backend's own attributes (Database, pg_version, mysql_version)
+    version = wrapper.Database.sqlite_version_info if connection.vendor == "sqlite" else None
+    message = unsupported_database(connection.vendor, version)
+    return [message] if message else []
+
+
+def check_database_version(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E030: a server version too old (run by migrate and `check --database default`, so that
+    the tables are never created on a database where claims would fail)."""
+    if not databases or "default" not in databases:
+        return []
+    from django.db import connection
+
+    wrapper: Any = connection
+    vendor = connection.vendor
+    version: tuple[int, ...] | None = None
+    if vendor == "mysql":
+        vendor = "mariadb" if wrapper.mysql_is_mariadb else "mysql"
+        version = tuple(wrapper.mysql_version)
+    elif vendor == "postgresql":
+        connection.ensure_connection()
+        version = divmod(wrapper.pg_version, 10000)
+    elif vendor == "sqlite":
+        version = wrapper.Database.sqlite_version_info
+    message = unsupported_database(vendor, version)
+    return [message] if message else []
