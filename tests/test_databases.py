@@ -12,7 +12,8 @@ from django.utils import timezone
 from jobqueue import enqueue
 from jobqueue.checks import unsupported_database
 from jobqueue.engine import sql
-from jobqueue.models import Job, JobType, Status
+from jobqueue.models import Job, JobType, Status, new_id
+from jobqueue.services import enqueue_many
 
 
 @pytest.mark.parametrize(
@@ -125,3 +126,20 @@ def test_the_only_partial_unique_constraint_lost_on_mariadb_is_the_one_migration
     with override_settings(SILENCED_SYSTEM_CHECKS=[]):
         lost = [m.obj for m in checks.run_checks(databases=["default"]) if m.id == "models.W036"]
     assert lost == ([Job] if connection.vendor == "mysql" else [])
+
+
+def test_ids_made_in_one_process_increase_even_within_a_millisecond() -> None:
+    ids = [new_id() for _ in range(2000)]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)
+    assert {i.version for i in ids} == {7}
+
+
+@pytest.mark.django_db
+def test_equal_jobs_enqueued_together_are_claimed_first_in_first_out() -> None:
+    jobs = enqueue_many([{"type": "echo", "payload": {"value": i}} for i in range(30)])
+    echo = JobType.objects.get(name="echo")
+    params = [sql.when(timezone.now()), echo.pk, 30]
+    with transaction.atomic():
+        found = [sql.read_id(row[0]) for row in sql.rows("select_ready", params, types=1)]
+    assert found == [str(j.pk) for j in jobs]

@@ -74,7 +74,7 @@ def _build(name: str, vendor: str, shape: tuple[tuple[str, int], ...]) -> tuple[
 
 def _build_returning(name: str, vendor: str, n: dict[str, int]) -> str:
     """PostgreSQL and SQLite: one statement each, `UPDATE ... RETURNING` where rows come back."""
-    job = Job._meta.db_table
+    job = _JOB
     pg = vendor == "postgresql"
     if name == "select_ready":
         # Ready jobs of the given types, highest priority first, oldest first within one.
@@ -125,6 +125,8 @@ def _build_mysql(name: str, n: dict[str, int]) -> tuple[Step, ...]:
         read = f"SELECT id, job_type_id, attempts FROM {job} WHERE id IN ({ids})"  # noqa: S608
         return Step(f"{_SET_CLAIMED} WHERE id IN ({ids})"), Step(read, 3, answer=True)
     if name == "start_unit":
+        # The guarded rows read (and locked) first; the update under the same guard then
+        # changes exactly those. Likewise renew_held and release_unheld.
         pairs = " OR ".join(["(id = %s AND attempts = %s)"] * n["jobs"])
         guard = f"status = {_RUNNING} AND claimed_by = %s AND ({pairs})"
         read = f"SELECT {_STARTED_COLUMNS} FROM {job} WHERE {guard} FOR UPDATE"  # noqa: S608
