@@ -318,23 +318,22 @@ def check_database(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     return [message] if message else []
 
 
-def check_database_version(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """E030: a server version too old (run by migrate and `check --database default`, so that
-    the tables are never created on a database where claims would fail)."""
-    if not databases or "default" not in databases:
-        return []
-    from django.db import connection
+def check_database_version(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E030: a database server too old. It asks the server, so every command that runs the
+    checks (qcluster, runserver, migrate) refuses it before starting; an unreachable server
+    is left to the command itself to report."""
+    from django.db import DatabaseError, connection
 
-    wrapper: Any = connection
-    vendor = connection.vendor
-    version: tuple[int, ...] | None = None
-    if vendor == "mysql":
-        vendor = "mariadb" if wrapper.mysql_is_mariadb else "mysql"
-        version = tuple(wrapper.mysql_version)
-    elif vendor == "postgresql":
-        connection.ensure_connection()
-        version = divmod(wrapper.pg_version, 10000)
-    elif vendor == "sqlite":
-        version = wrapper.Database.sqlite_version_info
+    wrapper: Any = connection  # the backend's own attributes (mysql_version, pg_version)
+    try:
+        if connection.vendor == "mysql":
+            vendor = "mariadb" if wrapper.mysql_is_mariadb else "mysql"
+            version = tuple(wrapper.mysql_version)
+        elif connection.vendor == "postgresql":
+            vendor, version = "postgresql", divmod(wrapper.pg_version, 10000)
+        else:
+            return []  # SQLite's library version is known without connecting (check_database)
+    except DatabaseError:
+        return []
     message = unsupported_database(vendor, version)
     return [message] if message else []
