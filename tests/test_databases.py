@@ -107,10 +107,10 @@ def test_the_claim_reads_the_waiting_jobs_from_an_index_in_claim_order() -> None
         Job.objects.create(job_type=echo, priority=priority)
     for status in (Status.SUCCEEDED, Status.DEAD):
         Job.objects.create(job_type=echo, priority=9, status=status)
-    (step,) = sql._build("select_ready", connection.vendor, (("types", 1),))
+    text = sql._build("select_ready", connection.vendor, (("types", 1),))
     params = [sql.when(timezone.now()), echo.pk, 10]
     with transaction.atomic():
-        plan = _plan(step.text, params)
+        plan = _plan(text, params)
         found = sql.rows("select_ready", params, types=1)
     index = "jq_job_claim_gen" if connection.vendor == "mysql" else "jq_job_claim"
     assert index in plan

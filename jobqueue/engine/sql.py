@@ -65,8 +65,13 @@ class Step:
     answer: bool = False  # its rows are the answer (else the last statement's row count is)
 
 
+def _build(name: str, vendor: str, shape: tuple[tuple[str, int], ...]) -> str:
+    """The text of statement `name` (its statements joined by "; " where it has several)."""
+    return "; ".join(step.text for step in _steps(name, vendor, shape))
+
+
 @functools.lru_cache(maxsize=512)
-def _build(name: str, vendor: str, shape: tuple[tuple[str, int], ...]) -> tuple[Step, ...]:
+def _steps(name: str, vendor: str, shape: tuple[tuple[str, int], ...]) -> tuple[Step, ...]:
     if vendor == "mysql":
         return _build_mysql(name, dict(shape))
     return (Step(_build_returning(name, vendor, dict(shape))),)
@@ -244,7 +249,7 @@ def run(name: str, params: Sequence[Any], **shape: int) -> list[tuple[Any, ...]]
     """Execute statement `name` (sized by `shape`, e.g. ids=3) with `params`.
 
     Returns the rows of a statement that returns rows, else the number of rows changed."""
-    steps = _build(name, connection.vendor, tuple(sorted(shape.items())))
+    steps = _steps(name, connection.vendor, tuple(sorted(shape.items())))
     values = list(params)
     if len(steps) == 1:
         return _execute(steps[0].text, values)
