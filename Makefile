@@ -22,7 +22,8 @@ run: EXTRAS = $(RUN_EXTRAS)
 run: install
 	VENV=$(VENV) bash scripts/run.sh
 
-# Lint, types, Django checks, migrations check, then the suite on SQLite and on PostgreSQL.
+# Lint, types, Django checks, migrations check, then the suite on SQLite and on PostgreSQL
+# (and on MariaDB when MARIADB_URL is set, e.g. mysql://root@127.0.0.1:3306/jobqueue).
 test: install
 	VENV=$(VENV) bash scripts/test.sh
 

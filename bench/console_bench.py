@@ -7,7 +7,7 @@ search by an indexed field, and a job type's page (each the whole admin response
 Seeds the history as bench/metrics_bench.py does (1,000,000 jobs and attempts over 30 days, 2 %
 of them failed and dead-lettered), then gives every job a payload (`dao_id` among 5,000 DAOs, a
 `text`) and the failures three error types with variable messages, creates the payload index
-(PostgreSQL: the GIN index of migration 0008; SQLite: the expression index of `dao_id`) and rolls
+(PostgreSQL: the GIN index of migration 0010; SQLite: the expression index of `dao_id`) and rolls
 the metrics up. Then times each page `--repeat` times and prints the medians. A script, never a
 timed test: the figures depend on the machine.
 """

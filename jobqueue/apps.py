@@ -38,6 +38,9 @@ class JobQueueConfig(AppConfig):
         # database, and a static check run must never need one.
         checks.register(jq_checks.check_records, "jobqueue_records", checks.Tags.database)
         checks.register(jq_checks.check_sealed_secrets, "jobqueue_records", checks.Tags.database)
+        checks.register(jq_checks.check_database, "jobqueue")
+        # Its own tag: it asks the server its version (a connection opened and closed again).
+        checks.register(jq_checks.check_database_version, "jobqueue_database")
 
         autodiscover(jobqueue_settings.JOB_MODULE, apps.get_app_configs())
         # Django's @task functions become job types when their backend is ours (tasks_backend).

@@ -279,3 +279,61 @@ def sqlite_journal_mode(connection: Any) -> str | None:
         if opened:
             connection.close()
     return str(row[0]).lower() if row else None
+
+
+# The databases the engine's SQL (jobqueue.engine.sql) runs on, and the oldest version of each:
+# RETURNING (SQLite 3.35), SELECT ... FOR UPDATE SKIP LOCKED (MariaDB 10.6, MySQL 8.0),
+# PostgreSQL as Django 5.2 and 6.x require it.
+MINIMUM_VERSIONS = {"sqlite": (3, 35), "postgresql": (14,), "mariadb": (10, 6), "mysql": (8, 0)}
+SUPPORTED = "SQLite >= 3.35, PostgreSQL >= 14, MariaDB >= 10.6, MySQL >= 8.0"
+_NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL", "mariadb": "MariaDB", "mysql": "MySQL"}
+
+
+def unsupported_database(vendor: str, version: tuple[int, ...] | None) -> CheckMessage | None:
+    """E030 for a database the job queue cannot run on (`version` None: not known yet)."""
+    if vendor not in MINIMUM_VERSIONS:
+        return Error(
+            f"the job queue does not run on this database ({vendor})",
+            hint=f"Supported: {SUPPORTED}.",
+            id="jobqueue.E030",
+        )
+    if version is not None and version < MINIMUM_VERSIONS[vendor]:
+        found = ".".join(str(part) for part in version)
+        return Error(
+            f"the job queue does not run on {_NAMES[vendor]} {found}",
+            hint=f"Supported: {SUPPORTED}.",
+            id="jobqueue.E030",
+        )
+    return None
+
+
+def check_database(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E030: a database backend the job queue does not support (or a SQLite library too old);
+    known without connecting."""
+    from django.db import connection
+
+    wrapper: Any = connection  # the backend's own attributes (Database, pg_version, mysql_version)
+    version = wrapper.Database.sqlite_version_info if connection.vendor == "sqlite" else None
+    message = unsupported_database(connection.vendor, version)
+    return [message] if message else []
+
+
+def check_database_version(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E030: a database server too old. It asks the server, so every command that runs the
+    checks (qcluster, runserver, migrate) refuses it before starting; an unreachable server
+    is left to the command itself to report."""
+    from django.db import DatabaseError, connection
+
+    wrapper: Any = connection  # the backend's own attributes (mysql_version, pg_version)
+    try:
+        if connection.vendor == "mysql":
+            vendor = "mariadb" if wrapper.mysql_is_mariadb else "mysql"
+            version = tuple(wrapper.mysql_version)
+        elif connection.vendor == "postgresql":
+            vendor, version = "postgresql", divmod(wrapper.pg_version, 10000)
+        else:
+            return []  # SQLite's library version is known without connecting (check_database)
+    except DatabaseError:
+        return []
+    message = unsupported_database(vendor, version)
+    return [message] if message else []

@@ -242,12 +242,28 @@ class EpochSeconds(Func):
         template = "CAST(ROUND((julianday(%(expressions)s) - 2440587.5) * 86400) AS integer)"
         return self.as_sql(compiler, connection, template=template, **extra)
 
+    def as_mysql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        # No EXTRACT(EPOCH ...); UNIX_TIMESTAMP would read the column in the session's time zone.
+        template = "TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', %(expressions)s)"
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+
+class IntDiv(Func):
+    """Integer division, truncated toward zero (MySQL's `/` gives a decimal: it has DIV)."""
+
+    output_field = IntegerField()
+    arg_joiner = " / "
+    template = "(%(expressions)s)"
+
+    def as_mysql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, arg_joiner=" DIV ", **extra)
+
 
 def rolled_throughput(lower: datetime, upper: datetime, origin: datetime, step: int) -> list[tuple[int, int, int]]:
     """(point, succeeded, failed) of the rolled-up minutes in [lower, upper), where a minute's point is
     the number of `step`-second intervals from `origin` to its start; grouped in SQL."""
     offset: Combinable = EpochSeconds("minute") - Value(int(origin.timestamp()))
-    point = Func(offset, Value(step), function="", arg_joiner=" / ", output_field=IntegerField())
+    point = IntDiv(offset, Value(step))
     failed = F("failed") + F("timed_out") + F("crashed")
     rows = (
         MetricMinute.objects.filter(minute__gte=lower, minute__lt=upper)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: static checks (when the lint tools are installed), Django's checks,
-# then pytest on SQLite and on PostgreSQL. Any failure fails the run.
+# then pytest on SQLite and on PostgreSQL, and on MariaDB when MARIADB_URL is set
+# (e.g. mysql://root@127.0.0.1:3306/jobqueue). Any failure fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
@@ -46,3 +47,33 @@ step "pytest on SQLite"
 DATABASE_URL="sqlite:///$PWD/db/dev-unused.sqlite3" "$PY" -m pytest "$@"
 step "pytest on PostgreSQL ($PG_URL)"
 DATABASE_URL="$PG_URL" "$PY" -m pytest "$@"
+
+if [ -n "${MARIADB_URL:-}" ]; then
+  # mysqlclient builds against the MariaDB client library, found through pkg-config.
+  if ! dpkg -s libmariadb-dev pkg-config >/dev/null 2>&1; then
+    step "installing libmariadb-dev and pkg-config"
+    apt-get update -qq && apt-get install -y -qq libmariadb-dev pkg-config >/dev/null
+  fi
+  "$PY" -c "import MySQLdb" 2>/dev/null || "$PY" -m pip install -q -e ".[mysql]"
+  answers() {
+    "$PY" - "$MARIADB_URL" <<'PY' 2>/dev/null
+import sys
+from urllib.parse import unquote, urlsplit
+
+import MySQLdb
+
+url = urlsplit(sys.argv[1])
+MySQLdb.connect(
+    host=url.hostname or "127.0.0.1", port=url.port or 3306, user=unquote(url.username or "root"),
+    password=unquote(url.password or ""), connect_timeout=2,
+).close()
+PY
+  }
+  if ! answers; then
+    step "starting MariaDB"
+    start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
+    for _ in $(seq 60); do answers && break; sleep 1; done
+  fi
+  step "pytest on MariaDB ($MARIADB_URL)"
+  DATABASE_URL="$MARIADB_URL" "$PY" -m pytest "$@"
+fi

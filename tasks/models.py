@@ -106,9 +106,9 @@ class Proposal(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["dao", "onchain_id"], condition=Q(onchain_id__isnull=False), name="tasks_proposal_onchain_id"
-            )
+            # Not partial: NULL ids never conflict in a unique index anyway, and MariaDB would
+            # skip a partial one (models.W036).
+            models.UniqueConstraint(fields=["dao", "onchain_id"], name="tasks_proposal_onchain_id")
         ]
 
     def __str__(self) -> str:

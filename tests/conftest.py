@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from django.db import connection
@@ -50,10 +51,12 @@ def database_url() -> str:
     settings = connection.settings_dict
     if connection.vendor == "sqlite":
         return f"sqlite:///{settings['NAME']}"
-    user = settings.get("USER") or "postgres"
+    mysql = connection.vendor == "mysql"
+    user = settings.get("USER") or ("root" if mysql else "postgres")
+    password = f":{quote(settings['PASSWORD'], safe='')}" if settings.get("PASSWORD") else ""
     host = settings.get("HOST") or "127.0.0.1"
-    port = settings.get("PORT") or 5432
-    return f"postgres://{user}@{host}:{port}/{settings['NAME']}"
+    port = settings.get("PORT") or (3306 if mysql else 5432)
+    return f"{'mysql' if mysql else 'postgres'}://{user}{password}@{host}:{port}/{settings['NAME']}"
 
 
 class ClusterProcess:

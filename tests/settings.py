@@ -21,6 +21,8 @@ TASKS = {"default": {"BACKEND": "jobqueue.tasks_backend.JobQueueBackend"}}
 _db = DATABASES["default"]
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     _db["TEST"] = {"NAME": os.environ.get("TEST_SQLITE_PATH", str(BASE_DIR / "db" / "test.sqlite3"))}
+elif _db["ENGINE"] == "django.db.backends.mysql":
+    _db["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
 
 # The suite runs with DEBUG off but without `collectstatic`: plain static names, unless a test (the
 # production smoke test) asks for the manifest explicitly.

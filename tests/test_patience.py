@@ -1,4 +1,4 @@
-"""Engine writes through a dropped connection: retried, so the job is neither run again nor stranded."""
+"""Engine writes through a dropped connection (PostgreSQL, MariaDB): retried, so the job is neither run again nor stranded."""
 
 from __future__ import annotations
 
@@ -19,10 +19,21 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _drop_our_connection() -> None:
-    """Terminate this process's PostgreSQL backend from another connection (a real fault)."""
+    """Terminate this process's database session from another connection (a real fault)."""
     connection.ensure_connection()
-    backend = connection.connection.info.backend_pid
     params = connection.get_connection_params()
+    if connection.vendor == "mysql":
+        import MySQLdb
+
+        session = connection.connection.thread_id()
+        login = {k: params[k] for k in ("host", "port", "user", "password", "passwd") if k in params}
+        admin = MySQLdb.connect(**login)
+        try:
+            admin.cursor().execute("KILL %s", [session])
+        finally:
+            admin.close()
+        return
+    backend = connection.connection.info.backend_pid
     with psycopg.connect(
         host=params.get("host"), port=params.get("port"), user=params.get("user"), dbname="postgres", autocommit=True
     ) as admin:
@@ -30,12 +41,12 @@ def _drop_our_connection() -> None:
 
 
 @pytest.fixture
-def postgres_only() -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("terminates a PostgreSQL backend; SQLite has no connection to drop")
+def server_only() -> None:
+    if connection.vendor == "sqlite":
+        pytest.skip("terminates a database server's session; SQLite has no connection to drop")
 
 
-def test_a_start_and_a_recording_cut_by_a_dropped_connection_are_retried(postgres_only: None) -> None:
+def test_a_start_and_a_recording_cut_by_a_dropped_connection_are_retried(server_only: None) -> None:
     job = enqueue("echo", {"value": 5})
     (unit,) = claim(1, CLUSTER)
     _drop_our_connection()
@@ -50,7 +61,7 @@ def test_a_start_and_a_recording_cut_by_a_dropped_connection_are_retried(postgre
     assert Attempt.objects.filter(job=job).count() == 1
 
 
-def test_past_its_patience_the_write_gives_up_and_leaves_the_job_to_the_reclaimer(postgres_only: None) -> None:
+def test_past_its_patience_the_write_gives_up_and_leaves_the_job_to_the_reclaimer(server_only: None) -> None:
     from django.db import OperationalError
 
     job = enqueue("echo", {"value": 6})

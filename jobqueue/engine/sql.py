@@ -8,6 +8,11 @@ are interpolated; every value is a bound parameter.
 Each statement's guard is the same: `status = 'running' AND attempts = N AND claimed_by = K`.
 A worker whose claim was taken over by another cluster matches no row and writes nothing, so
 one attempt is never recorded twice.
+
+MariaDB / MySQL have no `UPDATE ... RETURNING` and no partial indexes: there a statement that
+returns rows is two, run in one transaction (the guarded rows read `FOR UPDATE`, then updated
+with the same guard; or updated by id, then read back), and the claim reads the generated
+column `claim_rank` of migration 0010 instead of the partial index jq_job_claim.
 """
 
 from __future__ import annotations
@@ -29,6 +34,17 @@ from jobqueue.models import WAITING, Job
 # without the claim index a claim sorts the whole backlog.
 _WAITING_SQL = ", ".join(f"'{status}'" for status in WAITING)
 _RUNNING = "'running'"
+_JOB = Job._meta.db_table
+_SET_CLAIMED = (
+    f"UPDATE {_JOB} SET status = {_RUNNING}, attempts = attempts + 1, claimed_by = %s, "  # noqa: S608
+    "lease_expires_at = %s, claimed_at = %s, started_at = NULL, worker = ''"
+)
+_SET_STARTED = f"UPDATE {_JOB} SET started_at = %s, worker = %s, timeout = %s, lease_expires_at = %s"  # noqa: S608
+_STARTED_COLUMNS = "id, attempts, payload, max_attempts, progress, cancel_requested_at, priority, job_type_id"
+_SET_UNHELD = (
+    f"UPDATE {_JOB} SET status = 'queued', attempts = attempts - 1, claimed_by = '', worker = '', "  # noqa: S608
+    "lease_expires_at = NULL, claimed_at = NULL"
+)
 
 
 def _marks(count: int) -> str:
@@ -40,11 +56,31 @@ def _pairs(count: int, postgres: bool) -> str:
     return ", ".join([pair] * count)
 
 
-@functools.lru_cache(maxsize=512)
+@dataclass(frozen=True)
+class Step:
+    """One statement of a named statement, and which of the call's parameters it takes."""
+
+    text: str
+    skip: int = 0  # it takes the call's parameters from this one on
+    answer: bool = False  # its rows are the answer (else the last statement's row count is)
+
+
 def _build(name: str, vendor: str, shape: tuple[tuple[str, int], ...]) -> str:
-    job = Job._meta.db_table
+    """The text of statement `name` (its statements joined by "; " where it has several)."""
+    return "; ".join(step.text for step in _steps(name, vendor, shape))
+
+
+@functools.lru_cache(maxsize=512)
+def _steps(name: str, vendor: str, shape: tuple[tuple[str, int], ...]) -> tuple[Step, ...]:
+    if vendor == "mysql":
+        return _build_mysql(name, dict(shape))
+    return (Step(_build_returning(name, vendor, dict(shape))),)
+
+
+def _build_returning(name: str, vendor: str, n: dict[str, int]) -> str:
+    """PostgreSQL and SQLite: one statement each, `UPDATE ... RETURNING` where rows come back."""
+    job = _JOB
     pg = vendor == "postgresql"
-    n = dict(shape)
     if name == "select_ready":
         # Ready jobs of the given types, highest priority first, oldest first within one.
         # PostgreSQL: rows another cluster is claiming are skipped, never waited on.
@@ -58,18 +94,62 @@ def _build(name: str, vendor: str, shape: tuple[tuple[str, int], ...]) -> str:
         )
     if name == "mark_claimed":
         # Claim the selected jobs for a cluster: the attempt is counted here, at claim.
-        return (
-            f"UPDATE {job} SET status = {_RUNNING}, attempts = attempts + 1, claimed_by = %s, "  # noqa: S608
-            f"lease_expires_at = %s, claimed_at = %s, started_at = NULL, worker = '' "
-            f"WHERE id IN ({_marks(n['ids'])}) RETURNING id, job_type_id, attempts"
-        )
+        return f"{_SET_CLAIMED} WHERE id IN ({_marks(n['ids'])}) RETURNING id, job_type_id, attempts"
     if name == "start_unit":
         # A worker starts a unit: one write for all its jobs, reading what the attempts need.
         return (
-            f"UPDATE {job} SET started_at = %s, worker = %s, timeout = %s, lease_expires_at = %s "  # noqa: S608
-            f"WHERE status = {_RUNNING} AND claimed_by = %s AND (id, attempts) IN (VALUES {_pairs(n['jobs'], pg)}) "
-            "RETURNING id, attempts, payload, max_attempts, progress, cancel_requested_at, priority, job_type_id"
+            f"{_SET_STARTED} WHERE status = {_RUNNING} AND claimed_by = %s "
+            f"AND (id, attempts) IN (VALUES {_pairs(n['jobs'], pg)}) RETURNING {_STARTED_COLUMNS}"
         )
+    if name == "renew_held":
+        # Extend the leases of claims a cluster really holds that no worker has started yet.
+        return f"UPDATE {job} SET lease_expires_at = %s WHERE {_held_guard(n['ids'])} RETURNING id"  # noqa: S608
+    if name == "release_unheld":
+        # Claims the database says a cluster made but that it does not hold (a claim whose
+        # commit it never saw, after a dropped connection): back to the queue, attempt unspent.
+        return f"{_SET_UNHELD} WHERE {_unheld_guard(n.get('held', 0))} RETURNING id"
+    return _build_plain(name, n)
+
+
+def _build_mysql(name: str, n: dict[str, int]) -> tuple[Step, ...]:
+    """MariaDB / MySQL: no RETURNING (two statements), no partial index (generated columns)."""
+    job = _JOB
+    if name == "select_ready":
+        # claim_rank (-priority while waiting, else NULL) under jq_job_claim_gen: ascending
+        # order is the claim order, and the NULLs of finished jobs are never read.
+        exclude = f" AND id NOT IN ({_marks(n['exclude'])})" if n.get("exclude") else ""
+        text = (
+            f"SELECT id, job_type_id FROM {job} FORCE INDEX (jq_job_claim_gen) "  # noqa: S608
+            f"WHERE claim_rank IS NOT NULL AND run_after <= %s AND job_type_id IN ({_marks(n['types'])}){exclude} "
+            "ORDER BY claim_rank, run_after LIMIT %s FOR UPDATE SKIP LOCKED"
+        )
+        return (Step(text),)
+    if name == "mark_claimed":
+        # The rows were selected FOR UPDATE in this transaction: update by id, read back.
+        ids = _marks(n["ids"])
+        read = f"SELECT id, job_type_id, attempts FROM {job} WHERE id IN ({ids})"  # noqa: S608
+        return Step(f"{_SET_CLAIMED} WHERE id IN ({ids})"), Step(read, 3, answer=True)
+    if name == "start_unit":
+        # The guarded rows read (and locked) first; the update under the same guard then
+        # changes exactly those. Likewise renew_held and release_unheld.
+        pairs = " OR ".join(["(id = %s AND attempts = %s)"] * n["jobs"])
+        guard = f"status = {_RUNNING} AND claimed_by = %s AND ({pairs})"
+        read = f"SELECT {_STARTED_COLUMNS} FROM {job} WHERE {guard} FOR UPDATE"  # noqa: S608
+        return Step(read, 4, answer=True), Step(f"{_SET_STARTED} WHERE {guard}")
+    if name == "renew_held":
+        guard = _held_guard(n["ids"])
+        read = f"SELECT id FROM {job} WHERE {guard} FOR UPDATE"  # noqa: S608
+        return Step(read, 1, answer=True), Step(f"UPDATE {job} SET lease_expires_at = %s WHERE {guard}")  # noqa: S608
+    if name == "release_unheld":
+        guard = _unheld_guard(n.get("held", 0))
+        read = f"SELECT id FROM {job} WHERE {guard} FOR UPDATE"  # noqa: S608
+        return Step(read, answer=True), Step(f"{_SET_UNHELD} WHERE {guard}")
+    return (Step(_build_plain(name, n)),)
+
+
+def _build_plain(name: str, n: dict[str, int]) -> str:
+    """The statements every dialect runs as they are."""
+    job = Job._meta.db_table
     if name == "extend_unit":
         # A worker still busy with a unit keeps the leases of its jobs not yet recorded.
         return (
@@ -92,24 +172,16 @@ def _build(name: str, vendor: str, shape: tuple[tuple[str, int], ...]) -> str:
             "last_error = COALESCE(%s, last_error) "
             f"WHERE id = %s AND status = {_RUNNING} AND attempts = %s AND claimed_by = %s"
         )
-    if name == "renew_held":
-        # Extend the leases of claims a cluster really holds that no worker has started yet.
-        return (
-            f"UPDATE {job} SET lease_expires_at = %s "  # noqa: S608
-            f"WHERE status = {_RUNNING} AND claimed_by = %s AND started_at IS NULL AND id IN ({_marks(n['ids'])}) "
-            "RETURNING id"
-        )
-    if name == "release_unheld":
-        # Claims the database says a cluster made but that it does not hold (a claim whose
-        # commit it never saw, after a dropped connection): back to the queue, attempt unspent.
-        held = f" AND id NOT IN ({_marks(n['held'])})" if n.get("held") else ""
-        return (
-            f"UPDATE {job} SET status = 'queued', attempts = attempts - 1, claimed_by = '', worker = '', "  # noqa: S608
-            f"lease_expires_at = NULL, claimed_at = NULL "
-            f"WHERE status = {_RUNNING} AND claimed_by = %s AND started_at IS NULL AND claimed_at < %s{held} "
-            "RETURNING id"
-        )
     raise KeyError(f"no SQL statement named {name!r}")
+
+
+def _held_guard(ids: int) -> str:
+    return f"status = {_RUNNING} AND claimed_by = %s AND started_at IS NULL AND id IN ({_marks(ids)})"
+
+
+def _unheld_guard(held: int) -> str:
+    not_held = f" AND id NOT IN ({_marks(held)})" if held else ""
+    return f"status = {_RUNNING} AND claimed_by = %s AND started_at IS NULL AND claimed_at < %s{not_held}"
 
 
 # Rows per INSERT statement at most. On SQLite fewer when its bound-parameter limit (32,766
@@ -177,9 +249,18 @@ def run(name: str, params: Sequence[Any], **shape: int) -> list[tuple[Any, ...]]
     """Execute statement `name` (sized by `shape`, e.g. ids=3) with `params`.
 
     Returns the rows of a statement that returns rows, else the number of rows changed."""
-    text = _build(name, connection.vendor, tuple(sorted(shape.items())))
+    steps = _steps(name, connection.vendor, tuple(sorted(shape.items())))
+    values = list(params)
+    if len(steps) == 1:
+        return _execute(steps[0].text, values)
+    with transaction.atomic():  # the rows read and the rows written are the same rows
+        results = [(step.answer, _execute(step.text, values[step.skip :])) for step in steps]
+    return next((result for answer, result in results if answer), results[-1][1])
+
+
+def _execute(text: str, values: list[Any]) -> list[tuple[Any, ...]] | int:
     with connection.cursor() as cursor:
-        cursor.execute(text, list(params))
+        cursor.execute(text, values)
         if cursor.description is not None:
             return list(cursor.fetchall())
         return int(cursor.rowcount)

@@ -134,6 +134,13 @@ def _payload_equals(path: list[str], value: Any) -> Q:
                 nested = {key: nested}
             query |= Q(payload__contains=nested)  # @>, served by the GIN index
         return query
+    if connection.vendor == "mysql":
+        # MariaDB / MySQL: Django's key lookups, JSON_EXTRACT compared as JSON values.
+        lookup = "__".join(["payload", *path])
+        query = Q()
+        for candidate in candidates:
+            query |= Q(**{lookup: candidate})
+        return query
     # SQLite: the path is a literal in the SQL (checked against _PATH above), so the expression
     # is the one of payload_key_index_sql and the planner can use that index.
     if value is None:

@@ -70,6 +70,8 @@ def test_search_finds_jobs_by_payload_field_status_type_and_error() -> None:
 
 @pytest.mark.django_db
 def test_an_exact_payload_search_uses_an_index() -> None:
+    if connection.vendor == "mysql":
+        pytest.skip("MariaDB / MySQL index no JSON path (no GIN, no expression index): the search reads the table")
     _job(dao_id=42)
     queryset = search(Job.objects.all(), "dao_id=42")
     sql, params = queryset.query.sql_with_params()
