@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+from django.db import connection
 
 from jobqueue import enqueue, enqueue_many, job
 from jobqueue.exceptions import ConfigurationError
@@ -38,7 +39,14 @@ def test_each_async_job_has_its_own_timeout_cancel_failure_and_hooks(tmp_path: P
     hows = ["ok", "raise", "hang", "cancel", "ok", "ok"]
     jobs = {how + str(i): enqueue("async_mix", {"how": how, "ledger": ledger}) for i, how in enumerate(hows)}
     to_cancel = jobs["cancel3"]
-    timer = threading.Timer(0.3, lambda: cancel(Job.objects.get(pk=to_cancel.pk), by=None, reason="test"))
+
+    def cancel_soon() -> None:
+        try:
+            cancel(Job.objects.get(pk=to_cancel.pk), by=None, reason="test")
+        finally:
+            connection.close()  # this thread's own connection: the test database is dropped at the end
+
+    timer = threading.Timer(0.3, cancel_soon)
     timer.start()
     try:
         statuses = drain()

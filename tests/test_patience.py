@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import psycopg
 import pytest
 from django.db import connection
@@ -41,9 +43,16 @@ def _drop_our_connection() -> None:
 
 
 @pytest.fixture
-def server_only() -> None:
+def server_only() -> Iterator[None]:
     if connection.vendor == "sqlite":
         pytest.skip("terminates a database server's session; SQLite has no connection to drop")
+    yield
+    # Leave no terminated connection behind for later tests, in the pool (if the settings
+    # give this process one) or in this thread.
+    connection.close()
+    close_pool = getattr(connection, "close_pool", None)
+    if close_pool is not None:
+        close_pool()
 
 
 def test_a_start_and_a_recording_cut_by_a_dropped_connection_are_retried(server_only: None) -> None:

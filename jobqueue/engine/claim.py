@@ -57,10 +57,10 @@ def claim(room: int, cluster: str, unit_size: UnitSize | None = None, now: datet
         chosen = [job_id for _, members in groups for job_id in members]
         if not chosen:
             return []
-        longest = max(runnable[tid].config.effective_timeout for tid, _ in groups)
-        # A claimed unit may wait in the cluster's local queue: the claim's lease covers the
-        # longest timeout, and the cluster renews it while it holds the claim unstarted.
-        params = [cluster, sql.when(lease_until(now, longest)), sql.when(now), *(sql.job_id(j) for j in chosen)]
+        # A claim is leased for LEASE_GRACE: its cluster renews the lease every RECLAIM_INTERVAL
+        # while it holds the claim unstarted, and a worker's start leases it for the job's
+        # timeout. A claim whose cluster is lost is back in the queue within LEASE_GRACE.
+        params = [cluster, sql.when(lease_until(now, 0)), sql.when(now), *(sql.job_id(j) for j in chosen)]
         attempts = {sql.read_id(row[0]): int(row[2]) for row in sql.rows("mark_claimed", params, ids=len(chosen))}
         rated = [(job_id, tid) for tid, members in groups if runnable[tid].config.rate_limit for job_id in members]
         if rated:

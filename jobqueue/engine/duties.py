@@ -129,7 +129,7 @@ class Reclaimer(Duty):
         now = time.monotonic()
         for job_id in [j for j, at in held.items() if now - at > limit]:
             del held[job_id]
-        still = transitions.renew_held(cluster, list(held), longest_timeout())
+        still = transitions.renew_held(cluster, list(held), 0)  # for LEASE_GRACE: renewed at each turn
         transitions.hold_in_rate_window(list(still))
         for job_id in [j for j in held if j not in still]:
             del held[job_id]  # started (or finished) since: no longer ours to renew
@@ -206,8 +206,8 @@ class Heartbeat(Duty):
 
 
 def longest_timeout() -> int:
-    return max((s.config.effective_timeout for s in type_states().values()), default=0) or int(
-        jobqueue_settings.DEFAULT_TIMEOUT
+    return max(
+        (s.config.effective_timeout for s in type_states().values()), default=int(jobqueue_settings.DEFAULT_TIMEOUT)
     )
 
 

@@ -66,10 +66,18 @@ def reclaim_lost(
                 given_back.append(job)  # its worker died before reaching it
             else:
                 candidates[job.pk] = job
+    # A claim whose lease expired before any worker started it (its cluster was lost, or
+    # the unit never reached a worker): the job never ran, so its attempt goes back unspent.
+    never_started = [job for job in candidates.values() if job.started_at is None]
+    for job in never_started:
+        candidates.pop(job.pk, None)
+        if transitions.release(_snapshot(job).claim, note="handed back: claimed, but no worker started it"):
+            logger.warning("job %s handed back: claimed, but no worker started it", job.pk)
     for job in given_back:
         candidates.pop(job.pk, None)
         if transitions.release(_snapshot(job).claim, note="handed back: its worker died before reaching it"):
             logger.warning("job %s handed back: its worker died before reaching it", job.pk)
+    given_back += never_started
     states = {state.type_id: state for state in type_states().values()}
     entries = [_entry(job, now, states.get(job.job_type_id)) for job in candidates.values()]
     recorded = transitions.record(entries, also=_enqueue_hook)
