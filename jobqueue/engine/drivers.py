@@ -20,21 +20,36 @@ from asgiref.sync import sync_to_async
 from jobqueue.engine.steps import Call, JobTimedOut, Steps
 
 
+class _Done(Exception):
+    """The steps ended with this value (control flow inside this module)."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def _advance(steps: Steps, value: Any, error: BaseException | None) -> Call:
+    """The next call the steps ask for, after handing them the last result (or error)."""
+    try:
+        return steps.throw(error) if error is not None else steps.send(value)
+    except StopIteration as stop:
+        raise _Done(stop.value) from None
+
+
 def drive(steps: Steps, deadline: float | None) -> Any:
     """Run `steps` to the end, synchronously; `deadline` is a time.monotonic() value."""
     value: Any = None
     error: BaseException | None = None
-    while True:
-        try:
-            current = steps.throw(error) if error is not None else steps.send(value)
-        except StopIteration as stop:
-            return stop.value
-        value, error = None, None
-        try:
-            with _alarm(deadline if current.timed else None):
-                value = current.fn(*current.args)
-        except BaseException as exc:
-            error = exc
+    try:
+        while True:
+            current = _advance(steps, value, error)
+            value, error = None, None
+            try:
+                with _alarm(deadline if current.timed else None):
+                    value = current.fn(*current.args)
+            except BaseException as exc:
+                error = exc
+    except _Done as done:
+        return done.value
 
 
 @contextlib.contextmanager
@@ -68,18 +83,18 @@ async def adrive(steps: Steps, deadline: float | None) -> Any:
     value: Any = None
     error: BaseException | None = None
     loop = asyncio.get_running_loop()
-    while True:
-        try:
-            current = steps.throw(error) if error is not None else steps.send(value)
-        except StopIteration as stop:
-            return stop.value
-        value, error = None, None
-        try:
-            value = await _acall(current, deadline if current.timed else None, loop)
-        except TimeoutError:
-            error = JobTimedOut("the attempt ran past its timeout")
-        except BaseException as exc:
-            error = exc
+    try:
+        while True:
+            current = _advance(steps, value, error)
+            value, error = None, None
+            try:
+                value = await _acall(current, deadline if current.timed else None, loop)
+            except TimeoutError:
+                error = JobTimedOut("the attempt ran past its timeout")
+            except BaseException as exc:
+                error = exc
+    except _Done as done:
+        return done.value
 
 
 async def _acall(current: Call, deadline: float | None, loop: asyncio.AbstractEventLoop) -> Any:
