@@ -12,6 +12,7 @@ others. The django-q2 adapter calls them from the broker's `dequeue()`.
 
 from __future__ import annotations
 
+import abc
 import logging
 import math
 import os
@@ -33,7 +34,7 @@ from jobqueue.typeconfig import TypeState, type_states
 logger = logging.getLogger("jobqueue")
 
 
-class Duty:
+class Duty(abc.ABC):
     """Something the pusher does every `interval` seconds, failing on its own."""
 
     name = "duty"
@@ -58,8 +59,9 @@ class Duty:
                 connection.close()
             return None
 
+    @abc.abstractmethod
     def run(self) -> Any:
-        raise NotImplementedError
+        """The duty itself; its errors are logged by __call__."""
 
 
 class Claimer(Duty):
