@@ -40,10 +40,6 @@ def install(type_names: list[str]) -> None:
     _type_slots.update({name: index for index, name in enumerate(sorted(type_names)[:_TYPES])})
 
 
-def installed() -> bool:
-    return _units is not None
-
-
 def add(units: int) -> None:
     if _units is not None and units:
         with _units.get_lock():

@@ -78,7 +78,7 @@ def _run(unit: Unit) -> str:
     if state is None:
         # A type gone from the code: its jobs are refused, never run.
         for snapshot in snapshots:
-            report = run.report(snapshot)
+            report = run.report()
             report.fail(UnknownJobTypeError(f"job type {unit.type_name!r} is not registered in this deployment"))
             report.retryable, report.dead_reason = False, DeadReason.UNREGISTERED_TYPE
             run.decided(snapshot, report, None)
@@ -106,7 +106,7 @@ class _UnitRun:
         self.lease_half = (unit.timeout + float(jobqueue_settings.LEASE_GRACE)) / 2
         self.extend_at = time.monotonic() + self.lease_half
 
-    def report(self, snapshot: JobSnapshot) -> AttemptReport:
+    def report(self) -> AttemptReport:
         return AttemptReport(outcome=Outcome.FAILED, started_at=timezone.now(), host=HOST, pid=os.getpid())
 
     def context(self, snapshot: JobSnapshot) -> JobContext:
@@ -180,7 +180,7 @@ class _UnitRun:
         began = time.monotonic()
         for snapshot in snapshots:
             inflight.running(inflight.SEQUENTIAL, snapshot.id)
-            instance, ctx, report = self.state.definition.job_class(), self.context(snapshot), self.report(snapshot)
+            instance, ctx, report = self.state.definition.job_class(), self.context(snapshot), self.report()
             deadline = time.monotonic() + self.unit.timeout
             drive(steps.single(instance, ctx, snapshot.payload, snapshot.cancel_requested, report), deadline)
             report.follow_ups = ctx.follow_ups
@@ -198,7 +198,7 @@ class _UnitRun:
         instance, ctx = self.state.definition.job_class(), self.context(snapshots[0])
         ctx.attempt = max(s.attempt for s in snapshots)
         ctx.max_attempts = min(s.max_attempts for s in snapshots)
-        reports = {s.id: self.report(s) for s in snapshots}
+        reports = {s.id: self.report() for s in snapshots}
         jobs = [(s.id, s.payload, s.cancel_requested, reports[s.id]) for s in snapshots]
         batch_steps = steps.batch(instance, ctx, jobs)
         if self.state.definition.is_async:
@@ -230,7 +230,7 @@ class _UnitRun:
 
     async def _one_async(self, snapshot: JobSnapshot, began: float) -> None:
         assert self.state is not None  # noqa: S101
-        instance, ctx, report = self.state.definition.job_class(), self.context(snapshot), self.report(snapshot)
+        instance, ctx, report = self.state.definition.job_class(), self.context(snapshot), self.report()
         job_steps = steps.single(instance, ctx, snapshot.payload, snapshot.cancel_requested, report)
         await adrive(job_steps, began + self.unit.timeout)
         report.follow_ups = ctx.follow_ups
