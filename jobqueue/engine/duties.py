@@ -131,7 +131,7 @@ class Reclaimer(Duty):
         now = time.monotonic()
         for job_id in [j for j, at in held.items() if now - at > limit]:
             del held[job_id]
-        still = transitions.renew_held(cluster, list(held), 0)  # for LEASE_GRACE: renewed at each turn
+        still = transitions.renew_held(cluster, list(held))
         transitions.hold_in_rate_window(list(still))
         for job_id in [j for j in held if j not in still]:
             del held[job_id]  # started (or finished) since: no longer ours to renew

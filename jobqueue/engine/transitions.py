@@ -83,11 +83,12 @@ def release(claim: Claim, *, run_after: datetime | None = None, note: str = "") 
     return bool(sql.count("release", params))
 
 
-def renew_held(cluster: str, held: Sequence[str], timeout: int) -> set[str]:
-    """Renew the leases of the claims this cluster holds unstarted; return those still unstarted."""
+def renew_held(cluster: str, held: Sequence[str]) -> set[str]:
+    """Renew, for LEASE_GRACE, the leases of the claims this cluster holds unstarted (the
+    Reclaimer does at each turn); return those still unstarted."""
     if not held:
         return set()
-    lease = sql.when(lease_until(timezone.now(), timeout))
+    lease = sql.when(lease_until(timezone.now(), 0))
     found = sql.rows("renew_held", [lease, cluster, *(sql.job_id(j) for j in held)], ids=len(held))
     return {sql.read_id(row[0]) for row in found}
 
