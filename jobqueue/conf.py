@@ -16,7 +16,7 @@ from django.conf import settings as django_settings
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 # The bounds of the `timeout` and `retention` options, which these defaults stand in for.
-from jobqueue.optionvalues import MAX_RETENTION, MAX_TIMEOUT
+from jobqueue.optionvalues import MAX_ASYNC_CONCURRENCY, MAX_RETENTION, MAX_TIMEOUT
 
 logger = logging.getLogger("jobqueue")
 
@@ -43,7 +43,7 @@ class JobQueueConfig(BaseModel):
     DEFAULT_TIMEOUT: int = Field(600, ge=1, le=MAX_TIMEOUT)
     LEASE_GRACE: int = Field(30, ge=1, le=DAY)
     CLAIM_RENEW_FACTOR: float = Field(3.0, ge=1, le=1000)
-    ASYNC_CONCURRENCY: int = Field(50, ge=1, le=10_000)
+    ASYNC_CONCURRENCY: int = Field(50, ge=1, le=MAX_ASYNC_CONCURRENCY)
     CHUNK_BUDGET_MS: float = Field(50, ge=0, le=60_000)
     CHUNK_MAX_JOBS: int = Field(100, ge=1, le=10_000)
     FLUSH_INTERVAL_MS: float = Field(10, ge=0, le=60_000)

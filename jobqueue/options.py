@@ -16,6 +16,7 @@ from typing import Any
 from jobqueue.conf import jobqueue_settings
 from jobqueue.exceptions import ConfigurationError
 from jobqueue.optionvalues import (
+    MAX_ASYNC_CONCURRENCY,
     MAX_ATTEMPTS,
     MAX_BATCH_SIZE,
     MAX_CONCURRENCY,
@@ -30,6 +31,7 @@ from jobqueue.optionvalues import (
     seconds,
     timezone_name,
     unlimited_if_zero,
+    unset_or,
 )
 
 
@@ -77,6 +79,8 @@ class Option:
     # The JSON type of the value in the API (a string is always accepted as well).
     json_type: str = "string"
     max_length: int = 100
+    # What an unset value (None) means, as the admin shows it.
+    unset: str = "off"
 
     def parse(self, value: Any) -> Any:
         """A value given by a person (an environment pin, an admin form field, an API field),
@@ -95,6 +99,14 @@ class Option:
             return "off"
         return str(value)
 
+    def show(self, value: Any) -> str:
+        """A value as the admin shows it: yes/no, what unset means, or its text form."""
+        if value is None:
+            return self.unset
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        return self.to_text(value)
+
 
 # fmt: off
 OPTIONS: dict[str, Option] = {
@@ -103,7 +115,10 @@ OPTIONS: dict[str, Option] = {
         Option("enabled", boolean, "whether jobs of this type are claimed; a disabled type keeps its jobs queued", json_type="boolean"),
         Option("priority", int_between(-100, 100), "-100..100, higher runs first", json_type="integer"),
         Option("max_attempts", int_between(1, MAX_ATTEMPTS), f"attempts in all, counting the first (1..{MAX_ATTEMPTS})", json_type="integer"),
-        Option("timeout", seconds(MAX_TIMEOUT), f"seconds an attempt may run before it is stopped (1..{MAX_TIMEOUT})", json_type="integer"),
+        Option(
+            "timeout", seconds(MAX_TIMEOUT), f"seconds an attempt may run before it is stopped (1..{MAX_TIMEOUT})",
+            json_type="integer", unset="none (DEFAULT_TIMEOUT)",
+        ),
         Option(
             "concurrency", unlimited_if_zero(MAX_CONCURRENCY),
             f"jobs of this type running at once across all clusters (0..{MAX_CONCURRENCY}; 0 or off: unlimited)",
@@ -114,6 +129,12 @@ OPTIONS: dict[str, Option] = {
             to_record=_off_as_text, max_length=50,
         ),
         Option("batch_size", int_between(1, MAX_BATCH_SIZE), "jobs claimed together into one attempt of execute_batch", json_type="integer"),
+        Option(
+            "async_concurrency", unset_or(int_between(1, MAX_ASYNC_CONCURRENCY)),
+            f"async types: jobs one worker runs at once on its event loop (1..{MAX_ASYNC_CONCURRENCY}); "
+            "empty: the ASYNC_CONCURRENCY setting",
+            json_type="integer", unset="none (ASYNC_CONCURRENCY)",
+        ),
         Option("backoff_base", float_between(0, 1e7, low_open=True), "seconds before the second attempt", json_type="number"),
         Option("backoff_factor", float_between(1, 1000), "each further delay is this many times the previous", json_type="number"),
         Option("backoff_max", float_between(0, 1e8, low_open=True), "no retry delay is longer than this (seconds)", json_type="number"),
@@ -121,10 +142,13 @@ OPTIONS: dict[str, Option] = {
         Option("schedule", optional(Schedule.parse), "interval in seconds, or a cron expression, or off", to_record=_off_as_text),
         Option(
             "schedule_timezone", optional(timezone_name), "time zone of a cron schedule (default: TIME_ZONE), or off",
-            to_record=_off_as_text, max_length=64,
+            to_record=_off_as_text, max_length=64, unset="none (TIME_ZONE)",
         ),
         Option("overlap", boolean, "whether a scheduled run may start while the previous one is queued or running", json_type="boolean"),
-        Option("retention", seconds(MAX_RETENTION), f"seconds finished jobs are kept (1..{MAX_RETENTION})", json_type="integer"),
+        Option(
+            "retention", seconds(MAX_RETENTION), f"seconds finished jobs are kept (1..{MAX_RETENTION})",
+            json_type="integer", unset="none (DEFAULT_RETENTION)",
+        ),
     ]
 }
 # fmt: on
@@ -137,6 +161,7 @@ CODE_DEFAULTS: dict[str, Any] = {
     "concurrency": None,
     "rate_limit": None,
     "batch_size": 1,
+    "async_concurrency": None,
     "backoff_base": 30.0,
     "backoff_factor": 2.0,
     "backoff_max": 3600.0,

@@ -21,6 +21,7 @@ MAX_ATTEMPTS = 1000
 MAX_TIMEOUT = 30 * 86400
 MAX_CONCURRENCY = 100_000
 MAX_BATCH_SIZE = 10_000
+MAX_ASYNC_CONCURRENCY = 10_000
 MAX_RETENTION = 10 * 365 * 86400
 
 # A schedule interval or rate period past this is a typo (milliseconds), and would overflow
@@ -184,6 +185,15 @@ def seconds(high: int) -> Callable[[Any], int | None]:
         return int(number) if number == int(number) else int(number) + 1
 
     return check
+
+
+def unset_or(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """None (in code: "not set", a setting applies), or a value `check` accepts."""
+
+    def wrapped(value: Any) -> Any:
+        return None if value is None else check(value)
+
+    return wrapped
 
 
 def optional(check: Callable[[Any], Any]) -> Callable[[Any], Any]:

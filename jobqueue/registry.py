@@ -285,6 +285,9 @@ def _build(target: Any, options: dict[str, Any]) -> JobDefinition:
     is_batch = callable(getattr(job_class, "execute_batch", None))
     if defaults["batch_size"] > 1 and not is_batch:
         raise ConfigurationError(f"{where}: batch_size > 1 needs an execute_batch(self, ctx, payloads) method")
+    method = getattr(job_class, "execute_batch" if is_batch else "execute", None)
+    if defaults["async_concurrency"] is not None and (is_batch or not inspect.iscoroutinefunction(method)):
+        raise ConfigurationError(f"{where}: async_concurrency applies only to async job types (async def execute)")
 
     return JobDefinition(
         name=name,

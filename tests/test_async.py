@@ -76,3 +76,34 @@ def test_job_refuses_a_generator_function() -> None:
         @job(name="yields")
         async def yields() -> None:  # pragma: no cover - refused at declaration
             yield None
+
+
+@pytest.mark.django_db
+def test_a_types_async_concurrency_sizes_its_units(monkeypatch: pytest.MonkeyPatch) -> None:
+    from jobqueue.models import JobType
+    from jobqueue.services.types import update_job_type
+    from jobqueue.typeconfig import clear_cache
+
+    enqueue_many([{"type": "wait_async", "payload": {"seconds": 0}}] * 12)
+    update_job_type(JobType.objects.get(name="wait_async"), {"async_concurrency": "5"})
+    assert [len(unit.jobs) for unit in claim(3, CLUSTER)] == [5, 5, 2]
+    # An environment pin wins over the record, as for every option.
+    Job.objects.all().delete()
+    enqueue_many([{"type": "wait_async", "payload": {"seconds": 0}}] * 12)
+    monkeypatch.setenv("JOBQUEUE_WAIT_ASYNC_ASYNC_CONCURRENCY", "4")
+    clear_cache()
+    assert [len(unit.jobs) for unit in claim(3, CLUSTER)] == [4, 4, 4]
+    # Cleared, the ASYNC_CONCURRENCY setting (50) applies again.
+    Job.objects.all().delete()
+    enqueue_many([{"type": "wait_async", "payload": {"seconds": 0}}] * 12)
+    monkeypatch.delenv("JOBQUEUE_WAIT_ASYNC_ASYNC_CONCURRENCY")
+    update_job_type(JobType.objects.get(name="wait_async"), {"async_concurrency": None})
+    assert [len(unit.jobs) for unit in claim(3, CLUSTER)] == [12]
+
+
+def test_async_concurrency_is_refused_on_a_sync_type() -> None:
+    with registry.scope(), pytest.raises(ConfigurationError, match="only to async job types"):
+
+        @job(name="sync_with_async_concurrency", async_concurrency=10)
+        def sync_with_async_concurrency() -> None:  # pragma: no cover - refused at declaration
+            return None

@@ -22,11 +22,7 @@ CLEAR_PREFIX = "clear_"
 
 
 def default_text(name: str, value: Any) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if value is None:
-        return "none" if name in ("timeout", "retention", "schedule_timezone") else "off"
-    return OPTIONS[name].to_text(value)
+    return OPTIONS[name].show(value)
 
 
 def _to_bool(value: str) -> bool | None:

@@ -69,11 +69,7 @@ def configuration(record: JobType) -> tuple[bool | None, list[dict[str, Any]]]:
 
 
 def _text(name: str, value: Any) -> str:
-    if value is None:
-        return "none" if name in ("timeout", "retention", "schedule_timezone") else "off"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return OPTIONS[name].to_text(value)
+    return OPTIONS[name].show(value)
 
 
 def _windows(record: JobType) -> list[dict[str, Any]]:

@@ -97,12 +97,13 @@ class Claimer(Duty):
 
 
 def unit_size(state: TypeState) -> int:
-    """How many jobs of a type one unit holds: its batch size, the async concurrency, or for
-    sync jobs as many as fit CHUNK_BUDGET_MS by their recent time per job (one with none)."""
+    """How many jobs of a type one unit holds: its batch size; its async_concurrency (else the
+    ASYNC_CONCURRENCY setting); or for sync jobs as many as fit CHUNK_BUDGET_MS by their recent
+    time per job (one with none)."""
     if state.definition.is_batch:
         return max(1, int(state.config.batch_size))
     if state.definition.is_async:
-        return int(jobqueue_settings.ASYNC_CONCURRENCY)
+        return int(state.config.async_concurrency or jobqueue_settings.ASYNC_CONCURRENCY)
     per_job = inflight.seconds_per_job(state.definition.name)
     if per_job <= 0.0:
         return 1

@@ -71,6 +71,7 @@ class JobType(models.Model):
     # Null means "inherit from code" on these text columns, distinct from an explicit "off".
     rate_limit = models.CharField(max_length=50, null=True, blank=True, help_text="e.g. 30/60s, or off")  # noqa: DJ001
     batch_size = models.PositiveIntegerField(null=True, blank=True)
+    async_concurrency = models.PositiveIntegerField(null=True, blank=True, help_text="async types: jobs per worker")
     backoff_base = models.FloatField(null=True, blank=True, help_text="seconds")
     backoff_factor = models.FloatField(null=True, blank=True)
     backoff_max = models.FloatField(null=True, blank=True, help_text="seconds")
