@@ -49,11 +49,19 @@ def run(jobs: int, critical: int, workers: int, log: str, timeout: float) -> dic
         cluster.stop()
     if result["drain_completed"] != result["drain_queued"]:
         raise Incomplete(f"priority: {result['drain_completed']} of {result['drain_queued']} jobs succeeded")
-    rows = list(Attempt.objects.filter(job_id__in=ids, number=1).values_list("job__created_at", "started_at"))
+    rows = list(
+        Attempt.objects.filter(job_id__in=ids, number=1).values_list("job__created_at", "job__claimed_at", "started_at")
+    )
     if len(rows) != critical:
         raise Incomplete(f"priority: {len(rows)} of {critical} CRITICAL jobs have an attempt")
-    waits = [millis(created, started) for created, started in rows if started is not None]
+    waits = [millis(created, started) for created, _, started in rows if started is not None]
+    # Where the wait went: from enqueue to the claim, and from the claim to a worker's start.
+    to_claim = [millis(created, claimed) for created, claimed, _ in rows if claimed is not None]
+    to_start = [millis(claimed, started) for _, claimed, started in rows if claimed and started]
     result.update(
+        critical_claim_p50_ms=percentile(to_claim, 0.5),
+        critical_claim_p95_ms=percentile(to_claim, 0.95),
+        critical_claimed_to_start_p95_ms=percentile(to_start, 0.95),
         critical_start_p50_ms=percentile(waits, 0.5),
         critical_start_p95_ms=percentile(waits, 0.95),
         critical_start_max_ms=max(waits),

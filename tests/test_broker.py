@@ -111,7 +111,7 @@ def test_package_names_only_the_runner_and_the_claim() -> None:
     signed = SignedPackage.dumps(package(claimed))
     unpacked = SignedPackage.loads(signed)
     assert unpacked["func"].__module__ == "jobqueue.djangoq.entry"
-    assert unpacked["args"] == ("echo", "sync", ((claimed.jobs[0][0], 1),), CLUSTER, claimed.timeout)
+    assert unpacked["args"] == ("echo", "sync", ((claimed.jobs[0][0], 1),), CLUSTER, claimed.timeout, 0)
     assert unpacked["save"] is False
     assert "123456789" not in repr(unpacked)  # no user data travels through django-q2
 

@@ -123,6 +123,8 @@ class JobBroker(Broker):
         self.heartbeat()
         if units:
             self._idle_sleep = float(Conf.POLL)
+            for unit in units:
+                inflight.waiting(unit.priority)
             return [(p["id"], SignedPackage.dumps(p)) for p in map(package, units)]
         # Idle: back off up to IDLE_POLL_MAX, but wake at once on a NOTIFY (PostgreSQL) and
         # never sleep past the moment a scheduled or retrying job, or a schedule slot, falls due.

@@ -12,13 +12,13 @@ from jobqueue.engine.pipeline import run_unit
 from jobqueue.engine.units import Unit
 
 
-def run(type_name: str, mode: str, jobs: Any, cluster: str, timeout: int) -> str:
+def run(type_name: str, mode: str, jobs: Any, cluster: str, timeout: int, priority: int = 0) -> str:
     """Run one unit. django-q2 armed SIGALRM for the whole unit; the pipeline keeps a
     deadline per job instead, so that alarm is disarmed here (django-q2's guard, which kills
     a worker past the unit's budget, stays the last resort)."""
     with contextlib.suppress(ValueError, AttributeError):  # not the main thread, or no SIGALRM
         signal.alarm(0)
     try:
-        return run_unit(Unit.from_args(type_name, mode, jobs, cluster, timeout))
+        return run_unit(Unit.from_args(type_name, mode, jobs, cluster, timeout, priority))
     except TimeoutException:  # pragma: no cover - the alarm was disarmed above
         return "unrecorded"

@@ -54,6 +54,7 @@ def claim(room: int, cluster: str, unit_size: UnitSize | None = None, now: datet
         candidates = _candidates(list(runnable), want, now)
         allowance = _allowances(runnable, candidates, now)
         groups = _group(candidates, sizes, allowance, room)
+        priority = {job_id: p for job_id, _, p in candidates}
         chosen = [job_id for _, members in groups for job_id in members]
         if not chosen:
             return []
@@ -72,20 +73,26 @@ def claim(room: int, cluster: str, unit_size: UnitSize | None = None, now: datet
         state = runnable[tid]
         jobs = tuple((job_id, attempts[job_id]) for job_id in members if job_id in attempts)
         if jobs:
-            units.append(Unit(state.definition.name, mode_of(state), jobs, cluster, state.config.effective_timeout))
+            # Claim order puts a unit's highest priority first.
+            first = priority[jobs[0][0]]
+            units.append(
+                Unit(state.definition.name, mode_of(state), jobs, cluster, state.config.effective_timeout, first)
+            )
     return units
 
 
-def _candidates(type_ids: list[int], want: int, now: datetime) -> list[tuple[str, int]]:
+def _candidates(type_ids: list[int], want: int, now: datetime) -> list[tuple[str, int, int]]:
     found = sql.rows("select_ready", [sql.when(now), *type_ids, want], types=len(type_ids))
-    return [(sql.read_id(job_id), int(tid)) for job_id, tid in found]
+    return [(sql.read_id(job_id), int(tid), int(priority)) for job_id, tid, priority in found]
 
 
-def _allowances(runnable: dict[int, TypeState], candidates: list[tuple[str, int]], now: datetime) -> dict[int, int]:
+def _allowances(
+    runnable: dict[int, TypeState], candidates: list[tuple[str, int, int]], now: datetime
+) -> dict[int, int]:
     """How many more jobs each gated type among the candidates may start now. A gated type
     whose row another cluster has locked right now gets none this round."""
     gated = sorted(
-        {tid for _, tid in candidates if runnable[tid].config.concurrency or runnable[tid].config.rate_limit}
+        {tid for _, tid, _ in candidates if runnable[tid].config.concurrency or runnable[tid].config.rate_limit}
     )
     if not gated:
         return {}
@@ -114,12 +121,12 @@ def _allowances(runnable: dict[int, TypeState], candidates: list[tuple[str, int]
 
 
 def _group(
-    candidates: list[tuple[str, int]], sizes: dict[int, int], allowance: dict[int, int], room: int
+    candidates: list[tuple[str, int, int]], sizes: dict[int, int], allowance: dict[int, int], room: int
 ) -> list[tuple[int, list[str]]]:
     """Candidates into units, in claim order (see the module docstring)."""
     units: list[tuple[int, list[str]]] = []
     open_unit: dict[int, list[str]] = {}
-    for job_id, tid in candidates:
+    for job_id, tid, _ in candidates:
         if tid in allowance:
             if allowance[tid] <= 0:
                 continue  # a full type cannot run anyway: it holds nothing back

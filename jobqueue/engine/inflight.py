@@ -7,13 +7,17 @@
   the claim sizes chunks of short jobs;
 - what each worker is running right now (a unit of many async jobs, or which job of a
   sequential unit), so that the reclaimer of a worker that died can tell the job that killed
-  it from those the worker never reached.
+  it from those the worker never reached;
+- the priority of the most urgent unit waiting in the local queue for a worker, so that a
+  worker running a chunk of lower-priority jobs stops between two of them and hands the rest
+  back: the urgent unit then waits for one short job, not for a whole chunk.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 import uuid
 from typing import Any
 
@@ -21,19 +25,25 @@ _SLOTS = 256  # workers tracked per cluster (django-q2 clusters rarely have more
 _TYPES = 512  # job types with a duration average
 
 IDLE, SEQUENTIAL, CONCURRENT = 0, 1, 2
+# How long a waiting unit's priority outranks running chunks unless a worker takes it: a
+# unit lost on its way to a worker must not make chunks stop early for long.
+URGENT_FOR = 1.0
+_NOBODY = -1e9
 
 _units: Any = None
 _durations: Any = None  # per type slot: seconds per job (0.0: no history yet)
 _type_slots: dict[str, int] = {}
 _workers: Any = None  # per worker slot: pid, mode, job id high 64 bits, low 64 bits
+_urgent: Any = None  # priority of the most urgent waiting unit, and until when (monotonic)
 _mine: int | None = None  # this process's worker slot, once it has one
 
 
 def install(type_names: list[str]) -> None:
     """Create the shared state (in the cluster's main process, before it forks)."""
-    global _units, _durations, _workers
+    global _units, _durations, _workers, _urgent
     context = multiprocessing.get_context("fork")
     _units = context.Value("i", 0)
+    _urgent = context.Array("d", [_NOBODY, 0.0])
     _durations = context.Array("d", _TYPES)
     _workers = context.Array("q", _SLOTS * 4)
     _type_slots.clear()
@@ -54,6 +64,33 @@ def done(units: int = 1) -> None:
 
 def held() -> int:
     return 0 if _units is None else int(_units.value)
+
+
+def waiting(priority: int) -> None:
+    """A unit of this priority was queued for a worker (the pusher, after each claim)."""
+    if _urgent is None:
+        return
+    now = time.monotonic()
+    with _urgent.get_lock():
+        if priority > _urgent[0] or now >= _urgent[1]:
+            _urgent[0], _urgent[1] = float(priority), now + URGENT_FOR
+
+
+def taken(priority: int) -> None:
+    """A worker took a unit of this priority: nothing waits above it any more that it knows of."""
+    if _urgent is None:
+        return
+    with _urgent.get_lock():
+        if priority >= _urgent[0]:
+            _urgent[0], _urgent[1] = _NOBODY, 0.0
+
+
+def outranked(priority: int) -> bool:
+    """Whether a unit of higher priority than `priority` waits for a worker."""
+    if _urgent is None:
+        return False
+    with _urgent.get_lock():
+        return _urgent[0] > priority and time.monotonic() < _urgent[1]
 
 
 def seconds_per_job(type_name: str) -> float:

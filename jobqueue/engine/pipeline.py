@@ -69,6 +69,7 @@ def _run(unit: Unit) -> str:
     except UnknownJobTypeError:
         state = None
     config = state.config if state is not None else EffectiveConfig("", dict(CODE_DEFAULTS), {})
+    inflight.taken(unit.priority)
     worker = f"{HOST}:{os.getpid()}"
     claims, rated = unit.claims, bool(config.rate_limit)
     snapshots = transitions.patiently(transitions.start_unit, claims, worker=worker, timeout=unit.timeout, rated=rated)
@@ -178,7 +179,13 @@ class _UnitRun:
     def sequentially(self, snapshots: list[JobSnapshot]) -> None:
         assert self.state is not None  # noqa: S101
         began = time.monotonic()
+        ran = 0
         for snapshot in snapshots:
+            if ran and inflight.outranked(snapshot.priority) and self.hand_back(snapshots[ran:]):
+                # A unit of higher priority waits for a worker: the rest went back to the queue
+                # (attempts unspent, places kept), and this worker is free to take it.
+                break
+            ran += 1
             inflight.running(inflight.SEQUENTIAL, snapshot.id)
             instance, ctx, report = self.state.definition.job_class(), self.context(snapshot), self.report()
             deadline = time.monotonic() + self.unit.timeout
@@ -190,7 +197,22 @@ class _UnitRun:
         self._hooks_now(self.flush())
         # What a job of this type really costs a worker, recording included: chunks are sized
         # from it (a job's own run time alone would make chunks of no-ops far too long).
-        inflight.observe(self.unit.type_name, (time.monotonic() - began) / len(snapshots))
+        inflight.observe(self.unit.type_name, (time.monotonic() - began) / ran)
+
+    def hand_back(self, snapshots: list[JobSnapshot]) -> bool:
+        """Hand not-yet-run jobs of this unit back to the queue; False (and they stay this
+        worker's to run) if the database would not take them."""
+        try:
+            transitions.hand_back([s.claim for s in snapshots])
+        except Exception:
+            logger.warning(
+                "%s job(s) of %s could not be handed back; running them", len(snapshots), self.unit.type_name
+            )
+            reset_connection()
+            return False
+        for snapshot in snapshots:
+            self.open.pop(snapshot.id, None)
+        return True
 
     def batch(self, snapshots: list[JobSnapshot]) -> None:
         assert self.state is not None  # noqa: S101

@@ -82,13 +82,14 @@ def _build_returning(name: str, vendor: str, n: dict[str, int]) -> str:
     job = _JOB
     pg = vendor == "postgresql"
     if name == "select_ready":
-        # Ready jobs of the given types, highest priority first, oldest first within one.
+        # Ready jobs of the given types (id, type, priority), highest priority first, oldest
+        # first within one.
         # PostgreSQL: rows another cluster is claiming are skipped, never waited on.
         # SQLite: without statistics the planner may pick another index plus a sort; the
         # claim index serves this ORDER BY directly at any backlog size.
         exclude = f" AND id NOT IN ({_marks(n['exclude'])})" if n.get("exclude") else ""
         return (
-            f"SELECT id, job_type_id FROM {job}{'' if pg else ' INDEXED BY jq_job_claim'} "  # noqa: S608
+            f"SELECT id, job_type_id, priority FROM {job}{'' if pg else ' INDEXED BY jq_job_claim'} "  # noqa: S608
             f"WHERE status IN ({_WAITING_SQL}) AND run_after <= %s AND job_type_id IN ({_marks(n['types'])}){exclude} "
             f"ORDER BY priority DESC, run_after ASC LIMIT %s{' FOR UPDATE SKIP LOCKED' if pg else ''}"
         )
@@ -119,7 +120,7 @@ def _build_mysql(name: str, n: dict[str, int]) -> tuple[Step, ...]:
         # order is the claim order, and the NULLs of finished jobs are never read.
         exclude = f" AND id NOT IN ({_marks(n['exclude'])})" if n.get("exclude") else ""
         text = (
-            f"SELECT id, job_type_id FROM {job} FORCE INDEX (jq_job_claim_gen) "  # noqa: S608
+            f"SELECT id, job_type_id, priority FROM {job} FORCE INDEX (jq_job_claim_gen) "  # noqa: S608
             f"WHERE claim_rank IS NOT NULL AND run_after <= %s AND job_type_id IN ({_marks(n['types'])}){exclude} "
             "ORDER BY claim_rank, run_after LIMIT %s FOR UPDATE SKIP LOCKED"
         )

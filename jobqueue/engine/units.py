@@ -31,13 +31,14 @@ class Unit:
 
     `jobs` are (job id, attempt) pairs in claim order (priority, then age). `timeout` is each
     job's own timeout in seconds; `budget` bounds the whole unit (what django-q2's guard
-    enforces as a last resort)."""
+    enforces as a last resort). `priority` is its first (highest) job's, as claimed."""
 
     type_name: str
     mode: Mode
     jobs: tuple[tuple[str, int], ...]
     cluster: str
     timeout: int
+    priority: int = 0
 
     @property
     def claims(self) -> list[Claim]:
@@ -52,11 +53,12 @@ class Unit:
 
     def as_args(self) -> tuple[Any, ...]:
         """Plain values for the django-q2 package (never user data)."""
-        return (self.type_name, self.mode.value, self.jobs, self.cluster, self.timeout)
+        return (self.type_name, self.mode.value, self.jobs, self.cluster, self.timeout, self.priority)
 
     @classmethod
-    def from_args(cls, type_name: str, mode: str, jobs: Any, cluster: str, timeout: int) -> Unit:
-        return cls(type_name, Mode(mode), tuple((str(j), int(a)) for j, a in jobs), cluster, int(timeout))
+    def from_args(cls, type_name: str, mode: str, jobs: Any, cluster: str, timeout: int, priority: int = 0) -> Unit:
+        jobs = tuple((str(j), int(a)) for j, a in jobs)
+        return cls(type_name, Mode(mode), jobs, cluster, int(timeout), int(priority))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,68 @@
+"""A chunk of short jobs steps aside for a unit of higher priority waiting for a worker: it
+stops between two jobs and hands the rest back, attempts unspent, places in the queue kept."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from jobqueue import enqueue_many
+from jobqueue.engine import claim as engine_claim
+from jobqueue.engine import inflight
+from jobqueue.engine.pipeline import run_unit
+from jobqueue.models import Attempt, Job, Status
+from jobqueue.registry import registry
+from tests.helpers import CLUSTER, drain
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def shared_state() -> Iterator[None]:
+    """The cluster's shared memory, as the broker installs it before forking."""
+    inflight.install([d.name for d in registry])
+    try:
+        yield
+    finally:
+        inflight._units = inflight._durations = inflight._workers = inflight._urgent = None
+
+
+def _chunk_of_ten() -> object:
+    enqueue_many([{"type": "short", "payload": {"ms": 0}}] * 10)
+    (unit,) = engine_claim.claim(1, CLUSTER, lambda state: 10)
+    assert len(unit.jobs) == 10
+    return unit
+
+
+def test_a_chunk_hands_back_its_rest_when_a_higher_priority_unit_waits(shared_state: None) -> None:
+    unit = _chunk_of_ten()
+    inflight.waiting(100)  # the pusher queued a CRITICAL unit; every worker is busy
+    assert run_unit(unit) == "recorded"
+    ran = Job.objects.filter(status=Status.SUCCEEDED)
+    back = Job.objects.filter(status=Status.QUEUED)
+    assert (ran.count(), back.count()) == (1, 9)  # one job run, then it stepped aside
+    assert Attempt.objects.count() == 1
+    # Handed back as if never claimed: no attempt spent, no claim, no start.
+    assert set(back.values_list("attempts", "claimed_by", "started_at", "last_error")) == {(0, "", None, "")}
+    # The signal is still up (nobody took the CRITICAL unit yet); once taken, chunks run whole.
+    assert inflight.outranked(0)
+    inflight.taken(100)
+    assert not inflight.outranked(0)
+    assert sorted(drain()) == ["succeeded"] * 9
+    assert set(Job.objects.values_list("attempts", flat=True)) == {1}
+
+
+def test_a_chunk_runs_whole_when_what_waits_has_no_higher_priority(shared_state: None) -> None:
+    unit = _chunk_of_ten()
+    inflight.waiting(0)  # another unit of the same priority: no reason to step aside
+    assert run_unit(unit) == "recorded"
+    assert Job.objects.filter(status=Status.SUCCEEDED).count() == 10
+
+
+def test_a_waiting_units_priority_outranks_chunks_only_for_a_while(shared_state: None) -> None:
+    inflight.waiting(50)
+    assert inflight.outranked(0)
+    assert not inflight.outranked(50)
+    inflight._urgent[1] = 0.0  # as if URGENT_FOR had passed: a unit lost on its way to a worker
+    assert not inflight.outranked(0)
