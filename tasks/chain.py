@@ -3,23 +3,24 @@ and `chainhook_block` (one per block a chainhook delivers)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
 import pydantic
+from asgiref.sync import sync_to_async
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from jobqueue import BaseJob, JobContext, JobResult, PermanentError, Priority, RetryableError, SkipJob, Unique, job
 from tasks.chaindata import ChainBlock
-from tasks.clients.chain import ChainApiSettings, ChainClient
+from tasks.clients.chain import Block, ChainApiSettings, ChainClient
 from tasks.governance import Clock, GovernanceSettings, chain_clock
 from tasks.models import ChainState
-from tasks.pipeline import Outcome, apply_transactions, contracts_of_interest
-from tasks.rollback import rollback_block
+from tasks.pipeline import Outcome, applied, apply_transactions, contracts_of_interest
+from tasks.rollback import Undone, rollback_block
 
 NETWORK = pydantic.Field(default="mainnet", pattern=r"^[a-z][a-z0-9-]{0,19}$")
 
@@ -38,11 +39,23 @@ def process_block(block: ChainBlock, network: str, clock: Callable[[], Clock]) -
     return outcome
 
 
-def clock_for(settings: GovernanceSettings, block: ChainBlock) -> Callable[[], Clock]:
-    """The chain API's clock when configured, else the block's own burn height and the default pace."""
+def roll_back(block: ChainBlock, network: str) -> Undone:
+    """Undo a dropped block's effects, in one transaction."""
+    with transaction.atomic():
+        return rollback_block(block, network)
+
+
+def clock_for(settings: GovernanceSettings, block: ChainBlock) -> Clock | Callable[[], Awaitable[Clock]]:
+    """The chain API's clock when configured (read only if needed), else the block's own burn
+    height and the default pace."""
     if settings.chain_api_url:
         return lambda: chain_clock(settings)
-    return lambda: Clock(block.burn_height, settings.seconds_per_burn_block)
+    return Clock(block.burn_height, settings.seconds_per_burn_block)
+
+
+async def aprocess_block(block: ChainBlock, network: str, settings: GovernanceSettings) -> Outcome:
+    """`process_block` from an async job."""
+    return await applied(lambda clock: process_block(block, network, clock), clock_for(settings, block))
 
 
 @job(priority=Priority.NORMAL, max_attempts=5, timeout=120, concurrency=4, enabled=False)
@@ -63,10 +76,11 @@ class ChainBlockReplay(BaseJob):
         if not ctx.settings.chain_api_url:
             raise PermanentError("set the chain_api_url setting of job type 'chain_block_replay'")
 
-    def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
+    async def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
         client = ChainClient(ctx.settings.chain_api_url, ctx.settings.chain_timeout_seconds)
-        block = client.block_with_transactions(payload.height, contracts_of_interest())
-        outcome = process_block(block, payload.network, clock_for(ctx.settings, block))
+        wanted = await sync_to_async(contracts_of_interest)()
+        block = await client.block_with_transactions(payload.height, wanted)
+        outcome = await aprocess_block(block, payload.network, ctx.settings)
         return JobResult.ok(
             f"block {block.height}: {outcome.summary()}",
             data={"height": block.height, "hash": block.hash, "transactions": len(block.txs), **outcome.as_data()},
@@ -97,13 +111,13 @@ class ChainhookBlock(BaseJob):
     class Settings(GovernanceSettings):
         pass
 
-    def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
+    async def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
         block = payload.block
         if payload.action == "rollback":
-            with transaction.atomic():
-                undone = rollback_block(block, payload.network)
+            undone = await sync_to_async(roll_back)(block, payload.network)
             return JobResult.ok(undone.summary(), data={"height": block.height, "hash": block.hash, **undone.as_data()})
-        outcome = process_block(block, payload.network, clock_for(ctx.settings, block))
+        # Async for the chain API's clock, which a block creating a proposal needs.
+        outcome = await aprocess_block(block, payload.network, ctx.settings)
         return JobResult.ok(
             f"block {block.height}: {outcome.summary()}",
             data={"height": block.height, "hash": block.hash, **outcome.as_data()},
@@ -161,22 +175,36 @@ class ChainStateMonitor(BaseJob):
             # Enabled by default but inert until configured: skipped, not failed.
             raise SkipJob("not configured: set the chain_api_url setting of job type 'chain_state_monitor'")
 
-    def execute(self, ctx: JobContext, payload: object) -> JobResult:
+    async def execute(self, ctx: JobContext, payload: object) -> JobResult:
         settings = ctx.settings
-        state, _ = ChainState.objects.get_or_create(network=settings.network)
+        state, _ = await ChainState.objects.aget_or_create(network=settings.network)
         client = ChainClient(settings.chain_api_url, settings.chain_timeout_seconds)
         try:
-            tip = client.tip()
+            tip = await client.tip()
         except (RetryableError, PermanentError) as exc:
             now = timezone.now()
             stale = is_stale(state, now, settings.stale_after_seconds)
-            ChainState.objects.filter(pk=state.pk).update(is_stale=stale, last_error=str(exc)[:1000], updated_at=now)
+            await ChainState.objects.filter(pk=state.pk).aupdate(
+                is_stale=stale, last_error=str(exc)[:1000], updated_at=now
+            )
             if stale and not state.is_stale:
                 ctx.log.error("chain state of %s is stale: %s", settings.network, exc)
             raise
+        gap = replay_gap(state, tip.height, settings.behind_threshold, settings.max_replays_per_run)
+        new = await sync_to_async(self.record_tip)(ctx, state, tip, gap)
+        behind = tip.height - (state.last_height if state.last_height is not None else tip.height)
+        return JobResult.ok(
+            f"tip {tip.height}, {behind} behind, {new} replay(s) enqueued",
+            data={"tip": tip.height, "last_height": state.last_height},
+            behind=behind,
+            enqueued=new,
+        )
+
+    def record_tip(self, ctx: JobContext, state: ChainState, tip: Block, gap: Gap | None) -> int:
+        """Mark the state healthy and enqueue the gap's replays, in one transaction; the number enqueued."""
         from jobqueue import enqueue
 
-        gap = replay_gap(state, tip.height, settings.behind_threshold, settings.max_replays_per_run)
+        settings = ctx.settings
         with transaction.atomic():
             changes: dict[str, object] = {"last_ok_at": timezone.now(), "is_stale": False, "last_error": ""}
             if state.last_height is None:  # first run: follow from the tip on, history is not replayed
@@ -192,11 +220,4 @@ class ChainStateMonitor(BaseJob):
                 )
                 for height in (gap.heights if gap else ())
             ]
-        new = sum(1 for j in jobs if not j.is_duplicate)
-        behind = tip.height - (state.last_height if state.last_height is not None else tip.height)
-        return JobResult.ok(
-            f"tip {tip.height}, {behind} behind, {new} replay(s) enqueued",
-            data={"tip": tip.height, "last_height": state.last_height},
-            behind=behind,
-            enqueued=new,
-        )
+        return sum(1 for j in jobs if not j.is_duplicate)

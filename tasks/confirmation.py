@@ -11,6 +11,7 @@ chain's reason for an operator.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Literal
 
@@ -20,11 +21,11 @@ from django.utils import timezone
 
 from jobqueue import BaseJob, JobContext, JobResult, PermanentError, Priority, RateLimited, job
 from jobqueue.models import Job
-from tasks.chaindata import SUCCESS, is_failure, tx_of_api
+from tasks.chaindata import SUCCESS, ChainTx, is_failure, tx_of_api
 from tasks.clients.chain import ChainClient
-from tasks.governance import GovernanceSettings, chain_clock
+from tasks.governance import Clock, GovernanceSettings, chain_clock
 from tasks.models import DAO, AgentAccount, Proposal, Vote
-from tasks.pipeline import apply_transactions
+from tasks.pipeline import Outcome, applied, apply_transactions
 from tasks.social import DaoDeploymentTweet, Tweet
 from tasks.transaction_job import TX_CONFIRMATION
 from tasks.webhooks import Discord
@@ -77,13 +78,13 @@ class TxConfirmation(BaseJob):
         if not ctx.settings.chain_api_url:
             raise PermanentError("set the chain_api_url setting of job type 'tx_confirmation'")
 
-    def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
+    async def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
         settings = ctx.settings
         client = ChainClient(settings.chain_api_url, settings.chain_timeout_seconds)
-        raw, events = client.transaction(payload.tx_id)
+        raw, events = await client.transaction(payload.tx_id)
         status = str(raw.get("tx_status", "")) if raw else "unknown to the chain API"
         if status != SUCCESS and not is_failure(status):
-            created = Job.objects.filter(pk=ctx.job_id).values_list("created_at", flat=True).first()
+            created = await Job.objects.filter(pk=ctx.job_id).values_list("created_at", flat=True).afirst()
             waited = timezone.now() - (created or timezone.now())
             if waited > timedelta(seconds=settings.give_up_after_seconds):
                 raise PermanentError(f"transaction {payload.tx_id} is still {status} after {waited}")
@@ -92,10 +93,7 @@ class TxConfirmation(BaseJob):
             raise RateLimited(f"transaction {payload.tx_id} is {status}", after=after)
         assert raw is not None  # noqa: S101 - a final status comes from a found transaction
         tx = tx_of_api(raw, events)
-        with transaction.atomic():
-            outcome = apply_transactions([tx], clock=lambda: chain_clock(settings), created_by=f"job:{ctx.job_id}")
-            if status != SUCCESS:
-                record_failure(payload.kind, payload.object_id, payload.tx_id, status)
+        outcome = await applied(lambda clock: self.apply(ctx, payload, tx, clock), lambda: chain_clock(settings))
         if status != SUCCESS:
             result = (raw.get("tx_result") or {}).get("repr", "")
             raise PermanentError(
@@ -107,3 +105,11 @@ class TxConfirmation(BaseJob):
             data={"tx_id": payload.tx_id, "status": status, **outcome.as_data()},
             enqueued=outcome.enqueued,
         )
+
+    def apply(self, ctx: JobContext, payload: Payload, tx: ChainTx, clock: Callable[[], Clock]) -> Outcome:
+        """Apply the transaction like a block's, and record a failure on its object, in one transaction."""
+        with transaction.atomic():
+            outcome = apply_transactions([tx], clock=clock, created_by=f"job:{ctx.job_id}")
+            if tx.status != SUCCESS:
+                record_failure(payload.kind, payload.object_id, payload.tx_id, tx.status)
+        return outcome

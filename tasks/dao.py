@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pydantic
+from asgiref.sync import sync_to_async
 from django.db import transaction
 
 from jobqueue import JobContext, JobResult, PermanentError, Priority, RateLimited, RetryableError, job
@@ -11,6 +12,12 @@ from tasks.fields import ContractPrincipal, StacksAddress
 from tasks.models import DAO, AgentAccount
 from tasks.pipeline import Outcome, confirm_deployment
 from tasks.transaction_job import TX_CONFIRMATION, TransactionJob
+
+
+def confirmed(dao: DAO, created_by: str) -> None:
+    """Mark a deployment confirmed here first; its launch post is enqueued with that change."""
+    with transaction.atomic():
+        confirm_deployment(dao, Outcome(), created_by=created_by)
 
 
 @job(priority=Priority.HIGH, max_attempts=3, timeout=300, concurrency=1, enabled=False, requires=(TX_CONFIRMATION,))
@@ -31,17 +38,16 @@ class DaoDeployment(TransactionJob):
     class Settings(TransactionSettings):
         wait_seconds: float = pydantic.Field(default=60.0, gt=0, description="between checks of a pending deployment")
 
-    def check_resources(self, ctx: JobContext, payload: Payload) -> None:
+    async def check_resources(self, ctx: JobContext, payload: Payload) -> None:
         """Wait (without using an attempt) while another deployment is broadcast but unconfirmed."""
         client = TransactionClient.from_settings(ctx.settings)
         pending = DAO.objects.filter(is_broadcast=True, is_deployed=False).exclude(deployment_job_id=ctx.job_id)
-        for dao in pending:
-            receipt = client.status(dao.deployment_tx_id)
+        async for dao in pending:
+            receipt = await client.status(dao.deployment_tx_id)
             if receipt.status == CONFIRMED:
-                with transaction.atomic():  # confirmed here first: its launch post goes with it
-                    confirm_deployment(dao, Outcome(), created_by=f"job:{ctx.job_id}")
+                await sync_to_async(confirmed)(dao, f"job:{ctx.job_id}")
             elif receipt.failed:
-                DAO.objects.filter(pk=dao.pk).update(is_broadcast=False)
+                await DAO.objects.filter(pk=dao.pk).aupdate(is_broadcast=False)
                 ctx.log.warning("deployment of %s failed on the chain: %s", dao, receipt.reason or receipt.status)
             else:
                 raise RateLimited(
@@ -49,13 +55,13 @@ class DaoDeployment(TransactionJob):
                     after=ctx.settings.wait_seconds,
                 )
 
-    def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
-        existing = DAO.objects.filter(token_symbol=payload.token_symbol).first()
+    async def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
+        existing = await DAO.objects.filter(token_symbol=payload.token_symbol).afirst()
         if existing is not None and (existing.is_broadcast or existing.is_deployed):
             if existing.deployment_job_id is not None and str(existing.deployment_job_id) == ctx.job_id:
                 return JobResult.ok("already broadcast by this job", data={"dao_id": existing.pk})
             raise PermanentError(f"token symbol {payload.token_symbol} is already deployed ({existing})")
-        receipt = TransactionClient.from_settings(ctx.settings).call(
+        receipt = await TransactionClient.from_settings(ctx.settings).call(
             "deploy_dao",
             {
                 "token_symbol": payload.token_symbol,
@@ -91,8 +97,9 @@ class DaoDeployment(TransactionJob):
             "deployment_tx_id": receipt.tx_id,
             "deployment_job_id": ctx.job_id,
         }
-        with transaction.atomic():
-            dao, _ = DAO.objects.update_or_create(token_symbol=payload.token_symbol, defaults=fields)
+        # Committed at once, before the job's success: a retry finds it by deployment_job_id
+        # (until then, the idempotency key keeps the service from broadcasting twice).
+        dao, _ = await DAO.objects.aupdate_or_create(token_symbol=payload.token_symbol, defaults=fields)
         self.follow(ctx, receipt.tx_id, "dao_deployment", dao.pk)
         return JobResult.ok("deployment broadcast", data={"dao_id": dao.pk, "tx_id": receipt.tx_id})
 
@@ -109,13 +116,13 @@ class AgentAccountDeploy(TransactionJob):
         dao_token_contract: ContractPrincipal
         dao_dex_contract: ContractPrincipal
 
-    def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
-        existing = AgentAccount.objects.filter(
+    async def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
+        existing = await AgentAccount.objects.filter(
             owner_address=payload.owner_address, dao_token_contract=payload.dao_token_contract
-        ).first()
+        ).afirst()
         if existing is not None:
             return JobResult.ok("already deployed", data={"account_id": existing.pk, "tx_id": existing.tx_id})
-        receipt = TransactionClient.from_settings(ctx.settings).call(
+        receipt = await TransactionClient.from_settings(ctx.settings).call(
             "deploy_agent_account",
             payload.model_dump(),
             idempotency_key=f"agent_account:{payload.owner_address}:{payload.dao_token_contract}",
@@ -124,7 +131,7 @@ class AgentAccountDeploy(TransactionJob):
             raise PermanentError(f"the transaction service refused the account: {receipt.reason or receipt.status}")
         if not receipt.broadcast:
             raise RetryableError(f"the account deployment is {receipt.status}, not broadcast yet")
-        account = AgentAccount.objects.create(
+        account = await AgentAccount.objects.acreate(
             owner_address=payload.owner_address,
             dao_token_contract=payload.dao_token_contract,
             dao_dex_contract=payload.dao_dex_contract,

@@ -47,17 +47,17 @@ def has_heights(proposal: Proposal) -> bool:
     return proposal.starts_at_block is not None or proposal.executes_at_block is not None
 
 
-def chain_clock(settings: GovernanceSettings) -> Clock:
+async def chain_clock(settings: GovernanceSettings) -> Clock:
     """The current burn height and seconds per burn block, from the chain API."""
     if not settings.chain_api_url:
         raise PermanentError(
             "set the chain_api_url setting of this job type: the proposal has block heights to wait for"
         )
     client = ChainClient(settings.chain_api_url, settings.chain_timeout_seconds)
-    tip = client.tip()
+    tip = await client.tip()
     if tip.burn_height is None:
         raise PermanentError("the chain API's status has no chain_tip.burn_block_height")
-    seconds = client.seconds_per_burn_block() or settings.seconds_per_burn_block
+    seconds = await client.seconds_per_burn_block() or settings.seconds_per_burn_block
     return Clock(tip.burn_height, seconds)
 
 

@@ -4,15 +4,16 @@
 chainhook deliveries and transaction confirmations all call it. Every change is a guarded
 state transition (create if absent, flip a flag only if unflipped), so applying the same
 transactions again changes nothing and enqueues nothing. Call it inside a transaction: the
-rows and the follow-up jobs commit together.
+rows and the follow-up jobs commit together; from async code, through `applied`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
+from asgiref.sync import sync_to_async
 from django.db.models import Q
 from django.utils import timezone
 
@@ -24,6 +25,8 @@ from tasks.models import DAO, AgentAccount, Proposal, ProposalStatus, Vote
 from tasks.proposals import DaoProposalConclude, DaoProposalEvaluation
 from tasks.social import DaoDeploymentTweet, Tweet
 from tasks.webhooks import Discord
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -73,6 +76,33 @@ def apply_transactions(txs: list[ChainTx], *, clock: Callable[[], Clock], create
             else:
                 _proposal_concluded(dao, event, tx, outcome, created_by)
     return outcome
+
+
+class ClockNeeded(Exception):
+    """The transactions being applied create a proposal, whose conclusion needs the chain's clock."""
+
+
+def _clock_later() -> Clock:
+    raise ClockNeeded
+
+
+async def applied(apply: Callable[[Callable[[], Clock]], T], clock: Clock | Callable[[], Awaitable[Clock]]) -> T:
+    """Run `apply(clock)`, a sync function that calls `apply_transactions` in one transaction, from
+    an async job.
+
+    The chain's clock is read from the chain API, which an async job awaits on its loop, never
+    inside the transaction (held in Django's thread, which every job of the loop shares). So when
+    the clock is not known yet, `apply` first runs without it; if it asks for it, its transaction
+    rolls back, the clock is read, and `apply` runs again: the first pass leaves nothing behind,
+    and transactions that create no proposal cost no request."""
+    if isinstance(clock, Clock):
+        known = clock
+        return await sync_to_async(apply)(lambda: known)
+    try:
+        return await sync_to_async(apply)(_clock_later)
+    except ClockNeeded:
+        read = await clock()
+        return await sync_to_async(apply)(lambda: read)
 
 
 def _record_status(tx: ChainTx, outcome: Outcome, created_by: str) -> None:

@@ -51,8 +51,8 @@ class ProposalWallet(pydantic.BaseModel):
     wallet_address: StacksAddress
 
 
-def _proposal(proposal_id: int) -> Proposal:
-    proposal = Proposal.objects.select_related("dao").filter(pk=proposal_id).first()
+async def _proposal(proposal_id: int) -> Proposal:
+    proposal = await Proposal.objects.select_related("dao").filter(pk=proposal_id).afirst()
     if proposal is None:
         raise PermanentError(f"proposal {proposal_id} does not exist")
     return proposal
@@ -73,12 +73,12 @@ class DaoProposalVote(TransactionJob):
     class Settings(TransactionSettings, GovernanceSettings):
         pass
 
-    def check_prerequisites(self, ctx: JobContext, payload: ProposalWallet) -> None:
+    async def check_prerequisites(self, ctx: JobContext, payload: ProposalWallet) -> None:
         """Voting must be open: wait (no attempt used) until it opens, skip once it has closed."""
-        proposal = _proposal(payload.proposal_id)
+        proposal = await _proposal(payload.proposal_id)
         if proposal.starts_at_block is None and proposal.ends_at_block is None:
             return  # a proposal recorded by hand: nothing to wait for
-        clock = chain_clock(ctx.settings)
+        clock = await chain_clock(ctx.settings)
         closes = proposal.ends_at_block
         if closes is not None and clock.burn_height is not None and clock.burn_height >= closes:
             raise SkipJob(
@@ -87,15 +87,17 @@ class DaoProposalVote(TransactionJob):
         if proposal.starts_at_block is not None:
             wait_until(proposal.starts_at_block, "voting opens", ctx.settings, clock)
 
-    def execute(self, ctx: JobContext, payload: ProposalWallet) -> JobResult:
-        proposal = _proposal(payload.proposal_id)
-        votes = list(Vote.objects.filter(proposal=proposal, wallet_address=payload.wallet_address, voted=False))
+    async def execute(self, ctx: JobContext, payload: ProposalWallet) -> JobResult:
+        proposal = await _proposal(payload.proposal_id)
+        votes = [
+            v async for v in Vote.objects.filter(proposal=proposal, wallet_address=payload.wallet_address, voted=False)
+        ]
         if not votes:
             return JobResult.ok("nothing to vote", voted=0)
         contract, onchain_id = _voting_target(proposal)
         client = TransactionClient.from_settings(ctx.settings)
         for vote in votes:
-            receipt = client.call(
+            receipt = await client.call(
                 "vote",
                 {
                     "dao_contract": contract,
@@ -109,7 +111,8 @@ class DaoProposalVote(TransactionJob):
                 raise PermanentError(f"the transaction service refused the vote: {receipt.reason or receipt.status}")
             if not receipt.broadcast:
                 raise RetryableError(f"the vote is {receipt.status}, not broadcast yet")
-            Vote.objects.filter(pk=vote.pk).update(voted=True, tx_id=receipt.tx_id)
+            # Committed at once: a retry after a failure further on skips this vote.
+            await Vote.objects.filter(pk=vote.pk).aupdate(voted=True, tx_id=receipt.tx_id)
             self.follow(ctx, receipt.tx_id, "vote", vote.pk)
         return JobResult.ok(f"voted {len(votes)}", data={"vote_ids": [v.pk for v in votes]}, voted=len(votes))
 
@@ -127,19 +130,21 @@ class DaoProposalEvaluation(BaseJob):
         super().check_configuration(ctx)
         LLMClient.from_settings(ctx.settings)
 
-    def vote_options(self, ctx: JobContext, proposal: Proposal) -> dict[str, Any]:
+    async def vote_options(self, ctx: JobContext, proposal: Proposal) -> dict[str, Any]:
         """The vote is scheduled for when voting opens (estimated; the vote checks again when it runs)."""
         if proposal.starts_at_block is None or not ctx.settings.chain_api_url:
             return {}
-        return {"run_after": chain_clock(ctx.settings).when(proposal.starts_at_block)}
+        return {"run_after": (await chain_clock(ctx.settings)).when(proposal.starts_at_block)}
 
     async def execute(self, ctx: JobContext, payload: ProposalWallet) -> JobResult:
-        proposal, existing = await sync_to_async(self.read)(payload)
+        proposal = await _proposal(payload.proposal_id)
+        # This wallet's vote, if an earlier attempt whose success was not recorded made it.
+        existing = await Vote.objects.filter(proposal=proposal, wallet_address=payload.wallet_address).afirst()
         follow_up = {"proposal_id": proposal.pk, "wallet_address": payload.wallet_address}
         if existing is not None:
             # Evaluated by an earlier attempt whose success was not recorded: just hand over again.
             if not existing.voted:
-                ctx.enqueue(DaoProposalVote, follow_up, **await self.avote_options(ctx, proposal))
+                ctx.enqueue(DaoProposalVote, follow_up, **await self.vote_options(ctx, proposal))
             return JobResult.ok("already evaluated", data={"vote_id": existing.pk})
         answer = await LLMClient.from_settings(ctx.settings).chat(
             ctx.settings.chat_model,
@@ -150,20 +155,11 @@ class DaoProposalEvaluation(BaseJob):
         )
         evaluation = parse_evaluation(answer)
         vote = await sync_to_async(self.record)(proposal, payload, evaluation)
-        ctx.enqueue(DaoProposalVote, follow_up, **await self.avote_options(ctx, proposal))
+        ctx.enqueue(DaoProposalVote, follow_up, **await self.vote_options(ctx, proposal))
         return JobResult.ok(
             f"evaluated: {evaluation.decision}",
             data={"vote_id": vote.pk, **evaluation.model_dump()},
         )
-
-    def read(self, payload: ProposalWallet) -> tuple[Proposal, Vote | None]:
-        """The proposal (with its DAO) and this wallet's vote if an earlier attempt recorded one."""
-        proposal = Proposal.objects.select_related("dao").get(pk=_proposal(payload.proposal_id).pk)
-        return proposal, Vote.objects.filter(proposal=proposal, wallet_address=payload.wallet_address).first()
-
-    async def avote_options(self, ctx: JobContext, proposal: Proposal) -> dict[str, Any]:
-        # The chain clock asks the chain API with a sync client: in a thread, off the event loop.
-        return await sync_to_async(self.vote_options, thread_sensitive=False)(ctx, proposal)
 
     def record(self, proposal: Proposal, payload: ProposalWallet, evaluation: Evaluation) -> Vote:
         with transaction.atomic():
@@ -190,26 +186,28 @@ class DaoProposalConclude(TransactionJob):
     class Settings(TransactionSettings, GovernanceSettings):
         pass
 
-    def check_prerequisites(self, ctx: JobContext, payload: Payload) -> None:
+    async def check_prerequisites(self, ctx: JobContext, payload: Payload) -> None:
         """Wait (no attempt used) until voting has ended plus the execution delay."""
-        proposal = _proposal(payload.proposal_id)
+        proposal = await _proposal(payload.proposal_id)
         ready_at = proposal.executes_at_block if proposal.executes_at_block is not None else proposal.ends_at_block
         if ready_at is None or proposal.conclusion_tx_id:
             return
-        wait_until(ready_at, "the proposal can be concluded", ctx.settings, chain_clock(ctx.settings))
+        wait_until(ready_at, "the proposal can be concluded", ctx.settings, await chain_clock(ctx.settings))
 
-    def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
-        proposal = _proposal(payload.proposal_id)
+    async def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
+        proposal = await _proposal(payload.proposal_id)
         if proposal.conclusion_tx_id:
             return JobResult.ok("already concluded", data={"tx_id": proposal.conclusion_tx_id})
         contract, onchain_id = _voting_target(proposal)
-        receipt = TransactionClient.from_settings(ctx.settings).call(
+        receipt = await TransactionClient.from_settings(ctx.settings).call(
             "conclude", {"dao_contract": contract, "proposal_id": onchain_id}, idempotency_key=f"conclude:{proposal.pk}"
         )
         if receipt.failed:
             raise PermanentError(f"the transaction service refused the conclusion: {receipt.reason or receipt.status}")
         if not receipt.broadcast:
             raise RetryableError(f"the conclusion is {receipt.status}, not broadcast yet")
-        Proposal.objects.filter(pk=proposal.pk).update(conclusion_tx_id=receipt.tx_id, status=ProposalStatus.CONCLUDED)
+        await Proposal.objects.filter(pk=proposal.pk).aupdate(
+            conclusion_tx_id=receipt.tx_id, status=ProposalStatus.CONCLUDED
+        )
         self.follow(ctx, receipt.tx_id, "conclusion", proposal.pk)
         return JobResult.ok("concluded", data={"tx_id": receipt.tx_id})

@@ -89,21 +89,6 @@ def transport_errors(service: str, timeout: float) -> Iterator[None]:
         raise RetryableError(f"{service} unreachable: {type(exc).__name__}") from None
 
 
-def send(
-    service: str,
-    method: str,
-    url: str,
-    *,
-    timeout: float,
-    headers: dict[str, str] | None = None,
-    **kwargs: Any,
-) -> httpx.Response:
-    """One request with a timeout; transport failures become retryable errors."""
-    with transport_errors(service, timeout):
-        response = httpx.request(method, url, headers=headers, timeout=timeout, verify=TLS, **kwargs)
-    return check(response, service)
-
-
 async def asend(
     service: str,
     method: str,
@@ -112,15 +97,18 @@ async def asend(
     timeout: float,
     headers: dict[str, str] | None = None,
     auth: httpx.Auth | None = None,
+    accept: tuple[int, ...] = (),
     **kwargs: Any,
 ) -> httpx.Response:
-    """`send` for async job types: the same request, awaited on the worker's event loop."""
+    """One request with a timeout, awaited on the job's event loop; transport failures become
+    retryable errors, and so do error answers (see `check`) except the statuses in `accept`,
+    which the caller reads itself."""
     with transport_errors(service, timeout):
         async with httpx.AsyncClient(timeout=timeout, verify=TLS) as client:
             response = await client.request(
                 method, url, headers=headers, auth=auth or httpx.USE_CLIENT_DEFAULT, **kwargs
             )
-    return check(response, service)
+    return response if response.status_code in accept else check(response, service)
 
 
 def bearer(token: str) -> dict[str, str]:

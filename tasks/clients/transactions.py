@@ -15,7 +15,7 @@ from typing import Any, Literal
 import pydantic
 
 from jobqueue import PermanentError, RetryableError
-from tasks.clients.http import bearer, join, json_object, send
+from tasks.clients.http import asend, bearer, join, json_object
 
 SERVICE = "the transaction service"
 BROADCAST = {"broadcast", "success"}  # statuses that mean the transaction reached the chain
@@ -93,10 +93,10 @@ class TransactionClient:
             raise PermanentError("set the tx_service_url setting of this job type")
         return cls(settings.tx_service_url, settings.tx_service_key.get_secret_value(), settings.tx_timeout_seconds)
 
-    def call(self, action: str, arguments: dict[str, Any], *, idempotency_key: str) -> Receipt:
+    async def call(self, action: str, arguments: dict[str, Any], *, idempotency_key: str) -> Receipt:
         """Ask the service to sign and broadcast one contract call."""
         headers = {**bearer(self.key), "Idempotency-Key": idempotency_key}
-        response = send(
+        response = await asend(
             SERVICE,
             "POST",
             join(self.base_url, "contract-calls"),
@@ -106,8 +106,8 @@ class TransactionClient:
         )
         return _receipt(json_object(response, SERVICE))
 
-    def status(self, tx_id: str) -> Receipt:
-        response = send(
+    async def status(self, tx_id: str) -> Receipt:
+        response = await asend(
             SERVICE, "GET", join(self.base_url, f"transactions/{tx_id}"), timeout=self.timeout, headers=bearer(self.key)
         )
         return _receipt(json_object(response, SERVICE))

@@ -12,7 +12,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from jobqueue import PermanentError, RetryableError
-from tasks.clients.http import error_message, retry_after, send
+from tasks.clients.http import asend, error_message, retry_after
 from tasks.clients.images import download_image
 from tasks.clients.llm import LLMClient
 from tasks.clients.transactions import TransactionClient
@@ -41,22 +41,22 @@ def test_429_and_5xx_are_retryable_with_retry_after(httpserver: HTTPServer) -> N
     httpserver.expect_oneshot_request("/a").respond_with_json({"detail": "slow down"}, 429, {"Retry-After": "17"})
     httpserver.expect_oneshot_request("/a").respond_with_data("upstream broke", 502)
     with pytest.raises(RetryableError, match="answered 429: slow down") as first:
-        send("svc", "GET", httpserver.url_for("/a"), timeout=5)
+        asyncio.run(asend("svc", "GET", httpserver.url_for("/a"), timeout=5))
     assert first.value.after == 17
     with pytest.raises(RetryableError, match="answered 502: upstream broke") as second:
-        send("svc", "GET", httpserver.url_for("/a"), timeout=5)
+        asyncio.run(asend("svc", "GET", httpserver.url_for("/a"), timeout=5))
     assert second.value.after is None
 
 
 def test_4xx_is_permanent_with_the_service_message(httpserver: HTTPServer) -> None:
     httpserver.expect_request("/a").respond_with_json({"message": "symbol taken"}, 409)
     with pytest.raises(PermanentError, match=r"svc refused the request \(409\): symbol taken"):
-        send("svc", "GET", httpserver.url_for("/a"), timeout=5)
+        asyncio.run(asend("svc", "GET", httpserver.url_for("/a"), timeout=5))
 
 
 def test_unreachable_and_slow_services_are_retryable(httpserver: HTTPServer) -> None:
     with pytest.raises(RetryableError, match="unreachable: ConnectError"):
-        send("svc", "GET", "http://127.0.0.1:9/nothing", timeout=2)
+        asyncio.run(asend("svc", "GET", "http://127.0.0.1:9/nothing", timeout=2))
 
     def slow(request: object) -> object:
         import time
@@ -68,7 +68,7 @@ def test_unreachable_and_slow_services_are_retryable(httpserver: HTTPServer) -> 
 
     httpserver.expect_request("/slow").respond_with_handler(slow)
     with pytest.raises(RetryableError, match=r"did not answer within 0\.1 s"):
-        send("svc", "GET", httpserver.url_for("/slow"), timeout=0.1)
+        asyncio.run(asend("svc", "GET", httpserver.url_for("/slow"), timeout=0.1))
 
 
 def test_credentials_appear_in_no_error_and_no_log_line(
@@ -78,7 +78,7 @@ def test_credentials_appear_in_no_error_and_no_log_line(
     httpserver.expect_request("/tx/contract-calls").respond_with_json({"error": "forbidden"}, 403)
     client = TransactionClient(httpserver.url_for("/tx"), "sk-very-secret", 5)
     with pytest.raises(PermanentError) as refused:
-        client.call("vote", {}, idempotency_key="k")
+        asyncio.run(client.call("vote", {}, idempotency_key="k"))
     assert "sk-very-secret" not in str(refused.value)
     assert "sk-very-secret" not in caplog.text
     assert not [r for r in caplog.records if r.name.startswith(("httpx", "httpcore"))]  # they log full URLs

@@ -3,6 +3,7 @@ validation of every answer against it."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import typing
 from pathlib import Path
@@ -43,4 +44,4 @@ def test_an_answer_outside_the_contract_is_retryable(
     httpserver.expect_request("/tx/contract-calls").respond_with_json(answer)
     client = TransactionClient(httpserver.url_for("/tx"), "key", 5.0)
     with pytest.raises(RetryableError, match=problem):
-        client.call("vote", {}, idempotency_key="vote:1")
+        asyncio.run(client.call("vote", {}, idempotency_key="vote:1"))
