@@ -59,6 +59,11 @@ class DaoDeployment(TransactionJob):
         existing = await DAO.objects.filter(token_symbol=payload.token_symbol).afirst()
         if existing is not None and (existing.is_broadcast or existing.is_deployed):
             if existing.deployment_job_id is not None and str(existing.deployment_job_id) == ctx.job_id:
+                # An earlier attempt saved the broadcast and then died before its success was
+                # recorded: its confirmation follow-up died with it. Follow the transaction again
+                # (the unique key makes this a no-op if the follow-up is still waiting).
+                if not existing.is_deployed and existing.deployment_tx_id:
+                    self.follow(ctx, existing.deployment_tx_id, "dao_deployment", existing.pk)
                 return JobResult.ok("already broadcast by this job", data={"dao_id": existing.pk})
             raise PermanentError(f"token symbol {payload.token_symbol} is already deployed ({existing})")
         receipt = await TransactionClient.from_settings(ctx.settings).call(
@@ -121,6 +126,9 @@ class AgentAccountDeploy(TransactionJob):
             owner_address=payload.owner_address, dao_token_contract=payload.dao_token_contract
         ).afirst()
         if existing is not None:
+            if existing.tx_id and not existing.tx_status:
+                # Broadcast, but no final status yet: make sure a confirmation follows it.
+                self.follow(ctx, existing.tx_id, "agent_account", existing.pk)
             return JobResult.ok("already deployed", data={"account_id": existing.pk, "tx_id": existing.tx_id})
         receipt = await TransactionClient.from_settings(ctx.settings).call(
             "deploy_agent_account",

@@ -89,9 +89,12 @@ class DaoProposalVote(TransactionJob):
 
     async def execute(self, ctx: JobContext, payload: ProposalWallet) -> JobResult:
         proposal = await _proposal(payload.proposal_id)
-        votes = [
-            v async for v in Vote.objects.filter(proposal=proposal, wallet_address=payload.wallet_address, voted=False)
-        ]
+        mine = Vote.objects.filter(proposal=proposal, wallet_address=payload.wallet_address)
+        # Votes broadcast by an earlier attempt that died before its success was recorded: their
+        # confirmations died with it. Follow them again (a waiting follow-up makes it a no-op).
+        async for vote in mine.filter(voted=True, tx_status="").exclude(tx_id=""):
+            self.follow(ctx, vote.tx_id, "vote", vote.pk)
+        votes = [v async for v in mine.filter(voted=False)]
         if not votes:
             return JobResult.ok("nothing to vote", voted=0)
         contract, onchain_id = _voting_target(proposal)
@@ -197,6 +200,8 @@ class DaoProposalConclude(TransactionJob):
     async def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
         proposal = await _proposal(payload.proposal_id)
         if proposal.conclusion_tx_id:
+            if not proposal.conclusion_tx_status:  # no final status yet: make sure it is followed
+                self.follow(ctx, proposal.conclusion_tx_id, "conclusion", proposal.pk)
             return JobResult.ok("already concluded", data={"tx_id": proposal.conclusion_tx_id})
         contract, onchain_id = _voting_target(proposal)
         receipt = await TransactionClient.from_settings(ctx.settings).call(

@@ -8,7 +8,7 @@ from typing import Any
 from pytest_httpserver import HTTPServer
 
 from jobqueue import enqueue
-from jobqueue.models import Status
+from jobqueue.models import Job, Status
 from tasks.models import DAO, AgentAccount
 from tests.tasks.conftest import DEX, OWNER, TOKEN, WALLET, assert_waits, make_due, run
 
@@ -35,6 +35,26 @@ def test_deployment_records_the_dao_with_its_tx_id(tx_service: Any, httpserver: 
     request = httpserver.log[-1][0]
     assert json.loads(request.get_data())["arguments"]["token_max_supply"] == "21000000"
     assert request.headers["Idempotency-Key"] == f"dao_deployment:{job.pk}"
+
+
+def test_a_retry_after_the_broadcast_was_saved_follows_it_without_deploying_again(
+    tx_service: Any, httpserver: HTTPServer
+) -> None:
+    tx_service("dao_deployment")
+    httpserver.expect_request("/tx/contract-calls").respond_with_json(BROADCAST)
+    job = run(enqueue("dao_deployment", DEPLOYMENT))
+    assert job.status == Status.SUCCEEDED, job.last_error
+    # As if the attempt had died after saving the DAO, before its success (and the
+    # tx_confirmation follow-up committed with it) was recorded; then retried.
+    Job.objects.filter(job_type__name="tx_confirmation").delete()
+    Job.objects.filter(pk=job.pk).update(status=Status.QUEUED, finished_at=None)
+    job = run(job)
+    assert job.status == Status.SUCCEEDED, job.last_error
+    assert job.result["message"] == "already broadcast by this job"
+    assert len(httpserver.log) == 1  # deployed once
+    dao = DAO.objects.get(token_symbol="NEW")
+    (follow,) = Job.objects.filter(job_type__name="tx_confirmation")
+    assert follow.payload == {"tx_id": "0xnew", "kind": "dao_deployment", "object_id": dao.pk}
 
 
 def test_deployment_waits_without_using_attempts_while_another_is_unconfirmed(

@@ -54,6 +54,28 @@ def test_vote_with_nothing_to_vote_is_done(tx_service: Any, make_proposal: Any, 
     assert httpserver.log == []
 
 
+def test_a_vote_broadcast_by_an_attempt_that_died_is_followed_not_sent_again(
+    tx_service: Any, make_proposal: Any, httpserver: HTTPServer
+) -> None:
+    # An earlier attempt saved the broadcast (voted, tx id) and died before its success, and
+    # with it the tx_confirmation follow-up, was recorded.
+    tx_service("dao_proposal_vote")
+    proposal = make_proposal()
+    vote = Vote.objects.create(
+        proposal=proposal, wallet_address=WALLET, approve=True, confidence=1, voted=True, tx_id="0xlost"
+    )
+    job = run(enqueue("dao_proposal_vote", {"proposal_id": proposal.pk, "wallet_address": WALLET}))
+    assert job.status == Status.SUCCEEDED, job.last_error
+    assert httpserver.log == []  # never voted twice
+    (follow,) = Job.objects.filter(job_type__name="tx_confirmation")
+    assert follow.payload == {"tx_id": "0xlost", "kind": "vote", "object_id": vote.pk}
+    # Once the chain's final status is known, there is nothing left to follow.
+    Vote.objects.filter(pk=vote.pk).update(tx_status="success")
+    follow.delete()
+    run(enqueue("dao_proposal_vote", {"proposal_id": proposal.pk, "wallet_address": WALLET}))
+    assert not Job.objects.filter(job_type__name="tx_confirmation").exists()
+
+
 def test_vote_records_tx_ids_and_sends_the_decision(
     tx_service: Any, make_proposal: Any, httpserver: HTTPServer
 ) -> None:
