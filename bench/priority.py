@@ -62,6 +62,8 @@ def run(jobs: int, critical: int, workers: int, log: str, timeout: float) -> dic
         critical_claim_p50_ms=percentile(to_claim, 0.5),
         critical_claim_p95_ms=percentile(to_claim, 0.95),
         critical_claimed_to_start_p95_ms=percentile(to_start, 0.95),
+        critical_waits_ms=[round(w, 1) for w in waits],
+        critical_claim_waits_ms=[round(w, 1) for w in to_claim],
         critical_start_p50_ms=percentile(waits, 0.5),
         critical_start_p95_ms=percentile(waits, 0.95),
         critical_start_max_ms=max(waits),
