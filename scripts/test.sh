@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: static checks (when the lint tools are installed), Django's checks,
 # then pytest on SQLite and on PostgreSQL, and on MariaDB when MARIADB_URL is set
-# (e.g. mysql://root@127.0.0.1:3306/jobqueue). Any failure fails the run.
+# (e.g. mysql://root@127.0.0.1:3306/jobqueue), LEG_JOBS (default 2) of them side by side.
+# EXTRA_VENVS (virtualenvs made by `make install VENV=...`) adds their SQLite and PostgreSQL
+# legs. Any failure fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
@@ -43,10 +45,6 @@ fi
 
 "$PY" -c "import django, sys; print(f'Python {sys.version.split()[0]}, Django {django.__version__}')"
 mkdir -p db artifacts
-step "pytest on SQLite"
-DATABASE_URL="sqlite:///$PWD/db/dev-unused.sqlite3" "$PY" -m pytest "$@"
-step "pytest on PostgreSQL ($PG_URL)"
-DATABASE_URL="$PG_URL" "$PY" -m pytest "$@"
 
 if [ -n "${MARIADB_URL:-}" ]; then
   # mysqlclient builds against the MariaDB client library, found through pkg-config.
@@ -74,6 +72,71 @@ PY
     start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
     for _ in $(seq 60); do answers && break; sleep 1; done
   fi
-  step "pytest on MariaDB ($MARIADB_URL)"
-  DATABASE_URL="$MARIADB_URL" "$PY" -m pytest "$@"
 fi
+
+# The legs: the suite once per database (and per extra virtualenv in EXTRA_VENVS, which CI
+# uses for its Python 3.12 / Django 6 legs). Each leg has its own test database, so they run
+# side by side, LEG_JOBS at a time (much of a leg is waiting on qcluster subprocesses and the
+# browser); each leg's output goes to artifacts/leg-<name>.log and is printed when it ends.
+PG_LEGS=() MARIADB_LEGS=() SQLITE_LEGS=()
+add_legs() {  # venv tag
+  local venv=$1 tag=$2
+  # A database name of its own per leg (pytest-django creates test_<name> on the server).
+  PG_LEGS+=("$tag-postgresql|$venv|${PG_URL}_$tag")
+  SQLITE_LEGS+=("$tag-sqlite|$venv|sqlite:///$PWD/db/dev-unused-$tag.sqlite3")
+  if [ -n "${MARIADB_URL:-}" ] && [ "$venv" = "$VENV" ]; then
+    MARIADB_LEGS+=("$tag-mariadb|$venv|$MARIADB_URL")
+  fi
+}
+tag_of() { "$1/bin/python" -c "import sys, django; print(f'py{sys.version_info[0]}{sys.version_info[1]}dj{django.VERSION[0]}{django.VERSION[1]}')"; }
+add_legs "$VENV" "$(tag_of "$VENV")"
+for extra in ${EXTRA_VENVS:-}; do
+  step "Django checks with $extra"
+  DJANGO_SETTINGS_MODULE=tests.settings "$extra/bin/python" manage.py check --fail-level WARNING
+  DJANGO_SETTINGS_MODULE=tests.settings "$extra/bin/python" manage.py makemigrations --check --dry-run
+  add_legs "$extra" "$(tag_of "$extra")"
+done
+# The longest legs first, so that the last one to start is a short one.
+LEGS=("${PG_LEGS[@]}" "${MARIADB_LEGS[@]}" "${SQLITE_LEGS[@]}")
+
+run_leg() {  # name venv url [pytest args...]
+  local name=$1 venv=$2 url=$3
+  shift 3
+  local started=$SECONDS
+  if DATABASE_URL="$url" TEST_SQLITE_PATH="$PWD/db/test-$name.sqlite3" \
+    "$venv/bin/python" -m pytest -p no:cacheprovider "$@" >"artifacts/leg-$name.log" 2>&1; then
+    echo "passed in $((SECONDS - started)) s" >"artifacts/leg-$name.status"
+  else
+    echo "FAILED (exit $?) after $((SECONDS - started)) s" >"artifacts/leg-$name.status"
+  fi
+}
+
+LEG_JOBS=${LEG_JOBS:-2}
+step "pytest: ${#LEGS[@]} legs, $LEG_JOBS at a time: $(printf '%s ' "${LEGS[@]%%|*}")"
+rm -f artifacts/leg-*.status artifacts/leg-*.log
+declare -A RUNNING=()
+finish_one() {
+  local pid
+  wait -n -p pid "${!RUNNING[@]}" || true
+  local name=${RUNNING[$pid]}
+  unset "RUNNING[$pid]"
+  printf '\n== leg %s: %s\n' "$name" "$(cat "artifacts/leg-$name.status")"
+  cat "artifacts/leg-$name.log"
+}
+for leg in "${LEGS[@]}"; do
+  IFS='|' read -r name venv url <<<"$leg"
+  while [ "${#RUNNING[@]}" -ge "$LEG_JOBS" ]; do finish_one; done
+  run_leg "$name" "$venv" "$url" "$@" &
+  RUNNING[$!]=$name
+done
+while [ "${#RUNNING[@]}" -gt 0 ]; do finish_one; done
+
+step "legs"
+failed=0
+for leg in "${LEGS[@]}"; do
+  name=${leg%%|*}
+  status=$(cat "artifacts/leg-$name.status" 2>/dev/null || echo "FAILED (no status)")
+  printf '  %-24s %s   %s\n' "$name" "$status" "$(grep -aE '^[0-9]+ (passed|failed)|^=+ .*(passed|failed)' "artifacts/leg-$name.log" | tail -n 1 | sed -E 's/^=+ | =+$//g')"
+  case $status in passed*) ;; *) failed=1 ;; esac
+done
+exit "$failed"
