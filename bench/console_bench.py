@@ -36,6 +36,12 @@ def enrich() -> None:
     from jobqueue.models import Job
     from jobqueue.observability.search import payload_key_index_sql
 
+    with connection.cursor() as cursor:
+        # Attempts seeded before migration 0012: the type the engine now records on each attempt.
+        cursor.execute(
+            "UPDATE jobqueue_attempt SET job_type_id = (SELECT j.job_type_id FROM jobqueue_job j "
+            "WHERE j.id = jobqueue_attempt.job_id) WHERE job_type_id IS NULL"
+        )
     if Job.objects.filter(payload__has_key="dao_id").exists():
         print("already enriched")
         return

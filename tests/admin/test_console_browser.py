@@ -61,6 +61,7 @@ def failing(type_name: str, message: str, *, ago: float, dead: bool = True) -> J
     )
     Attempt.objects.create(
         job=job,
+        job_type=job.job_type,
         number=1,
         outcome="failed" if dead else "succeeded",
         finished_at=finished,
