@@ -126,9 +126,9 @@ def _statements(vendor: str, n: int, type_ids: list[int], now: float) -> list[st
     if vendor == "postgresql":
         duration = "CAST(EXTRACT(EPOCH FROM finished_at - started_at) * 1000 AS INTEGER)"
     attempts = (
-        "INSERT INTO jobqueue_attempt (job_id, number, cluster, host, started_at, finished_at, duration_ms, outcome, "
-        "error_type, error_message, traceback, logs) "
-        f"SELECT id, 1, 'bench', 'bench', started_at, finished_at, {duration}, "
+        "INSERT INTO jobqueue_attempt (job_id, job_type_id, number, cluster, host, started_at, finished_at, "
+        "duration_ms, outcome, error_type, error_message, traceback, logs) "
+        f"SELECT id, job_type_id, 1, 'bench', 'bench', started_at, finished_at, {duration}, "
         "CASE WHEN status = 'dead' THEN 'failed' ELSE 'succeeded' END, "
         "CASE WHEN status = 'dead' THEN 'RuntimeError' ELSE '' END, '', '', "
         f"{json_list} FROM jobqueue_job WHERE status IN ('dead', 'succeeded')"

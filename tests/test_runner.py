@@ -31,6 +31,7 @@ def test_success_records_result_attempt_and_logs() -> None:
     assert job.claimed_by == ""
     (attempt,) = job.attempt_set.all()
     assert (attempt.number, attempt.outcome) == (1, Outcome.SUCCEEDED)
+    assert attempt.job_type_id == job.job_type_id  # copied for the failures view
     assert attempt.duration_ms is not None
     assert attempt.logs[0]["message"] == "echo 3"
 
@@ -50,7 +51,7 @@ def test_retryable_failure_backs_off_then_dead_letters_after_max_attempts() -> N
     Job.objects.filter(pk=job.pk).update(run_after=timezone.now())
     job = run_one()
     assert job.status == Status.DEAD
-    assert list(job.attempt_set.values_list("outcome", flat=True)) == ["failed"] * 3
+    assert list(job.attempt_set.values_list("outcome", "job_type_id")) == [("failed", job.job_type_id)] * 3
     dead = DeadLetter.objects.get(job=job)
     assert dead.reason == DeadReason.ATTEMPTS_EXHAUSTED
     assert "RetryableError" in dead.error_type

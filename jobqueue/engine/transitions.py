@@ -212,6 +212,7 @@ def _attempt_row(entry: Entry) -> Attempt:
     started, now = report.started_at, report.finished_at
     return Attempt(
         job_id=claim.job_id,
+        job_type_id=entry.snapshot.type_id,
         number=claim.attempt,
         cluster=claim.cluster,
         host=report.host[:128],

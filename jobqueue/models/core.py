@@ -254,6 +254,20 @@ class Attempt(models.Model):
     """One execution of a job by a worker."""
 
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="attempt_set")
+    # The job's type, copied when the attempt is recorded, so that the failures view reads the
+    # failed attempts of a window without a lookup into the job table per attempt (most of its
+    # time over a big history). No index and no constraint: nothing searches by it alone, the
+    # job's own foreign key protects the type, and SQLite adds the column without a table copy.
+    # Null for attempts recorded before migration 0012: readers fall back to the job's type.
+    job_type = models.ForeignKey(
+        JobType,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_index=False,
+        db_constraint=False,
+        related_name="+",
+    )
     number = models.PositiveIntegerField()
     cluster = models.CharField(max_length=64, blank=True)
     host = models.CharField(max_length=128, blank=True)

@@ -4,8 +4,8 @@ A group is what an operator acts on: "send_tweet, TimeoutError: upstream timed o
 with how often it happened, since when, a sparkline, a sample traceback, and the unresolved dead
 letters it left. Messages are normalised (numbers, ids, uuids, hex and quoted values replaced)
 so that one failure mode is one group. The failed attempts of the window are read over the
-(outcome, finished_at) index, newest first, at most MAX_ATTEMPTS of them; the dead letters over
-the (created_at) index.
+(outcome, finished_at) index, newest first, at most MAX_ATTEMPTS of them, each with the job type
+recorded on it (no lookup of its job); the dead letters over the (created_at) index.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from django.db.models import QuerySet
-from django.db.models.functions import Substr
+from django.db.models import BigIntegerField, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce, Substr
 from django.utils import timezone
 
 from jobqueue.metrics import FAILED_OUTCOMES, window_delta
-from jobqueue.models import Attempt, DeadLetter, JobType
+from jobqueue.models import Attempt, DeadLetter, Job, JobType
 from jobqueue.rollup import EpochSeconds
 
 # The newest failed attempts one report reads; older ones in the window are counted as "more".
@@ -175,14 +175,23 @@ def _attempt_rows(since: datetime, now: datetime, job_type: str | None) -> list[
     with `outcome IN (...)` SQLite prefers the finished_at index and reads every attempt of the
     window, a few hundred thousand rows for a week instead of a few thousand."""
     rows: list[tuple[Any, ...]] = []
+    # The type recorded on the attempt; only attempts recorded before it was (migration 0012)
+    # look their job up, one by one (COALESCE evaluates the subquery only for those).
+    recorded_type = Coalesce(
+        "job_type_id",
+        Subquery(Job.objects.filter(pk=OuterRef("job_id")).order_by().values("job_type_id")),
+        output_field=BigIntegerField(),
+    )
     for outcome in FAILED_OUTCOMES:
-        attempts = Attempt.objects.filter(outcome=outcome, finished_at__gt=since, finished_at__lte=now)
+        attempts = Attempt.objects.filter(outcome=outcome, finished_at__gt=since, finished_at__lte=now).annotate(
+            type_id=recorded_type
+        )
         if job_type is not None:
-            attempts = attempts.filter(job__job_type__name=job_type)
+            attempts = attempts.filter(type_id__in=JobType.objects.filter(name=job_type).values("pk"))
         rows += (
             attempts.order_by("-finished_at")
             .annotate(short=Substr("error_message", 1, MESSAGE_CHARS), epoch=EpochSeconds("finished_at"))
-            .values_list("pk", "job__job_type_id", "epoch", "error_type", "short")[: MAX_ATTEMPTS + 1]
+            .values_list("pk", "type_id", "epoch", "error_type", "short")[: MAX_ATTEMPTS + 1]
         )
     rows.sort(key=lambda row: row[2], reverse=True)
     return rows[: MAX_ATTEMPTS + 1]

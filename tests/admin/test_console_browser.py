@@ -61,6 +61,7 @@ def failing(type_name: str, message: str, *, ago: float, dead: bool = True) -> J
     )
     Attempt.objects.create(
         job=job,
+        job_type=job.job_type,
         number=1,
         outcome="failed" if dead else "succeeded",
         finished_at=finished,
@@ -102,6 +103,22 @@ def assert_contrast(driver: Any, selector: str) -> None:
     assert ratios, f"nothing matched {selector}"
     low = [(text, round(ratio, 2)) for text, ratio in ratios if ratio < 4.5]
     assert not low, low
+
+
+def tab_until(browser: Any, selector: str, limit: int = 300) -> Any:
+    """Tab from the top of the page to the first element matching `selector`, which must show its focus."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    browser.find_element(By.TAG_NAME, "body").click()
+    for _ in range(limit):
+        browser.switch_to.active_element.send_keys(Keys.TAB)
+        active = browser.switch_to.active_element
+        if browser.execute_script("return arguments[0].matches(arguments[1])", active, selector):
+            outline = browser.execute_script("return getComputedStyle(arguments[0]).outlineStyle", active)
+            assert outline != "none", f"{selector} has no visible focus"
+            return active
+    raise AssertionError(f"{selector} is not reachable with the Tab key")
 
 
 def test_three_clicks_from_the_health_reason_to_a_group_requeue(browser: Any, live_server: Any, make_user: Any) -> None:
@@ -267,36 +284,88 @@ def test_keyboard_reaches_every_action_and_text_keeps_its_contrast(
     browser.get(f"{live_server.url}/admin/jobqueue/job/failures/")
     assert_contrast(browser, ".jq-badge, .jq-button, .jq-nav a, .jq-group-link, .jq-failure-groups td")
 
-    def tab_until(selector: str, limit: int = 300) -> Any:
-        body = browser.find_element(By.TAG_NAME, "body")
-        body.click()
-        for _ in range(limit):
-            browser.switch_to.active_element.send_keys(Keys.TAB)
-            active = browser.switch_to.active_element
-            if browser.execute_script("return arguments[0].matches(arguments[1])", active, selector):
-                outline = browser.execute_script("return getComputedStyle(arguments[0]).outlineStyle", active)
-                assert outline != "none", f"{selector} has no visible focus"
-                return active
-        raise AssertionError(f"{selector} is not reachable with the Tab key")
-
-    tab_until("a.jq-group-link").send_keys(Keys.ENTER)
+    tab_until(browser, "a.jq-group-link").send_keys(Keys.ENTER)
     assert browser.find_element(By.CSS_SELECTOR, "pre.jq-traceback")
     assert_contrast(browser, ".jq-button, .jq-facts td, .jq-traceback")
-    tab_until("pre.jq-traceback")  # focusable, so that a long traceback scrolls from the keyboard
-    tab_until("form.jq-group-requeue button").send_keys(Keys.ENTER)
+    tab_until(browser, "pre.jq-traceback")  # focusable, so that a long traceback scrolls from the keyboard
+    tab_until(browser, "form.jq-group-requeue button").send_keys(Keys.ENTER)
     assert "Re-queued 1 dead letter(s)" in browser.find_element(By.CSS_SELECTOR, ".messagelist").text
 
     record = JobType.objects.get(name="echo")
     browser.get(f"{live_server.url}/admin/jobqueue/jobtype/{record.pk}/overview/")
     assert_contrast(browser, ".jq-button, .jq-config td")
-    tab_until("form.jq-pause-form input[name=reason]").send_keys("keyboard only")
-    tab_until("form.jq-pause-form button").send_keys(Keys.ENTER)
+    tab_until(browser, "form.jq-pause-form input[name=reason]").send_keys("keyboard only")
+    tab_until(browser, "form.jq-pause-form button").send_keys(Keys.ENTER)
     assert "is paused" in browser.find_element(By.CSS_SELECTOR, ".messagelist").text  # the new page
     assert browser.find_element(By.CSS_SELECTOR, ".jq-type-state").text == "paused"
 
     browser.get(f"{live_server.url}/admin/jobqueue/job/clusters/")
-    tab_until(".jq-nav a")
+    tab_until(browser, ".jq-nav a")
     browser.get(f"{live_server.url}/admin/jobqueue/job/")
-    tab_until("#result_list a")
-    tab_until("#result_list button.jq-copy")
+    tab_until(browser, "#result_list a")
+    tab_until(browser, "#result_list button.jq-copy")
     assert_contrast(browser, "#result_list .jq-badge")
+
+
+def test_discard_a_group_with_a_reason_from_the_keyboard(
+    browser: Any, live_server: Any, make_user: Any, settings: Any
+) -> None:
+    """Discarding resolves the group's dead letters as discarded (their jobs stay dead, nothing
+    is enqueued) and audits the reason and the user; without a reason it changes nothing."""
+    import json
+
+    from django.contrib.admin.models import LogEntry
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    settings.JOBQUEUE = {**getattr(settings, "JOBQUEUE", {}), "DASHBOARD_REFRESH": 0}  # no swap under the focus
+    group = [failing("echo", f"upstream timed out after {40 + i} s", ago=60 + 20 * i) for i in range(4)]
+    other = failing("echo", "'dao_7'", ago=90)  # another group (another message): left alone
+    log_in(browser, live_server, make_user)
+    browser.get(f"{live_server.url}/admin/jobqueue/job/failures/")
+    tab_until(browser, "a.jq-group-link").send_keys(Keys.ENTER)
+    assert "upstream timed out after <n> s" in browser.find_element(By.CSS_SELECTOR, "td.jq-error").text
+    button = browser.find_element(By.CSS_SELECTOR, "form.jq-group-discard button")
+    assert button.text == "Discard 4 dead letters"
+
+    def unchanged() -> None:
+        assert "Write a reason" in browser.find_element(By.CSS_SELECTOR, ".messagelist").text
+        assert DeadLetter.objects.filter(resolution="").count() == 5
+        assert not LogEntry.objects.filter(change_message__contains="discard").exists()
+        assert browser.find_element(By.CSS_SELECTOR, "form.jq-group-discard button").text == "Discard 4 dead letters"
+
+    # A blank reason (spaces only), then no reason field at all: refused, nothing discarded.
+    tab_until(browser, "form.jq-group-discard input[name=discard-reason]").send_keys("   ")
+    tab_until(browser, "form.jq-group-discard button").send_keys(Keys.ENTER)
+    unchanged()
+    browser.execute_script("document.querySelector('form.jq-group-discard input[name=discard-reason]').remove()")
+    tab_until(browser, "form.jq-group-discard button").send_keys(Keys.ENTER)
+    unchanged()
+
+    reason = "provider deleted the threads, ticket 913"
+    tab_until(browser, "form.jq-group-discard input[name=discard-reason]").send_keys(reason)
+    tab_until(browser, "form.jq-group-discard button").send_keys(Keys.ENTER)
+    assert "Discarded 4 dead letter(s) of echo" in browser.find_element(By.CSS_SELECTOR, ".messagelist").text
+    assert "no unresolved dead letter" in browser.find_element(By.ID, "jq-failure-group").text
+
+    for dead in DeadLetter.objects.filter(job__in=group):
+        assert dead.resolution == Resolution.DISCARDED
+        assert dead.resolution_reason == reason
+        assert dead.resolved_by == "user:admin"
+        assert dead.resolved_at is not None
+        assert dead.requeued_job_id is None
+    assert Job.objects.filter(pk__in=[job.pk for job in group], status=Status.DEAD).count() == 4
+    assert not Job.objects.filter(rerun_of__in=group).exists()  # discarded, not run again
+    assert DeadLetter.objects.get(job=other).resolution == ""
+
+    summary = LogEntry.objects.get(content_type__model="jobtype", object_id=str(JobType.objects.get(name="echo").pk))
+    assert summary.user.get_username() == "admin"
+    assert json.loads(summary.change_message) == {
+        "action": "discard group",
+        "reason": reason,
+        "outcome": "4 discarded, 0 refused: TimeoutError: upstream timed out after <n> s",
+    }
+    each = LogEntry.objects.filter(object_id__in=[str(d.pk) for d in DeadLetter.objects.filter(job__in=group)])
+    assert (
+        sorted((e.user.get_username(), json.loads(e.change_message)["reason"]) for e in each) == [("admin", reason)] * 4
+    )

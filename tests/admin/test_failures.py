@@ -34,7 +34,11 @@ def test_normalise_replaces_the_variable_parts(message: str, expected: str) -> N
     assert normalise(message) == expected
 
 
-def fail(type_name: str, error_type: str, message: str, *, ago: float = 60, dead: bool = True) -> Job:
+def fail(
+    type_name: str, error_type: str, message: str, *, ago: float = 60, dead: bool = True, typed: bool = True
+) -> Job:
+    """A failed attempt as the engine records it (with its job's type; `typed=False`: as
+    recorded before migration 0012), and its dead letter."""
     now = timezone.now()
     job = Job.objects.create(
         job_type=JobType.objects.get(name=type_name),
@@ -45,6 +49,7 @@ def fail(type_name: str, error_type: str, message: str, *, ago: float = 60, dead
     )
     Attempt.objects.create(
         job=job,
+        job_type=job.job_type if typed else None,
         number=1,
         outcome="failed",
         finished_at=now - timedelta(seconds=ago),
@@ -94,6 +99,21 @@ def test_report_groups_by_type_error_and_normalised_message() -> None:
     assert sample.job_id == Attempt.objects.get(error_message="upstream timed out after 99 s").job_id
     assert [g.job_type for g in report("24h", job_type="noop").groups] == ["noop"]
     assert len(report("7d").groups) == 4
+
+
+def test_attempts_recorded_without_their_type_are_grouped_by_their_jobs_type() -> None:
+    # Attempts recorded before migration 0012 have no type of their own: the report looks up
+    # their job's, and they join the groups of the attempts recorded since.
+    fail("echo", "TimeoutError", "upstream timed out after 1 s", ago=60, typed=False)
+    fail("echo", "TimeoutError", "upstream timed out after 2 s", ago=30)
+    fail("noop", "TimeoutError", "upstream timed out after 3 s", ago=90, typed=False)
+    assert Attempt.objects.filter(job_type=None).count() == 2
+
+    found = report("24h")
+    assert [(g.job_type, g.count, g.dead_letters) for g in found.groups] == [("echo", 2, 2), ("noop", 1, 1)]
+    assert found.groups[0].job_type_id == JobType.objects.get(name="echo").pk
+    assert [(g.job_type, g.count) for g in report("24h", job_type="noop").groups] == [("noop", 1)]
+    assert [(g.job_type, g.count) for g in report("24h", job_type="echo").groups] == [("echo", 2)]
 
 
 def test_requeue_a_group_resolves_only_its_dead_letters_and_is_audited(login: Callable[..., Client]) -> None:
