@@ -83,7 +83,8 @@ def _build_returning(name: str, vendor: str, n: dict[str, int]) -> str:
     pg = vendor == "postgresql"
     if name == "select_ready":
         # Ready jobs of the given types (id, type, priority), highest priority first, oldest
-        # first within one.
+        # first within one, and in the order they were made when due at the same moment
+        # (enqueue_many gives a whole batch one run_after; ids are time-ordered).
         # PostgreSQL: rows another cluster is claiming are skipped, never waited on.
         # SQLite: without statistics the planner may pick another index plus a sort; the
         # claim index serves this ORDER BY directly at any backlog size.
@@ -91,7 +92,7 @@ def _build_returning(name: str, vendor: str, n: dict[str, int]) -> str:
         return (
             f"SELECT id, job_type_id, priority FROM {job}{'' if pg else ' INDEXED BY jq_job_claim'} "  # noqa: S608
             f"WHERE status IN ({_WAITING_SQL}) AND run_after <= %s AND job_type_id IN ({_marks(n['types'])}){exclude} "
-            f"ORDER BY priority DESC, run_after ASC LIMIT %s{' FOR UPDATE SKIP LOCKED' if pg else ''}"
+            f"ORDER BY priority DESC, run_after ASC, id ASC LIMIT %s{' FOR UPDATE SKIP LOCKED' if pg else ''}"
         )
     if name == "mark_claimed":
         # Claim the selected jobs for a cluster: the attempt is counted here, at claim.
@@ -116,13 +117,14 @@ def _build_mysql(name: str, n: dict[str, int]) -> tuple[Step, ...]:
     """MariaDB / MySQL: no RETURNING (two statements), no partial index (generated columns)."""
     job = _JOB
     if name == "select_ready":
-        # claim_rank (-priority while waiting, else NULL) under jq_job_claim_gen: ascending
+        # claim_rank (-priority while waiting, else NULL) under jq_job_claim_gen (InnoDB appends
+        # the primary key, id, to every secondary index, so the tie-break needs no sort): ascending
         # order is the claim order, and the NULLs of finished jobs are never read.
         exclude = f" AND id NOT IN ({_marks(n['exclude'])})" if n.get("exclude") else ""
         text = (
             f"SELECT id, job_type_id, priority FROM {job} FORCE INDEX (jq_job_claim_gen) "  # noqa: S608
             f"WHERE claim_rank IS NOT NULL AND run_after <= %s AND job_type_id IN ({_marks(n['types'])}){exclude} "
-            "ORDER BY claim_rank, run_after LIMIT %s FOR UPDATE SKIP LOCKED"
+            "ORDER BY claim_rank, run_after, id LIMIT %s FOR UPDATE SKIP LOCKED"
         )
         return (Step(text),)
     if name == "mark_claimed":

@@ -187,9 +187,10 @@ class Job(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [
-            # The claim: highest priority first, oldest first within a priority.
+            # The claim: highest priority first, oldest first within a priority, and jobs due
+            # at the same moment in the order they were made (ids are time-ordered UUIDv7).
             models.Index(
-                fields=["-priority", "run_after"],
+                fields=["-priority", "run_after", "id"],
                 name="jq_job_claim",
                 condition=Q(status__in=list(WAITING)),
             ),
