@@ -66,3 +66,16 @@ def test_a_waiting_units_priority_outranks_chunks_only_for_a_while(shared_state:
     assert not inflight.outranked(50)
     inflight._urgent[1] = 0.0  # as if URGENT_FOR had passed: a unit lost on its way to a worker
     assert not inflight.outranked(0)
+
+
+def test_jobs_handed_back_leave_their_rate_limit_window(shared_state: None, tmp_path) -> None:
+    from jobqueue.models import RateLimitStart
+
+    enqueue_many([{"type": "rate_limited", "payload": {"ledger": str(tmp_path / "ledger")}}] * 5)
+    (unit,) = engine_claim.claim(1, CLUSTER, lambda state: 5)
+    assert RateLimitStart.objects.count() == 5  # the claim counts five starts in the window
+    inflight.waiting(100)
+    run_unit(unit)
+    # One ran; the four handed back never started, so the window holds one start, not five.
+    assert Job.objects.filter(status=Status.QUEUED).count() == 4
+    assert RateLimitStart.objects.count() == 1

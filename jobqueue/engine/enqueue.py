@@ -12,7 +12,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from jobqueue.engine import inserts
+from jobqueue.engine import inserts, sql
 from jobqueue.engine.wakeup import notify
 from jobqueue.exceptions import JobQueueError, PayloadValidationError, UnknownJobTypeError
 from jobqueue.models import ACTIVE, Job, Status, UniqueLock
@@ -130,7 +130,8 @@ def enqueue_built(new: Job, definition: JobDefinition | None = None) -> Job:
             states = [s for s in type_states().values() if s.type_id == new.job_type_id]
             definition = states[0].definition if states else None
         return _insert_unique(new, definition)
-    inserts.insert([new])
+    with sql.lone_write():
+        inserts.insert([new])
     _inserted([new])
     return new
 
@@ -160,7 +161,7 @@ def _insert_unique(new: Job, definition: JobDefinition | None) -> Job:
     """
     period = definition.unique.period if definition is not None and definition.unique else None
     for _ in range(3):  # the holder may finish or expire between our insert and our read
-        with transaction.atomic():
+        with sql.write_transaction():
             if period is not None and not _take_lock(new, period):
                 holder = _holder(new, include_finished=True)
                 if holder is not None:
@@ -235,9 +236,9 @@ def enqueue_many(items: Iterable[EnqueueRequest | Mapping[str, Any]], *, created
         raise BulkEnqueueError(errors)
     if any(j.unique_key is not None for j in jobs):
         # Unique jobs go one by one so that each duplicate resolves to its holder.
-        with transaction.atomic():
+        with sql.write_transaction():
             return [enqueue_built(j) for j in jobs]
-    with transaction.atomic():
+    with sql.write_transaction():
         inserts.insert(jobs)
         _inserted(jobs)
     return jobs

@@ -203,7 +203,7 @@ class _UnitRun:
         """Hand not-yet-run jobs of this unit back to the queue; False (and they stay this
         worker's to run) if the database would not take them."""
         try:
-            transitions.hand_back([s.claim for s in snapshots])
+            transitions.hand_back([s.claim for s in snapshots], rated=bool(self.config.rate_limit))
         except Exception:
             logger.warning(
                 "%s job(s) of %s could not be handed back; running them", len(snapshots), self.unit.type_name

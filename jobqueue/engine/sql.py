@@ -18,15 +18,17 @@ column `claim_rank` of migration 0010 instead of the partial index jq_job_claim.
 from __future__ import annotations
 
 import functools
+import random
 import sqlite3
+import time
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import connection, models, transaction
+from django.db import OperationalError, connection, models, transaction
 
 from jobqueue.models import WAITING, Job
 
@@ -41,6 +43,11 @@ _SET_CLAIMED = (
 )
 _SET_STARTED = f"UPDATE {_JOB} SET started_at = %s, worker = %s, timeout = %s, lease_expires_at = %s"  # noqa: S608
 _STARTED_COLUMNS = "id, attempts, payload, max_attempts, progress, cancel_requested_at, priority, job_type_id"
+# Back to the queue, attempt unspent, place kept (run_after and last_error as they were).
+_SET_HANDED_BACK = (
+    f"UPDATE {_JOB} SET status = 'queued', attempts = attempts - 1, claimed_by = '', worker = '', "  # noqa: S608
+    "lease_expires_at = NULL, started_at = NULL"
+)
 _SET_UNHELD = (
     f"UPDATE {_JOB} SET status = 'queued', attempts = attempts - 1, claimed_by = '', worker = '', "  # noqa: S608
     "lease_expires_at = NULL, claimed_at = NULL"
@@ -103,6 +110,9 @@ def _build_returning(name: str, vendor: str, n: dict[str, int]) -> str:
             f"{_SET_STARTED} WHERE status = {_RUNNING} AND claimed_by = %s "
             f"AND (id, attempts) IN (VALUES {_pairs(n['jobs'], pg)}) RETURNING {_STARTED_COLUMNS}"
         )
+    if name == "hand_back":
+        # A worker gives the not-yet-run jobs of its unit back in one write (guarded by claim).
+        return f"{_SET_HANDED_BACK} WHERE status = {_RUNNING} AND claimed_by = %s AND (id, attempts) IN (VALUES {_pairs(n['jobs'], pg)})"
     if name == "renew_held":
         # Extend the leases of claims a cluster really holds that no worker has started yet.
         return f"UPDATE {job} SET lease_expires_at = %s WHERE {_held_guard(n['ids'])} RETURNING id"  # noqa: S608
@@ -139,6 +149,9 @@ def _build_mysql(name: str, n: dict[str, int]) -> tuple[Step, ...]:
         guard = f"status = {_RUNNING} AND claimed_by = %s AND ({pairs})"
         read = f"SELECT {_STARTED_COLUMNS} FROM {job} WHERE {guard} FOR UPDATE"  # noqa: S608
         return Step(read, 4, answer=True), Step(f"{_SET_STARTED} WHERE {guard}")
+    if name == "hand_back":
+        pairs = " OR ".join(["(id = %s AND attempts = %s)"] * n["jobs"])
+        return (Step(f"{_SET_HANDED_BACK} WHERE status = {_RUNNING} AND claimed_by = %s AND ({pairs})"),)
     if name == "renew_held":
         guard = _held_guard(n["ids"])
         read = f"SELECT id FROM {job} WHERE {guard} FOR UPDATE"  # noqa: S608
@@ -296,30 +309,61 @@ def read_id(value: Any) -> str:
     return str(value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)))
 
 
-def needs_immediate_lock() -> bool:
-    """Whether write transactions on this connection must take SQLite's write lock
-    themselves: SQLite with a project that did not set `transaction_mode` IMMEDIATE or
-    EXCLUSIVE. A deferred transaction that reads and then writes fails at once with
-    "database is locked" when another writer got in between, whatever the busy timeout."""
-    if connection.vendor != "sqlite":
-        return False
-    connection.ensure_connection()  # the mode is read from the settings when it connects
-    return getattr(connection, "transaction_mode", None) not in ("IMMEDIATE", "EXCLUSIVE")
+# While another process holds SQLite's write lock, look again after about this long.
+_LOCK_POLL = 0.001
 
 
 @contextmanager
 def write_transaction() -> Iterator[None]:
     """A transaction that holds the database's write lock from its first statement on SQLite
     (`BEGIN IMMEDIATE`, whatever the project's DATABASES options say); a plain one elsewhere."""
-    if not needs_immediate_lock() or connection.in_atomic_block:
+    if connection.vendor != "sqlite" or connection.in_atomic_block:
         with transaction.atomic():
             yield
         return
+    with ExitStack() as stack:
+        _begin_immediate(stack)
+        yield
+
+
+@contextmanager
+def lone_write() -> Iterator[None]:
+    """A single write statement outside any transaction: on SQLite in a write transaction of
+    its own, so that it waits for the write lock as `write_transaction` does (an autocommit
+    statement would wait in SQLite's busy handler); elsewhere as it is, in autocommit."""
+    if connection.vendor == "sqlite" and not connection.in_atomic_block:
+        with write_transaction():
+            yield
+    else:
+        yield
+
+
+def _begin_immediate(stack: ExitStack) -> None:
+    """Enter an atomic block that begins with `BEGIN IMMEDIATE`, waiting for the write lock
+    within the connection's busy timeout, but looking again every millisecond or so.
+
+    SQLite's own busy handler sleeps longer and longer between tries (up to 100 ms each): under
+    the steady stream of short write transactions of a busy cluster (claims, starts, group
+    commits), a claim or a start that has waited a while sleeps through the moments the lock
+    is free and loses it to writers that came later, for hundreds of milliseconds. A deferred
+    transaction would be worse: one that reads and then writes fails at once with "database is
+    locked" when another writer got in between, whatever the busy timeout."""
+    connection.ensure_connection()
+    raw = connection.connection
+    patience_ms = int(raw.execute("PRAGMA busy_timeout").fetchone()[0])
+    deadline = time.monotonic() + patience_ms / 1000
     previous = getattr(connection, "transaction_mode", None)
     connection.transaction_mode = "IMMEDIATE"  # type: ignore[attr-defined]
+    raw.execute("PRAGMA busy_timeout = 0")
     try:
-        with transaction.atomic():
-            connection.transaction_mode = previous  # type: ignore[attr-defined]
-            yield
+        while True:
+            try:
+                stack.enter_context(transaction.atomic())
+                return
+            except OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(_LOCK_POLL * (0.5 + random.random()))  # noqa: S311 - spreads waiters, not a secret
     finally:
         connection.transaction_mode = previous  # type: ignore[attr-defined]
+        raw.execute(f"PRAGMA busy_timeout = {patience_ms}")

@@ -83,13 +83,18 @@ def release(claim: Claim, *, run_after: datetime | None = None, note: str = "") 
     return bool(sql.count("release", params))
 
 
-def hand_back(claims: Sequence[Claim], *, note: str = "") -> int:
-    """Give several claimed (or started, not yet run) jobs back in one transaction, their
-    attempts unspent; returns how many were still ours to give back."""
+def hand_back(claims: Sequence[Claim], *, rated: bool = False) -> int:
+    """Give a unit's started but not yet run jobs back in one write, attempts unspent and
+    places in the queue kept; returns how many were still ours to give back."""
     if not claims:
         return 0
+    params: list[Any] = [claims[0].cluster]
+    for claim in claims:
+        params += [sql.job_id(claim.job_id), claim.attempt]
     with sql.write_transaction():
-        return sum(release(claim, note=note) for claim in claims)
+        if rated:  # a job handed back never started: it must not count against its rate limit
+            RateLimitStart.objects.filter(job_id__in=[c.job_id for c in claims]).delete()
+        return sql.count("hand_back", params, jobs=len(claims))
 
 
 def renew_held(cluster: str, held: Sequence[str]) -> set[str]:
