@@ -22,7 +22,7 @@ from django_q.signing import SignedPackage
 
 from jobqueue.conf import jobqueue_settings
 from jobqueue.djangoq.entry import run
-from jobqueue.engine import inflight, transitions
+from jobqueue.engine import checkpoint, inflight, transitions
 from jobqueue.engine.duties import Claimer, Heartbeat, Reclaimer, Scheduler, pid_alive
 from jobqueue.engine.shutdown import shutting_down
 from jobqueue.engine.units import Claim, Unit
@@ -107,6 +107,7 @@ class JobBroker(Broker):
         return int(Conf.WORKERS) + int(Conf.QUEUE_LIMIT or 0) - inflight.held()
 
     def dequeue(self) -> list[tuple[str, str]] | None:
+        checkpoint.start_checkpointer()  # once, in the pusher (SQLite only)
         if shutting_down():
             self.heartbeat.stop()
             time.sleep(0.05)

@@ -18,7 +18,7 @@ from django_q.management.commands.qcluster import Command as DjangoQClusterComma
 
 from jobqueue.djangoq import lifeline
 from jobqueue.djangoq.connections import use_persistent_connections
-from jobqueue.engine import shutdown
+from jobqueue.engine import checkpoint, shutdown
 
 
 class Command(DjangoQClusterCommand):
@@ -30,6 +30,7 @@ class Command(DjangoQClusterCommand):
         from jobqueue.services import sync_job_types
 
         use_persistent_connections(getattr(settings, "CLUSTER_CONN_MAX_AGE", 600))
+        checkpoint.defer_checkpoints()  # the pusher's thread checkpoints SQLite's log instead
         try:
             report = sync_job_types()
         except DatabaseError as exc:
