@@ -130,8 +130,7 @@ def enqueue_built(new: Job, definition: JobDefinition | None = None) -> Job:
             states = [s for s in type_states().values() if s.type_id == new.job_type_id]
             definition = states[0].definition if states else None
         return _insert_unique(new, definition)
-    with sql.lone_write():
-        inserts.insert([new])
+    sql.lone_write(lambda: inserts.insert([new]))
     _inserted([new])
     return new
 

@@ -22,11 +22,11 @@ import random
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import OperationalError, connection, models, transaction
 
@@ -309,6 +309,7 @@ def read_id(value: Any) -> str:
     return str(value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)))
 
 
+T = TypeVar("T")
 # While another process holds SQLite's write lock, look again after about this long.
 _LOCK_POLL = 0.001
 
@@ -326,16 +327,14 @@ def write_transaction() -> Iterator[None]:
         yield
 
 
-@contextmanager
-def lone_write() -> Iterator[None]:
-    """A single write statement outside any transaction: on SQLite in a write transaction of
-    its own, so that it waits for the write lock as `write_transaction` does (an autocommit
-    statement would wait in SQLite's busy handler); elsewhere as it is, in autocommit."""
-    if connection.vendor == "sqlite" and not connection.in_atomic_block:
-        with write_transaction():
-            yield
-    else:
-        yield
+def lone_write(write: Callable[[], T]) -> T:
+    """Run `write`, a single write statement outside any transaction. On SQLite the statement
+    runs in autocommit, but waits for the write lock as `write_transaction` does (polled, not
+    in SQLite's busy handler): with no lock to be had it fails at once, untouched, and is run
+    again. Elsewhere, or inside a transaction, it just runs."""
+    if connection.vendor != "sqlite" or connection.in_atomic_block:
+        return write()
+    return _polled(write)
 
 
 def _begin_immediate(stack: ExitStack) -> None:
@@ -348,22 +347,34 @@ def _begin_immediate(stack: ExitStack) -> None:
     is free and loses it to writers that came later, for hundreds of milliseconds. A deferred
     transaction would be worse: one that reads and then writes fails at once with "database is
     locked" when another writer got in between, whatever the busy timeout."""
-    connection.ensure_connection()
-    raw = connection.connection
-    patience_ms = int(raw.execute("PRAGMA busy_timeout").fetchone()[0])
-    deadline = time.monotonic() + patience_ms / 1000
     previous = getattr(connection, "transaction_mode", None)
     connection.transaction_mode = "IMMEDIATE"  # type: ignore[attr-defined]
+    try:
+        _polled(lambda: stack.enter_context(transaction.atomic()))
+    finally:
+        connection.transaction_mode = previous  # type: ignore[attr-defined]
+
+
+def _polled(attempt: Callable[[], T]) -> T:
+    """SQLite: run `attempt` (which takes the write lock first thing) with a busy timeout of
+    zero, again every millisecond or so while the lock is taken, for as long as the
+    connection's own busy timeout."""
+    connection.ensure_connection()
+    raw = connection.connection
+    known = getattr(connection, "_jobqueue_patience", None)
+    if known is None or known[0] is not raw:
+        known = (raw, int(raw.execute("PRAGMA busy_timeout").fetchone()[0]))
+        connection._jobqueue_patience = known  # type: ignore[attr-defined]
+    patience_ms = known[1]
+    deadline = time.monotonic() + patience_ms / 1000
     raw.execute("PRAGMA busy_timeout = 0")
     try:
         while True:
             try:
-                stack.enter_context(transaction.atomic())
-                return
+                return attempt()
             except OperationalError as exc:
                 if "locked" not in str(exc) or time.monotonic() >= deadline:
                     raise
             time.sleep(_LOCK_POLL * (0.5 + random.random()))  # noqa: S311 - spreads waiters, not a secret
     finally:
-        connection.transaction_mode = previous  # type: ignore[attr-defined]
         raw.execute(f"PRAGMA busy_timeout = {patience_ms}")
