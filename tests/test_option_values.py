@@ -1,9 +1,12 @@
 """One table of option values, fed to the three places an operator sets them: the API's PATCH,
 the admin's job type form and an environment pin. All three accept and refuse the same values,
-and store or apply the same normalised value."""
+and store or apply the same normalised value. The admin and pins take each value as text; the
+API takes it as its JSON type (numbers as numbers, booleans as booleans, "off" as a string where
+the option is a string that can be off), and refuses the text forms of numbers and booleans."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +14,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from jobqueue.admin.jobtypes import JobTypeForm
+from jobqueue.api.serializers.job_types import OPTION_SCHEMAS
 from jobqueue.models import JobType
 from jobqueue.options import OPTIONS, RateLimit, Schedule, resolve
 from jobqueue.registry import registry
@@ -37,7 +41,7 @@ TABLE: dict[str, list[tuple[str, bool]]] = {
     ],
     "max_attempts": [("1", OK), ("1000", OK), ("0", BAD), ("1001", BAD), ("2.5", BAD), ("many", BAD)],
     "timeout": [("1", OK), ("2592000", OK), ("1.5", OK), ("0", BAD), ("-3", BAD), ("2592001", BAD), ("off", BAD)],
-    "concurrency": [("0", OK), ("off", OK), ("100000", OK), ("3", OK), ("-1", BAD), ("100001", BAD), ("lots", BAD)],
+    "concurrency": [("0", OK), ("100000", OK), ("3", OK), ("-1", BAD), ("100001", BAD), ("lots", BAD)],
     "rate_limit": [
         ("30/60s", OK),
         ("100/m", OK),
@@ -79,10 +83,34 @@ TABLE: dict[str, list[tuple[str, bool]]] = {
     "retention": [("1", OK), ("315360000", OK), ("0", BAD), ("315360001", BAD), ("off", BAD)],
 }
 ROWS = [(option, text, accepted) for option, rows in TABLE.items() for text, accepted in rows]
+# Accepted as text by the admin and pins, and with no JSON form for the API: these show the
+# API's refusal instead (see test_api_refuses_text_forms_of_numbers_and_booleans).
+TEXT_ONLY = {("concurrency", "off")}
+
+
+def schema_types(option: str) -> set[str]:
+    schema = OPTION_SCHEMAS[option]
+    return {alternative["type"] for alternative in schema.get("oneOf", [schema])}
+
+
+def as_json(option: str, text: str) -> Any:
+    """`text` as the API takes it: a JSON boolean or number where the option's schema has that
+    type and the text reads as one, else the text itself (a string)."""
+    types = schema_types(option)
+    if "boolean" in types and text.strip().lower() in {"1", "true", "yes", "on", "0", "false", "no", "off"}:
+        return text.strip().lower() in {"1", "true", "yes", "on"}
+    if types & {"integer", "number"}:
+        try:
+            number = json.loads(text.strip())
+        except ValueError:
+            return text
+        if isinstance(number, int | float) and not isinstance(number, bool):
+            return number
+    return text
 
 
 def test_the_table_covers_every_option() -> None:
-    assert set(TABLE) == set(OPTIONS)
+    assert set(TABLE) == set(OPTIONS) == set(OPTION_SCHEMAS)
     for option, rows in TABLE.items():
         assert {accepted for _, accepted in rows} == {OK, BAD}, option
 
@@ -102,8 +130,8 @@ def through_environment(option: str, text: str) -> tuple[bool, Any]:
     return (not config.errors, config.values[option])
 
 
-def through_api(api: APIClient, option: str, text: str) -> tuple[bool, Any]:
-    response = api.patch(f"/api/job-types/{TYPE}/", {option: text}, format="json")
+def through_api(api: APIClient, option: str, value: Any) -> tuple[bool, Any]:
+    response = api.patch(f"/api/job-types/{TYPE}/", {option: value}, format="json")
     assert response.status_code in (200, 400), response.content
     if response.status_code == 400:
         messages = response.json()["errors"][option]
@@ -143,7 +171,7 @@ def test_stored_text_forms_read_back_unchanged() -> None:
 @pytest.mark.parametrize(("option", "text", "accepted"), ROWS)
 def test_api_admin_and_environment_agree(api: APIClient, option: str, text: str, accepted: bool) -> None:
     environment = through_environment(option, text)
-    from_api = through_api(api, option, text)
+    from_api = through_api(api, option, as_json(option, text))
     JobType.objects.filter(name=TYPE).update(**dict.fromkeys(OPTIONS), settings={})
     from_admin = through_admin(option, text)
 
@@ -151,6 +179,27 @@ def test_api_admin_and_environment_agree(api: APIClient, option: str, text: str,
     if accepted:
         # The same normalised value applies, whichever way it was set.
         assert comparable(from_api[1]) == comparable(from_admin[1]) == comparable(environment[1])
+
+
+@pytest.mark.parametrize(("option", "text"), sorted(TEXT_ONLY))
+def test_text_only_values_are_the_admins_and_pins(api: APIClient, option: str, text: str) -> None:
+    assert through_environment(option, text)[0]
+    assert through_admin(option, text)[0]
+    assert through_api(api, option, as_json(option, text)) == (False, None)
+
+
+@pytest.mark.parametrize(
+    ("option", "text"),
+    # accepted values whose JSON form is a number or a boolean (not a cron expression or "off")
+    [(option, text) for option, text, accepted in ROWS if accepted and not isinstance(as_json(option, text), str)],
+)
+def test_api_refuses_text_forms_of_numbers_and_booleans(api: APIClient, option: str, text: str) -> None:
+    response = api.patch(f"/api/job-types/{TYPE}/", {option: text}, format="json")
+    assert response.status_code == 400
+    (message,) = response.json()["errors"][option]
+    expected = {"boolean": "true or false", "integer": "an integer", "number": "a number"}
+    assert any(expected[kind] in message for kind in schema_types(option) if kind in expected), message
+    assert JobType.objects.get(name=TYPE).__dict__[option] is None
 
 
 @pytest.mark.parametrize("blank", ["", "  "])
@@ -161,7 +210,9 @@ def test_a_blank_value_means_inherit_everywhere(api: APIClient, blank: str) -> N
     definition = registry.get(TYPE)
     variable = f"JOBQUEUE_{TYPE.upper()}_PRIORITY"
     assert resolve(TYPE, definition.defaults, {}, {variable: blank}, prefix="JOBQUEUE_").pins == {}
-    assert api.patch(f"/api/job-types/{TYPE}/", {"priority": blank}, format="json").status_code == 200
+    # The API's blank is null: a blank string is no integer.
+    assert api.patch(f"/api/job-types/{TYPE}/", {"priority": blank}, format="json").status_code == 400
+    assert api.patch(f"/api/job-types/{TYPE}/", {"priority": None}, format="json").status_code == 200
     assert JobType.objects.get(name=TYPE).priority is None
     JobType.objects.filter(name=TYPE).update(priority=40)
     assert through_admin("priority", blank)[0]
@@ -172,4 +223,4 @@ def test_api_refuses_structured_values_with_a_field_error(api: APIClient) -> Non
     for value in ([30, 60], {"count": 30}):
         response = api.patch(f"/api/job-types/{TYPE}/", {"rate_limit": value}, format="json")
         assert response.status_code == 400
-        assert "not a single value" in response.json()["errors"]["rate_limit"][0]
+        assert response.json()["errors"]["rate_limit"] == ["must be a string"]

@@ -1,10 +1,12 @@
 """A strict JSON parser: bounded size (413), strict UTF-8, no NaN/Infinity, bounded nesting, and no
-string that a database would refuse (NUL, lone surrogates), all answered with 400 rather than 500."""
+string that a database would refuse (NUL, lone surrogates), all answered with 400 rather than 500;
+whole numbers written with a fraction (5.0) read as integers, as JSON Schema counts them."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import IO, Any
 
 from rest_framework.exceptions import APIException, ParseError
@@ -23,11 +25,17 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in JSON")
 
 
-def _finite_float(text: str) -> float:
+def _json_number(text: str) -> float | int:
+    """A JSON number with a fraction or an exponent: a float, or an int when its value is whole.
+
+    JSON Schema counts 5.0 as an integer, so a field the OpenAPI document types `integer`
+    must take it; Decimal keeps a whole value exact however many digits it has (a float
+    would round 12345678901234567890.0)."""
     value = float(text)
     if value in (float("inf"), float("-inf")):
         raise ValueError(f"number {text[:20]} is out of range")
-    return value
+    exact = Decimal(text)
+    return int(exact) if exact == exact.to_integral_value() else value
 
 
 def check_json_value(value: Any, max_depth: int) -> None:
@@ -73,7 +81,7 @@ class StrictJSONParser(BaseParser):
             raise RequestTooLarge(f"request body is over the limit of {limit} bytes")
         try:
             text = raw.decode("utf-8")
-            data = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+            data = json.loads(text, parse_constant=_reject_constant, parse_float=_json_number)
             check_json_value(data, int(jobqueue_settings.API_MAX_JSON_DEPTH))
         except UnicodeDecodeError:
             raise ParseError("request body is not valid UTF-8") from None

@@ -14,7 +14,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 
 from jobqueue.api.authentication import ApiTokenAuthentication, SessionAuthentication
-from jobqueue.registry import JobDefinition, registry
+from jobqueue.api.schema_types import add_job_type_operations, camel, payload_component
+from jobqueue.registry import registry
 from jobqueue.services.permissions import is_builtin
 
 REF = "#/components/schemas/"
@@ -49,28 +50,14 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
         }
 
 
-def camel(name: str) -> str:
-    return "".join(part.capitalize() for part in name.split("_"))
-
-
-def payload_component(definition: JobDefinition, components: dict[str, Any]) -> str:
-    """Add the definition's payload schema (and its nested models) to components; return its name."""
-    prefix = camel(definition.name)
-    schema = definition.payload_model.model_json_schema(ref_template=REF + prefix + "{model}")
-    for nested_name, nested in schema.pop("$defs", {}).items():
-        components[prefix + nested_name] = nested
-    name = f"{prefix}Payload"
-    schema["title"] = name
-    components[name] = schema
-    return name
-
-
 class JobQueueSchemaGenerator(SchemaGenerator):
     def get_schema(self, request: Request | None = None, public: bool = False) -> dict[str, Any]:
         schema = super().get_schema(request, public)
         schema = without_ambiguous_nulls(schema)
         strict_request_bodies(schema)
         add_job_type_payloads(schema)
+        add_job_type_operations(schema)
+        query_strings_without_nul(schema)
         add_error_responses(schema)
         open_health(schema)
         add_links(schema)
@@ -99,6 +86,22 @@ def strict_request_bodies(schema: dict[str, Any]) -> None:
                 if isinstance(field, serializers.ListField) and not field.allow_empty:
                     prop["minItems"] = 1
             component.update(strict.schema_rules(serializer))
+    # A body whose rules need a field (a bulk re-queue's selector) cannot be left out either.
+    for operation in _operations(schema):
+        body = operation.get("requestBody", {})
+        for media in body.get("content", {}).values():
+            ref = media.get("schema", {}).get("$ref", "")
+            if "anyOf" in components.get(ref.removeprefix(REF), {}):
+                body["required"] = True
+
+
+def query_strings_without_nul(schema: dict[str, Any]) -> None:
+    """A query parameter's text never holds NUL (DRF refuses it, as databases do): say so."""
+    for operation in _operations(schema):
+        for parameter in operation.get("parameters", []):
+            param_schema = parameter.get("schema", {})
+            if parameter.get("in") == "query" and param_schema.get("type") == "string" and "enum" not in param_schema:
+                param_schema.setdefault("pattern", "^[^\\u0000]*$")
 
 
 def open_health(schema: dict[str, Any]) -> None:
@@ -231,13 +234,13 @@ class DocsView(SpectacularSwaggerView):
 # source operationId, status, target operationId, parameter, runtime expression
 JOB_TARGETS = ("jobs_retrieve", "jobs_cancel_create", "jobs_rerun_create")
 DEAD_LETTER_TARGETS = ("dead_letters_retrieve", "dead_letters_requeue_create", "dead_letters_discard_create")
-JOB_TYPE_TARGETS = ("job_types_retrieve", "job_types_partial_update", "job_types_run_create")
+# (Each type's PATCH and run now have a path of their own: jobqueue.api.schema_types.)
+JOB_TYPE_TARGETS = ("job_types_retrieve",)
 LINKS: tuple[tuple[str, str, str, str, str], ...] = (
     *(("jobs_create", code, target, "id", "$response.body#/id") for code in ("201", "200") for target in JOB_TARGETS),
     *(("jobs_list", "200", target, "id", "$response.body#/results/0/id") for target in JOB_TARGETS),
     *(("jobs_bulk_create", "201", target, "id", "$response.body#/ids/0") for target in JOB_TARGETS),
     *(("jobs_rerun_create", "201", target, "id", "$response.body#/id") for target in JOB_TARGETS),
-    *(("job_types_run_create", "201", target, "id", "$response.body#/id") for target in JOB_TARGETS),
     *(("dead_letters_requeue_create", "201", target, "id", "$response.body#/id") for target in JOB_TARGETS),
     *(("dead_letters_requeue_many", "200", target, "id", "$response.body#/ids/0") for target in JOB_TARGETS),
     *(("dead_letters_list", "200", target, "id", "$response.body#/results/0/id") for target in DEAD_LETTER_TARGETS),

@@ -20,7 +20,7 @@ def schema(api: APIClient) -> dict[str, Any]:
 
 def test_request_bodies_refuse_unknown_fields_in_the_schema_too(schema: dict[str, Any]) -> None:
     components = schema["components"]["schemas"]
-    for name in ("Reason", "Discard", "Requeue", "BulkRequeue", "RunNow", "PatchedJobTypeChange", "EnqueueEcho"):
+    for name in ("Reason", "Discard", "Requeue", "BulkRequeue", "EchoRunNow", "EchoChange", "EnqueueEcho"):
         assert components[name]["additionalProperties"] is False, name
     assert components["Discard"]["properties"]["reason"]["minLength"] == 1
     assert components["BulkRequeue"]["properties"]["ids"]["minItems"] == 1
@@ -89,3 +89,83 @@ def test_prometheus_ignores_format_and_answers_errors_as_json(client_for: Any) -
 def test_metrics_filtered_by_a_type_without_figures_is_empty(api: APIClient) -> None:
     body = api.get("/api/metrics/?type=nothing_like_this").json()
     assert body["types"] == []
+
+
+def test_whole_numbers_written_with_a_fraction_are_integers(api: APIClient) -> None:
+    # JSON Schema counts 5.0 as an integer: a field typed integer takes it.
+    response = api.post("/api/jobs/", {"type": "echo", "payload": {"value": 1.0}, "priority": -9.0}, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["priority"] == -9
+    assert response.json()["payload"]["value"] == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"type": "echo", "payload": {"value": "5"}}, "payload.value"),
+        ({"type": "echo", "payload": {"value": True}}, "payload.value"),
+        ({"type": "echo", "payload": {"value": 1.5}}, "payload.value"),
+    ],
+)
+def test_payloads_take_the_json_types_of_their_schema(api: APIClient, body: dict[str, Any], field: str) -> None:
+    response = api.post("/api/jobs/", body, format="json")
+    assert response.status_code == 400, response.content
+    assert field in response.json()["errors"]
+    assert api.post("/api/job-types/echo/run/", {"payload": body["payload"]}, format="json").status_code == 400
+
+
+def test_list_items_take_their_json_type(api: APIClient) -> None:
+    response = api.post("/api/dead-letters/requeue/", {"ids": [False]}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"ids.0": ["must be a string"]}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"retention": 0}, "retention"),
+        ({"timeout": 2592000.5}, "timeout"),
+        ({"timeout": "300"}, "timeout"),
+        ({"enabled": "yes"}, "enabled"),
+        ({"backoff_max": 5e153}, "backoff_max"),
+        ({"schedule": "0 0 31 2 *"}, "schedule"),
+        ({"schedule_timezone": "Nowhere/City"}, "schedule_timezone"),
+        ({"rate_limit": "10 per minute"}, "rate_limit"),
+        ({"settings": {"retries": "2"}}, "settings.retries"),
+    ],
+)
+def test_options_take_what_the_schema_declares(api: APIClient, body: dict[str, Any], field: str) -> None:
+    response = api.patch("/api/job-types/typed_settings/", body, format="json")
+    assert response.status_code == 400, response.content
+    assert field in response.json()["errors"]
+
+
+def test_each_job_type_has_its_own_edit_and_run_operations(schema: dict[str, Any]) -> None:
+    paths, components = schema["paths"], schema["components"]["schemas"]
+    assert "patch" not in paths["/api/job-types/{name}/"]
+    assert "/api/job-types/{name}/run/" not in paths
+    patch = paths["/api/job-types/typed_settings/"]["patch"]
+    body = patch["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/TypedSettingsChange"}
+    settings = components["TypedSettingsChange"]["properties"]["settings"]
+    assert settings["$ref"] == "#/components/schemas/TypedSettingsSettings"
+    assert components["TypedSettingsSettings"]["additionalProperties"] is False
+    assert components["EchoChange"]["properties"]["settings"]["maxProperties"] == 0
+    run = components["EchoRunNow"]
+    assert run["required"] == ["payload"]
+    assert run["properties"]["payload"] == {"$ref": "#/components/schemas/EchoPayload"}
+    assert components["NoopRunNow"]["properties"]["payload"]["anyOf"][1] == {"type": "null"}
+    # Nobody may run a built-in type: it has an edit operation and no run operation.
+    assert "/api/job-types/jobqueue_prune/" in paths
+    assert "/api/job-types/jobqueue_prune/run/" not in paths
+
+
+def test_a_bulk_requeue_needs_a_body(api: APIClient, schema: dict[str, Any]) -> None:
+    assert schema["paths"]["/api/dead-letters/requeue/"]["post"]["requestBody"]["required"] is True
+    assert api.post("/api/dead-letters/requeue/").status_code == 400
+
+
+def test_query_strings_declare_that_they_hold_no_nul(api: APIClient, schema: dict[str, Any]) -> None:
+    (q,) = [p for p in schema["paths"]["/api/jobs/"]["get"]["parameters"] if p["name"] == "q"]
+    assert q["schema"]["pattern"] == "^[^\\u0000]*$"
+    assert api.get("/api/jobs/?q=a%00b").status_code == 400

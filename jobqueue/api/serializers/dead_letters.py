@@ -49,7 +49,9 @@ class DeadLetterFilterSerializer(serializers.Serializer):
 
 
 class RequeueSerializer(StrictSerializer):
-    payload = serializers.JSONField(required=False, help_text="a corrected payload, validated like an enqueue")
+    payload = serializers.JSONField(
+        required=False, allow_null=True, help_text="a corrected payload, validated like an enqueue; null: keep it"
+    )
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 

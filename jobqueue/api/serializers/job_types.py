@@ -4,15 +4,28 @@
 from __future__ import annotations
 
 import enum
+import json
+import re
+import zoneinfo
 from typing import Any
 
+import pydantic
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from jobqueue.api.serializers.strict import StrictSerializer
-from jobqueue.exceptions import ConfigurationError
+from jobqueue.exceptions import ConfigurationError, pydantic_errors
 from jobqueue.models import JobType
-from jobqueue.options import OPTIONS, Option, RateLimit, Schedule, Source, is_blank
+from jobqueue.options import OPTIONS, Option, RateLimit, Schedule, Source
+from jobqueue.optionvalues import (
+    MAX_ASYNC_CONCURRENCY,
+    MAX_ATTEMPTS,
+    MAX_BATCH_SIZE,
+    MAX_CONCURRENCY,
+    MAX_RETENTION,
+    MAX_SCHEDULE_INTERVAL,
+    MAX_TIMEOUT,
+)
 from jobqueue.registry import registry
 from jobqueue.secrets import MASK, mask, secret_fields
 from jobqueue.typeconfig import resolve_for
@@ -113,21 +126,107 @@ def _masked_schema(schema: dict[str, Any], secrets: set[str]) -> dict[str, Any]:
     return {**schema, "properties": properties}
 
 
+def _list_of(item: str) -> str:
+    return f"({item})(,({item}))*"
+
+
+def _cron_field(value: str, step: str) -> str:
+    return rf"(\*|\*/({step})|{_list_of(value)})"
+
+
+# The API's cron form: five fields of `*`, `*/step` or a list of values, one space apart; a
+# day of the month up to 28, so that every expression the schema allows fires every month.
+CRON = " ".join(
+    (
+        _cron_field("[0-5]?[0-9]", "[1-9]|[1-5][0-9]"),
+        _cron_field("1?[0-9]|2[0-3]", "[1-9]|1[0-9]|2[0-3]"),
+        _cron_field("[1-9]|1[0-9]|2[0-8]", "[1-9]|1[0-9]|2[0-8]"),
+        _cron_field("[1-9]|1[0-2]", "[1-9]|1[0-2]"),
+        _cron_field("[0-6]", "[1-6]"),
+    )
+)
+# N/period with a unit, within MAX_RATE_COUNT and MAX_SCHEDULE_INTERVAL whatever the unit.
+RATE = r"[1-9][0-9]{0,8}/(([1-9][0-9]{0,7})?s|([1-9][0-9]{0,5})?m|([1-9][0-9]{0,3})?h|([1-9][0-9]{0,2})?d)"
+
+
+def _integer(low: int, high: int) -> dict[str, Any]:
+    return {"type": "integer", "minimum": low, "maximum": high}
+
+
+def _number(low: float, high: float, *, low_open: bool = False) -> dict[str, Any]:
+    return {"type": "number", ("exclusiveMinimum" if low_open else "minimum"): low, "maximum": high}
+
+
+# What the API takes for each option: its JSON type within the option's bounds, and "off" for
+# the string options that can be off (the other text forms of the admin and of environment pins
+# are not offered), so that the OpenAPI document says exactly which values are accepted. Every
+# value allowed here passes `Option.parse`; seconds may have a fraction, which rounds up there.
+OPTION_SCHEMAS: dict[str, dict[str, Any]] = {
+    "enabled": {"type": "boolean"},
+    "priority": _integer(-100, 100),
+    "max_attempts": _integer(1, MAX_ATTEMPTS),
+    "timeout": _number(0, MAX_TIMEOUT, low_open=True),
+    "concurrency": _integer(0, MAX_CONCURRENCY),
+    "rate_limit": {"type": "string", "pattern": f"^(off|{RATE})$"},
+    "batch_size": _integer(1, MAX_BATCH_SIZE),
+    "async_concurrency": _integer(1, MAX_ASYNC_CONCURRENCY),
+    "backoff_base": _number(0, 1e7, low_open=True),
+    "backoff_factor": _number(1, 1000),
+    "backoff_max": _number(0, 1e8, low_open=True),
+    "backoff_jitter": _number(0, 1),
+    "schedule": {
+        "oneOf": [_number(1, MAX_SCHEDULE_INTERVAL), {"type": "string", "pattern": f"^(off|{CRON})$"}],
+    },
+    "schedule_timezone": {"type": "string", "enum": ["off", *sorted(zoneinfo.available_timezones())]},
+    "overlap": {"type": "boolean"},
+    "retention": _number(0, MAX_RETENTION, low_open=True),
+}
+
+
+def schema_error(schema: dict[str, Any], value: Any) -> str | None:
+    """Why `value` does not match one of OPTION_SCHEMAS (None when it does)."""
+    if "oneOf" in schema:
+        problems = [schema_error(alternative, value) for alternative in schema["oneOf"]]
+        return None if None in problems else " or ".join(p for p in problems if p)
+    kind = schema["type"]
+    if kind == "boolean":
+        return None if isinstance(value, bool) else "must be true or false"
+    if kind == "string":
+        if not isinstance(value, str):
+            return "must be a string"
+        if "enum" in schema and value not in schema["enum"]:
+            return f"{value[:64]!r} is not a known time zone; use an IANA name such as 'Europe/Paris', or off"
+        if "pattern" in schema and not re.fullmatch(schema["pattern"].strip("^$"), value):
+            return f"{value[:64]!r} does not match {schema['pattern']}"
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or (kind == "integer" and isinstance(value, float))
+    ):
+        return f"must be {'an integer' if kind == 'integer' else 'a number'}"
+    low, high = schema.get("minimum"), schema["maximum"]
+    if (low is not None and value < low) or value > high or value <= schema.get("exclusiveMinimum", float("-inf")):
+        bound = f"at least {low:g}" if low is not None else f"greater than {schema['exclusiveMinimum']:g}"
+        return f"{value!r} is out of range: use {bound} and at most {high:g}"
+    return None
+
+
 class OptionField(serializers.Field):
-    """One option of a PATCH, validated by the option itself (`Option.parse`), as the admin form
-    and environment pins are: null or a blank string clears the record's value (back to code)."""
+    """One option of a PATCH: a JSON value as OPTION_SCHEMAS declares it, then validated by the
+    option itself (`Option.parse`), as the admin form and environment pins are; null clears the
+    record's value (back to the code default)."""
 
     def __init__(self, option: Option) -> None:
         self.option = option
+        self.schema = OPTION_SCHEMAS[option.name]
         super().__init__(required=False, allow_null=True, help_text=option.help)
-        text = {"type": "string", "maxLength": option.max_length}
-        # Any value may also be sent as text, in the forms environment pins take.
-        schema = text if option.json_type == "string" else {"oneOf": [{"type": option.json_type}, text]}
-        extend_schema_field(schema)(self)
+        extend_schema_field(self.schema)(self)
 
     def to_internal_value(self, data: Any) -> Any:
-        if is_blank(data):
-            return None
+        problem = schema_error(self.schema, data)
+        if problem is not None:
+            raise serializers.ValidationError(problem)
         try:
             return self.option.to_record(self.option.parse(data))
         except ConfigurationError as exc:
@@ -135,6 +234,20 @@ class OptionField(serializers.Field):
 
     def to_representation(self, value: Any) -> Any:
         return value
+
+
+def check_settings_json(model: type[pydantic.BaseModel] | None, settings: dict[str, Any]) -> None:
+    """Raise a ValidationError naming `settings.<field>` unless the settings have the JSON types
+    of the type's published settings schema (pydantic's strict JSON mode, as for payloads);
+    unknown and pinned fields are the services' errors."""
+    if model is None or not settings:
+        return
+    known = {key: value for key, value in settings.items() if key in model.model_fields}
+    try:
+        model.model_validate_json(json.dumps(known), strict=True)
+    except pydantic.ValidationError as exc:
+        errors = pydantic_errors(exc)
+        raise serializers.ValidationError({f"settings.{path}": messages for path, messages in errors.items()}) from None
 
 
 class JobTypeChangeSerializer(StrictSerializer):

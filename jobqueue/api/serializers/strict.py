@@ -14,6 +14,9 @@ JSON_TYPES: tuple[tuple[type[serializers.Field], tuple[type, ...], str], ...] = 
     (serializers.IntegerField, (int,), "an integer"),
     (serializers.FloatField, (int, float), "a number"),
     (serializers.CharField, (str,), "a string"),
+    # DRF would read an integer as a UUID (UUID(int=0)) and a number as a timestamp.
+    (serializers.UUIDField, (str,), "a string"),
+    (serializers.DateTimeField, (str,), "a string"),
 )
 
 
@@ -34,15 +37,28 @@ class StrictSerializer(serializers.Serializer):
     def _wrong_types(self, data: Mapping[str, Any]) -> dict[str, list[str]]:
         wrong: dict[str, list[str]] = {}
         for name, field in self.fields.items():
-            if name not in data or (data[name] is None and field.allow_null):
-                continue
-            value = data[name]
-            for kind, accepted, label in JSON_TYPES:
-                if isinstance(field, kind):
-                    if not isinstance(value, accepted) or (bool not in accepted and isinstance(value, bool)):
-                        wrong[name] = [f"must be {label}"]
-                    break
+            if name in data:
+                wrong.update(json_type_errors(field, data[name], name))
         return wrong
+
+
+def json_type_errors(field: serializers.Field, value: Any, path: str) -> dict[str, list[str]]:
+    """{path: ["must be ..."]} when `value` is not of the field's JSON type (items of a list too)."""
+    if value is None and field.allow_null:
+        return {}
+    if isinstance(field, serializers.ListField):
+        if not isinstance(value, list):
+            return {}  # the field's own message ("Expected a list of items")
+        errors: dict[str, list[str]] = {}
+        for index, item in enumerate(value):
+            errors.update(json_type_errors(field.child, item, f"{path}.{index}"))
+        return errors
+    for kind, accepted, label in JSON_TYPES:
+        if isinstance(field, kind):
+            if not isinstance(value, accepted) or (bool not in accepted and isinstance(value, bool)):
+                return {path: [f"must be {label}"]}
+            break
+    return {}
 
 
 def schema_rules(serializer: type[StrictSerializer]) -> dict[str, Any]:

@@ -17,9 +17,10 @@ from jobqueue.api.permissions import require_enqueue
 from jobqueue.api.serializers.job_types import (
     JobTypeChangeSerializer,
     JobTypeSerializer,
+    check_settings_json,
     describe,
 )
-from jobqueue.api.serializers.jobs import EnqueuedJobSerializer, RunNowSerializer
+from jobqueue.api.serializers.jobs import EnqueuedJobSerializer, RunNowSerializer, check_payload_json
 from jobqueue.api.views.base import ApiViewSet, check_backlog
 from jobqueue.models import DeadLetter, Job, JobType
 from jobqueue.registry import NAME_RE, registry
@@ -82,6 +83,7 @@ class JobTypeViewSet(ApiViewSet):
         changes = dict(incoming.validated_data)
         if "settings" in changes:
             model = registry.get(record.name).settings_model
+            check_settings_json(model, changes["settings"])
             changes["settings"] = keep_masked(model, record.settings, changes["settings"])
         try:
             record = update_job_type(record, changes)
@@ -105,6 +107,7 @@ class JobTypeViewSet(ApiViewSet):
         _registered(record)
         incoming = RunNowSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
+        check_payload_json(record.name, incoming.validated_data.get("payload"))
         check_backlog([record.name])
         job = enqueue(record.name, created_by=actor_label(request.user), **incoming.validated_data)
         return Response(EnqueuedJobSerializer(job).data, status=status.HTTP_201_CREATED)
