@@ -88,6 +88,7 @@ class ChainhookView(APIView):
     parser_classes = [StrictJSONParser]
     renderer_classes = [JSONRenderer]
     throttle_classes: list[Any] = []
+    metadata_class = None  # OPTIONS is not offered: 405, as in the API's viewsets
 
     def get_exception_handler(self) -> Any:
         return handle_exception

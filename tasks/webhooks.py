@@ -24,7 +24,16 @@ class Discord(BaseJob):
     """Post a message to a Discord channel through a webhook, chosen by proposal status unless given."""
 
     class Payload(pydantic.BaseModel):
-        model_config = pydantic.ConfigDict(extra="forbid")
+        # The JSON Schema says what _something_to_post checks, so that API clients know it.
+        model_config = pydantic.ConfigDict(
+            extra="forbid",
+            json_schema_extra={
+                "anyOf": [
+                    {"required": ["content"], "properties": {"content": {"pattern": r"\S"}}},
+                    {"required": ["embeds"], "properties": {"embeds": {"minItems": 1}}},
+                ]
+            },
+        )
 
         content: str = pydantic.Field(default="", max_length=2000)
         embeds: list[Embed] = pydantic.Field(default_factory=list, max_length=10)

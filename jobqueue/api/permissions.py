@@ -15,7 +15,8 @@ class ActionPermission(BasePermission):
     """Grant an action when the user holds every permission `view.required_permissions[action]`.
 
     An action missing from the map is refused (closed by default); a method the view does not
-    route (action None) passes here so that the caller gets 405 rather than 403.
+    route (action None) passes here so that the caller gets 405 rather than 403, and so does
+    OPTIONS (DRF's "metadata" action), which the API does not offer (`metadata_class = None`).
     """
 
     message = "you lack the permission for this action"
@@ -25,7 +26,7 @@ class ActionPermission(BasePermission):
         if not (user and user.is_authenticated):
             return False
         action = getattr(view, "action", None)
-        if action is None:
+        if action is None or action == "metadata":
             return True
         required = getattr(view, "required_permissions", {}).get(action)
         if required is None:

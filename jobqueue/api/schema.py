@@ -14,7 +14,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 
 from jobqueue.api.authentication import ApiTokenAuthentication, SessionAuthentication
-from jobqueue.api.schema_types import add_job_type_operations, camel, payload_component
+from jobqueue.api.schema_types import add_job_type_operations, camel, needs_payload, payload_component
 from jobqueue.registry import registry
 from jobqueue.services.permissions import is_builtin
 
@@ -58,6 +58,7 @@ class JobQueueSchemaGenerator(SchemaGenerator):
         add_job_type_payloads(schema)
         add_job_type_operations(schema)
         query_strings_without_nul(schema)
+        body_strings_without_nul(schema)
         add_error_responses(schema)
         open_health(schema)
         add_links(schema)
@@ -104,6 +105,48 @@ def query_strings_without_nul(schema: dict[str, Any]) -> None:
                 param_schema.setdefault("pattern", "^[^\\u0000]*$")
 
 
+NO_NUL = "^[^\\u0000]*$"
+# `\S` (pydantic's "not blank") also matches NUL: the same rule without it.
+NOT_BLANK_NO_NUL = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"
+
+
+def body_strings_without_nul(schema: dict[str, Any]) -> None:
+    """A request body's strings never hold NUL (the JSON parser refuses it: PostgreSQL cannot
+    store it in text or jsonb): say so on every string schema a request body reaches."""
+    components = schema.get("components", {}).get("schemas", {})
+    seen: set[str] = set()
+
+    def visit(node: Any) -> None:
+        if isinstance(node, list):
+            for item in node:
+                visit(item)
+            return
+        if not isinstance(node, dict):
+            return
+        ref = node.get("$ref", "")
+        if ref.startswith(REF) and ref[len(REF) :] not in seen:
+            seen.add(ref[len(REF) :])
+            visit(components.get(ref[len(REF) :]))
+        kinds = node.get("type")
+        if (kinds == "string" or (isinstance(kinds, list) and "string" in kinds)) and not (
+            {"enum", "const"} & set(node)
+        ):
+            pattern = node.get("pattern")
+            if pattern is None:
+                node["pattern"] = NO_NUL
+            elif pattern == "\\S":
+                node["pattern"] = NOT_BLANK_NO_NUL
+            elif not (pattern.startswith("^") and pattern.endswith("$")):
+                node.setdefault("allOf", []).append({"pattern": NO_NUL})
+        for key, value in node.items():
+            if key not in ("$ref", "enum", "const", "default", "examples", "example"):
+                visit(value)
+
+    for operation in _operations(schema):
+        for media in operation.get("requestBody", {}).get("content", {}).values():
+            visit(media.get("schema"))
+
+
 def open_health(schema: dict[str, Any]) -> None:
     """GET /api/health/ answers without credentials (the verdict alone): its security is optional."""
     operation = schema.get("paths", {}).get("/api/health/", {}).get("get")
@@ -136,8 +179,8 @@ def add_job_type_payloads(schema: dict[str, Any]) -> None:
         variant = copy.deepcopy(generic)
         variant["properties"]["type"] = {"type": "string", "enum": [definition.name]}
         variant["properties"]["payload"] = {"$ref": REF + payload}
-        # A payload with required fields cannot be left out (the server validates {} then).
-        variant["required"] = ["type", "payload"] if components[payload].get("required") else ["type"]
+        # A payload that {} does not satisfy cannot be left out (the server validates {} then).
+        variant["required"] = ["type", "payload"] if needs_payload(definition) else ["type"]
         variant["additionalProperties"] = False
         variant["description"] = definition.description or definition.name
         name = f"Enqueue{camel(definition.name)}"
@@ -234,8 +277,7 @@ class DocsView(SpectacularSwaggerView):
 # source operationId, status, target operationId, parameter, runtime expression
 JOB_TARGETS = ("jobs_retrieve", "jobs_cancel_create", "jobs_rerun_create")
 DEAD_LETTER_TARGETS = ("dead_letters_retrieve", "dead_letters_requeue_create", "dead_letters_discard_create")
-# (Each type's PATCH and run now have a path of their own: jobqueue.api.schema_types.)
-JOB_TYPE_TARGETS = ("job_types_retrieve",)
+# (Each job type has paths of its own, so the job-type list links to none: jobqueue.api.schema_types.)
 LINKS: tuple[tuple[str, str, str, str, str], ...] = (
     *(("jobs_create", code, target, "id", "$response.body#/id") for code in ("201", "200") for target in JOB_TARGETS),
     *(("jobs_list", "200", target, "id", "$response.body#/results/0/id") for target in JOB_TARGETS),
@@ -244,7 +286,6 @@ LINKS: tuple[tuple[str, str, str, str, str], ...] = (
     *(("dead_letters_requeue_create", "201", target, "id", "$response.body#/id") for target in JOB_TARGETS),
     *(("dead_letters_requeue_many", "200", target, "id", "$response.body#/ids/0") for target in JOB_TARGETS),
     *(("dead_letters_list", "200", target, "id", "$response.body#/results/0/id") for target in DEAD_LETTER_TARGETS),
-    *(("job_types_list", "200", target, "name", "$response.body#/0/name") for target in JOB_TYPE_TARGETS),
 )
 
 

@@ -32,6 +32,16 @@ def model_component(model: type[pydantic.BaseModel], name: str, prefix: str, com
     return name
 
 
+def needs_payload(definition: JobDefinition) -> bool:
+    """Whether the type's payload model refuses `{}` (a required field, or a rule such as
+    discord's "content or an embed"): then a request must send a payload."""
+    try:
+        definition.payload_model.model_validate({})
+    except pydantic.ValidationError:
+        return True
+    return False
+
+
 def payload_component(definition: JobDefinition, components: dict[str, Any]) -> str:
     prefix = camel(definition.name)
     return model_component(definition.payload_model, f"{prefix}Payload", prefix, components)
@@ -52,13 +62,22 @@ def settings_schema(definition: JobDefinition, components: dict[str, Any]) -> di
     return {"$ref": REF + name}
 
 
+# A type whose payload has required fields takes no schedule (it would enqueue empty payloads).
+NO_SCHEDULE = {
+    "oneOf": [{"type": "string", "enum": ["off"]}, {"type": "null"}],
+    "description": "this type's payload has required fields, so it cannot have a schedule: off or null only",
+}
+
+
 def add_job_type_operations(schema: dict[str, Any]) -> None:
-    """Replace PATCH /api/job-types/{name}/ and POST .../{name}/run/ with one operation per
-    registered type (built-in types: PATCH only, nobody may run them)."""
+    """Replace /api/job-types/{name}/ (GET, PATCH) and POST .../{name}/run/ with a path per
+    registered type (built-in types: no run now, nobody may run them). The template path goes:
+    the server answers every method of a type's path by that type, so a path that allowed GET
+    for any name would also have to describe PATCH for any name."""
     paths = schema.get("paths", {})
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     retrieve = paths.get(TEMPLATE, {}).get("get")
-    patch = paths.get(TEMPLATE, {}).pop("patch", None)
+    patch = paths.pop(TEMPLATE, {}).get("patch")
     run = paths.pop(TEMPLATE + "run/", {}).get("post")
     change, run_now = components.pop("PatchedJobTypeChange", None), components.pop("RunNow", None)
     if retrieve is None or patch is None or run is None or change is None or run_now is None:
@@ -67,24 +86,27 @@ def add_job_type_operations(schema: dict[str, Any]) -> None:
         name, prefix = definition.name, camel(definition.name)
         body = copy.deepcopy(change)
         body["properties"]["settings"] = {**body["properties"]["settings"], **settings_schema(definition, components)}
+        if any(field.is_required() for field in definition.payload_model.model_fields.values()):
+            body["properties"]["schedule"] = NO_SCHEDULE
         components[f"{prefix}Change"] = body
         paths[f"/api/job-types/{name}/"] = {
-            "patch": _operation(patch, f"job_types_{name}_partial_update", prefix + "Change")
+            "get": _operation(retrieve, f"job_types_{name}_retrieve", None),
+            "patch": _operation(patch, f"job_types_{name}_partial_update", prefix + "Change"),
         }
         if is_builtin(name):
             continue
         payload = payload_component(definition, components)
         request = copy.deepcopy(run_now)
-        needs_payload = bool(components[payload].get("required"))
-        # null means "no payload", which is valid only when the payload has no required field.
+        required = needs_payload(definition)
+        # null means "no payload" ({}), which is valid only when the payload model takes {}.
         request["properties"]["payload"] = (
-            {"$ref": REF + payload} if needs_payload else {"anyOf": [{"$ref": REF + payload}, {"type": "null"}]}
+            {"$ref": REF + payload} if required else {"anyOf": [{"$ref": REF + payload}, {"type": "null"}]}
         )
-        if needs_payload:
+        if required:
             request["required"] = ["payload"]
         components[f"{prefix}RunNow"] = request
         operation = _operation(run, f"job_types_{name}_run_create", prefix + "RunNow")
-        operation["requestBody"]["required"] = needs_payload
+        operation["requestBody"]["required"] = required
         created = operation["responses"]["201"]
         created["links"] = {
             target: {"operationId": target, "parameters": {"id": "$response.body#/id"}} for target in JOB_TARGETS

@@ -142,8 +142,10 @@ def test_options_take_what_the_schema_declares(api: APIClient, body: dict[str, A
 
 def test_each_job_type_has_its_own_edit_and_run_operations(schema: dict[str, Any]) -> None:
     paths, components = schema["paths"], schema["components"]["schemas"]
-    assert "patch" not in paths["/api/job-types/{name}/"]
+    # No template path: it would offer GET for any name, and the server answers PATCH there too.
+    assert "/api/job-types/{name}/" not in paths
     assert "/api/job-types/{name}/run/" not in paths
+    assert paths["/api/job-types/typed_settings/"]["get"]["operationId"] == "job_types_typed_settings_retrieve"
     patch = paths["/api/job-types/typed_settings/"]["patch"]
     body = patch["requestBody"]["content"]["application/json"]["schema"]
     assert body == {"$ref": "#/components/schemas/TypedSettingsChange"}
@@ -155,6 +157,9 @@ def test_each_job_type_has_its_own_edit_and_run_operations(schema: dict[str, Any
     assert run["required"] == ["payload"]
     assert run["properties"]["payload"] == {"$ref": "#/components/schemas/EchoPayload"}
     assert components["NoopRunNow"]["properties"]["payload"]["anyOf"][1] == {"type": "null"}
+    # echo's payload has a required field, so it takes no schedule; noop's has none.
+    assert components["EchoChange"]["properties"]["schedule"]["oneOf"][0] == {"type": "string", "enum": ["off"]}
+    assert "pattern" in components["NoopChange"]["properties"]["schedule"]["oneOf"][1]
     # Nobody may run a built-in type: it has an edit operation and no run operation.
     assert "/api/job-types/jobqueue_prune/" in paths
     assert "/api/job-types/jobqueue_prune/run/" not in paths
@@ -169,3 +174,26 @@ def test_query_strings_declare_that_they_hold_no_nul(api: APIClient, schema: dic
     (q,) = [p for p in schema["paths"]["/api/jobs/"]["get"]["parameters"] if p["name"] == "q"]
     assert q["schema"]["pattern"] == "^[^\\u0000]*$"
     assert api.get("/api/jobs/?q=a%00b").status_code == 400
+
+
+def test_body_strings_declare_that_they_hold_no_nul(api: APIClient, schema: dict[str, Any]) -> None:
+    components = schema["components"]["schemas"]
+    assert components["Reason"]["properties"]["reason"]["pattern"] == "^[^\\u0000]*$"
+    # pydantic's "not blank" (\S) matches NUL too: it becomes "not blank and no NUL".
+    text = components["TweetPayload"]["properties"]["text"]
+    assert text["pattern"] == "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"
+    waiting = api.post("/api/jobs/", {"type": "noop"}, format="json").json()
+    response = api.post(f"/api/jobs/{waiting['id']}/cancel/", {"reason": "a\u0000b"}, format="json")
+    assert response.status_code == 400
+    assert "NUL" in response.json()["detail"]
+
+
+def test_options_is_not_offered(api: APIClient) -> None:
+    for path in ("/api/jobs/", "/api/job-types/echo/", "/api/metrics/"):
+        assert api.options(path).status_code == 405, path
+    assert "PATCH" in api.options("/api/job-types/echo/")["Allow"]
+
+
+def test_metrics_type_refuses_nul(api: APIClient) -> None:
+    assert api.get("/api/metrics/?type=a%00b").status_code == 400
+    assert api.get("/api/metrics/?type=echo").status_code == 200

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import jsonschema
+import pydantic
 import pytest
 from pytest_httpserver import HTTPServer
 
 from jobqueue import enqueue
 from jobqueue.models import Status
+from jobqueue.registry import registry
 from tests.tasks.conftest import run
 
 
@@ -50,3 +53,27 @@ def test_no_webhook_configured_is_dead_with_the_fix(configure: Any) -> None:
     job = run(enqueue("discord", {"content": "x", "proposal_status": "failed"}))
     assert job.status == Status.DEAD
     assert "set the failed_webhook_url or webhook_url setting" in job.last_error
+
+
+@pytest.mark.parametrize(
+    ("payload", "valid"),
+    [
+        ({"content": "hello"}, True),
+        ({"embeds": [{"title": "t"}]}, True),
+        ({"content": " ", "embeds": [{}]}, True),
+        ({}, False),
+        ({"content": "  \n"}, False),
+        ({"embeds": []}, False),
+        ({"content": "", "embeds": [], "tts": True}, False),
+    ],
+)
+def test_the_payload_schema_says_what_the_validator_checks(payload: dict[str, Any], valid: bool) -> None:
+    model = registry.get("discord").payload_model
+    schema = model.model_json_schema()
+    assert jsonschema.Draft202012Validator(schema).is_valid(payload) is valid
+    try:
+        model.model_validate(payload)
+    except pydantic.ValidationError:
+        assert not valid
+    else:
+        assert valid

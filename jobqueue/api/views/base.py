@@ -31,6 +31,8 @@ class ApiViewSet(viewsets.GenericViewSet):
     permission_classes = [ActionPermission]
     parser_classes = [StrictJSONParser]
     renderer_classes = [JSONRenderer]
+    # No OPTIONS: its answer (DRF's metadata) is not part of the API's contract, so 405.
+    metadata_class = None
     required_permissions: dict[str, list[str]] = {}
     throttled_actions: frozenset[str] = frozenset()
 

@@ -50,6 +50,7 @@ class CanViewJobs(BasePermission):
 class _Observability(APIView):
     authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
     permission_classes = [CanViewJobs]
+    metadata_class = None  # OPTIONS is not offered: 405, as in the API's viewsets
 
     def get_exception_handler(self) -> Any:
         return handle_exception
@@ -77,6 +78,9 @@ class MetricsView(_Observability):
         snapshot = metrics.snapshot(_window(request))
         body = _plain(snapshot)
         type_name = request.query_params.get("type")
+        if type_name and "\x00" in type_name:
+            # As every other query string: no NUL, which no job type's name holds.
+            raise ValidationError({"type": ["may not contain NUL characters"]})
         if type_name:
             body["types"] = [t for t in body["types"] if t["name"] == type_name]
             body["depth"] = [d for d in body["depth"] if d["job_type"] == type_name]
