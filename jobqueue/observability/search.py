@@ -17,6 +17,7 @@ An exact payload match uses an index: on PostgreSQL the GIN index on `payload` (
 from __future__ import annotations
 
 import json
+import math
 import re
 import uuid
 from dataclasses import dataclass
@@ -37,7 +38,44 @@ _TOKEN = re.compile(
     r'(?P<value>"(?:[^"\\]|\\.)*"|[^\s"]+|"(?P<open>.*))?'
 )
 _NUMBER = re.compile(r"^-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?$")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
+_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)")
 COLUMNS = {"type", "status", "id", "key", "error"}
+# The largest integer a payload number is compared as (SQLite's and JSON's 64-bit integers).
+_MAX_INT = 2**63 - 1
+
+
+def _query_pattern() -> str:
+    """Every query `parse` accepts, and no other, as one regular expression (the OpenAPI
+    document's pattern for `?q=`; tests/api/test_search_pattern.py holds the two together)."""
+    no_nul = "\\u0000"
+    end = r'(?=[\s"]|$)'  # a bare word ends at a space, a double quote or the end
+    # A closed, JSON-valid quoted string: no control character, no \u escape of NUL or a surrogate.
+    quoted = r'"(?:[^"\\\u0000-\u001f]|\\["\\/bfnrt]|\\u(?!0000)(?![dD][89a-fA-F])[0-9a-fA-F]{4})*"'
+    bare = rf'[^\s"{no_nul}]+{end}'
+    value = f"(?:{quoted}|{bare})"
+    name_chars = "A-Za-z0-9_."
+    # Free text: not `name=`, `name~` (a term) nor `name:`, `name<`, `name>`, `name!` (refused).
+    free = (
+        rf'(?:[A-Za-z_][{name_chars}]*(?:[^\s"{no_nul}=~:<>!{name_chars}][^\s"{no_nul}]*)?'
+        rf'|[^\sA-Za-z_"{no_nul}][^\s"{no_nul}]*){end}'
+    )
+    path = rf"{_KEY}(?:\.{_KEY}){{0,{MAX_DEPTH - 1}}}"
+    statuses = "|".join(Status.values)
+    uuid_text = _UUID.pattern
+    term = "|".join(
+        (
+            quoted,
+            free,
+            rf"payload\.(?:{path})?[=~]{value}",
+            rf"error[=~]{value}",
+            rf"(?:type|key)={value}",
+            rf'status=(?:(?:{statuses}){end}|"(?:{statuses})")',
+            rf'id=(?:{uuid_text}{end}|"{uuid_text}")',
+            rf"(?!(?:{'|'.join(sorted(COLUMNS))})[=~]){path}[=~]{value}",
+        )
+    )
+    return rf"^\s*(?:(?:{term})(?:\s*(?:{term})){{0,{MAX_TERMS - 1}}})?\s*$"
 
 
 class SearchError(ValueError):
@@ -73,11 +111,25 @@ def parse(query: str) -> list[Term]:
                 raise SearchError(f"{name}{op} has no value: write {name}{op}something")
             continue
         quoted = raw.startswith('"')
-        value = json.loads(raw) if quoted else raw
+        value = _unquote(raw) if quoted else raw
         terms.append(_term(name or "", op or "~", value, quoted))
     if len(terms) > MAX_TERMS:
         raise SearchError(f"at most {MAX_TERMS} terms in one search")
     return terms
+
+
+def _unquote(raw: str) -> str:
+    """A double-quoted value, read as a JSON string."""
+    for escape in _ESCAPE.findall(raw):
+        if escape.lower() == "u0000" or (escape[:1] == "u" and 0xD800 <= int(escape[1:], 16) <= 0xDFFF):
+            raise SearchError(f"\\{escape} is not allowed in a quoted value: write the character itself")
+    try:
+        return str(json.loads(raw))
+    except ValueError:
+        raise SearchError(
+            f'{raw[:40]!r} is not a valid quoted value: escape only \\" \\\\ \\/ \\b \\f \\n \\r \\t or \\uXXXX, '
+            "and no control characters"
+        ) from None
 
 
 def _term(name: str, op: str, value: str, quoted: bool) -> Term:
@@ -109,17 +161,20 @@ def _column_term(name: str, op: str, value: str) -> Term:
 
 
 def _uuid(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None
+    # 32 hex digits, dashed or not: what the OpenAPI pattern can say (uuid.UUID takes more forms).
+    return uuid.UUID(value) if _UUID.fullmatch(value) else None
 
 
 def _literal(value: str) -> Any:
     if value in ("true", "false", "null"):
         return json.loads(value)
     if _NUMBER.match(value):
-        return json.loads(value)
+        number = json.loads(value)
+        # Past 64 bits or infinite, no database compares it as a number: match the text.
+        if isinstance(number, int) and abs(number) <= _MAX_INT:
+            return number
+        if isinstance(number, float) and math.isfinite(number):
+            return number
     return value
 
 
@@ -195,3 +250,6 @@ def search(queryset: QuerySet[Job], query: str) -> QuerySet[Job]:
     """The jobs of `queryset` that match `query` (SearchError on bad syntax)."""
     terms = parse(query)
     return queryset.filter(to_q(terms)) if terms else queryset
+
+
+QUERY_PATTERN = _query_pattern()

@@ -3,12 +3,14 @@ per-operation security, and every response type real."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
 
 from jobqueue import enqueue
+from jobqueue.observability.search import QUERY_PATTERN
 
 pytestmark = pytest.mark.django_db
 
@@ -171,9 +173,21 @@ def test_a_bulk_requeue_needs_a_body(api: APIClient, schema: dict[str, Any]) -> 
 
 
 def test_query_strings_declare_that_they_hold_no_nul(api: APIClient, schema: dict[str, Any]) -> None:
-    (q,) = [p for p in schema["paths"]["/api/jobs/"]["get"]["parameters"] if p["name"] == "q"]
-    assert q["schema"]["pattern"] == "^[^\\u0000]*$"
+    parameters = {p["name"]: p["schema"] for p in schema["paths"]["/api/jobs/"]["get"]["parameters"]}
+    assert parameters["unique_key"]["pattern"] == "^[^\\u0000]*$"
+    assert api.get("/api/jobs/?unique_key=a%00b").status_code == 400
+    # The search's own pattern (its syntax) has no NUL either.
+    assert parameters["q"]["pattern"] == QUERY_PATTERN
     assert api.get("/api/jobs/?q=a%00b").status_code == 400
+
+
+def test_a_search_the_pattern_allows_is_answered(api: APIClient) -> None:
+    for query in ("  ", 'dao_id=99999999999999999999 n=1e999 "x"y=1', "id=0123456789abcdef0123456789abcdef"):
+        assert re.search(QUERY_PATTERN, query)
+        assert api.get("/api/jobs/", {"q": query}).status_code == 200, query
+    for query in ('"\\u0000"', '"a\\x"', "id=urn:uuid:0123456789abcdef0123456789abcdef"):
+        assert not re.search(QUERY_PATTERN, query)
+        assert api.get("/api/jobs/", {"q": query}).status_code == 400, query
 
 
 def test_body_strings_declare_that_they_hold_no_nul(api: APIClient, schema: dict[str, Any]) -> None:

@@ -6,13 +6,26 @@ import json
 from typing import Any
 
 import pydantic
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from jobqueue.api.serializers.strict import StrictSerializer
 from jobqueue.conf import jobqueue_settings
 from jobqueue.exceptions import pydantic_errors
 from jobqueue.models import Attempt, Job, Status
+from jobqueue.observability.search import QUERY_PATTERN
 from jobqueue.registry import registry
+
+SEARCH_MAX_LENGTH = 500
+
+
+@extend_schema_field({"type": "string", "minLength": 1, "maxLength": SEARCH_MAX_LENGTH, "pattern": QUERY_PATTERN})
+class SearchField(serializers.CharField):
+    """`?q=`: the schema's pattern is the search syntax itself, so a query the document allows
+    is never refused; spaces are the parser's to strip (a blank query searches nothing)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(required=False, max_length=SEARCH_MAX_LENGTH, trim_whitespace=False, **kwargs)
 
 
 class AttemptSerializer(serializers.ModelSerializer):
@@ -153,9 +166,7 @@ class JobFilterSerializer(serializers.Serializer):
     created_before = serializers.DateTimeField(required=False)
     unique_key = serializers.CharField(required=False, max_length=255)
     rerun_of = serializers.UUIDField(required=False)
-    q = serializers.CharField(
-        required=False,
-        max_length=500,
+    q = SearchField(
         help_text='search: type=send_tweet status=dead dao_id=42 text~"launch" error~timeout (see docs/api.md)',
     )
 
