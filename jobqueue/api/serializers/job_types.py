@@ -221,9 +221,9 @@ class OptionField(serializers.Field):
         self.option = option
         self.schema = OPTION_SCHEMAS[option.name]
         super().__init__(required=False, allow_null=True, help_text=option.help)
-        # null clears the record's value; said here, since drf-spectacular drops the null of an
-        # enum it moves into a component of its own.
-        extend_schema_field({"oneOf": [self.schema, {"type": "null"}]} if "enum" in self.schema else self.schema)(self)
+        # null clears the record's value. drf-spectacular adds it to a oneOf, but drops it from an
+        # enum it moves into a component of its own: so an enum goes in as a oneOf of one.
+        extend_schema_field({"oneOf": [self.schema]} if "enum" in self.schema else self.schema)(self)
 
     def to_internal_value(self, data: Any) -> Any:
         problem = schema_error(self.schema, data)
