@@ -133,6 +133,7 @@ def test_list_items_take_their_json_type(api: APIClient) -> None:
         ({"schedule": "0 0 31 2 *"}, "schedule"),
         ({"schedule_timezone": "Nowhere/City"}, "schedule_timezone"),
         ({"rate_limit": "10 per minute"}, "rate_limit"),
+        ({"schedule": "*/2 * " + ",".join(["1"] * 50) + " * *"}, "schedule"),
         ({"settings": {"retries": "2"}}, "settings.retries"),
     ],
 )
@@ -165,6 +166,9 @@ def test_each_job_type_has_its_own_edit_and_run_operations(schema: dict[str, Any
     # echo's payload has a required field, so it takes no schedule; noop's has none.
     assert components["EchoChange"]["properties"]["schedule"]["oneOf"][0] == {"type": "string", "enum": ["off"]}
     assert "pattern" in components["NoopChange"]["properties"]["schedule"]["oneOf"][1]
+    # The pattern allows long lists; the length bound of the option's text is declared too.
+    assert components["NoopChange"]["properties"]["schedule"]["oneOf"][1]["maxLength"] == 100
+    assert components["NoopChange"]["properties"]["rate_limit"]["maxLength"] == 50
     # Nobody may run a built-in type: it has an edit operation and no run operation.
     assert "/api/job-types/jobqueue_prune/" in paths
     assert "/api/job-types/jobqueue_prune/run/" not in paths

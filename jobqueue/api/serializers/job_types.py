@@ -167,7 +167,7 @@ OPTION_SCHEMAS: dict[str, dict[str, Any]] = {
     "max_attempts": _integer(1, MAX_ATTEMPTS),
     "timeout": _number(0, MAX_TIMEOUT, low_open=True),
     "concurrency": _integer(0, MAX_CONCURRENCY),
-    "rate_limit": {"type": "string", "pattern": f"^(off|{RATE})$"},
+    "rate_limit": {"type": "string", "pattern": f"^(off|{RATE})$", "maxLength": OPTIONS["rate_limit"].max_length},
     "batch_size": _integer(1, MAX_BATCH_SIZE),
     "async_concurrency": _integer(1, MAX_ASYNC_CONCURRENCY),
     "backoff_base": _number(0, 1e7, low_open=True),
@@ -175,7 +175,10 @@ OPTION_SCHEMAS: dict[str, dict[str, Any]] = {
     "backoff_max": _number(0, 1e8, low_open=True),
     "backoff_jitter": _number(0, 1),
     "schedule": {
-        "oneOf": [_number(1, MAX_SCHEDULE_INTERVAL), {"type": "string", "pattern": f"^(off|{CRON})$"}],
+        "oneOf": [
+            _number(1, MAX_SCHEDULE_INTERVAL),
+            {"type": "string", "pattern": f"^(off|{CRON})$", "maxLength": OPTIONS["schedule"].max_length},
+        ],
     },
     "schedule_timezone": {"type": "string", "enum": ["off", *sorted(zoneinfo.available_timezones())]},
     "overlap": {"type": "boolean"},
@@ -196,6 +199,8 @@ def schema_error(schema: dict[str, Any], value: Any) -> str | None:
             return "must be a string"
         if "enum" in schema and value not in schema["enum"]:
             return f"{value[:64]!r} is not a known time zone; use an IANA name such as 'Europe/Paris', or off"
+        if len(value) > schema.get("maxLength", len(value)):
+            return f"is longer than {schema['maxLength']} characters"
         if "pattern" in schema and not re.fullmatch(schema["pattern"].strip("^$"), value):
             return f"{value[:64]!r} does not match {schema['pattern']}"
         return None
