@@ -62,6 +62,14 @@ class FieldErrors(exceptions.APIException):
         self.errors = errors
 
 
+class PayloadConflict(FieldErrors):
+    """409 with errors by field path: a body the document accepts, whose payload does not fit
+    the job type of the object it is sent to (the re-queue of a dead letter)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
 class EnqueueForbidden(FieldErrors):
     """403 naming, by field path, each job type the user may not enqueue (and why)."""
 

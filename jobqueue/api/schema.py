@@ -219,6 +219,11 @@ def add_error_responses(schema: dict[str, Any]) -> None:
             codes["403"] = ENQUEUE_403
         if method == "post" and "{" in path:
             codes["409"] = "the object's state does not allow this action"
+        if method == "post" and path.endswith("/{id}/requeue/"):
+            codes["409"] = (
+                "the dead letter is already resolved, or the corrected payload does not fit its job type "
+                "(errors by field: payload.<field>)"
+            )
         for code, description in codes.items():
             if code in responses:
                 continue

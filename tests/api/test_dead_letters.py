@@ -50,8 +50,10 @@ def test_requeue_with_a_corrected_payload(api, client_for) -> None:
     url = f"/api/dead-letters/{dead.pk}/requeue/"
     assert client_for("jobqueue.view_deadletter").post(url, {}, format="json").status_code == 403
     bad = api.post(url, {"payload": {"value": "still"}}, format="json")
-    assert bad.status_code == 400
+    # A well-formed body whose payload conflicts with this dead letter's job type.
+    assert bad.status_code == 409
     assert "payload.value" in bad.json()["errors"]
+    assert DeadLetter.objects.get(pk=dead.pk).resolution == ""  # nothing re-queued
     response = api.post(url, {"payload": {"value": 2}, "reason": "fixed"}, format="json")
     assert response.status_code == 201
     assert response.json()["payload"] == {"value": 2, "label": ""}

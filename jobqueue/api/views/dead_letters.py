@@ -12,6 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from jobqueue.api.errors import PayloadConflict
 from jobqueue.api.pagination import NewestFirstCursor
 from jobqueue.api.serializers.dead_letters import (
     BulkRequeuedSerializer,
@@ -71,13 +72,18 @@ class DeadLetterViewSet(ApiViewSet):
         incoming.is_valid(raise_exception=True)
         reason = incoming.validated_data["reason"]
         payload = incoming.validated_data.get("payload")
-        job = audited(
-            request,
-            dead_letter,
-            "requeue",
-            reason,
-            lambda: requeue_dead_letter(dead_letter, by=request.user, payload=payload, reason=reason),
-        )
+        try:
+            job = audited(
+                request,
+                dead_letter,
+                "requeue",
+                reason,
+                lambda: requeue_dead_letter(dead_letter, by=request.user, payload=payload, reason=reason),
+            )
+        except PayloadValidationError as exc:
+            # The body is well formed; its payload conflicts with this dead letter's job type,
+            # which one operation for every type cannot declare: 409, errors by field.
+            raise PayloadConflict(f"the payload does not fit job type {exc.job_type!r}", exc.errors) from None
         return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
