@@ -61,8 +61,8 @@ def run_unit(unit: Unit) -> str:
 
 def _run(unit: Unit) -> str:
     if shutting_down():
-        for claim in unit.claims:
-            transitions.release(claim)
+        # Claimed, never started: back to the queue in one write, attempts unspent.
+        transitions.hand_back(unit.claims, rated=True)
         return "released"
     try:
         state: TypeState | None = type_state(unit.type_name)

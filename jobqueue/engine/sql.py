@@ -63,6 +63,14 @@ def _pairs(count: int, postgres: bool) -> str:
     return ", ".join([pair] * count)
 
 
+def _unit_guard(jobs: int, dialect: str) -> str:
+    """A unit's jobs, still running under the claims given: the cluster, then (id, attempt) pairs."""
+    if dialect == "mysql":
+        pairs = " OR ".join(["(id = %s AND attempts = %s)"] * jobs)
+        return f"status = {_RUNNING} AND claimed_by = %s AND ({pairs})"
+    return f"status = {_RUNNING} AND claimed_by = %s AND (id, attempts) IN (VALUES {_pairs(jobs, dialect == 'postgresql')})"
+
+
 @dataclass(frozen=True)
 class Step:
     """One statement of a named statement, and which of the call's parameters it takes."""
@@ -106,13 +114,10 @@ def _build_returning(name: str, vendor: str, n: dict[str, int]) -> str:
         return f"{_SET_CLAIMED} WHERE id IN ({_marks(n['ids'])}) RETURNING id, job_type_id, attempts"
     if name == "start_unit":
         # A worker starts a unit: one write for all its jobs, reading what the attempts need.
-        return (
-            f"{_SET_STARTED} WHERE status = {_RUNNING} AND claimed_by = %s "
-            f"AND (id, attempts) IN (VALUES {_pairs(n['jobs'], pg)}) RETURNING {_STARTED_COLUMNS}"
-        )
+        return f"{_SET_STARTED} WHERE {_unit_guard(n['jobs'], vendor)} RETURNING {_STARTED_COLUMNS}"
     if name == "hand_back":
         # A worker gives the not-yet-run jobs of its unit back in one write (guarded by claim).
-        return f"{_SET_HANDED_BACK} WHERE status = {_RUNNING} AND claimed_by = %s AND (id, attempts) IN (VALUES {_pairs(n['jobs'], pg)})"
+        return f"{_SET_HANDED_BACK} WHERE {_unit_guard(n['jobs'], vendor)}"
     if name == "renew_held":
         # Extend the leases of claims a cluster really holds that no worker has started yet.
         return f"UPDATE {job} SET lease_expires_at = %s WHERE {_held_guard(n['ids'])} RETURNING id"  # noqa: S608
@@ -145,13 +150,11 @@ def _build_mysql(name: str, n: dict[str, int]) -> tuple[Step, ...]:
     if name == "start_unit":
         # The guarded rows read (and locked) first; the update under the same guard then
         # changes exactly those. Likewise renew_held and release_unheld.
-        pairs = " OR ".join(["(id = %s AND attempts = %s)"] * n["jobs"])
-        guard = f"status = {_RUNNING} AND claimed_by = %s AND ({pairs})"
+        guard = _unit_guard(n["jobs"], "mysql")
         read = f"SELECT {_STARTED_COLUMNS} FROM {job} WHERE {guard} FOR UPDATE"  # noqa: S608
         return Step(read, 4, answer=True), Step(f"{_SET_STARTED} WHERE {guard}")
     if name == "hand_back":
-        pairs = " OR ".join(["(id = %s AND attempts = %s)"] * n["jobs"])
-        return (Step(f"{_SET_HANDED_BACK} WHERE status = {_RUNNING} AND claimed_by = %s AND ({pairs})"),)
+        return (Step(f"{_SET_HANDED_BACK} WHERE {_unit_guard(n['jobs'], 'mysql')}"),)
     if name == "renew_held":
         guard = _held_guard(n["ids"])
         read = f"SELECT id FROM {job} WHERE {guard} FOR UPDATE"  # noqa: S608
