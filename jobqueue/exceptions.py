@@ -39,6 +39,11 @@ class InvalidStateError(JobQueueError):
     """The operation does not apply to the object in its current state (e.g. cancel a finished job)."""
 
 
+class ActionRefused(JobQueueError, PermissionError):
+    """The user may do the action but not to this job type: re-running or re-queueing a job needs
+    its type's `jobqueue.enqueue_<type>` permission, as enqueueing it does."""
+
+
 class RetryableError(JobQueueError):
     """Raise from a job to ask for another attempt; `after` (seconds) overrides the backoff."""
 

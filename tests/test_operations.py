@@ -8,8 +8,8 @@ import pytest
 from django.contrib.admin.models import LogEntry
 
 from jobqueue import enqueue
-from jobqueue.exceptions import InvalidStateError, PayloadValidationError
-from jobqueue.models import DeadLetter, Job, Status
+from jobqueue.exceptions import ActionRefused, InvalidStateError, PayloadValidationError
+from jobqueue.models import DeadLetter, Job, JobType, Status
 from jobqueue.services import cancel, discard_dead_letter, requeue_dead_letter, rerun
 from tests.helpers import drain
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def operator(make_user):
-    return make_user("alice")
+    return make_user("alice", "jobqueue.enqueue_echo", "jobqueue.enqueue_permanent_failure")
 
 
 def test_rerun_links_the_new_job_and_is_audited(operator) -> None:
@@ -73,6 +73,40 @@ def test_requeue_dead_letter_with_a_corrected_payload(operator) -> None:
     assert drain() == ["succeeded"]
     with pytest.raises(InvalidStateError, match="already resolved"):
         requeue_dead_letter(dead, by=operator)
+
+
+def test_running_a_job_again_needs_its_types_enqueue_permission(make_user) -> None:
+    # Re-running and re-queueing enqueue a job: a user who may not enqueue the type may not either,
+    # whatever their rerun_job / requeue_deadletter permission (the API and admin check the latter).
+    bob = make_user("bob", "jobqueue.rerun_job", "jobqueue.requeue_deadletter", "jobqueue.enqueue_echo")
+    enqueue("permanent_failure", {})
+    enqueue("echo", {"value": 1})
+    drain()
+    failed = Job.objects.get(job_type__name="permanent_failure")
+    dead = DeadLetter.objects.get()
+    with pytest.raises(ActionRefused, match=r"jobqueue\.enqueue_permanent_failure"):
+        rerun(failed, by=bob)
+    with pytest.raises(ActionRefused, match=r"jobqueue\.enqueue_permanent_failure"):
+        requeue_dead_letter(dead, by=bob, reason="try")
+    assert Job.objects.count() == 2
+    dead.refresh_from_db()
+    assert not dead.is_resolved
+    # The type he may enqueue he may re-run; the CLI (a shell on the machine) is not a user.
+    assert rerun(Job.objects.get(job_type__name="echo"), by=bob).rerun_of is not None
+    assert requeue_dead_letter(dead, by="cli").job_type.name == "permanent_failure"
+
+
+def test_a_builtin_job_runs_again_only_with_the_payload_the_queue_wrote(make_user) -> None:
+    bob = make_user("bob", "jobqueue.requeue_deadletter")
+    prune = JobType.objects.get(name="jobqueue_prune")
+    job = Job.objects.create(job_type=prune, payload={}, status=Status.DEAD, attempts=1)
+    dead = DeadLetter.objects.create(job=job, job_type=prune, reason="attempts_exhausted", payload={}, attempts=1)
+    with pytest.raises(ActionRefused, match="cannot be edited"):
+        requeue_dead_letter(dead, by=bob, payload={"older_than": 0})
+    dead.refresh_from_db()
+    assert not dead.is_resolved
+    new = requeue_dead_letter(dead, by=bob, reason="the disk is back")
+    assert (new.job_type.name, new.payload, new.rerun_of) == ("jobqueue_prune", {}, job)
 
 
 def test_discard_needs_a_reason(operator) -> None:

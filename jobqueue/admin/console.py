@@ -27,6 +27,7 @@ from jobqueue.conf import jobqueue_settings
 from jobqueue.models import JobType
 from jobqueue.observability import activity, failures
 from jobqueue.services import discard_group, requeue_group
+from jobqueue.services.permissions import may_run_again
 
 FAILURE_WINDOW = "24h"
 
@@ -124,7 +125,8 @@ def group_view(site: admin.AdminSite, request: HttpRequest, key: str) -> Templat
         "sample": group.sample(),
         "requeue_form": GroupActionForm(initial=initial, prefix="requeue"),
         "discard_form": GroupActionForm(initial=initial, prefix="discard"),
-        "can_requeue": request.user.has_perm("jobqueue.requeue_deadletter"),
+        "can_requeue": request.user.has_perm("jobqueue.requeue_deadletter")
+        and may_run_again(request.user, group.job_type),
         "can_discard": request.user.has_perm("jobqueue.discard_deadletter"),
         "dead_letters_url": reverse("admin:jobqueue_deadletter_changelist")
         + "?"
@@ -156,6 +158,13 @@ def group_action_view(site: admin.AdminSite, request: HttpRequest, key: str, act
         messages.error(request, "Write a reason to discard a group's dead letters; nothing was discarded.")
         return redirect(back)
     found, group = _group(key, window, now=until)
+    if action == "requeue" and not may_run_again(request.user, group.job_type):
+        messages.error(
+            request,
+            f"Re-queueing {group.job_type} jobs needs the permission jobqueue.enqueue_{group.job_type}; "
+            "nothing was re-queued.",
+        )
+        return redirect(back)
     targets = failures.dead_letters(group, found.since, until)
     record = JobType.objects.get(pk=group.job_type_id)
     label = f"{group.error_type}: {group.message}"

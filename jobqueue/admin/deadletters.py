@@ -29,9 +29,10 @@ from jobqueue.admin.common import (
     single_action,
 )
 from jobqueue.admin.live import LiveListMixin
-from jobqueue.exceptions import InvalidStateError, PayloadValidationError, UnknownJobTypeError
+from jobqueue.exceptions import ActionRefused, InvalidStateError, PayloadValidationError, UnknownJobTypeError
 from jobqueue.models import DeadLetter
 from jobqueue.services import discard_dead_letter, requeue_dead_letter
+from jobqueue.services.permissions import may_run_again
 
 
 @admin.register(DeadLetter)
@@ -111,6 +112,9 @@ class DeadLetterAdmin(LiveListMixin, admin.ModelAdmin):
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         context = {**(extra_context or {}), **self._permissions(request)}
+        shown = self.get_object(request, object_id)
+        if shown is not None and not may_run_again(request.user, shown.job_type.name):
+            context["can_requeue"] = False  # re-queueing is enqueueing: it needs the type's permission too
         return super().change_view(request, object_id, form_url, context)
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
@@ -151,7 +155,7 @@ class DeadLetterAdmin(LiveListMixin, admin.ModelAdmin):
                     )
                 except PayloadValidationError as exc:
                     form.add_payload_errors(exc)
-                except (InvalidStateError, UnknownJobTypeError) as exc:
+                except (InvalidStateError, UnknownJobTypeError, ActionRefused) as exc:
                     form.add_error(None, str(exc))
                 else:
                     self.message_user(request, f"Re-queued as job {job.pk}.", messages.SUCCESS)

@@ -20,6 +20,7 @@ from jobqueue.admin.live import LiveListMixin
 from jobqueue.models import Attempt, Job, Status
 from jobqueue.observability.search import SearchError, search
 from jobqueue.services import cancel, rerun
+from jobqueue.services.permissions import may_run_again
 
 
 @admin.register(Job)
@@ -141,10 +142,17 @@ class JobAdmin(LiveListMixin, admin.ModelAdmin):
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         attempts = Attempt.objects.filter(job_id=object_id).order_by("number") if _is_uuid(object_id) else []
+        type_name = (
+            Job.objects.filter(pk=object_id).values_list("job_type__name", flat=True).first()
+            if _is_uuid(object_id)
+            else None
+        )
         context = {
             **(extra_context or {}),
             "attempt_list": attempts,
-            "can_rerun": request.user.has_perm("jobqueue.rerun_job"),
+            # Running a job again is enqueueing it again: the link needs the type's permission too.
+            "can_rerun": request.user.has_perm("jobqueue.rerun_job")
+            and (type_name is None or may_run_again(request.user, type_name)),
             "can_cancel": request.user.has_perm("jobqueue.cancel_job"),
         }
         return super().change_view(request, object_id, form_url, context)

@@ -13,7 +13,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from jobqueue.exceptions import InvalidStateError, PayloadValidationError, UnknownJobTypeError
+from jobqueue.exceptions import ActionRefused, InvalidStateError, PayloadValidationError, UnknownJobTypeError
 from jobqueue.services import BulkEnqueueError
 
 logger = logging.getLogger(__name__)
@@ -108,6 +108,8 @@ def translate(exc: Exception) -> Exception:
         return FieldErrors(str(exc), {"type": [str(exc)]})
     if isinstance(exc, InvalidStateError):
         return Conflict(str(exc))
+    if isinstance(exc, ActionRefused):
+        return exceptions.PermissionDenied(str(exc))
     if isinstance(exc, DjangoValidationError):
         by_field: dict[str, list[str]] = (
             {key: list(value) for key, value in exc.message_dict.items()}

@@ -35,6 +35,11 @@ ENQUEUE_403 = (
     "or the type is a built-in `jobqueue_*` type, which nobody may enqueue; `errors` names each refused "
     "field (`type`, or `<index>.type` in a bulk call) and nothing is enqueued"
 )
+AGAIN_403 = (
+    "authenticated, but without the action's permission (`jobqueue.rerun_job`, `jobqueue.requeue_deadletter`) "
+    "or the job type's own `jobqueue.enqueue_<type>` (running a job again is enqueueing it again), or the "
+    "request edits the payload of a built-in `jobqueue_*` job"
+)
 RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait before retrying"}}
 
 
@@ -219,6 +224,8 @@ def add_error_responses(schema: dict[str, Any]) -> None:
             codes["403"] = ENQUEUE_403
         if method == "post" and "{" in path:
             codes["409"] = "the object's state does not allow this action"
+        if method == "post" and path.endswith(("/{id}/rerun/", "/{id}/requeue/")):
+            codes["403"] = AGAIN_403
         if method == "post" and path.endswith("/{id}/requeue/"):
             codes["409"] = (
                 "the dead letter is already resolved, or the corrected payload does not fit its job type "

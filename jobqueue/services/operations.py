@@ -13,6 +13,7 @@ from jobqueue.exceptions import InvalidStateError
 from jobqueue.models import WAITING, DeadLetter, Job, JobType, Resolution, Status
 from jobqueue.registry import registry
 from jobqueue.services.audit import Actor, actor_label, record
+from jobqueue.services.permissions import require_again
 
 
 def run_now(job_type: JobType, payload: Any = None, *, by: Actor, priority: int | None = None) -> Job:
@@ -24,9 +25,12 @@ def run_now(job_type: JobType, payload: Any = None, *, by: Actor, priority: int 
 
 
 def rerun(job: Job, *, by: Actor, reason: str = "") -> Job:
-    """Enqueue a new job with the same type and payload, linked to `job` by `rerun_of`."""
+    """Enqueue a new job with the same type and payload, linked to `job` by `rerun_of`.
+
+    A user needs the type's `jobqueue.enqueue_<type>` too (ActionRefused otherwise)."""
     if not job.is_finished:
         raise InvalidStateError(f"job {job.pk} is {job.status}; only a finished job can be re-run")
+    require_again(by, job.job_type.name, payload_edited=False)
     with transaction.atomic():
         new = enqueue(job.job_type.name, job.payload, priority=job.priority, created_by=actor_label(by), rerun_of=job)
         record(by, job, "rerun", reason, f"re-run as {new.pk}")
@@ -58,7 +62,8 @@ def cancel(job: Job, *, by: Actor, reason: str = "") -> Job:
 
 def requeue_dead_letter(dead_letter: DeadLetter, *, by: Actor, payload: Any = None, reason: str = "") -> Job:
     """Enqueue the dead job again (optionally with a corrected payload, validated) and mark the
-    dead letter resolved. Raises InvalidStateError if it was already resolved."""
+    dead letter resolved. Raises InvalidStateError if it was already resolved, ActionRefused when
+    a user lacks the type's `jobqueue.enqueue_<type>` (or edits a built-in job's payload)."""
     dead_letter.refresh_from_db()
     if dead_letter.is_resolved:
         raise InvalidStateError(f"dead letter {dead_letter.pk} is already resolved ({dead_letter.resolution})")
@@ -66,6 +71,7 @@ def requeue_dead_letter(dead_letter: DeadLetter, *, by: Actor, payload: Any = No
     name = dead_letter.job_type.name
     if name not in registry:
         raise InvalidStateError(f"job type {name!r} is no longer defined in code; its jobs cannot run")
+    require_again(by, name, payload_edited=payload is not None and payload != dead_letter.payload)
     with transaction.atomic():
         new = enqueue(
             name,

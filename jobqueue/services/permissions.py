@@ -3,7 +3,8 @@
 Each registered job type has a permission `jobqueue.enqueue_<type name>` (on the JobType
 model's content type), created when job types are synced (`migrate`, `qcluster` start,
 `manage.py jobqueue sync`). The API, the admin's "run now" and `manage.py jobqueue enqueue
---as-user` require it in addition to the action's own permission (`jobqueue.add_job`).
+--as-user` require it in addition to the action's own permission (`jobqueue.add_job`), and so
+do a user's re-run of a job and re-queue of a dead letter (`require_again`).
 The built-in `jobqueue_*` types (pruning, the metrics rollup, the reclaimer's hooks) are run
 by the job queue itself and are refused to everyone, superusers included.
 """
@@ -15,6 +16,7 @@ from typing import Any
 
 from django.apps import apps
 
+from jobqueue.exceptions import ActionRefused
 from jobqueue.registry import registry
 
 BUILTIN_PREFIX = "jobqueue_"
@@ -46,6 +48,38 @@ def enqueue_refusal(user: Any, type_name: str) -> str | None:
     if not user.has_perm(permission):
         return f"enqueueing jobs of type {type_name!r} needs the permission {permission}"
     return None
+
+
+def require_again(actor: Any, type_name: str, *, payload_edited: bool) -> None:
+    """Refuse a user the re-run or re-queue of a job of `type_name` they could not enqueue.
+
+    Running a job again is enqueueing it again, so a user needs the type's own permission besides
+    the action's (`rerun_job`, `requeue_deadletter`). A built-in job (a failed prune, a hook) may
+    be run again with the payload the job queue wrote, but not with one a user edited. Actors that
+    are not users (the CLI, the scheduler, the system) are not checked here.
+    """
+    if not callable(getattr(actor, "has_perm", None)):
+        return
+    if is_builtin(type_name):
+        if payload_edited:
+            raise ActionRefused(
+                f"the payload of a built-in {type_name!r} job is written by the job queue and cannot be edited; "
+                "re-queue it with its stored payload"
+            )
+        return
+    reason = enqueue_refusal(actor, type_name)
+    if reason is not None:
+        raise ActionRefused(reason)
+
+
+def may_run_again(user: Any, type_name: str) -> bool:
+    """Whether `user` may re-run or re-queue (with its stored payload) a job of `type_name`;
+    the admin offers the action only then."""
+    try:
+        require_again(user, type_name, payload_edited=False)
+    except ActionRefused:
+        return False
+    return True
 
 
 def refusals(user: Any, type_names: Iterable[str]) -> dict[str, str]:

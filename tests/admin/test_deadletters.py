@@ -34,7 +34,7 @@ def test_list_shows_type_reason_error_and_resolution(login: Callable[..., Client
 
 def test_requeue_with_an_edited_payload_is_validated(login: Callable[..., Client], make_dead_letter: Any) -> None:
     dead = make_dead_letter(payload={"value": "not a number"})
-    client = login("jobqueue.requeue_deadletter")
+    client = login("jobqueue.requeue_deadletter", "jobqueue.enqueue_echo")
     url = reverse("admin:jobqueue_deadletter_requeue", args=[dead.pk])
     assert (
         'class="jq-requeue"' in client.get(reverse("admin:jobqueue_deadletter_change", args=[dead.pk])).content.decode()
@@ -79,7 +79,7 @@ def test_requeue_all_matching_states_the_count_then_requeues_them(
     resolved = make_dead_letter("echo")
     DeadLetter.objects.filter(pk=resolved.pk).update(resolution=Resolution.DISCARDED)
     echo_id = JobType.objects.get(name="echo").pk
-    client = login("jobqueue.requeue_deadletter")
+    client = login("jobqueue.requeue_deadletter", "jobqueue.enqueue_echo")
     listing = client.get(reverse("admin:jobqueue_deadletter_changelist"), {"job_type__id__exact": echo_id})
     assert f"job_type__id__exact={echo_id}" in listing.content.decode()
     url = reverse("admin:jobqueue_deadletter_requeue_matching") + f"?job_type__id__exact={echo_id}"
@@ -116,3 +116,18 @@ def test_bulk_discard_action(login: Callable[..., Client], make_dead_letter: Any
     )
     assert response.status_code == 302
     assert DeadLetter.objects.filter(resolution=Resolution.DISCARDED).count() == 2
+
+
+def test_requeue_needs_the_job_types_enqueue_permission_too(
+    login: Callable[..., Client], make_dead_letter: Any
+) -> None:
+    dead = make_dead_letter()
+    client = login("jobqueue.requeue_deadletter")  # may re-queue dead letters, but not enqueue echo
+    detail = client.get(reverse("admin:jobqueue_deadletter_change", args=[dead.pk])).content.decode()
+    assert 'class="jq-requeue"' not in detail
+    url = reverse("admin:jobqueue_deadletter_requeue", args=[dead.pk])
+    refused = client.post(url, {"payload": '{"value": 1}', "reason": "retry"})
+    assert refused.status_code == 200
+    assert "needs the permission jobqueue.enqueue_echo" in refused.content.decode()
+    dead.refresh_from_db()
+    assert not dead.is_resolved

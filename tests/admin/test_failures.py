@@ -120,7 +120,7 @@ def test_requeue_a_group_resolves_only_its_dead_letters_and_is_audited(login: Ca
     mine = [fail("echo", "TimeoutError", f"timed out after {i} s") for i in range(3)]
     other = fail("echo", "KeyError", "'dao_id'")
     group = report("24h").groups[0]
-    client = login("jobqueue.requeue_deadletter")
+    client = login("jobqueue.requeue_deadletter", "jobqueue.enqueue_echo")
     page = client.get(reverse("admin:jobqueue_failure_group", args=[group.key]), {"window": "24h"})
     assert page.status_code == 200
     body = page.content.decode()
@@ -167,7 +167,7 @@ def test_a_dead_letter_newer_than_the_page_is_left_alone(login: Callable[..., Cl
     key = report("24h").groups[0].key
     shown_at = timezone.now() - timedelta(seconds=60)
     late = fail("echo", "TimeoutError", "timed out after 2 s", ago=10)
-    client = login("jobqueue.requeue_deadletter")
+    client = login("jobqueue.requeue_deadletter", "jobqueue.enqueue_echo")
     url = reverse("admin:jobqueue_failure_action", args=[key, "requeue"])
     client.post(url, {"requeue-window": "24h", "requeue-until": shown_at.isoformat(), "requeue-reason": ""})
     assert DeadLetter.objects.get(job=late).resolution == ""
@@ -186,3 +186,20 @@ def test_failures_page_lists_groups_escaped_with_sparklines(login: Callable[...,
     assert "<html" not in fragment
     assert "jq-failure-group" in fragment
     assert login().get(reverse("admin:jobqueue_failure_group", args=["nope"])).status_code == 404
+
+
+def test_requeue_of_a_group_needs_the_job_types_enqueue_permission(login: Callable[..., Client]) -> None:
+    job = fail("echo", "TimeoutError", "timed out after 1 s")
+    group = report("24h").groups[0]
+    client = login("jobqueue.requeue_deadletter")  # may re-queue dead letters, but not enqueue echo
+    page = client.get(reverse("admin:jobqueue_failure_group", args=[group.key]), {"window": "24h"})
+    assert "Re-queue 1 dead letter" not in page.content.decode()
+    until = page.context["report"].now.isoformat()
+    refused = client.post(
+        reverse("admin:jobqueue_failure_action", args=[group.key, "requeue"]),
+        {"requeue-window": "24h", "requeue-until": until, "requeue-reason": "try"},
+        follow=True,
+    )
+    assert "needs the permission jobqueue.enqueue_echo; nothing was re-queued" in refused.content.decode()
+    assert DeadLetter.objects.get(job=job).resolution == ""
+    assert not Job.objects.filter(rerun_of=job).exists()

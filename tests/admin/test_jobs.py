@@ -102,7 +102,7 @@ def test_view_only_staff_cannot_act(login: Callable[..., Client]) -> None:
 
 def test_bulk_rerun_asks_for_a_reason_then_reruns_and_audits(login: Callable[..., Client]) -> None:
     jobs = [finished_job(), finished_job()]
-    client = login("jobqueue.rerun_job")
+    client = login("jobqueue.rerun_job", "jobqueue.enqueue_echo")
     url = reverse("admin:jobqueue_job_changelist")
     selection = {"action": "rerun_jobs", "_selected_action": [j.pk for j in jobs]}
 
@@ -141,3 +141,16 @@ def test_unknown_job_id_is_404_not_500(login: Callable[..., Client]) -> None:
     client = login("jobqueue.rerun_job")
     assert client.get(reverse("admin:jobqueue_job_rerun", args=["nope"])).status_code == 404
     assert client.get(reverse("admin:jobqueue_job_change", args=["nope"])).status_code in (302, 404)
+
+
+def test_rerun_needs_the_job_types_enqueue_permission_too(login: Callable[..., Client]) -> None:
+    job = finished_job()
+    client = login("jobqueue.rerun_job")  # may re-run jobs, but not enqueue echo
+    detail = client.get(reverse("admin:jobqueue_job_change", args=[job.pk])).content.decode()
+    assert 'class="jq-rerun"' not in detail
+    refused = client.post(reverse("admin:jobqueue_job_rerun", args=[job.pk]), {"reason": "again"}, follow=True)
+    assert refused.status_code == 200
+    assert "needs the permission jobqueue.enqueue_echo" in refused.content.decode()
+    assert not Job.objects.filter(rerun_of=job).exists()
+    allowed = login("jobqueue.rerun_job", "jobqueue.enqueue_echo")
+    assert 'class="jq-rerun"' in allowed.get(reverse("admin:jobqueue_job_change", args=[job.pk])).content.decode()

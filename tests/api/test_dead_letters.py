@@ -112,3 +112,21 @@ def test_bulk_requeue_reports_what_it_could_not_requeue(api) -> None:
     assert list(body["failed"]) == [str(gone.pk)]
     assert "no longer defined" in body["failed"][str(gone.pk)]
     assert DeadLetter.objects.unresolved().get() == gone
+
+
+def test_requeue_needs_the_job_types_own_permission(client_for) -> None:
+    (dead,) = make_dead(1)
+    echo = broken_echo()
+    # May re-queue dead letters and enqueue permanent_failure, but not echo.
+    client = client_for("jobqueue.view_deadletter", "jobqueue.requeue_deadletter", "jobqueue.enqueue_permanent_failure")
+    one = client.post(f"/api/dead-letters/{echo.pk}/requeue/", {"reason": "r"}, format="json")
+    assert one.status_code == 403
+    assert "jobqueue.enqueue_echo" in one.json()["detail"]
+    many = client.post(
+        "/api/dead-letters/requeue/", {"ids": [str(dead.pk), str(echo.pk)], "reason": "r"}, format="json"
+    ).json()
+    assert many["count"] == 1
+    assert list(many["failed"]) == [str(echo.pk)]
+    assert "jobqueue.enqueue_echo" in many["failed"][str(echo.pk)]
+    assert DeadLetter.objects.unresolved().get() == echo
+    assert not Job.objects.filter(rerun_of=echo.job).exists()

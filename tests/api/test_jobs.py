@@ -246,3 +246,17 @@ def test_a_duplicate_unique_job_answers_200_with_the_existing_job(api) -> None:
     assert again.json()["duplicate"] is True
     assert again.json()["id"] == first.json()["id"]
     assert Job.objects.filter(job_type__name="unique_by_key").count() == 1
+
+
+def test_rerun_needs_the_job_types_own_permission(client_for) -> None:
+    job = enqueue("echo", {"value": 1})
+    drain()
+    client = client_for("jobqueue.view_job", "jobqueue.rerun_job")  # may re-run, but not enqueue echo
+    response = client.post(f"/api/jobs/{job.pk}/rerun/", {"reason": "again"}, format="json")
+    assert response.status_code == 403
+    assert "jobqueue.enqueue_echo" in response.json()["detail"]
+    assert not Job.objects.filter(rerun_of=job).exists()
+    refusal = json.loads(LogEntry.objects.get(object_id=str(job.pk)).change_message)
+    assert refusal["outcome"].startswith("refused: enqueueing jobs of type 'echo'")
+    allowed = client_for("jobqueue.view_job", "jobqueue.rerun_job", "jobqueue.enqueue_echo")
+    assert allowed.post(f"/api/jobs/{job.pk}/rerun/", {"reason": "again"}, format="json").status_code == 201

@@ -18,7 +18,7 @@ from jobqueue.api.parsers import StrictJSONParser
 from jobqueue.api.permissions import ActionPermission
 from jobqueue.api.throttling import EnqueueRateThrottle
 from jobqueue.conf import jobqueue_settings
-from jobqueue.exceptions import InvalidStateError
+from jobqueue.exceptions import ActionRefused, InvalidStateError
 from jobqueue.models import Job, JobType
 from jobqueue.services.audit import record
 
@@ -60,9 +60,10 @@ def check_backlog(type_names: list[str]) -> None:
 
 
 def audited(request: Request, obj: Any, action: str, reason: str, call: Callable[[], Any]) -> Any:
-    """Run a service call; when the services refuse it, record the refusal before answering 409."""
+    """Run a service call; when the services refuse it, record the refusal before answering (409 for
+    the object's state, 403 for the job type's permission)."""
     try:
         return call()
-    except InvalidStateError as exc:
+    except (InvalidStateError, ActionRefused) as exc:
         record(request.user, obj, action, reason, f"refused: {exc}")
         raise

@@ -25,7 +25,7 @@ from jobqueue.api.serializers.dead_letters import (
 from jobqueue.api.serializers.jobs import JobSerializer
 from jobqueue.api.views.base import ApiViewSet, audited
 from jobqueue.conf import jobqueue_settings
-from jobqueue.exceptions import InvalidStateError, PayloadValidationError
+from jobqueue.exceptions import ActionRefused, InvalidStateError, PayloadValidationError
 from jobqueue.models import DeadLetter
 from jobqueue.services import discard_dead_letter, requeue_dead_letter
 from jobqueue.services.audit import record
@@ -107,7 +107,7 @@ class DeadLetterViewSet(ApiViewSet):
                 with transaction.atomic():
                     job = requeue_dead_letter(dead_letter, by=request.user, reason=data["reason"])
                 new_ids.append(str(job.pk))
-            except (InvalidStateError, PayloadValidationError) as exc:
+            except (InvalidStateError, PayloadValidationError, ActionRefused) as exc:
                 failed[str(dead_letter.pk)] = str(exc)
                 record(request.user, dead_letter, "requeue", data["reason"], f"refused: {exc}")
         return Response({"count": len(new_ids), "ids": new_ids, "failed": failed})
