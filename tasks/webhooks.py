@@ -21,7 +21,13 @@ class Embed(pydantic.BaseModel):
 
 @job(priority=Priority.MEDIUM, max_attempts=5, timeout=60, concurrency=2, enabled=False)
 class Discord(BaseJob):
-    """Post a message to a Discord channel through a webhook, chosen by proposal status unless given."""
+    """Post a message to a Discord channel through one of the webhooks of the type's settings,
+    chosen by proposal status.
+
+    A payload cannot name a webhook: a Discord webhook URL is a secret (whoever holds it can
+    post), and a payload is stored and shown in clear; it would also let anyone who may enqueue
+    this type make a worker POST to any address. The webhooks are settings, sealed at rest.
+    """
 
     class Payload(pydantic.BaseModel):
         # The JSON Schema says what _something_to_post checks, so that API clients know it.
@@ -38,7 +44,6 @@ class Discord(BaseJob):
         content: str = pydantic.Field(default="", max_length=2000)
         embeds: list[Embed] = pydantic.Field(default_factory=list, max_length=10)
         tts: bool = False
-        webhook_url: pydantic.HttpUrl | None = None
         proposal_status: Literal["passed", "failed"] | None = None
 
         @pydantic.model_validator(mode="after")
@@ -54,9 +59,7 @@ class Discord(BaseJob):
         timeout_seconds: float = pydantic.Field(default=10.0, gt=0)
 
     def webhook_for(self, ctx: JobContext, payload: Payload) -> str:
-        """The payload's webhook, else the one of its proposal status, else the default one."""
-        if payload.webhook_url is not None:
-            return str(payload.webhook_url)
+        """The webhook of the payload's proposal status, else the default one."""
         settings = ctx.settings
         by_status = {"passed": settings.passed_webhook_url, "failed": settings.failed_webhook_url}
         if payload.proposal_status and by_status[payload.proposal_status].get_secret_value():

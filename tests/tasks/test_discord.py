@@ -1,4 +1,4 @@
-"""`discord`: the webhook is picked from the payload, else by proposal status, else the default."""
+"""`discord`: the webhook is picked by proposal status, else the default; a payload cannot name one."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from jobqueue import enqueue
-from jobqueue.models import Status
+from jobqueue.exceptions import PayloadValidationError
+from jobqueue.models import DeadLetter, Job, Status
 from jobqueue.registry import registry
+from jobqueue.services import requeue_dead_letter
 from tests.tasks.conftest import run
 
 
@@ -24,7 +26,7 @@ def hooks(configure: Any, httpserver: HTTPServer) -> None:
         passed_webhook_url=httpserver.url_for("/hooks/passed"),
         failed_webhook_url=httpserver.url_for("/hooks/failed"),
     )
-    for name in ("default", "passed", "failed", "given"):
+    for name in ("default", "passed", "failed"):
         httpserver.expect_request(f"/hooks/{name}", method="POST").respond_with_data("", 204)
 
 
@@ -38,14 +40,23 @@ def test_webhook_by_proposal_status(hooks: None, httpserver: HTTPServer, extra: 
     assert [r.path for r, _ in httpserver.log] == [f"/hooks/{hook}"]
 
 
-def test_a_given_webhook_wins_and_embeds_are_sent(hooks: None, httpserver: HTTPServer) -> None:
+def test_embeds_are_sent(hooks: None, httpserver: HTTPServer) -> None:
     embed = {"title": "Passed", "description": "Fund the docs", "color": 0x00FF00}
-    payload = {"embeds": [embed], "proposal_status": "passed", "webhook_url": httpserver.url_for("/hooks/given")}
-    job = run(enqueue("discord", payload))
+    job = run(enqueue("discord", {"embeds": [embed], "proposal_status": "passed"}))
     assert job.status == Status.SUCCEEDED, job.last_error
     request = httpserver.log[0][0]
-    assert request.path == "/hooks/given"
+    assert request.path == "/hooks/passed"
     assert json.loads(request.get_data()) == {"content": "", "tts": False, "embeds": [embed]}
+
+
+def test_a_payload_cannot_name_a_webhook(hooks: None, httpserver: HTTPServer) -> None:
+    # A webhook URL is a secret and a payload is stored and shown in clear; naming any URL would
+    # also let an enqueuer make a worker POST anywhere. Refused at enqueue, nothing is sent.
+    with pytest.raises(PayloadValidationError) as refused:
+        enqueue("discord", {"content": "x", "webhook_url": httpserver.url_for("/elsewhere")})
+    assert refused.value.errors == {"payload.webhook_url": ["Extra inputs are not permitted"]}
+    assert not Job.objects.exists()
+    assert httpserver.log == []
 
 
 def test_no_webhook_configured_is_dead_with_the_fix(configure: Any) -> None:
@@ -77,3 +88,15 @@ def test_the_payload_schema_says_what_the_validator_checks(payload: dict[str, An
         assert not valid
     else:
         assert valid
+
+
+def test_a_job_queued_with_a_webhook_before_the_change_goes_to_the_dead_letters(hooks: None) -> None:
+    job = enqueue("discord", {"content": "x"})
+    Job.objects.filter(pk=job.pk).update(
+        payload={"content": "x", "webhook_url": "https://discord.com/api/webhooks/1/t"}
+    )
+    job = run(job)
+    assert job.status == Status.DEAD
+    dead = DeadLetter.objects.get(job=job)
+    assert "webhook_url" in dead.error_message
+    assert requeue_dead_letter(dead, by="cli", payload={"content": "x"}).payload["content"] == "x"
