@@ -21,11 +21,14 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from django.db import connection, models
+from django.db import connection, connections, models
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from jobqueue.engine import sql
 
-Converter = Callable[[Any], Any]
+# A converter gets the value and the connection itself (not the `connection` proxy: each
+# attribute read through the proxy is a context-local lookup, a dozen per row otherwise).
+Converter = Callable[[Any, BaseDatabaseWrapper], Any]
 
 _PASS_THROUGH = (
     models.CharField,
@@ -36,14 +39,14 @@ _PASS_THROUGH = (
 )
 
 
-def _text(value: Any) -> Any:
+def _text(value: Any, conn: BaseDatabaseWrapper) -> Any:
     # TextChoices members are str subclasses; psycopg would adapt them as enums.
     return value.value if isinstance(value, enum.Enum) else value
 
 
 def _converter(field: models.Field[Any, Any]) -> Converter:
-    def generic(value: Any) -> Any:
-        return field.get_db_prep_save(value, connection)
+    def generic(value: Any, conn: BaseDatabaseWrapper) -> Any:
+        return field.get_db_prep_save(value, conn)
 
     if isinstance(field, models.ForeignKey):
         return _converter(field.target_field)
@@ -53,18 +56,18 @@ def _converter(field: models.Field[Any, Any]) -> Converter:
         # The rows of one enqueue_many share their created/run-after moments: adapt each once.
         adapt = functools.lru_cache(maxsize=256)(connection.ops.adapt_datetimefield_value)
 
-        def aware_datetime(value: Any) -> Any:
+        def aware_datetime(value: Any, conn: BaseDatabaseWrapper) -> Any:
             if value is None:
                 return None
             if isinstance(value, datetime) and value.tzinfo is not None:
                 return adapt(value)
-            return generic(value)  # naive or not a datetime: let the field warn or convert
+            return generic(value, conn)  # naive or not a datetime: let the field warn or convert
 
         return aware_datetime
     if isinstance(field, models.UUIDField):
         native = connection.features.has_native_uuid_field
 
-        def as_uuid(value: Any) -> Any:
+        def as_uuid(value: Any, conn: BaseDatabaseWrapper) -> Any:
             if value is None:
                 return None
             if not isinstance(value, uuid.UUID):
@@ -94,12 +97,13 @@ def insert(objs: Sequence[models.Model]) -> None:
     if not objs:
         return
     model = type(objs[0])
+    conn = connections[connection.alias]
     statement = sql.insert_statement(model)
     columns = _columns(model)
-    with connection.cursor() as cursor:
+    with conn.cursor() as cursor:
         for start in range(0, len(objs), statement.rows):
             chunk = objs[start : start + statement.rows]
-            rows = [[convert(getattr(obj, attname)) for attname, convert in columns] for obj in chunk]
+            rows = [[convert(getattr(obj, attname), conn) for attname, convert in columns] for obj in chunk]
             text, arrays = statement.text(len(rows))
             if arrays:
                 cursor.execute(text, [list(column) for column in zip(*rows, strict=True)])
@@ -107,4 +111,4 @@ def insert(objs: Sequence[models.Model]) -> None:
                 cursor.execute(text, [value for row in rows for value in row])
     for obj in objs:
         obj._state.adding = False
-        obj._state.db = connection.alias
+        obj._state.db = conn.alias
