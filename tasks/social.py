@@ -59,6 +59,8 @@ class Tweet(BaseJob):
     class Settings(SocialSettings):
         image_timeout_seconds: float = pydantic.Field(default=30.0, gt=0)
         image_max_bytes: int = pydantic.Field(default=5 * 1024 * 1024, gt=0)
+        # Off: a payload's image URL may not point a worker at its own network (see clients/images.py).
+        image_private_addresses: bool = False
 
     def check_configuration(self, ctx: JobContext) -> None:
         super().check_configuration(ctx)
@@ -98,6 +100,7 @@ class Tweet(BaseJob):
                 str(payload.image_url),
                 timeout=ctx.settings.image_timeout_seconds,
                 max_bytes=ctx.settings.image_max_bytes,
+                private_addresses=ctx.settings.image_private_addresses,
             )
             media_id = await client.upload_media(content, media_type)
         previous = payload.reply_to

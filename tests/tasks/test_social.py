@@ -31,7 +31,8 @@ def test_split_post_at_word_boundaries() -> None:
 
 @pytest.fixture
 def social(httpserver: HTTPServer, configure: Any) -> None:
-    configure("tweet", social_api_url=httpserver.url_for("/x"), **DEFAULT_IDENTITY)
+    # The image server of these tests is on 127.0.0.1, which a default tweet refuses to fetch from.
+    configure("tweet", social_api_url=httpserver.url_for("/x"), image_private_addresses=True, **DEFAULT_IDENTITY)
 
 
 def posts_received(httpserver: HTTPServer) -> list[dict[str, Any]]:
@@ -94,12 +95,33 @@ def test_image_is_downloaded_uploaded_and_attached_to_the_first_post(social: Non
 def test_an_oversized_image_is_dead_lettered_without_posting(
     social: None, httpserver: HTTPServer, configure: Any
 ) -> None:
-    configure("tweet", social_api_url=httpserver.url_for("/x"), image_max_bytes=10, **DEFAULT_IDENTITY)
+    configure(
+        "tweet",
+        social_api_url=httpserver.url_for("/x"),
+        image_max_bytes=10,
+        image_private_addresses=True,
+        **DEFAULT_IDENTITY,
+    )
     httpserver.expect_request("/img/big.jpg").respond_with_data(b"j" * 11, content_type="image/jpeg")
     job = run(enqueue("tweet", {"text": "look", "image_url": httpserver.url_for("/img/big.jpg")}))
     assert job.status == Status.DEAD
     assert "at most 10 are allowed" in job.last_error
     assert posts_received(httpserver) == []
+
+
+def test_an_image_on_the_workers_own_network_is_refused_by_default(
+    social: None, httpserver: HTTPServer, configure: Any
+) -> None:
+    # A payload chooses the image URL: by default a worker does not fetch from a loopback,
+    # private or link-local address (the cloud metadata service, the services beside it).
+    configure("tweet", social_api_url=httpserver.url_for("/x"), **DEFAULT_IDENTITY)
+    httpserver.expect_request("/img/cat.png").respond_with_data(b"\x89PNG fake", content_type="image/png")
+    job = run(enqueue("tweet", {"text": "look", "image_url": httpserver.url_for("/img/cat.png")}))
+    assert job.status == Status.DEAD
+    assert "resolves to a non-public address (127.0.0.1)" in job.last_error
+    assert [request.path for request, _ in httpserver.log] == []  # nothing fetched, nothing posted
+    metadata = run(enqueue("tweet", {"text": "look", "image_url": "http://169.254.169.254/latest/meta-data/"}))
+    assert "non-public address (169.254.169.254)" in metadata.last_error
 
 
 def test_deployment_tweet_enqueues_a_tweet_with_the_launch_post(
