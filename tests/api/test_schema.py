@@ -52,6 +52,8 @@ def test_schema_is_valid_and_types_each_payload(api) -> None:
     assert post["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/EnqueueJob"}
     assert {"201", "200", "400", "401", "403", "413", "429", "503"} <= set(post["responses"])
     assert "jobqueue.enqueue_<type>" in post["responses"]["403"]["description"]
+    for again in ("/api/jobs/{id}/rerun/", "/api/dead-letters/{id}/requeue/"):
+        assert "jobqueue.enqueue_<type>" in schema["paths"][again]["post"]["responses"]["403"]["description"]
     assert schema["components"]["securitySchemes"]["tokenAuth"]["scheme"] == "bearer"
 
 
