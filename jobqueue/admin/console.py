@@ -24,10 +24,11 @@ from jobqueue import metrics
 from jobqueue.admin import charts
 from jobqueue.admin.dashboard import dashboard_context
 from jobqueue.conf import jobqueue_settings
+from jobqueue.exceptions import ActionRefused
 from jobqueue.models import JobType
 from jobqueue.observability import activity, failures
 from jobqueue.services import discard_group, requeue_group
-from jobqueue.services.permissions import may_run_again
+from jobqueue.services.permissions import may_run_again, require_again
 
 FAILURE_WINDOW = "24h"
 
@@ -158,13 +159,12 @@ def group_action_view(site: admin.AdminSite, request: HttpRequest, key: str, act
         messages.error(request, "Write a reason to discard a group's dead letters; nothing was discarded.")
         return redirect(back)
     found, group = _group(key, window, now=until)
-    if action == "requeue" and not may_run_again(request.user, group.job_type):
-        messages.error(
-            request,
-            f"Re-queueing {group.job_type} jobs needs the permission jobqueue.enqueue_{group.job_type}; "
-            "nothing was re-queued.",
-        )
-        return redirect(back)
+    if action == "requeue":
+        try:  # one refusal for the group, not one per dead letter
+            require_again(request.user, group.job_type, payload_edited=False)
+        except ActionRefused as exc:
+            messages.error(request, f"{exc}; nothing was re-queued.")
+            return redirect(back)
     targets = failures.dead_letters(group, found.since, until)
     record = JobType.objects.get(pk=group.job_type_id)
     label = f"{group.error_type}: {group.message}"
