@@ -8,6 +8,8 @@ from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import get_doc
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
@@ -53,6 +55,16 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
             "scheme": "bearer",
             "description": "a token from `manage.py jobqueue token create` or the admin (API tokens)",
         }
+
+
+class OwnDocsAutoSchema(AutoSchema):
+    """Describe an operation by its action's docstring or its own view class's, never by one a
+    view inherits: the base viewset's docstring is a note for maintainers, not API documentation."""
+
+    def get_description(self) -> str:
+        action = getattr(self.view, getattr(self.view, "action", None) or self.method.lower(), None)
+        own = type(self.view).__dict__.get("__doc__")
+        return get_doc(action) or (get_doc(type(self.view)) if own else "")
 
 
 class JobQueueSchemaGenerator(SchemaGenerator):

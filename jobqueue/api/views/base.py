@@ -16,6 +16,7 @@ from jobqueue.api.authentication import ApiTokenAuthentication, SessionAuthentic
 from jobqueue.api.errors import Backlogged, handle_exception
 from jobqueue.api.parsers import StrictJSONParser
 from jobqueue.api.permissions import ActionPermission
+from jobqueue.api.schema import OwnDocsAutoSchema
 from jobqueue.api.throttling import EnqueueRateThrottle
 from jobqueue.conf import jobqueue_settings
 from jobqueue.exceptions import ActionRefused, InvalidStateError
@@ -33,6 +34,7 @@ class ApiViewSet(viewsets.GenericViewSet):
     renderer_classes = [JSONRenderer]
     # No OPTIONS: its answer (DRF's metadata) is not part of the API's contract, so 405.
     metadata_class = None
+    schema = OwnDocsAutoSchema()
     required_permissions: dict[str, list[str]] = {}
     throttled_actions: frozenset[str] = frozenset()
 
