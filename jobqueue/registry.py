@@ -7,6 +7,8 @@ import importlib.util
 import inspect
 import re
 import threading
+import types
+import typing
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,6 +26,7 @@ from jobqueue.exceptions import (
     pydantic_errors,
 )
 from jobqueue.options import CODE_DEFAULTS, validate_options
+from jobqueue.secrets import secret_paths
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
@@ -193,6 +196,19 @@ def _requires(value: Any, where: str) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _resolved(func: Callable[..., Any], param: inspect.Parameter) -> Any:
+    """A parameter's annotation as a type, also in a module with `from __future__ import
+    annotations` (where it is a string that pydantic would look up in this module, not the
+    function's). One that names nothing in the function's module stays a string."""
+    if not isinstance(param.annotation, str):
+        return param.annotation
+    holder = types.SimpleNamespace(__annotations__={param.name: param.annotation})
+    try:
+        return typing.get_type_hints(holder, globalns=getattr(func, "__globals__", None))[param.name]
+    except NameError:
+        return param.annotation
+
+
 def _function_job(func: Callable[..., Any], where: str) -> type[BaseJob]:
     """Wrap a plain function as a BaseJob subclass; its parameters (but `ctx`) are the payload."""
     signature = inspect.signature(func)
@@ -207,7 +223,7 @@ def _function_job(func: Callable[..., Any], where: str) -> type[BaseJob]:
                 f"{where}: parameter {param.name!r} must be a plain or keyword-only parameter; "
                 "*args, **kwargs and positional-only parameters cannot be named in a payload"
             )
-        annotation = Any if param.annotation is inspect.Parameter.empty else param.annotation
+        annotation = Any if param.annotation is inspect.Parameter.empty else _resolved(func, param)
         default = ... if param.default is inspect.Parameter.empty else param.default
         fields[param.name] = (annotation, default)
     payload_model = pydantic.create_model(
@@ -276,6 +292,13 @@ def _build(target: Any, options: dict[str, Any]) -> JobDefinition:
             raise ConfigurationError(f"{where}: {label} must be a pydantic.BaseModel subclass")
     if settings_model is not None:
         _check_settings_defaults(settings_model, where)
+    secret = secret_paths(payload_model)
+    if secret:
+        raise ConfigurationError(
+            f"{where}: payload field(s) {', '.join(secret)} are secrets (SecretStr), but a payload is stored and "
+            "shown in clear, and a secret in it would be stored as its mask; declare the secret in the type's "
+            "Settings instead (sealed at rest, masked everywhere)"
+        )
     if unique is not None:
         if not isinstance(unique, Unique):
             raise ConfigurationError(f"{where}: unique takes a jobqueue.Unique(...), got {unique!r}")

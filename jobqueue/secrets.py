@@ -32,6 +32,7 @@ __all__ = [
     "seal_settings",
     "sealed_tokens",
     "secret_fields",
+    "secret_paths",
 ]
 
 
@@ -53,6 +54,25 @@ def secret_fields(model: Any) -> set[str]:
     if model is None:
         return set()
     return {name for name, field in model.model_fields.items() if _is_secret(field.annotation)}
+
+
+def secret_paths(model: Any, prefix: str = "", seen: frozenset[Any] = frozenset()) -> list[str]:
+    """The dotted paths of every secret field of a model, in nested models too (`embeds.token`)."""
+    found: list[str] = []
+    for name, field in model.model_fields.items():
+        if _is_secret(field.annotation):
+            found.append(prefix + name)
+            continue
+        for nested in _models_in(field.annotation):
+            if nested not in seen:  # a model that contains itself
+                found.extend(secret_paths(nested, f"{prefix}{name}.", seen | {model}))
+    return found
+
+
+def _models_in(annotation: Any) -> list[Any]:
+    if isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel):
+        return [annotation]
+    return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]  # list[...], Optional, unions
 
 
 def is_sealed(value: object) -> bool:

@@ -147,6 +147,49 @@ def test_settings_schema_masks_secrets_and_fields_need_defaults() -> None:
             def execute(self, ctx: JobContext, payload: object) -> None: ...
 
 
+class Credentials(pydantic.BaseModel):
+    user: str
+    password: pydantic.SecretStr
+
+
+class Person(pydantic.BaseModel):
+    name: str
+    age: int
+
+
+def test_a_secret_in_a_payload_is_refused_naming_the_field() -> None:
+    # Stored as JSON, a SecretStr would be written as its mask and the job would get "**********".
+    with registry.scope():
+        with pytest.raises(ConfigurationError, match=r"payload field\(s\) token are secrets"):
+
+            @job(name="secret_payload")
+            class SecretPayload(BaseJob):
+                class Payload(pydantic.BaseModel):
+                    token: pydantic.SecretStr | None = None
+
+                def execute(self, ctx: JobContext, payload: object) -> None: ...
+
+        def nested(logins: list[Credentials]) -> None: ...
+
+        with pytest.raises(ConfigurationError, match=r"logins\.password are secrets .* Settings instead"):
+            job(name="nested_secret")(nested)
+        assert "secret_payload" not in registry
+        assert "nested_secret" not in registry
+
+
+def test_function_form_resolves_string_annotations_to_types() -> None:
+    # This module has `from __future__ import annotations`: every annotation is a string.
+    def greet(person: Person, times: int = 1) -> None: ...
+
+    with registry.scope():
+        definition = resolve_definition(job(name="greet")(greet))
+        payload = definition.validate_payload({"person": {"name": "ann", "age": 40}})
+        assert isinstance(payload.person, Person)  # type: ignore[attr-defined]
+        with pytest.raises(PayloadValidationError) as refused:
+            definition.validate_payload({"person": {"name": "ann"}, "times": "many"})
+        assert set(refused.value.errors) == {"person.age", "times"}
+
+
 def test_unique_fields_must_exist_and_retry_options_take_exception_classes() -> None:
     with registry.scope():
         with pytest.raises(ConfigurationError, match="not fields of the payload"):
