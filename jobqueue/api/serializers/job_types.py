@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import enum
-import json
 import re
 import zoneinfo
 from typing import Any
@@ -13,8 +12,8 @@ import pydantic
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from jobqueue.api.serializers.strict import StrictSerializer
-from jobqueue.exceptions import ConfigurationError, pydantic_errors
+from jobqueue.api.serializers.strict import StrictSerializer, raise_unless_strict_json
+from jobqueue.exceptions import ConfigurationError
 from jobqueue.models import JobType
 from jobqueue.options import OPTIONS, Option, RateLimit, Schedule, Source
 from jobqueue.optionvalues import (
@@ -250,11 +249,7 @@ def check_settings_json(model: type[pydantic.BaseModel] | None, settings: dict[s
     if model is None or not settings:
         return
     known = {key: value for key, value in settings.items() if key in model.model_fields}
-    try:
-        model.model_validate_json(json.dumps(known), strict=True)
-    except pydantic.ValidationError as exc:
-        errors = pydantic_errors(exc)
-        raise serializers.ValidationError({f"settings.{path}": messages for path, messages in errors.items()}) from None
+    raise_unless_strict_json(model, known, "settings")
 
 
 class JobTypeChangeSerializer(StrictSerializer):

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import pydantic
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from jobqueue.api.serializers.strict import StrictSerializer
+from jobqueue.api.serializers.strict import StrictSerializer, raise_unless_strict_json
 from jobqueue.conf import jobqueue_settings
-from jobqueue.exceptions import pydantic_errors
 from jobqueue.models import Attempt, Job, Status
 from jobqueue.observability.search import QUERY_PATTERN
 from jobqueue.registry import registry
@@ -129,13 +126,7 @@ def check_payload_json(type_name: str, payload: Any) -> None:
     an unknown type is the services' 400.)"""
     if type_name not in registry or payload is None:
         return
-    try:
-        registry.get(type_name).payload_model.model_validate_json(json.dumps(payload), strict=True)
-    except pydantic.ValidationError as exc:
-        errors = pydantic_errors(exc)
-        raise serializers.ValidationError(
-            {f"payload.{path}" if path else "payload": m for path, m in errors.items()}
-        ) from None
+    raise_unless_strict_json(registry.get(type_name).payload_model, payload, "payload")
 
 
 class RunNowSerializer(StrictSerializer):

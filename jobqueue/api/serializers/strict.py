@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
+import pydantic
 from rest_framework import serializers
+
+from jobqueue.exceptions import pydantic_errors
 
 # A request body is JSON: each field takes its JSON type only (DRF would turn 0 into "0", "5" into 5
 # and "true" into True), as the OpenAPI document says.
@@ -66,3 +70,16 @@ def schema_rules(serializer: type[StrictSerializer]) -> dict[str, Any]:
     on the serializer classes); published in the OpenAPI document."""
     rules = getattr(serializer, "schema_rules", None)
     return dict(rules) if rules else {}
+
+
+def raise_unless_strict_json(model: type[pydantic.BaseModel], data: Any, prefix: str) -> None:
+    """A ValidationError naming `<prefix>.<field>` unless `data` has the JSON types of the model's
+    published schema: pydantic's strict JSON mode, so that "5" is no integer and false no number,
+    as the OpenAPI document says. (Python callers keep pydantic's lax mode.)"""
+    try:
+        model.model_validate_json(json.dumps(data), strict=True)
+    except pydantic.ValidationError as exc:
+        errors = pydantic_errors(exc)
+        raise serializers.ValidationError(
+            {f"{prefix}.{path}" if path else prefix: messages for path, messages in errors.items()}
+        ) from None
