@@ -84,7 +84,10 @@ class JobTypeViewSet(ApiViewSet):
         if "settings" in changes:
             model = registry.get(record.name).settings_model
             check_settings_json(model, changes["settings"])
-            changes["settings"] = keep_masked(model, record.settings, changes["settings"])
+            # PATCH semantics field by field: a setting not named keeps its stored value.
+            stored = record.settings if isinstance(record.settings, dict) else {}
+            named = changes["settings"] if isinstance(changes["settings"], dict) else {}
+            changes["settings"] = keep_masked(model, stored, {**stored, **named})
         try:
             record = update_job_type(record, changes)
         except Exception as exc:
