@@ -42,6 +42,10 @@ FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# Non-public networks workers may send requests to (CIDR, comma separated), e.g. the
+# transaction service's: everything else outbound goes to public addresses only
+# (tasks.clients.egress).
+OUTBOUND_ALLOWED_NETWORKS = env.list("OUTBOUND_ALLOWED_NETWORKS", default=[])
 
 INSTALLED_APPS = [
     # jobqueue comes before django_q so that its `qcluster` command (which wraps
