@@ -24,7 +24,7 @@ from jobqueue.api.serializers.jobs import (
     JobSerializer,
     ReasonSerializer,
 )
-from jobqueue.api.views.base import ApiViewSet, audited, check_backlog
+from jobqueue.api.views.base import ApiViewSet, admit, audited
 from jobqueue.models import Job
 from jobqueue.observability.search import SearchError, search
 from jobqueue.services import EnqueueRequest, cancel, enqueue, enqueue_many, rerun
@@ -46,7 +46,6 @@ class JobViewSet(ApiViewSet):
         "rerun": ["jobqueue.rerun_job"],
         "cancel": ["jobqueue.cancel_job"],
     }
-    throttled_actions = frozenset({"create", "bulk"})
 
     def get_queryset(self) -> QuerySet[Job]:
         queryset = Job.objects.select_related("job_type")
@@ -101,7 +100,7 @@ class JobViewSet(ApiViewSet):
         incoming.is_valid(raise_exception=True)
         data = dict(incoming.validated_data)
         require_enqueue(request.user, {"type": data["type"]})
-        check_backlog([data["type"]])
+        admit(request, [data["type"]])
         job = enqueue(
             data.pop("type"),
             data.pop("payload"),
@@ -137,7 +136,7 @@ class JobViewSet(ApiViewSet):
         if errors:
             raise FieldErrors(f"{len(errors)} invalid item(s); nothing was enqueued", errors)
         require_enqueue(request.user, {f"{i}.type": str(r.job_type) for i, r in enumerate(requests)})
-        check_backlog([str(r.job_type) for r in requests])
+        admit(request, [str(r.job_type) for r in requests])
         jobs = enqueue_many(requests, created_by=actor_label(request.user))
         return Response({"count": len(jobs), "ids": [str(job.pk) for job in jobs]}, status=status.HTTP_201_CREATED)
 
@@ -146,6 +145,7 @@ class JobViewSet(ApiViewSet):
     def rerun(self, request: Request, pk: str) -> Response:
         job = self.get_object()
         reason = _reason(request)
+        admit(request, [job.job_type.name])
         new = audited(request, job, "rerun", reason, lambda: rerun(job, by=request.user, reason=reason))
         return Response(JobSerializer(new).data, status=status.HTTP_201_CREATED)
 
