@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from jobqueue.admin.secretfields import WriteOnlySecretsAdmin
+from tasks import hookguard
 from tasks.models import DAO, AgentAccount, Chainhook, ChainState, Proposal, ThreadPost, Vote, XAccount
 
 
@@ -52,6 +53,7 @@ class ThreadPostAdmin(admin.ModelAdmin):
 
 @admin.register(Chainhook)
 class ChainhookAdmin(WriteOnlySecretsAdmin):
+    secret_min_lengths = {"secret": hookguard.MIN_SECRET_CHARS}  # a guessable secret is refused
     list_display = ["name", "network", "is_active", "last_delivery_at", "created_at"]
     list_filter = ["is_active", "network"]
     fields = ["name", "secret", "network", "is_active", "last_delivery_at"]

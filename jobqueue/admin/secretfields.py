@@ -17,6 +17,7 @@ from django import forms
 from django.contrib import admin
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
+from django.core.validators import MinLengthValidator
 from django.db import models
 from django.http import HttpRequest
 
@@ -72,7 +73,12 @@ def _state_display(name: str, label: str) -> Callable[[models.Model], str]:
 
 
 class WriteOnlySecretsAdmin(admin.ModelAdmin):
-    """A ModelAdmin whose encrypted columns are write-only for everyone (see the module docstring)."""
+    """A ModelAdmin whose encrypted columns are write-only for everyone (see the module docstring).
+
+    `secret_min_lengths` refuses a new value shorter than the given length, per field.
+    """
+
+    secret_min_lengths: dict[str, int] = {}
 
     def __init__(self, model: type[models.Model], admin_site: admin.AdminSite) -> None:
         self.secret_names = secret_columns(model)
@@ -111,6 +117,10 @@ class WriteOnlySecretsAdmin(admin.ModelAdmin):
             if obj is not None:
                 field.required = False
                 field.help_text = "write-only: leave empty to keep the stored value, or enter a new one to replace it"
+            shortest = self.secret_min_lengths.get(name)
+            if shortest:
+                field.validators = [*field.validators, MinLengthValidator(shortest)]
+                field.help_text = f"at least {shortest} characters; {field.help_text}"
         return form
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:

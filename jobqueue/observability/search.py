@@ -26,6 +26,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import BooleanField, Q, QuerySet
 from django.db.models.expressions import RawSQL
+from django.db.models.fields.json import KeyTransform
 
 from jobqueue.models import Job, Status
 
@@ -191,18 +192,27 @@ def _payload_equals(path: list[str], value: Any) -> Q:
         return query
     if connection.vendor == "mysql":
         # MariaDB / MySQL: Django's key lookups, JSON_EXTRACT compared as JSON values.
-        lookup = "__".join(["payload", *path])
         query = Q()
         for candidate in candidates:
-            query |= Q(**{lookup: candidate})
+            query |= _key_lookup(path, "exact", candidate)
         return query
     # SQLite: the path is a literal in the SQL (checked against _PATH above), so the expression
     # is the one of payload_key_index_sql and the planner can use that index.
     if value is None:
-        return Q(**{"__".join(["payload", *path]): None})
+        return _key_lookup(path, "exact", None)
     values = [1 if v is True else 0 if v is False else v for v in candidates]
     sql = f'json_extract("jobqueue_job"."payload", \'{_json_path(path)}\') IN ({", ".join(["%s"] * len(values))})'
     return Q(RawSQL(sql, values, output_field=BooleanField()))  # noqa: S611 (keys match _PATH; values are parameters)
+
+
+def _key_lookup(path: list[str], lookup: str, value: Any) -> Q:
+    """`payload -> path` compared with `lookup`, built as expressions: a key named like a
+    Django lookup (`isnull`, `in`, `contains`) stays a key, where `payload__a__isnull` would not."""
+    key: Any = KeyTransform(path[0], "payload")
+    for name in path[1:]:
+        key = KeyTransform(name, key)
+    lookup_class = key.get_lookup(lookup)
+    return Q(lookup_class(key, value))
 
 
 def _json_path(path: list[str]) -> str:
@@ -240,7 +250,7 @@ def to_q(terms: list[Term]) -> Q:
         else:
             path = term.name.removeprefix("payload.").split(".")
             if term.op == "~":
-                query &= Q(**{"__".join(["payload", *path, "icontains"]): str(term.value)})
+                query &= _key_lookup(path, "icontains", str(term.value))
             else:
                 query &= _payload_equals(path, term.value)
     return query
