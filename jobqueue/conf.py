@@ -91,6 +91,10 @@ class JobQueueConfig(BaseModel):
         description="N/second, N/minute, N/hour or N/day, or None (no limit)",
     )
     API_MAX_READY_PER_TYPE: int = Field(100_000, ge=1)
+    # A run_after given to the API: not before now minus this skew (clocks differ a little; a
+    # date in year 1 would jump the queue), nor after now plus the horizon.
+    API_RUN_AFTER_SKEW: int = Field(300, ge=0, le=DAY)
+    API_RUN_AFTER_HORIZON: int = Field(366 * DAY, ge=60, le=10 * 366 * DAY)
     API_BACKLOG_RETRY_AFTER: int = Field(30, ge=1, le=DAY)
     API_TOKEN_TOUCH_INTERVAL: int = Field(60, ge=0, le=DAY)
 

@@ -260,3 +260,23 @@ def test_rerun_needs_the_job_types_own_permission(client_for) -> None:
     assert refusal["outcome"].startswith("refused: enqueueing jobs of type 'echo'")
     allowed = client_for("jobqueue.view_job", "jobqueue.rerun_job", "jobqueue.enqueue_echo")
     assert allowed.post(f"/api/jobs/{job.pk}/rerun/", {"reason": "again"}, format="json").status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("run_after", "message"),
+    [
+        ("0001-01-01T00:00:00Z", "in the past"),
+        ("2000-01-01T00:00:00Z", "in the past"),
+        ("9999-12-31T00:00:00Z", "days ahead"),
+    ],
+)
+def test_run_after_is_bounded(api, run_after: str, message: str) -> None:
+    body = {"type": "echo", "payload": {"value": 1}, "run_after": run_after}
+    response = api.post("/api/jobs/", body, format="json")
+    assert response.status_code == 400
+    assert message in response.json()["errors"]["run_after"][0]
+    assert not Job.objects.exists()
+    soon = (timezone.now() + timedelta(minutes=5)).isoformat()
+    assert api.post("/api/jobs/", {**body, "run_after": soon}, format="json").status_code == 201
+    just_past = (timezone.now() - timedelta(seconds=30)).isoformat()  # a client's clock a little behind
+    assert api.post("/api/jobs/", {**body, "run_after": just_past}, format="json").status_code == 201

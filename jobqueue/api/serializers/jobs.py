@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -112,9 +114,31 @@ class EnqueueSerializer(StrictSerializer):
 
     schema_rules = {"not": {"required": ["run_after", "delay"]}}
 
+    def _check_run_after(self, value: datetime) -> None:
+        now = timezone.now()
+        skew, horizon = int(jobqueue_settings.API_RUN_AFTER_SKEW), int(jobqueue_settings.API_RUN_AFTER_HORIZON)
+        if value < now - timedelta(seconds=skew):
+            raise serializers.ValidationError(
+                {
+                    "run_after": [
+                        f"run_after is more than {skew} s in the past; give a time from now on (or omit it to run at once)"
+                    ]
+                }
+            )
+        if value > now + timedelta(seconds=horizon):
+            raise serializers.ValidationError(
+                {
+                    "run_after": [
+                        f"run_after is more than {horizon // 86400} days ahead (API_RUN_AFTER_HORIZON); give an earlier time"
+                    ]
+                }
+            )
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if "run_after" in attrs and "delay" in attrs:
             raise serializers.ValidationError({"delay": ["give run_after or delay, not both"]})
+        if "run_after" in attrs:
+            self._check_run_after(attrs["run_after"])
         check_payload_json(attrs["type"], attrs.get("payload"))
         return attrs
 
