@@ -114,31 +114,25 @@ class EnqueueSerializer(StrictSerializer):
 
     schema_rules = {"not": {"required": ["run_after", "delay"]}}
 
-    def _check_run_after(self, value: datetime) -> None:
+    def _bounded_run_after(self, value: datetime) -> datetime:
+        """A run_after within [now - API_RUN_AFTER_SKEW, now + API_RUN_AFTER_HORIZON], clamped.
+
+        Clamped rather than refused: the published schema cannot state bounds relative to the
+        present, so a date it allows is taken, and the job shows the time it will really run
+        after. Year 0001 no longer jumps the queue within its priority, and year 9999 waits no
+        longer than the horizon."""
         now = timezone.now()
-        skew, horizon = int(jobqueue_settings.API_RUN_AFTER_SKEW), int(jobqueue_settings.API_RUN_AFTER_HORIZON)
-        if value < now - timedelta(seconds=skew):
-            raise serializers.ValidationError(
-                {
-                    "run_after": [
-                        f"run_after is more than {skew} s in the past; give a time from now on (or omit it to run at once)"
-                    ]
-                }
-            )
-        if value > now + timedelta(seconds=horizon):
-            raise serializers.ValidationError(
-                {
-                    "run_after": [
-                        f"run_after is more than {horizon // 86400} days ahead (API_RUN_AFTER_HORIZON); give an earlier time"
-                    ]
-                }
-            )
+        earliest = now - timedelta(seconds=int(jobqueue_settings.API_RUN_AFTER_SKEW))
+        latest = now + timedelta(seconds=int(jobqueue_settings.API_RUN_AFTER_HORIZON))
+        if value < earliest:
+            return now
+        return min(value, latest)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if "run_after" in attrs and "delay" in attrs:
             raise serializers.ValidationError({"delay": ["give run_after or delay, not both"]})
         if "run_after" in attrs:
-            self._check_run_after(attrs["run_after"])
+            attrs["run_after"] = self._bounded_run_after(attrs["run_after"])
         check_payload_json(attrs["type"], attrs.get("payload"))
         return attrs
 
