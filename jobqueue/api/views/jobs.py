@@ -25,8 +25,9 @@ from jobqueue.api.serializers.jobs import (
     ReasonSerializer,
 )
 from jobqueue.api.views.base import ApiViewSet, admit, audited
+from jobqueue.conf import jobqueue_settings
 from jobqueue.models import Job
-from jobqueue.observability.search import SearchError, search
+from jobqueue.observability.search import SearchError, SearchTimeout, search, time_limited
 from jobqueue.services import EnqueueRequest, cancel, enqueue, enqueue_many, rerun
 from jobqueue.services.audit import actor_label
 
@@ -79,8 +80,16 @@ class JobViewSet(ApiViewSet):
             raise FieldErrors("the search query is not valid", {"q": [str(exc)]}) from exc
 
     def list(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(JobSerializer(page, many=True).data)
+        if not request.query_params.get("q"):
+            page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+            return self.get_paginated_response(JobSerializer(page, many=True).data)
+        try:
+            with time_limited(float(jobqueue_settings.SEARCH_TIMEOUT)):
+                page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+                data = JobSerializer(page, many=True).data
+        except SearchTimeout as exc:
+            raise FieldErrors("the search query is too slow", {"q": [str(exc)]}) from exc
+        return self.get_paginated_response(data)
 
     def retrieve(self, request: Request, pk: str) -> Response:
         return Response(JobDetailSerializer(self.get_object()).data)
