@@ -48,7 +48,7 @@ class StrictJSONField(forms.JSONField):
         try:
             return loads_strict(value, int(jobqueue_settings.API_MAX_JSON_DEPTH))
         except ValueError as exc:
-            raise ValidationError(f"not valid JSON: {exc}", code="invalid") from None
+            raise ValidationError(f"Enter a valid JSON: {exc}.", code="invalid") from None
 
     def bound_data(self, data: Any, initial: Any) -> Any:
         if self.disabled or not isinstance(data, str):
