@@ -42,6 +42,10 @@ FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# Non-public networks workers may send requests to (CIDR, comma separated), e.g. the
+# transaction service's: everything else outbound goes to public addresses only
+# (tasks.clients.egress).
+OUTBOUND_ALLOWED_NETWORKS = env.list("OUTBOUND_ALLOWED_NETWORKS", default=[])
 
 INSTALLED_APPS = [
     # jobqueue comes before django_q so that its `qcluster` command (which wraps
@@ -121,6 +125,18 @@ if _db["ENGINE"] == "django.db.backends.mysql":
     _db.setdefault("OPTIONS", {})
     _db["OPTIONS"].setdefault("charset", "utf8mb4")
     SILENCED_SYSTEM_CHECKS = ["models.W036", "models.W037"]
+# One cache shared by every process (the API's job-rate counters live in it, so two gunicorn
+# workers share one budget and a restart keeps it): a table in the database by default, no
+# new service; Redis when REDIS_URL is set (then `pip install redis`). The table is created
+# after `migrate` (jobqueue's post_migrate), wherever migrate runs.
+_redis_url = env.str("REDIS_URL", default="")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _redis_url}
+        if _redis_url
+        else {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "jobqueue_cache"}
+    )
+}
 # Cluster processes keep one persistent connection each: a reconnect per query costs about
 # 5 ms on PostgreSQL and cuts a cluster's throughput several times (docs/configuration.md).
 CLUSTER_CONN_MAX_AGE = _db.get("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=600))

@@ -50,6 +50,12 @@ class JobQueueConfig(AppConfig):
 
 
 def _sync_after_migrate(*, using: str = "default", **kwargs: Any) -> None:
+    from django.core.management import call_command
+
     from jobqueue.services import sync_job_types
 
     sync_job_types()
+    # The API's job-rate counters live in the default cache; a database cache needs its table,
+    # created here so that every place that runs `migrate` (run.sh, compose, the systemd
+    # units, the test database) has it without a separate `createcachetable` step.
+    call_command("createcachetable", database=using, verbosity=0)

@@ -67,6 +67,12 @@ class JobQueueConfig(BaseModel):
         "jobqueue", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$", description="an identifier of up to 63 characters"
     )
     HEALTH_WINDOW: Window = "1h"
+    # The anonymous verdict of /api/health/ is computed at most once per this many seconds for
+    # the whole deployment (shared cache): load balancers and strangers cannot make it scan.
+    HEALTH_CACHE_SECONDS: int = Field(5, ge=0, le=300)
+    # Operator searches (the `q` of the API's job list, the admin's job search) are cut off
+    # after this many seconds on PostgreSQL and MariaDB, with a message to narrow them.
+    SEARCH_TIMEOUT: Seconds = Field(5, gt=0, le=300)
     HEALTH_MAX_READY_AGE: Seconds = Field(300, gt=0)
     HEALTH_FAILURE_RATE: float = Field(0.5, ge=0, le=1)
     HEALTH_FAILURE_MIN_ATTEMPTS: int = Field(10, ge=0)
@@ -91,6 +97,10 @@ class JobQueueConfig(BaseModel):
         description="N/second, N/minute, N/hour or N/day, or None (no limit)",
     )
     API_MAX_READY_PER_TYPE: int = Field(100_000, ge=1)
+    # A run_after given to the API: not before now minus this skew (clocks differ a little; a
+    # date in year 1 would jump the queue), nor after now plus the horizon.
+    API_RUN_AFTER_SKEW: int = Field(300, ge=0, le=DAY)
+    API_RUN_AFTER_HORIZON: int = Field(366 * DAY, ge=60, le=10 * 366 * DAY)
     API_BACKLOG_RETRY_AFTER: int = Field(30, ge=1, le=DAY)
     API_TOKEN_TOUCH_INTERVAL: int = Field(60, ge=0, le=DAY)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import typing
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pydantic
@@ -24,6 +25,9 @@ SEALED = "$enc"
 __all__ = [
     "MASK",
     "SEALED",
+    "SentTo",
+    "destination_errors",
+    "destinations",
     "keep_masked",
     "mask",
     "masked_settings",
@@ -134,3 +138,54 @@ def keep_masked(model: Any, stored: object, new: Any) -> Any:
     old = stored if isinstance(stored, dict) else {}
     secret = secret_fields(model)
     return {key: (old.get(key, "") if key in secret and value == MASK else value) for key, value in new.items()}
+
+
+@dataclass(frozen=True)
+class SentTo:
+    """Marks a secret setting with the setting(s) naming where it is sent:
+    `llm_api_key: Annotated[SecretStr, SentTo("llm_base_url")]`. A secret without the mark
+    follows every URL or host setting of its model (the safe reading of "where does it go")."""
+
+    fields: tuple[str, ...]
+
+    def __init__(self, *fields: str) -> None:
+        object.__setattr__(self, "fields", fields)
+
+
+def _is_destination(name: str) -> bool:
+    return name in ("url", "host") or name.endswith(("_url", "_host"))
+
+
+def destinations(model: Any) -> dict[str, tuple[str, ...]]:
+    """For each secret field of a Settings model, the settings naming where it is sent."""
+    if model is None:
+        return {}
+    secret = secret_fields(model)
+    places = tuple(n for n in model.model_fields if n not in secret and _is_destination(n))
+    found: dict[str, tuple[str, ...]] = {}
+    for name in secret:
+        marks = [m for m in model.model_fields[name].metadata if isinstance(m, SentTo)]
+        found[name] = tuple(f for m in marks for f in m.fields) if marks else places
+    return found
+
+
+def destination_errors(model: Any, stored: object, new: Mapping[str, Any]) -> dict[str, list[str]]:
+    """A stored secret does not follow its destination: when a URL or host setting changes, each
+    non-empty secret sent there must be entered again (or emptied) in the same change.
+
+    `new` is the edit after `keep_masked`, so a secret kept as it was is the very sealed value
+    stored; one typed again arrives in clear, even if it is the same text.
+    """
+    old = stored if isinstance(stored, dict) else {}
+    opened_old, opened_new = open_settings(old), open_settings(dict(new))
+    defaults = model.model_fields if model is not None else {}
+    errors: dict[str, list[str]] = {}
+    for secret, places in destinations(model).items():
+        moved = [p for p in places if opened_new.get(p, defaults[p].default) != opened_old.get(p, defaults[p].default)]
+        kept = secret in old and mask(old[secret]) and new.get(secret, old[secret]) == old[secret]
+        if moved and kept:
+            errors.setdefault(f"settings.{secret}", []).append(
+                f"{', '.join(moved)} changed, and the stored {secret} is not sent to a new destination: "
+                f"enter {secret} again in the same change (or set it empty)"
+            )
+    return errors

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from django import forms
 from django.contrib import admin
 
+from jobqueue.admin.secretfields import WriteOnlySecretsAdmin
+from tasks import hookguard
 from tasks.models import DAO, AgentAccount, Chainhook, ChainState, Proposal, ThreadPost, Vote, XAccount
 
 
@@ -52,61 +51,17 @@ class ThreadPostAdmin(admin.ModelAdmin):
     search_fields = ["job_id", "post_id"]
 
 
-class ChainhookForm(forms.ModelForm):
-    # Write-only: the stored secret is never sent back to the browser; empty keeps it.
-    secret = forms.CharField(
-        widget=forms.PasswordInput(render_value=False),
-        required=False,
-        help_text="the exact Authorization header value the chainhook sends; leave empty to keep the current one",
-    )
-
-    class Meta:
-        model = Chainhook
-        fields = ["name", "secret", "network", "is_active"]
-
-    def clean_secret(self) -> str:
-        value = str(self.cleaned_data.get("secret") or "")
-        if not value and not (self.instance.pk and self.instance.secret):
-            raise forms.ValidationError("a new chainhook needs a secret")
-        return value or self.instance.secret
-
-
 @admin.register(Chainhook)
-class ChainhookAdmin(admin.ModelAdmin):
-    form = ChainhookForm
+class ChainhookAdmin(WriteOnlySecretsAdmin):
+    secret_min_lengths = {"secret": hookguard.MIN_SECRET_CHARS}  # a guessable secret is refused
     list_display = ["name", "network", "is_active", "last_delivery_at", "created_at"]
     list_filter = ["is_active", "network"]
     fields = ["name", "secret", "network", "is_active", "last_delivery_at"]
     readonly_fields = ["last_delivery_at"]
 
 
-CREDENTIALS = ["consumer_key", "consumer_secret", "access_token", "access_token_secret"]
-
-
-class XAccountForm(forms.ModelForm):
-    """Write-only credentials: never sent back to the browser; a field left empty keeps its value."""
-
-    class Meta:
-        model = XAccount
-        fields = ["name", *CREDENTIALS]
-        widgets = {name: forms.PasswordInput(render_value=False) for name in CREDENTIALS}
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        for name in CREDENTIALS:
-            self.fields[name].required = not self.instance.pk
-            self.fields[name].help_text = "leave empty to keep the current value" if self.instance.pk else ""
-
-    def clean(self) -> dict[str, object]:
-        cleaned = super().clean() or {}
-        for name in CREDENTIALS:
-            if not cleaned.get(name) and self.instance.pk:
-                cleaned[name] = getattr(self.instance, name)
-        return cleaned
-
-
 @admin.register(XAccount)
-class XAccountAdmin(admin.ModelAdmin):
-    form = XAccountForm
+class XAccountAdmin(WriteOnlySecretsAdmin):
     list_display = ["name", "created_at"]
     search_fields = ["name"]
+    fields = ["name", "consumer_key", "consumer_secret", "access_token", "access_token_secret"]

@@ -1,7 +1,8 @@
 """`POST /api/chainhooks/<name>/`: Hiro Chainhook deliveries, answered by enqueueing one job per block.
 
-The hook is found by name (404), authenticated by comparing the `Authorization` header with
-its stored secret in constant time (401), and the body is validated against the Chainhook
+The hook is found by name and authenticated by comparing the `Authorization` header with its
+stored secret in constant time: an unknown hook and a wrong secret are the same 401, and
+repeated failures per hook and per client address are 429 (`tasks.hookguard`); and the body is validated against the Chainhook
 payload model (400 with each bad field's path). Then, in one transaction, one
 `chainhook_block` job per block: rollbacks first, in the order delivered, then applies. The
 job's unique key is the hook, the action and the block hash, so a redelivery enqueues
@@ -10,7 +11,6 @@ nothing. Nothing else happens in the request: it answers in milliseconds.
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
 import pydantic
@@ -30,6 +30,7 @@ from jobqueue import enqueue
 from jobqueue.api.errors import FieldErrors, handle_exception
 from jobqueue.api.parsers import StrictJSONParser
 from jobqueue.exceptions import pydantic_errors
+from tasks import hookguard
 from tasks.chain import ChainhookBlock
 from tasks.chainhook import Delivery, chain_block
 from tasks.models import Chainhook
@@ -40,12 +41,14 @@ class ChainhookSecretAuthentication(authentication.BaseAuthentication):
 
     def authenticate(self, request: Request) -> tuple[Any, Any] | None:
         name = request.parser_context["kwargs"]["name"] if request.parser_context else ""
+        address = str(request.META.get("REMOTE_ADDR", ""))
+        hookguard.check_not_blocked(name, address)
         hook = Chainhook.objects.filter(name=name, is_active=True).first()
-        if hook is None:
-            raise exceptions.NotFound(f"no active chainhook named {name!r}")
         given = authentication.get_authorization_header(request)
-        if not hook.secret or not hmac.compare_digest(given, hook.secret.encode()):
-            raise exceptions.AuthenticationFailed("the Authorization header is not this chainhook's secret")
+        if hook is None or not hookguard.secret_matches(hook.secret, given):
+            hookguard.record_failure(name, address)
+            # One answer for an unknown hook and a wrong secret: names are not disclosed.
+            raise exceptions.AuthenticationFailed("no active chainhook of this name has this secret")
         return AnonymousUser(), hook
 
     def authenticate_header(self, request: Request) -> str:

@@ -29,5 +29,9 @@ elif _db["ENGINE"] == "django.db.backends.mysql":
 if "STATIC_MANIFEST" not in os.environ:
     STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 
+# The suite's stand-ins for outside services (pytest-httpserver) listen on loopback, as a
+# deployment's own internal services would on its private network.
+OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
+
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests only
 JOBQUEUE = {"CONFIG_CACHE_SECONDS": 0.2, "RECLAIM_INTERVAL": 0.5, "LEASE_GRACE": 2}

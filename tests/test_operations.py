@@ -117,3 +117,18 @@ def test_discard_needs_a_reason(operator) -> None:
         discard_dead_letter(dead, by=operator, reason=" ")
     discarded = discard_dead_letter(dead, by=operator, reason="known bad input")
     assert (discarded.resolution, discarded.resolution_reason) == ("discarded", "known bad input")
+
+
+def test_a_reason_with_control_characters_cannot_forge_an_audit_log_line(operator, caplog) -> None:
+    enqueue("echo", {"value": 1})
+    drain()
+    original = Job.objects.get()
+    forged = "ok\n2026-12-07 02:00:00,000 INFO jobqueue.audit: user:root discard deadletter 1: discarded\x1b[2J"
+    with caplog.at_level("INFO", logger="jobqueue.audit"):
+        rerun(original, by=operator, reason=forged)
+    lines = [r.getMessage() for r in caplog.records if r.name == "jobqueue.audit"]
+    assert len(lines) == 1
+    assert "\n" not in lines[0]
+    assert "\x1b" not in lines[0]
+    assert "ok\\n2026-12-07" in lines[0]  # kept, escaped
+    assert json.loads(LogEntry.objects.get(object_id=str(original.pk)).change_message)["reason"] == forged

@@ -20,7 +20,9 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from jobqueue.conf import jobqueue_settings
 from jobqueue.exceptions import InvalidStateError, JobQueueError, PayloadValidationError
+from jobqueue.strictjson import loads_strict
 
 # How many of the selected objects an action's confirmation page lists.
 PREVIEW = 100
@@ -35,10 +37,32 @@ class ReasonForm(forms.Form):
     reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 2, "cols": 60}))
 
 
+class StrictJSONField(forms.JSONField):
+    """A JSON form field read by the API's rules (jobqueue.strictjson): NaN, Infinity, NUL,
+    lone surrogates and nesting deeper than API_MAX_JSON_DEPTH are form errors, not a 500
+    (Django's own JSONField takes them, and PostgreSQL or Python's recursion limit then fail)."""
+
+    def to_python(self, value: Any) -> Any:
+        if self.disabled or value in self.empty_values or not isinstance(value, str):
+            return super().to_python(value)
+        try:
+            return loads_strict(value, int(jobqueue_settings.API_MAX_JSON_DEPTH))
+        except ValueError as exc:
+            raise ValidationError(f"Enter a valid JSON: {exc}.", code="invalid") from None
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        if self.disabled or not isinstance(data, str):
+            return super().bound_data(data, initial)
+        try:
+            return loads_strict(data, int(jobqueue_settings.API_MAX_JSON_DEPTH))
+        except ValueError:
+            return forms.fields.InvalidJSONInput(data)
+
+
 class PayloadForm(forms.Form):
     """A JSON payload typed by an operator; the job type's schema is checked by the service."""
 
-    payload = forms.JSONField(widget=forms.Textarea(attrs={"rows": 10, "cols": 80, "class": "vLargeTextField"}))
+    payload = StrictJSONField(widget=forms.Textarea(attrs={"rows": 10, "cols": 80, "class": "vLargeTextField"}))
     reason = forms.CharField(max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2, "cols": 60}))
 
     def add_payload_errors(self, exc: PayloadValidationError) -> None:

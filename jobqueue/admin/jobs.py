@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
@@ -17,8 +18,9 @@ from jobqueue.admin.common import CappedPaginator, change_url, pretty_json, reas
 from jobqueue.admin.console import console_urls
 from jobqueue.admin.filters import PriorityFilter
 from jobqueue.admin.live import LiveListMixin
+from jobqueue.conf import jobqueue_settings
 from jobqueue.models import Attempt, Job, Status
-from jobqueue.observability.search import SearchError, search
+from jobqueue.observability.search import SearchError, SearchTimeout, search, time_limited
 from jobqueue.services import cancel, rerun
 from jobqueue.services.permissions import may_run_again
 
@@ -67,6 +69,20 @@ class JobAdmin(LiveListMixin, admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        if not request.GET.get("q"):
+            return super().changelist_view(request, extra_context)
+        # The page's queries run while it renders: render inside the time limit.
+        try:
+            with time_limited(float(jobqueue_settings.SEARCH_TIMEOUT)):
+                response = super().changelist_view(request, extra_context)
+                if hasattr(response, "render"):
+                    response.render()
+        except SearchTimeout as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return redirect(request.path)
+        return response
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet[Job], search_term: str) -> Any:
         """The console's search syntax (jobqueue.observability.search); bad syntax is a message."""

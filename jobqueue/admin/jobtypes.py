@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from jobqueue import metrics
-from jobqueue.admin.common import PayloadForm, confirm_page
+from jobqueue.admin.common import PayloadForm, StrictJSONField, confirm_page
 from jobqueue.admin.overrides import EffectiveEnabledFilter, OverrideFields, option_rows
 from jobqueue.admin.typepage import type_urls
 from jobqueue.exceptions import ConfigurationError, JobQueueError, PayloadValidationError
@@ -61,6 +61,7 @@ class JobTypeForm(forms.ModelForm):
     class Meta:
         model = JobType
         fields = ["enabled", *[n for n in OPTIONS if n != "enabled"], "settings"]
+        field_classes = {"settings": StrictJSONField}  # the API's JSON rules, not Django's
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

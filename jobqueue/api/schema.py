@@ -10,13 +10,14 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import get_doc
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 
 from jobqueue.api.authentication import ApiTokenAuthentication, SessionAuthentication
 from jobqueue.api.schema_types import add_job_type_operations, camel, needs_payload, payload_component
+from jobqueue.csp import POLICY as CSP_POLICY
 from jobqueue.registry import registry
 from jobqueue.services.permissions import is_builtin
 
@@ -289,11 +290,20 @@ class SchemaView(SpectacularAPIView):
     }
 
 
-class DocsView(SpectacularSwaggerView):
-    """GET /api/docs/: Swagger UI from local static files (drf-spectacular-sidecar), no CDN."""
+class DocsView(SpectacularSwaggerSplitView):
+    """GET /api/docs/: Swagger UI from local static files (drf-spectacular-sidecar), no CDN.
+
+    The split view serves its start-up script as a file (`?script=`) rather than inline, so the
+    page carries the admin's Content-Security-Policy: scripts from this site only.
+    """
 
     authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated]
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["Content-Security-Policy"] = CSP_POLICY
+        return response
 
 
 # Links between operations (OpenAPI `links`), so that clients and stateful testers can follow an

@@ -391,6 +391,9 @@ class ApiToken(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # Without it a user issues, revokes and edits only their own tokens: a token is
+        # its owner's identity, so one for someone else is acting as them.
+        permissions = [("issue_token_for_others", "Can issue, revoke and edit API tokens of other users")]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"

@@ -20,12 +20,15 @@ import json
 import math
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 from django.db.models import BooleanField, Q, QuerySet
 from django.db.models.expressions import RawSQL
+from django.db.models.fields.json import KeyTransform
 
 from jobqueue.models import Job, Status
 
@@ -191,18 +194,27 @@ def _payload_equals(path: list[str], value: Any) -> Q:
         return query
     if connection.vendor == "mysql":
         # MariaDB / MySQL: Django's key lookups, JSON_EXTRACT compared as JSON values.
-        lookup = "__".join(["payload", *path])
         query = Q()
         for candidate in candidates:
-            query |= Q(**{lookup: candidate})
+            query |= _key_lookup(path, "exact", candidate)
         return query
     # SQLite: the path is a literal in the SQL (checked against _PATH above), so the expression
     # is the one of payload_key_index_sql and the planner can use that index.
     if value is None:
-        return Q(**{"__".join(["payload", *path]): None})
+        return _key_lookup(path, "exact", None)
     values = [1 if v is True else 0 if v is False else v for v in candidates]
     sql = f'json_extract("jobqueue_job"."payload", \'{_json_path(path)}\') IN ({", ".join(["%s"] * len(values))})'
     return Q(RawSQL(sql, values, output_field=BooleanField()))  # noqa: S611 (keys match _PATH; values are parameters)
+
+
+def _key_lookup(path: list[str], lookup: str, value: Any) -> Q:
+    """`payload -> path` compared with `lookup`, built as expressions: a key named like a
+    Django lookup (`isnull`, `in`, `contains`) stays a key, where `payload__a__isnull` would not."""
+    key: Any = KeyTransform(path[0], "payload")
+    for name in path[1:]:
+        key = KeyTransform(name, key)
+    lookup_class = key.get_lookup(lookup)
+    return Q(lookup_class(key, value))
 
 
 def _json_path(path: list[str]) -> str:
@@ -240,10 +252,60 @@ def to_q(terms: list[Term]) -> Q:
         else:
             path = term.name.removeprefix("payload.").split(".")
             if term.op == "~":
-                query &= Q(**{"__".join(["payload", *path, "icontains"]): str(term.value)})
+                query &= _key_lookup(path, "icontains", str(term.value))
             else:
                 query &= _payload_equals(path, term.value)
     return query
+
+
+class SearchTimeout(SearchError):
+    """An operator search that ran past SEARCH_TIMEOUT and was cancelled by the database."""
+
+
+@contextmanager
+def time_limited(seconds: float) -> Iterator[None]:
+    """Run the queries of one operator search with a time limit the database enforces:
+    `SET LOCAL statement_timeout` in a transaction on PostgreSQL, `max_statement_time` for the
+    session on MariaDB (reset after). A cancelled query raises SearchTimeout, which names the fix.
+    SQLite has no such limit (an embedded, single-host database)."""
+    vendor = connection.vendor
+    mariadb = vendor == "mysql" and bool(getattr(connection, "mysql_is_mariadb", False))
+    try:
+        if vendor == "postgresql":
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL statement_timeout = %s", [max(1, int(seconds * 1000))])
+                yield
+                # Inside an outer transaction (ATOMIC_REQUESTS, tests) SET LOCAL would outlive this
+                # savepoint; a timeout rolls it back with the savepoint, success resets it here.
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL statement_timeout TO DEFAULT")
+        elif mariadb:
+            with connection.cursor() as cursor:
+                cursor.execute("SET SESSION max_statement_time = %s", [seconds])
+            try:
+                yield
+            finally:
+                with connection.cursor() as cursor:
+                    cursor.execute("SET SESSION max_statement_time = 0")
+        else:
+            yield
+    except DatabaseError as exc:
+        if not _cancelled(exc):
+            raise
+        raise SearchTimeout(
+            f"the search took longer than {seconds:g} s and was stopped; narrow it with exact terms "
+            "(type=..., status=..., a payload field=value) before a ~ term"
+        ) from None
+
+
+def _cancelled(exc: DatabaseError) -> bool:
+    cause = exc.__cause__
+    code = getattr(cause, "sqlstate", None) or getattr(getattr(cause, "diag", None), "sqlstate", None)
+    if code == "57014":  # PostgreSQL query_canceled
+        return True
+    args = getattr(cause, "args", ()) or exc.args
+    return bool(args) and args[0] in (1969, 3024)  # MariaDB ER_STATEMENT_TIMEOUT, MySQL's
 
 
 def search(queryset: QuerySet[Job], query: str) -> QuerySet[Job]:

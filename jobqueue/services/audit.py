@@ -24,10 +24,19 @@ def actor_label(actor: Actor) -> str:
     return f"user:{username()}" if callable(username) else str(actor)
 
 
+def one_line(text: object) -> str:
+    """Text for a log line: control characters (newlines included) escaped as `\\n`, `\\x1b`, ...,
+    so that an operator's reason cannot write a forged line into the audit log."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(text))
+
+
 def record(actor: Actor, obj: models.Model, action: str, reason: str, outcome: str) -> None:
     """Write one audit entry; entries by a user land in the admin's history of the object."""
     message = json.dumps({"action": action, "reason": reason, "outcome": outcome})
-    logger.info("%s %s %s %s: %s (%s)", actor_label(actor), action, obj._meta.model_name, obj.pk, outcome, reason)
+    logger.info(
+        "%s %s %s %s: %s (%s)",
+        *(one_line(part) for part in (actor_label(actor), action, obj._meta.model_name, obj.pk, outcome, reason)),
+    )
     user_id = getattr(actor, "pk", None)
     if user_id is None or isinstance(actor, str):
         return

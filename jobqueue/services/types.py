@@ -13,7 +13,7 @@ from django.utils import timezone
 from jobqueue.models import JobType
 from jobqueue.options import OPTIONS
 from jobqueue.registry import JobDefinition, registry
-from jobqueue.secrets import open_settings, seal_settings
+from jobqueue.secrets import destination_errors, open_settings, seal_settings
 from jobqueue.services.permissions import ensure_enqueue_permissions
 from jobqueue.typeconfig import clear_cache, record_fields, resolve_for
 
@@ -116,6 +116,7 @@ def settings_errors(
     unknown = sorted(set(new_settings) - set(definition.settings_model.model_fields))
     if unknown:
         errors["settings"] = [f"unknown settings {unknown}; known: {sorted(definition.settings_model.model_fields)}"]
+    errors.update(destination_errors(definition.settings_model, record.settings, new_settings))
     # Compared and validated in clear: a secret kept as it was arrives sealed.
     old, new_settings = open_settings(record.settings), open_settings(new_settings)
     for field_name, variable in pins.items():

@@ -19,8 +19,9 @@ import certifi
 import httpx
 
 from jobqueue import PermanentError, RetryableError
+from tasks.clients.egress import PinnedTransport
 
-MESSAGE_MAX_CHARS = 300
+MESSAGE_MAX_CHARS = 200
 
 
 def retry_after(response: httpx.Response) -> float | None:
@@ -42,12 +43,22 @@ def retry_after(response: httpx.Response) -> float | None:
 
 
 def error_message(response: httpx.Response) -> str:
-    """The message a service put in its error body (JSON `detail`, `message`, `error`, ...), else its text."""
+    """The message a service put in its error body (JSON `detail`, `message`, `error`, ...,
+    or the first line of a text/plain body), shortened and with control characters removed.
+    Any other body (an HTML page, a binary) is not copied, only described: the message lands in the job's `last_error`, which every `view_job` user reads,
+    and an arbitrary page (an internal service's, reached by a re-pointed URL) is not theirs to read."""
     try:
         body: Any = response.json()
     except ValueError:
-        return response.text.strip()[:MESSAGE_MAX_CHARS]
-    return _message_in(body)[:MESSAGE_MAX_CHARS]
+        kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if kind == "text/plain":  # a one-line reason ("overloaded"), as many services send
+            return _printable(response.text.strip().split("\n", 1)[0])[:MESSAGE_MAX_CHARS]
+        return f"a {kind or 'untyped'} body of {len(response.content)} bytes, not copied"
+    return _printable(_message_in(body))[:MESSAGE_MAX_CHARS]
+
+
+def _printable(text: str) -> str:
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
 
 
 def _message_in(body: Any) -> str:
@@ -59,7 +70,7 @@ def _message_in(body: Any) -> str:
         for key in ("detail", "message", "error", "title", "errors"):
             if body.get(key):
                 return _message_in(body[key])
-    return str(body)
+    return "a JSON body without a message field"
 
 
 def check(response: httpx.Response, service: str) -> httpx.Response:
@@ -104,7 +115,8 @@ async def asend(
     retryable errors, and so do error answers (see `check`) except the statuses in `accept`,
     which the caller reads itself."""
     with transport_errors(service, timeout):
-        async with httpx.AsyncClient(timeout=timeout, verify=TLS) as client:
+        # Operator-set URLs go through the same address policy as the image download.
+        async with httpx.AsyncClient(timeout=timeout, transport=PinnedTransport(verify=TLS)) as client:
             response = await client.request(
                 method, url, headers=headers, auth=auth or httpx.USE_CLIENT_DEFAULT, **kwargs
             )

@@ -3,45 +3,23 @@ addresses only.
 
 The image URL comes from a payload, so whoever may enqueue a post chooses where a worker sends
 a GET. Unless the type's settings allow it, every request (redirects included) to a host that
-resolves to a loopback, private, link-local or otherwise non-public address is refused before
-it is sent: the cloud metadata service and the services on the worker's own network are not
-reachable this way. A host whose DNS answer changes between this check and the connection
-(DNS rebinding) is not covered; a deployment that needs that too routes workers' outbound
-traffic through an egress proxy.
+resolves to a loopback, private, link-local or otherwise non-public address, or that does not
+resolve, is refused before it is sent, and the connection goes to the very address that was
+checked (`tasks.clients.egress.PinnedTransport`): the cloud metadata service and the services
+on the worker's own network are not reachable this way, DNS rebinding included.
 """
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
-import socket
-
 import httpx
 
 from jobqueue import PermanentError
+from tasks.clients.egress import EVERYWHERE, PinnedTransport
 from tasks.clients.http import TLS, check, transport_errors
 
 SERVICE = "the image host"
+PRIVATE_HINT = "images are fetched from public addresses only (the image_private_addresses setting of job type 'tweet' allows others)"
 IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
-
-
-async def refuse_non_public(request: httpx.Request) -> None:
-    """An httpx request hook: PermanentError when the request's host resolves to an address that
-    is not public. A name that does not resolve is left to the connection to report."""
-    host = request.url.host
-    port = request.url.port or (443 if request.url.scheme == "https" else 80)
-    try:
-        answers = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError:
-        return
-    for *_, sockaddr in answers:
-        address = ipaddress.ip_address(str(sockaddr[0]).split("%")[0])
-        mapped = getattr(address, "ipv4_mapped", None)
-        if not (mapped or address).is_global:
-            raise PermanentError(
-                f"the image host {host} resolves to a non-public address ({address}); images are fetched from "
-                "public addresses only (the image_private_addresses setting of job type 'tweet' allows others)"
-            )
 
 
 async def download_image(
@@ -50,10 +28,11 @@ async def download_image(
     """The image's bytes and media type; refuses other types, anything larger than `max_bytes`,
     and (unless `private_addresses`) hosts that resolve to non-public addresses."""
     chunks: list[bytes] = []
-    hooks = {} if private_addresses else {"request": [refuse_non_public]}
+    # The URL is the payload's: the operator's allow-list for their own services does not apply.
+    transport = PinnedTransport(verify=TLS, allowed=EVERYWHERE if private_addresses else (), hint=PRIVATE_HINT)
     with transport_errors(SERVICE, timeout):
         async with (
-            httpx.AsyncClient(timeout=timeout, verify=TLS, follow_redirects=True, event_hooks=hooks) as client,
+            httpx.AsyncClient(timeout=timeout, follow_redirects=True, transport=transport) as client,
             client.stream("GET", url) as response,
         ):
             if response.status_code >= 400:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import pydantic
 
 from jobqueue import PermanentError, RetryableError
+from jobqueue.secrets import SentTo
 from tasks.clients.http import asend, bearer, join, json_object
 
 SERVICE = "the language model API"
@@ -15,7 +16,7 @@ SERVICE = "the language model API"
 
 class LLMSettings(pydantic.BaseModel):
     llm_base_url: str = "https://api.openai.com/v1"
-    llm_api_key: pydantic.SecretStr = pydantic.SecretStr("")
+    llm_api_key: Annotated[pydantic.SecretStr, SentTo("llm_base_url")] = pydantic.SecretStr("")
     chat_model: str = "gpt-4o-mini"
     embedding_model: str = "text-embedding-3-small"
     llm_timeout_seconds: float = pydantic.Field(default=60.0, gt=0)

@@ -8,11 +8,12 @@ OAuth 1.0a (`tasks/clients/oauth1.py`) for one posting identity, a DAO's `XAccou
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import pydantic
 
 from jobqueue import PermanentError, RetryableError
+from jobqueue.secrets import SentTo
 from tasks.clients.http import asend, join, json_object
 from tasks.clients.oauth1 import OAuth1, OAuth1Credentials
 
@@ -22,10 +23,10 @@ SERVICE = "the social API"
 class SocialSettings(pydantic.BaseModel):
     social_api_url: str = "https://api.x.com/2"
     # The default posting identity (a DAO linked to an X account posts as that account).
-    social_consumer_key: pydantic.SecretStr = pydantic.SecretStr("")
-    social_consumer_secret: pydantic.SecretStr = pydantic.SecretStr("")
-    social_access_token: pydantic.SecretStr = pydantic.SecretStr("")
-    social_access_token_secret: pydantic.SecretStr = pydantic.SecretStr("")
+    social_consumer_key: Annotated[pydantic.SecretStr, SentTo("social_api_url")] = pydantic.SecretStr("")
+    social_consumer_secret: Annotated[pydantic.SecretStr, SentTo("social_api_url")] = pydantic.SecretStr("")
+    social_access_token: Annotated[pydantic.SecretStr, SentTo("social_api_url")] = pydantic.SecretStr("")
+    social_access_token_secret: Annotated[pydantic.SecretStr, SentTo("social_api_url")] = pydantic.SecretStr("")
     social_timeout_seconds: float = pydantic.Field(default=30.0, gt=0)
 
 

@@ -10,11 +10,12 @@ contract's `Receipt` by tests/tasks/test_transaction_contract.py).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pydantic
 
 from jobqueue import PermanentError, RetryableError
+from jobqueue.secrets import SentTo
 from tasks.clients.http import asend, bearer, join, json_object
 
 SERVICE = "the transaction service"
@@ -61,7 +62,7 @@ class ServiceReceipt(pydantic.BaseModel):
 
 class TransactionSettings(pydantic.BaseModel):
     tx_service_url: str = ""
-    tx_service_key: pydantic.SecretStr = pydantic.SecretStr("")
+    tx_service_key: Annotated[pydantic.SecretStr, SentTo("tx_service_url")] = pydantic.SecretStr("")
     tx_timeout_seconds: float = pydantic.Field(default=30.0, gt=0)
 
 

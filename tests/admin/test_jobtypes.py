@@ -134,3 +134,26 @@ def test_run_now_validates_the_payload(login: Callable[..., Client]) -> None:
     job = Job.objects.get()
     assert job.payload == {"value": 3, "label": ""}
     assert job.created_by.startswith("user:")
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ('{"retries": NaN}', "NaN is not allowed"),
+        ('{"retries": 1e999}', "out of range"),
+        ('{"token": "a\\u0000b"}', "NUL"),
+        ("[" * 5000 + "]" * 5000, "nested"),
+    ],
+)
+def test_the_admins_json_fields_follow_the_apis_strict_rules(
+    login: Callable[..., Client], text: str, reason: str
+) -> None:
+    record = JobType.objects.get(name="typed_settings")
+    client = login("jobqueue.change_jobtype", "jobqueue.add_job", "jobqueue.enqueue_typed_settings")
+    url = reverse("admin:jobqueue_jobtype_change", args=[record.pk])
+    refused = client.post(url, form_data(client, record, settings=text))
+    assert refused.status_code == 200
+    assert reason in refused.content.decode()
+    run = client.post(reverse("admin:jobqueue_jobtype_run", args=[record.pk]), {"payload": text})
+    assert run.status_code == 200
+    assert reason in run.content.decode()

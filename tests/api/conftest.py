@@ -27,10 +27,14 @@ EVERYTHING = (
 
 
 @pytest.fixture(autouse=True)
-def _fresh_throttles() -> Iterator[None]:
-    cache.clear()
+def _fresh_throttles(request: pytest.FixtureRequest) -> Iterator[None]:
+    # The counters live in the database cache: only tests with database access touch them.
+    uses_db = request.node.get_closest_marker("django_db") or {"db", "transactional_db"} & set(request.fixturenames)
+    if uses_db:
+        cache.clear()
     yield
-    cache.clear()
+    if uses_db:
+        cache.clear()
 
 
 @pytest.fixture

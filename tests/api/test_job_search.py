@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from jobqueue import enqueue
+from jobqueue.models import Job, JobType
 
 pytestmark = pytest.mark.django_db
 
@@ -26,3 +27,17 @@ def test_bad_search_syntax_is_a_400_on_q(api, query: str) -> None:
     assert response.status_code == 400
     assert list(response.json()["errors"]) == ["q"]
     assert response.json()["errors"]["q"][0]
+
+
+@pytest.mark.parametrize("name", ["isnull", "in", "contains", "exact", "year", "a.isnull", "a.b.icontains"])
+def test_a_payload_field_named_like_a_django_lookup_is_a_field(api, name: str) -> None:
+    payload: object = "needle"
+    for key in reversed(name.split(".")):
+        payload = {key: payload}
+    enqueue("echo", {"value": 1})
+    Job.objects.create(job_type=JobType.objects.get(name="echo"), payload=payload)
+    for q in (f"{name}~needl", f"{name}=needle", f"{name}=null"):
+        response = api.get("/api/jobs/", {"q": q})
+        assert response.status_code == 200, (q, response.content[:300])
+    found = api.get("/api/jobs/", {"q": f"{name}~needl"}).json()["results"]
+    assert len(found) == 1

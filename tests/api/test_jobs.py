@@ -260,3 +260,19 @@ def test_rerun_needs_the_job_types_own_permission(client_for) -> None:
     assert refusal["outcome"].startswith("refused: enqueueing jobs of type 'echo'")
     allowed = client_for("jobqueue.view_job", "jobqueue.rerun_job", "jobqueue.enqueue_echo")
     assert allowed.post(f"/api/jobs/{job.pk}/rerun/", {"reason": "again"}, format="json").status_code == 201
+
+
+@pytest.mark.parametrize("run_after", ["0001-01-01T00:00:00Z", "2000-01-01T00:00:00Z", "9999-12-31T00:00:00Z"])
+def test_run_after_is_bounded(api, run_after: str) -> None:
+    early = enqueue("echo", {"value": 0})  # already waiting at the same priority
+    before = timezone.now()
+    body = {"type": "echo", "payload": {"value": 1}, "run_after": run_after}
+    response = api.post("/api/jobs/", body, format="json")
+    assert response.status_code == 201
+    job = Job.objects.get(pk=response.json()["id"])
+    assert job.run_after >= before - timedelta(seconds=1)  # never jumps ahead of a job enqueued earlier
+    assert job.run_after >= early.run_after
+    assert job.run_after <= timezone.now() + timedelta(days=366)
+    just_past = timezone.now() - timedelta(seconds=30)  # a client's clock a little behind: kept as given
+    kept = api.post("/api/jobs/", {**body, "run_after": just_past.isoformat()}, format="json").json()
+    assert Job.objects.get(pk=kept["id"]).run_after == just_past

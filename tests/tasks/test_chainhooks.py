@@ -15,7 +15,7 @@ from tasks.models import DAO, AgentAccount, Chainhook, ChainState, Proposal
 from tests.tasks.conftest import OWNER, WALLET, run
 from tests.tasks.recorded import load
 
-SECRET = "Bearer 9f2c1e7a-hook-secret"
+SECRET = "Bearer 9f2c1e7a-4b1d-hook-secret-of-48-chars"
 APPLY = "chainhook/apply_block_150000_creating_proposal_7.json"
 ROLLBACK = "chainhook/rollback_block_150000.json"
 URL = "/api/chainhooks/dao-events/"
@@ -51,15 +51,43 @@ def block_jobs() -> list[Job]:
     return list(Job.objects.filter(job_type__name="chainhook_block").order_by("created_at"))
 
 
-def test_unknown_hook_is_404_and_wrong_secret_401(hook: Chainhook) -> None:
-    assert deliver(load(APPLY), url="/api/chainhooks/nope/").status_code == 404
+def test_an_unknown_hook_and_a_wrong_secret_get_the_same_401(hook: Chainhook) -> None:
+    unknown = deliver(load(APPLY), url="/api/chainhooks/nope/")
+    assert unknown.status_code == 401
     for secret in (None, "Bearer wrong", SECRET + "x", SECRET.lower()):
         response = deliver(load(APPLY), secret=secret)
         assert response.status_code == 401, secret
         assert "WWW-Authenticate" in response.headers
+        assert response.json() == unknown.json()  # nothing tells an existing name from an unknown one
     Chainhook.objects.filter(pk=hook.pk).update(is_active=False)
-    assert deliver(load(APPLY)).status_code == 404
+    assert deliver(load(APPLY)).status_code == 401
     assert block_jobs() == []
+
+
+def test_guessing_is_rate_limited_per_hook_and_per_address(hook: Chainhook) -> None:
+    from tasks.hookguard import FAILURES_ALLOWED
+
+    codes = [deliver(load(APPLY), secret=f"Bearer guess-{i}").status_code for i in range(FAILURES_ALLOWED)]
+    assert set(codes) == {401}
+    blocked = deliver(load(APPLY))  # even the right secret waits: the hook is under attack
+    assert blocked.status_code == 429
+    assert int(blocked["Retry-After"]) > 0
+    other = APIClient(REMOTE_ADDR="10.9.9.9")  # another address, the same hook: still blocked
+    other.credentials(HTTP_AUTHORIZATION=SECRET)
+    assert other.post(URL, load(APPLY), format="json").status_code == 429
+    assert block_jobs() == []
+
+
+def test_a_short_secret_is_never_accepted(hook: Chainhook, admin_client: Any) -> None:
+    Chainhook.objects.filter(pk=hook.pk).delete()
+    Chainhook.objects.create(name="dao-events", secret="Bearer short")
+    assert deliver(load(APPLY), secret="Bearer short").status_code == 401
+    refused = admin_client.post(
+        "/admin/tasks/chainhook/add/", {"name": "weak", "secret": "Bearer short", "network": "mainnet"}
+    )
+    assert refused.status_code == 200
+    assert "at least 32 characters" in refused.content.decode()
+    assert not Chainhook.objects.filter(name="weak").exists()
 
 
 def test_a_bad_delivery_is_400_with_field_paths_and_nothing_written(hook: Chainhook) -> None:
@@ -134,7 +162,7 @@ def test_the_endpoint_is_in_the_schema_with_its_own_security(make_user: Callable
         "name": "Authorization",
         "description": "the hook's secret: the exact authorization_header its chainhook is configured to send",
     }
-    assert {"202", "400", "401", "404"} <= set(operation["responses"])
+    assert {"202", "400", "401"} <= set(operation["responses"])
 
 
 def test_the_admin_never_shows_the_secret_and_keeps_it_when_left_empty(admin_client: Any, hook: Chainhook) -> None:
@@ -148,4 +176,5 @@ def test_the_admin_never_shows_the_secret_and_keeps_it_when_left_empty(admin_cli
     hook.refresh_from_db()
     assert (hook.secret, hook.network) == (SECRET, "testnet")
     refused = admin_client.post("/admin/tasks/chainhook/add/", {"name": "other", "secret": "", "network": "mainnet"})
-    assert "a new chainhook needs a secret" in refused.content.decode()
+    assert refused.status_code == 200
+    assert not Chainhook.objects.filter(name="other").exists()

@@ -41,7 +41,7 @@ SIGNER = Path(__file__).parents[2] / "signer"
 SIGNER_KEY = "99da56b1ae14fc38bfe848808df771d585b9418743e37452522f7fcb2317d49c01"  # signer/test/keys.js
 SIGNER_ADDRESS = "SPMYA705ADHF9HNRJQG4ZW04X69ZBFV2GTZVEPRJ"
 DAO_CONTRACT = f"{WALLET}.face-dao"
-HOOK_SECRET = "Bearer e2e-hook-secret"
+HOOK_SECRET = "Bearer e2e-hook-secret-long-enough-to-pass"
 FACE = Identity("face-consumer-key", "face-consumer-secret", "7-face-access-token", "face-access-token-secret")
 CONCLUDE_PRINT = next(
     v for k, v in load("stacks_api/block_150100_votes_and_concludes_proposal_7.json").items() if "0x5555" in k

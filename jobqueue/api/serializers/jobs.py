@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -112,9 +114,25 @@ class EnqueueSerializer(StrictSerializer):
 
     schema_rules = {"not": {"required": ["run_after", "delay"]}}
 
+    def _bounded_run_after(self, value: datetime) -> datetime:
+        """A run_after within [now - API_RUN_AFTER_SKEW, now + API_RUN_AFTER_HORIZON], clamped.
+
+        Clamped rather than refused: the published schema cannot state bounds relative to the
+        present, so a date it allows is taken, and the job shows the time it will really run
+        after. Year 0001 no longer jumps the queue within its priority, and year 9999 waits no
+        longer than the horizon."""
+        now = timezone.now()
+        earliest = now - timedelta(seconds=int(jobqueue_settings.API_RUN_AFTER_SKEW))
+        latest = now + timedelta(seconds=int(jobqueue_settings.API_RUN_AFTER_HORIZON))
+        if value < earliest:
+            return now
+        return min(value, latest)
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if "run_after" in attrs and "delay" in attrs:
             raise serializers.ValidationError({"delay": ["give run_after or delay, not both"]})
+        if "run_after" in attrs:
+            attrs["run_after"] = self._bounded_run_after(attrs["run_after"])
         check_payload_json(attrs["type"], attrs.get("payload"))
         return attrs
 

@@ -10,14 +10,13 @@ from typing import Any
 from rest_framework import viewsets
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
-from rest_framework.throttling import BaseThrottle
 
 from jobqueue.api.authentication import ApiTokenAuthentication, SessionAuthentication
 from jobqueue.api.errors import Backlogged, handle_exception
 from jobqueue.api.parsers import StrictJSONParser
 from jobqueue.api.permissions import ActionPermission
 from jobqueue.api.schema import OwnDocsAutoSchema
-from jobqueue.api.throttling import EnqueueRateThrottle
+from jobqueue.api.throttling import spend
 from jobqueue.conf import jobqueue_settings
 from jobqueue.exceptions import ActionRefused, InvalidStateError
 from jobqueue.models import Job, JobType
@@ -36,27 +35,32 @@ class ApiViewSet(viewsets.GenericViewSet):
     metadata_class = None
     schema = OwnDocsAutoSchema()
     required_permissions: dict[str, list[str]] = {}
-    throttled_actions: frozenset[str] = frozenset()
 
     def get_exception_handler(self) -> Callable[..., Any]:
         return handle_exception
 
-    def get_throttles(self) -> list[BaseThrottle]:
-        return [EnqueueRateThrottle()] if self.action in self.throttled_actions else []
+
+def admit(request: Request, type_names: list[str]) -> None:
+    """Every job-creating action's gate: the backlog bound per type, then the user's job rate
+    (a request refused for either creates nothing and spends nothing)."""
+    check_backlog(type_names)
+    spend(request, len(type_names))
 
 
 def check_backlog(type_names: list[str]) -> None:
-    """503 with Retry-After when enqueueing would push a type's ready backlog over the bound."""
+    """503 with Retry-After when enqueueing would push a type's backlog over the bound. The
+    backlog is every job waiting to run, delayed ones (a future `run_after`, a retry) included."""
     bound = int(jobqueue_settings.API_MAX_READY_PER_TYPE)
     for name, incoming in Counter(type_names).items():
         type_id = JobType.objects.filter(name=name).values_list("pk", flat=True).first()
         if type_id is None:
             continue  # unknown types are refused with 400 by the services
         # Counting at most bound+1 rows keeps this cheap however long the backlog is.
-        ready = Job.objects.ready().filter(job_type_id=type_id)[: bound + 1].count()
-        if ready + incoming > bound:
+        waiting = Job.objects.waiting().filter(job_type_id=type_id)[: bound + 1].count()
+        if waiting + incoming > bound:
             raise Backlogged(
-                f"job type {name!r} has {ready} ready jobs waiting (limit {bound}); retry later",
+                f"job type {name!r} has {waiting} jobs waiting to run, delayed ones included (limit {bound}); "
+                "retry later",
                 wait=int(jobqueue_settings.API_BACKLOG_RETRY_AFTER),
             )
 

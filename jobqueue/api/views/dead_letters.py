@@ -23,7 +23,7 @@ from jobqueue.api.serializers.dead_letters import (
     RequeueSerializer,
 )
 from jobqueue.api.serializers.jobs import JobSerializer
-from jobqueue.api.views.base import ApiViewSet, audited
+from jobqueue.api.views.base import ApiViewSet, admit, audited
 from jobqueue.conf import jobqueue_settings
 from jobqueue.exceptions import ActionRefused, InvalidStateError, PayloadValidationError
 from jobqueue.models import DeadLetter
@@ -72,6 +72,7 @@ class DeadLetterViewSet(ApiViewSet):
         incoming.is_valid(raise_exception=True)
         reason = incoming.validated_data["reason"]
         payload = incoming.validated_data.get("payload")
+        admit(request, [dead_letter.job_type.name])
         try:
             job = audited(
                 request,
@@ -101,7 +102,9 @@ class DeadLetterViewSet(ApiViewSet):
         chosen = unresolved.filter(pk__in=data["ids"]) if "ids" in data else _filtered(unresolved, data)
         new_ids: list[str] = []
         failed: dict[str, str] = {}
-        for dead_letter in chosen.order_by("created_at")[: int(jobqueue_settings.API_BULK_MAX)]:
+        selected = list(chosen.order_by("created_at")[: int(jobqueue_settings.API_BULK_MAX)])
+        admit(request, [dead_letter.job_type.name for dead_letter in selected])
+        for dead_letter in selected:
             try:
                 # One savepoint each: a dead letter that cannot be re-queued leaves the others done.
                 with transaction.atomic():

@@ -21,7 +21,7 @@ from jobqueue.api.serializers.job_types import (
     describe,
 )
 from jobqueue.api.serializers.jobs import EnqueuedJobSerializer, RunNowSerializer, check_payload_json
-from jobqueue.api.views.base import ApiViewSet, check_backlog
+from jobqueue.api.views.base import ApiViewSet, admit
 from jobqueue.models import DeadLetter, Job, JobType
 from jobqueue.registry import NAME_RE, registry
 from jobqueue.secrets import keep_masked
@@ -57,7 +57,6 @@ class JobTypeViewSet(ApiViewSet):
         "partial_update": ["jobqueue.change_jobtype"],
         "run": ["jobqueue.add_job"],
     }
-    throttled_actions = frozenset({"run"})
 
     def get_object(self) -> JobType:
         name = self.kwargs["name"]
@@ -84,7 +83,10 @@ class JobTypeViewSet(ApiViewSet):
         if "settings" in changes:
             model = registry.get(record.name).settings_model
             check_settings_json(model, changes["settings"])
-            changes["settings"] = keep_masked(model, record.settings, changes["settings"])
+            # PATCH semantics field by field: a setting not named keeps its stored value.
+            stored = record.settings if isinstance(record.settings, dict) else {}
+            named = changes["settings"] if isinstance(changes["settings"], dict) else {}
+            changes["settings"] = keep_masked(model, stored, {**stored, **named})
         try:
             record = update_job_type(record, changes)
         except Exception as exc:
@@ -108,7 +110,7 @@ class JobTypeViewSet(ApiViewSet):
         incoming = RunNowSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         check_payload_json(record.name, incoming.validated_data.get("payload"))
-        check_backlog([record.name])
+        admit(request, [record.name])
         job = enqueue(record.name, created_by=actor_label(request.user), **incoming.validated_data)
         return Response(EnqueuedJobSerializer(job).data, status=status.HTTP_201_CREATED)
 

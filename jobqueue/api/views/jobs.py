@@ -24,9 +24,10 @@ from jobqueue.api.serializers.jobs import (
     JobSerializer,
     ReasonSerializer,
 )
-from jobqueue.api.views.base import ApiViewSet, audited, check_backlog
+from jobqueue.api.views.base import ApiViewSet, admit, audited
+from jobqueue.conf import jobqueue_settings
 from jobqueue.models import Job
-from jobqueue.observability.search import SearchError, search
+from jobqueue.observability.search import SearchError, SearchTimeout, search, time_limited
 from jobqueue.services import EnqueueRequest, cancel, enqueue, enqueue_many, rerun
 from jobqueue.services.audit import actor_label
 
@@ -46,7 +47,6 @@ class JobViewSet(ApiViewSet):
         "rerun": ["jobqueue.rerun_job"],
         "cancel": ["jobqueue.cancel_job"],
     }
-    throttled_actions = frozenset({"create", "bulk"})
 
     def get_queryset(self) -> QuerySet[Job]:
         queryset = Job.objects.select_related("job_type")
@@ -80,8 +80,16 @@ class JobViewSet(ApiViewSet):
             raise FieldErrors("the search query is not valid", {"q": [str(exc)]}) from exc
 
     def list(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(JobSerializer(page, many=True).data)
+        if not request.query_params.get("q"):
+            page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+            return self.get_paginated_response(JobSerializer(page, many=True).data)
+        try:
+            with time_limited(float(jobqueue_settings.SEARCH_TIMEOUT)):
+                page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+                data = JobSerializer(page, many=True).data
+        except SearchTimeout as exc:
+            raise FieldErrors("the search query is too slow", {"q": [str(exc)]}) from exc
+        return self.get_paginated_response(data)
 
     def retrieve(self, request: Request, pk: str) -> Response:
         return Response(JobDetailSerializer(self.get_object()).data)
@@ -101,7 +109,7 @@ class JobViewSet(ApiViewSet):
         incoming.is_valid(raise_exception=True)
         data = dict(incoming.validated_data)
         require_enqueue(request.user, {"type": data["type"]})
-        check_backlog([data["type"]])
+        admit(request, [data["type"]])
         job = enqueue(
             data.pop("type"),
             data.pop("payload"),
@@ -137,7 +145,7 @@ class JobViewSet(ApiViewSet):
         if errors:
             raise FieldErrors(f"{len(errors)} invalid item(s); nothing was enqueued", errors)
         require_enqueue(request.user, {f"{i}.type": str(r.job_type) for i, r in enumerate(requests)})
-        check_backlog([str(r.job_type) for r in requests])
+        admit(request, [str(r.job_type) for r in requests])
         jobs = enqueue_many(requests, created_by=actor_label(request.user))
         return Response({"count": len(jobs), "ids": [str(job.pk) for job in jobs]}, status=status.HTTP_201_CREATED)
 
@@ -146,6 +154,7 @@ class JobViewSet(ApiViewSet):
     def rerun(self, request: Request, pk: str) -> Response:
         job = self.get_object()
         reason = _reason(request)
+        admit(request, [job.job_type.name])
         new = audited(request, job, "rerun", reason, lambda: rerun(job, by=request.user, reason=reason))
         return Response(JobSerializer(new).data, status=status.HTTP_201_CREATED)
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 from datetime import datetime
 from typing import Any
 
-from django.db import InterfaceError, OperationalError
+from django.core.cache import cache
+from django.db import DatabaseError, InterfaceError, OperationalError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -115,6 +117,11 @@ class HealthView(_Observability):
         responses={200: HealthSerializer, 503: HealthSerializer},
     )
     def get(self, request: Request) -> Response:
+        anonymous = not request.META.get("HTTP_AUTHORIZATION") and not request.COOKIES
+        if anonymous:
+            cached = _cached_verdict()
+            if cached is not None:
+                return Response({"status": cached[0]}, status=cached[1])
         try:
             snapshot = metrics.snapshot(str(jobqueue_settings.HEALTH_WINDOW))
         except (OperationalError, InterfaceError) as exc:
@@ -128,11 +135,30 @@ class HealthView(_Observability):
             return Response(down, status=503, headers={"Retry-After": str(DATABASE_RETRY_AFTER)})
         verdict = health.evaluate(snapshot)
         status = 503 if verdict.verdict == health.Verdict.UNHEALTHY else 200
+        _keep_verdict(verdict.verdict.value, status)
         body: dict[str, Any] = {"status": verdict.verdict.value}
         if CanViewJobs().has_permission(request, self):
             body["checks"] = _plain(verdict.reasons)
             body["clusters"] = _plain(snapshot.clusters)
         return Response(body, status=status)
+
+
+_HEALTH_KEY = "jobqueue:health:verdict"
+
+
+def _cached_verdict() -> tuple[str, int] | None:
+    try:
+        value = cache.get(_HEALTH_KEY)
+    except DatabaseError:  # the database cache is down with the database: compute (and answer unhealthy)
+        return None
+    return (str(value[0]), int(value[1])) if isinstance(value, list | tuple) and len(value) == 2 else None
+
+
+def _keep_verdict(verdict: str, status: int) -> None:
+    seconds = int(jobqueue_settings.HEALTH_CACHE_SECONDS)
+    if seconds:
+        with contextlib.suppress(DatabaseError):
+            cache.set(_HEALTH_KEY, [verdict, status], timeout=seconds)
 
 
 class PrometheusRenderer(BaseRenderer):
