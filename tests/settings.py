@@ -14,7 +14,7 @@ os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "dGVzdHMtb25seS1maWVsZC1lbmNyeXB0
 from config.settings import *  # noqa: F403
 from config.settings import BASE_DIR, DATABASES, INSTALLED_APPS, LOGGING, STORAGES
 
-INSTALLED_APPS = [*INSTALLED_APPS, "tests", "tests.djangotasks"]
+INSTALLED_APPS = [*INSTALLED_APPS, "tests", "tests.djangotasks", "tests.userjobs"]
 
 # Django's task framework on the job queue (jobqueue.tasks_backend): tests.djangotasks's @task functions.
 TASKS = {"default": {"BACKEND": "jobqueue.tasks_backend.JobQueueBackend"}}
