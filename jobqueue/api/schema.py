@@ -144,9 +144,9 @@ def _json_without_nul() -> dict[str, Any]:
     }
 
 
-# The keywords that say what a value may be; a schema with none of them takes any value.
-_CONSTRAINTS = frozenset(
-    {"type", "$ref", "anyOf", "oneOf", "allOf", "not", "enum", "const", "properties", "items", "additionalProperties"}
+# Keywords that only describe; a schema with nothing else (`{}`, an `Any` field) takes any value.
+_ANNOTATIONS = frozenset(
+    {"title", "description", "default", "examples", "example", "deprecated", "readOnly", "writeOnly", "nullable"}
 )
 
 
@@ -160,7 +160,7 @@ def _open_parts_without_nul(node: dict[str, Any]) -> None:
     """An object that takes keys it does not name (a payload model with extra keys allowed, a
     dict field) or a value of any type (an `Any` field) says that NUL is refused there too."""
     any_value = {"$ref": REF + JSON_WITHOUT_NUL}
-    if not (_CONSTRAINTS & set(node)):  # `{}` or only a title, default...: any value
+    if set(node) <= _ANNOTATIONS:  # `{}` or only a title, default...: any value
         node.update(any_value)
         return
     if node.get("type") == "object" or "properties" in node:
