@@ -1,4 +1,6 @@
 # The image of compose.yaml: the project with its runtime dependencies and collected static files.
+# SECRET_KEY and FIELD_ENCRYPTION_KEYS are given at run time (compose.yaml), never baked in here:
+# collectstatic needs neither, and a key in an image layer is a key anyone with the image reads.
 FROM python:3.12-slim
 ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app

@@ -22,8 +22,9 @@ INSTALLED_APPS = ["django_q", *(app for app in INSTALLED_APPS if app != "django_
 DATABASES["default"].get("OPTIONS", {}).pop("pool", None)
 DATABASES["default"]["CONN_MAX_AGE"] = CLUSTER_CONN_MAX_AGE
 
-# jobqueue.E004 refuses any broker but ours; this bench-only module runs django-q2's on purpose.
-SILENCED_SYSTEM_CHECKS = ["jobqueue.E004"]
+# jobqueue.E004 refuses any broker but ours, E008 django-q2's own qcluster; this bench-only
+# module runs both on purpose.
+SILENCED_SYSTEM_CHECKS = ["jobqueue.E004", "jobqueue.E008"]
 
 RAWQ_MODE = env.str("BENCH_RAWQ_MODE", default="tuned")
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import environ
 
+from jobqueue.djangoq.conf import q_cluster
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -223,30 +225,18 @@ LOGGING = {
 
 # django-q2 is the executor only: its broker is ours (the Job table is the queue), the only
 # function it ever runs is jobqueue.djangoq.entry.run, and it keeps no results of its own.
-Q_CLUSTER = {
-    "name": "jobqueue",
-    "broker_class": "jobqueue.djangoq.broker.JobBroker",
-    "workers": env.int("Q_WORKERS", default=2),
-    # Units (a job, a chunk of short jobs, many async jobs) claimed ahead of a free worker:
-    # one, so that a worker never waits for the pusher and an urgent job waits at most one
-    # unit more. (django-q2's "bulk" is unused: the claim takes as many units as there is room.)
-    "queue_limit": env.int("Q_QUEUE_LIMIT", default=1),
-    "poll": env.float("Q_POLL", default=0.05),
-    # Used only where django-q2 has no timeout of its own: every package our broker makes
-    # carries its job type's timeout, which django-q2's worker uses instead.
-    "timeout": env.int("Q_TIMEOUT", default=3600),
-    # Unused by our broker (it leases each job for its own timeout plus a grace); django-q2
-    # only insists that it be larger than "timeout".
-    "retry": env.int("Q_RETRY", default=3700),
-    "save_limit": -1,
-    "ack_failures": True,
-    "max_attempts": 1,
-    "scheduler": False,
-    "recycle": env.int("Q_RECYCLE", default=1000),
-    "catch_up": False,
-    "log_level": env.str("Q_LOG_LEVEL", "WARNING"),
-    "label": "Cluster internals",
-}
+# q_cluster() fills the broker and the executor's settings (docs/install.md); the environment
+# tunes what an operator may.
+_q_timeout = env.int("Q_TIMEOUT", default=3600)
+Q_CLUSTER = q_cluster(
+    workers=env.int("Q_WORKERS", default=2),
+    queue_limit=env.int("Q_QUEUE_LIMIT", default=1),
+    poll=env.float("Q_POLL", default=0.05),
+    timeout=_q_timeout,
+    retry=env.int("Q_RETRY", default=_q_timeout + 100),
+    recycle=env.int("Q_RECYCLE", default=1000),
+    log_level=env.str("Q_LOG_LEVEL", "WARNING"),
+)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

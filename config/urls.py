@@ -5,5 +5,8 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # This deployment's own API routes (chainhook deliveries), before the job queue's, whose
+    # last route answers every other path under /api/ with a JSON 404.
+    path("api/", include("tasks.urls")),
     path("api/", include("jobqueue.api.urls")),
 ]

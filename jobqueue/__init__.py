@@ -16,6 +16,7 @@ from jobqueue.exceptions import (
     SkipJob,
     UnknownJobTypeError,
     WorkerLost,
+    WorkerTimedOut,
 )
 from jobqueue.options import Priority
 from jobqueue.registry import Unique, job
@@ -48,6 +49,7 @@ __all__ = [
     "Unique",
     "UnknownJobTypeError",
     "WorkerLost",
+    "WorkerTimedOut",
     "enqueue",
     "enqueue_many",
     "job",

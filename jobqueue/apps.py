@@ -27,6 +27,7 @@ class JobQueueConfig(AppConfig):
         post_migrate.connect(_sync_after_migrate, sender=self, dispatch_uid="jobqueue.sync")
 
         checks.register(jq_checks.check_settings, "jobqueue")
+        checks.register(jq_checks.check_adapter_app, "jobqueue")
         checks.register(jq_checks.check_environment_pins, "jobqueue")
         checks.register(jq_checks.check_requires, "jobqueue")
         checks.register(jq_checks.check_schedules, "jobqueue")

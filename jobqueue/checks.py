@@ -96,12 +96,47 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         messages.append(
             Error(
                 "Q_CLUSTER['broker_class'] is not the job queue's broker",
-                hint=f"Set Q_CLUSTER['broker_class'] = {BROKER_CLASS!r}; django-q2's own brokers "
+                hint="Set Q_CLUSTER = q_cluster() (from jobqueue.djangoq.conf, docs/install.md), or "
+                f"Q_CLUSTER['broker_class'] = {BROKER_CLASS!r}; django-q2's own brokers "
                 "would bypass priorities, leases and the job history.",
                 id="jobqueue.E004",
             )
         )
     return messages
+
+
+ADAPTER_APP = "jobqueue.djangoq"
+
+
+def check_adapter_app(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E008: `qcluster` would not be the job queue's: the adapter app is missing, or after django_q.
+
+    Django runs the first app's command of a name; django-q2's own `qcluster` runs our broker
+    without the job queue's start-up, shutdown and lifeline (its processes outlive a SIGTERM)."""
+    from django.apps import apps
+
+    names = [config.name for config in apps.get_app_configs()]
+    order = "INSTALLED_APPS = [..., 'jobqueue', 'jobqueue.djangoq', 'django_q', ...]"
+    if ADAPTER_APP not in names or "django_q" not in names:
+        missing = [name for name in (ADAPTER_APP, "django_q") if name not in names]
+        return [
+            Error(
+                f"{' and '.join(repr(m) for m in missing)} not in INSTALLED_APPS: `manage.py qcluster` "
+                "is not the job queue's cluster",
+                hint=f"Add them, the adapter first: {order} (docs/install.md).",
+                id="jobqueue.E008",
+            )
+        ]
+    if names.index(ADAPTER_APP) > names.index("django_q"):
+        return [
+            Error(
+                f"{ADAPTER_APP!r} comes after 'django_q' in INSTALLED_APPS, so `manage.py qcluster` is "
+                "django-q2's own command, without the job queue's start-up and shutdown",
+                hint=f"Move {ADAPTER_APP!r} before 'django_q': {order} (docs/install.md).",
+                id="jobqueue.E008",
+            )
+        ]
+    return []
 
 
 def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:

@@ -78,6 +78,11 @@ class WorkerLost(JobQueueError):
         self.attempt = attempt
 
 
+class WorkerTimedOut(WorkerLost):
+    """A `WorkerLost` whose worker was stopped because the attempt ran past its timeout and did
+    not report. Recorded attempts name it `jobqueue.exceptions.WorkerTimedOut`."""
+
+
 def pydantic_errors(exc: Any) -> dict[str, list[str]]:
     """Turn a pydantic ValidationError into {dotted path: [messages]}."""
     errors: dict[str, list[str]] = {}

@@ -56,7 +56,7 @@ class RunReclaimedHook(BaseJob):
         attempt: int = pydantic.Field(ge=1)
 
     def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
-        from jobqueue.exceptions import PayloadValidationError, SkipJob, UnknownJobTypeError, WorkerLost
+        from jobqueue.exceptions import PayloadValidationError, SkipJob, UnknownJobTypeError, WorkerLost, WorkerTimedOut
         from jobqueue.models import Attempt, Job, Outcome, Status
         from jobqueue.typeconfig import type_state
 
@@ -87,7 +87,8 @@ class RunReclaimedHook(BaseJob):
             deadline=ctx.deadline,
         )
         hook_ctx.log = ctx.log  # the hook's log lines are kept on this job's attempt
-        error = WorkerLost(closed.error_message, outcome=closed.outcome, attempt=payload.attempt)
+        lost = WorkerTimedOut if closed.error_type == WorkerTimedOut.__name__ else WorkerLost
+        error = lost(closed.error_message, outcome=closed.outcome, attempt=payload.attempt)
         hook = "on_dead" if dead else "on_failure"
         instance = state.definition.job_class()
         ran = []

@@ -10,17 +10,23 @@ the apps load are registered: enqueueing any other task is refused.
 
 from __future__ import annotations
 
+import builtins
+import dataclasses
 import hashlib
 import inspect
 import re
+import traceback
 from typing import TYPE_CHECKING, Any
 
 import django
 import pydantic
 from asgiref.sync import sync_to_async
 from django.apps import apps
+from django.core import checks
 from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.utils import timezone
 
+from jobqueue import exceptions as jobqueue_exceptions
 from jobqueue.base import BaseJob
 from jobqueue.exceptions import PayloadValidationError, UnknownJobTypeError
 from jobqueue.registry import NAME_RE, job
@@ -32,13 +38,22 @@ if TYPE_CHECKING or django.VERSION >= (6, 0):
     from django.tasks.base import Task, TaskError
     from django.tasks.exceptions import InvalidTask as InvalidTaskError
     from django.tasks.exceptions import TaskResultDoesNotExist
+    from django.tasks.signals import task_enqueued, task_finished, task_started
     from django.utils.json import normalize_json
 else:
     from django_tasks import DEFAULT_TASK_QUEUE_NAME, TaskContext, TaskResult, TaskResultStatus
+    from django_tasks import exceptions as _task_exceptions
     from django_tasks.backends.base import BaseTaskBackend
     from django_tasks.base import Task, TaskError
-    from django_tasks.exceptions import InvalidTaskError, TaskResultDoesNotExist
+    from django_tasks.exceptions import TaskResultDoesNotExist
+    from django_tasks.signals import task_enqueued, task_finished, task_started
     from django_tasks.utils import normalize_json
+
+    # django-tasks renames InvalidTaskError to InvalidTask (Django's name) without an alias.
+    InvalidTaskError = getattr(_task_exceptions, "InvalidTask", None) or _task_exceptions.InvalidTaskError
+
+# The apps a task backend on the job queue needs (its check names the missing ones).
+REQUIRED_APPS = ("jobqueue", "jobqueue.djangoq", "django_q")
 
 # Job type name -> the Task declared under it, in this process.
 _TASKS: dict[str, Task[Any, Any]] = {}
@@ -85,6 +100,11 @@ def _register(task: Task[Any, Any]) -> None:
     known = _TASKS.get(name)
     if (known is not None and known.func is task.func) or apps.ready:
         return
+    if known is not None and known.module_path != task.module_path:
+        raise InvalidTaskError(
+            f"tasks {known.module_path} and {task.module_path} would be the same job type {name!r} (job type "
+            "names are lowercase letters, digits and underscores): rename one of the two functions."
+        )
 
     def execute(self: BaseJob, ctx: Any, payload: TaskPayload) -> Any:
         return run_task(name, ctx.job_id, payload)
@@ -105,27 +125,75 @@ def _register(task: Task[Any, Any]) -> None:
     _TASKS[name] = task
 
 
+def _started(task: Task[Any, Any], job_id: Any) -> TaskResult[Any, Any]:
+    """The running task's result, announced with Django's `task_started` (and its log line)."""
+    backend = task.get_backend()
+    result = backend.get_result(str(job_id))
+    task_started.send(sender=type(backend), task_result=result)
+    return result
+
+
+def _finished(result: TaskResult[Any, Any], value: Any = None, error: BaseException | None = None) -> None:
+    """Django's `task_finished` for this attempt, with its status: SUCCESSFUL with the return value,
+    or FAILED with the error (sent inside the `except`, so Django's log line carries the traceback)."""
+    if error is None:
+        done = dataclasses.replace(result, status=TaskResultStatus.SUCCESSFUL, finished_at=timezone.now())
+        object.__setattr__(done, "_return_value", value)
+    else:
+        failure = TaskError(
+            exception_class_path=_class_path(f"{type(error).__module__}.{type(error).__qualname__}"),
+            traceback="".join(traceback.format_exception(error)),
+        )
+        done = dataclasses.replace(
+            result, status=TaskResultStatus.FAILED, finished_at=timezone.now(), errors=[*result.errors, failure]
+        )
+    task_finished.send(sender=type(result.task.get_backend()), task_result=done)
+
+
 def run_task(name: str, job_id: Any, payload: TaskPayload) -> Any:
     """Call the task registered under `name` (in a worker); its return value must be JSON."""
     task = _TASKS[name]
-    if task.takes_context:
-        backend = task.get_backend()
-        context = TaskContext(task_result=backend.get_result(str(job_id)))
-        value = task.call(context, *payload.args, **payload.kwargs)
-    else:
-        value = task.call(*payload.args, **payload.kwargs)
-    return normalize_json(value)
+    result = _started(task, job_id)
+    try:
+        if task.takes_context:
+            value = task.call(TaskContext(task_result=result), *payload.args, **payload.kwargs)
+        else:
+            value = task.call(*payload.args, **payload.kwargs)
+        value = normalize_json(value)
+    except BaseException as exc:
+        _finished(result, error=exc)
+        raise
+    _finished(result, value)
+    return value
 
 
 async def arun_task(name: str, job_id: Any, payload: TaskPayload) -> Any:
     """`run_task` for an async task, awaited on the worker's event loop."""
     task = _TASKS[name]
-    if task.takes_context:
-        result = await sync_to_async(task.get_backend().get_result)(str(job_id))
-        value = await task.acall(TaskContext(task_result=result), *payload.args, **payload.kwargs)
-    else:
-        value = await task.acall(*payload.args, **payload.kwargs)
-    return normalize_json(value)
+    result = await sync_to_async(_started)(task, job_id)
+    try:
+        if task.takes_context:
+            value = await task.acall(TaskContext(task_result=result), *payload.args, **payload.kwargs)
+        else:
+            value = await task.acall(*payload.args, **payload.kwargs)
+        value = normalize_json(value)
+    except BaseException as exc:
+        await sync_to_async(_finished)(result, error=exc)
+        raise
+    await sync_to_async(_finished)(result, value)
+    return value
+
+
+def _class_path(error_type: str) -> str:
+    """The importable dotted path of a recorded error class: attempts store builtins and the
+    engine's own errors (WorkerLost, WorkerTimedOut) by their bare name."""
+    if "." in error_type:
+        return error_type
+    if isinstance(getattr(jobqueue_exceptions, error_type, None), type):
+        return f"jobqueue.exceptions.{error_type}"
+    if isinstance(getattr(builtins, error_type, None), type):
+        return f"builtins.{error_type}"
+    return error_type
 
 
 class JobQueueBackend(BaseTaskBackend):
@@ -174,10 +242,28 @@ class JobQueueBackend(BaseTaskBackend):
             priority = None if task.priority == known.priority else task.priority
             new = enqueue(name, payload, priority=priority, run_after=task.run_after)
         except (TypeError, ValueError, PayloadValidationError) as exc:
-            raise InvalidTaskError(f"task {task.module_path}: arguments must be JSON values: {exc}") from exc
+            # TypeError, as Django's own backends raise for arguments JSON cannot hold.
+            raise TypeError(f"task {task.module_path}: arguments must be JSON values: {exc}") from exc
         except UnknownJobTypeError as exc:
             raise InvalidTaskError(f"task {task.module_path}: {exc}") from exc
-        return self._result(new, task)
+        result = self._result(new, task)
+        task_enqueued.send(sender=type(self), task_result=result)
+        return result
+
+    def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
+        """The apps this backend runs on; without them tasks would never be registered or run."""
+        missing = [name for name in REQUIRED_APPS if not apps.is_installed(name)]
+        if not missing:
+            return []
+        return [
+            checks.Error(
+                f"TASKS[{self.alias!r}] runs on the job queue, but {', '.join(repr(m) for m in missing)} "
+                "not in INSTALLED_APPS",
+                hint="Add 'jobqueue', 'jobqueue.djangoq' and 'django_q' (in that order) to INSTALLED_APPS "
+                "(docs/install.md).",
+                id="jobqueue.E040",
+            )
+        ]
 
     def get_result(self, result_id: str) -> TaskResult[Any, Any]:
         from jobqueue.models import Job
@@ -194,21 +280,21 @@ class JobQueueBackend(BaseTaskBackend):
     def _result(self, found: Any, task: Task[Any, Any]) -> TaskResult[Any, Any]:
         attempts = list(found.attempt_set.order_by("number")) if found.attempts else []
         by_number = {a.number: a for a in attempts}
+        # The claim's id (cluster and worker), the same while the attempt runs and once it is recorded.
         worker_ids = [
-            (f"{a.host}:{a.pid}" if a.host else a.cluster) if (a := by_number.get(n)) else found.claimed_by
+            (a.cluster or f"{a.host}:{a.pid}") if (a := by_number.get(n)) else found.claimed_by
             for n in range(1, found.attempts + 1)
         ]
         errors = [
-            TaskError(
-                exception_class_path=a.error_type if "." in a.error_type else f"builtins.{a.error_type}",
-                traceback=a.traceback or a.error_message,
-            )
+            TaskError(exception_class_path=_class_path(a.error_type), traceback=a.traceback or a.error_message)
             for a in attempts
             if a.error_type
         ]
         status = _STATUS[found.status]
+        # run_after as enqueued: a job that was not deferred runs after its creation time.
+        deferred = found.run_after if found.run_after and found.run_after > found.created_at else None
         result: TaskResult[Any, Any] = TaskResult(
-            task=task.using(priority=found.priority),
+            task=task.using(priority=found.priority, run_after=deferred, backend=self.alias),
             id=str(found.pk),
             status=status,
             enqueued_at=found.created_at,

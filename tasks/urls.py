@@ -1,4 +1,4 @@
-"""The deployment's own API routes, mounted under /api/ by jobqueue/api/urls.py."""
+"""The deployment's own API routes, mounted under /api/ by config/urls.py."""
 
 from __future__ import annotations
 

@@ -5,15 +5,16 @@ the in-memory default) so that real qcluster subprocesses can share it with the 
 """
 
 import os
+from typing import Any, cast
 
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-not-for-production")
 # A fixed key, so that real qcluster subprocesses decrypt what the tests stored.
 os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "dGVzdHMtb25seS1maWVsZC1lbmNyeXB0aW9uLWtleTA=")
 
 from config.settings import *  # noqa: F403
-from config.settings import BASE_DIR, DATABASES, INSTALLED_APPS, STORAGES
+from config.settings import BASE_DIR, DATABASES, INSTALLED_APPS, LOGGING, STORAGES
 
-INSTALLED_APPS = [*INSTALLED_APPS, "tests", "tests.djangotasks"]
+INSTALLED_APPS = [*INSTALLED_APPS, "tests", "tests.djangotasks", "tests.userjobs"]
 
 # Django's task framework on the job queue (jobqueue.tasks_backend): tests.djangotasks's @task functions.
 TASKS = {"default": {"BACKEND": "jobqueue.tasks_backend.JobQueueBackend"}}
@@ -35,3 +36,8 @@ OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests only
 JOBQUEUE = {"CONFIG_CACHE_SECONDS": 0.2, "RECLAIM_INTERVAL": 0.5, "LEASE_GRACE": 2}
+
+# Django's own task log lines ("Task id=... state=..."), which the cluster tests read in a worker's output.
+_loggers = cast(dict[str, Any], LOGGING["loggers"])
+for _logger in ("django.tasks", "django_tasks"):
+    _loggers[_logger] = {"handlers": ["console"], "level": "INFO"}

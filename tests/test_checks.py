@@ -216,3 +216,22 @@ def test_a_missing_sqlite_file_is_not_created_by_the_check(rollback_journal_db: 
     connections[rollback_journal_db].settings_dict["NAME"] = str(path)
     assert rollback_journal_db not in [m.obj for m in check_sqlite_wal()]
     assert not path.exists()
+
+
+@pytest.mark.parametrize(
+    ("settings_module", "fix"),
+    [
+        ("tests.settings_without_adapter", "Add them, the adapter first"),
+        ("tests.settings_adapter_after_djangoq", "Move 'jobqueue.djangoq' before 'django_q'"),
+    ],
+)
+def test_qcluster_that_would_not_be_ours_is_refused_e008(settings_module: str, fix: str) -> None:
+    """django-q2's own qcluster would run our broker without our shutdown (and hang on SIGTERM)."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings_module}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    assert "jobqueue.E008" in result.stderr
+    assert fix in result.stderr
+    assert "'jobqueue.djangoq', 'django_q'" in result.stderr

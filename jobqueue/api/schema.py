@@ -128,11 +128,58 @@ NO_NUL = "^[^\\u0000]*$"
 NOT_BLANK_NO_NUL = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"
 
 
+# Any JSON value the parser accepts: no NUL in any string, object keys included, at any depth.
+JSON_WITHOUT_NUL = "JsonValueWithoutNul"
+
+
+def _json_without_nul() -> dict[str, Any]:
+    itself = {"$ref": REF + JSON_WITHOUT_NUL}
+    return {
+        "description": "any JSON value; its strings, object keys included, never hold NUL (\\u0000)",
+        "anyOf": [
+            {"type": "string", "pattern": NO_NUL},
+            {"type": ["number", "boolean", "null"]},
+            {"type": "array", "items": itself},
+            {"type": "object", "propertyNames": {"pattern": NO_NUL}, "additionalProperties": itself},
+        ],
+    }
+
+
+# Keywords that only describe; a schema with nothing else (`{}`, an `Any` field) takes any value.
+_ANNOTATIONS = frozenset(
+    {"title", "description", "default", "examples", "example", "deprecated", "readOnly", "writeOnly", "nullable"}
+)
+
+
+# Keys whose values are not schemas to visit (values, names, or a schema already without NUL).
+_NOT_SCHEMAS = frozenset(
+    {"$ref", "enum", "const", "default", "examples", "example", "discriminator", "required", "propertyNames"}
+)
+
+
+def _open_parts_without_nul(node: dict[str, Any]) -> None:
+    """An object that takes keys it does not name (a payload model with extra keys allowed, a
+    dict field) or a value of any type (an `Any` field) says that NUL is refused there too."""
+    any_value = {"$ref": REF + JSON_WITHOUT_NUL}
+    if set(node) <= _ANNOTATIONS:  # `{}` or only a title, default...: any value
+        node.update(any_value)
+        return
+    if node.get("type") == "object" or "properties" in node:
+        extra = node.get("additionalProperties", True)
+        if extra is False:
+            return
+        node.setdefault("propertyNames", {"pattern": NO_NUL})
+        if extra is True or extra == {}:
+            node["additionalProperties"] = any_value
+
+
 def body_strings_without_nul(schema: dict[str, Any]) -> None:
     """A request body's strings never hold NUL (the JSON parser refuses it: PostgreSQL cannot
-    store it in text or jsonb): say so on every string schema a request body reaches."""
+    store it in text or jsonb): say so on every string schema a request body reaches, on the
+    keys and values of its open objects, and on values of any type."""
     components = schema.get("components", {}).get("schemas", {})
-    seen: set[str] = set()
+    components[JSON_WITHOUT_NUL] = _json_without_nul()
+    seen: set[str] = {JSON_WITHOUT_NUL}
 
     def visit(node: Any) -> None:
         if isinstance(node, list):
@@ -141,6 +188,7 @@ def body_strings_without_nul(schema: dict[str, Any]) -> None:
             return
         if not isinstance(node, dict):
             return
+        _open_parts_without_nul(node)
         ref = node.get("$ref", "")
         if ref.startswith(REF) and ref[len(REF) :] not in seen:
             seen.add(ref[len(REF) :])
@@ -156,8 +204,11 @@ def body_strings_without_nul(schema: dict[str, Any]) -> None:
                 node["pattern"] = NOT_BLANK_NO_NUL
             elif not (pattern.startswith("^") and pattern.endswith("$")):
                 node.setdefault("allOf", []).append({"pattern": NO_NUL})
-        for key, value in node.items():
-            if key not in ("$ref", "enum", "const", "default", "examples", "example"):
+        for key, value in list(node.items()):
+            if key in ("properties", "patternProperties", "$defs", "definitions") and isinstance(value, dict):
+                for member in value.values():  # a map of names to schemas, not a schema itself
+                    visit(member)
+            elif key not in _NOT_SCHEMAS:
                 visit(value)
 
     for operation in _operations(schema):

@@ -1,8 +1,11 @@
-"""The API's routes; the project mounts them with `path("api/", include("jobqueue.api.urls"))`."""
+"""The API's routes; the project mounts them with `path("api/", include("jobqueue.api.urls"))`.
+
+A project's own routes under /api/ go before that line: the last route here answers any
+other path under /api/ with the API's JSON 404."""
 
 from __future__ import annotations
 
-from django.urls import include, path, re_path
+from django.urls import path, re_path
 from rest_framework.routers import SimpleRouter
 
 from jobqueue.api.schema import DocsView, SchemaView
@@ -25,7 +28,6 @@ urlpatterns = [
     path("metrics/", MetricsView.as_view(), name="metrics"),
     path("metrics/prometheus/", PrometheusView.as_view(), name="metrics-prometheus"),
     path("health/", HealthView.as_view(), name="health"),
-    path("", include("tasks.urls")),  # the deployment's own routes (chainhook deliveries)
     *router.urls,
     # Anything else under /api/ is a JSON 404, not the project's HTML page.
     re_path(r"^.*$", not_found),

@@ -17,6 +17,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 
 from jobqueue.base import BaseJob, JobResult
 from jobqueue.context import JobContext
+from jobqueue.engine import shutdown
 from jobqueue.engine.decide import AttemptReport
 from jobqueue.exceptions import PayloadValidationError, PermanentError, RateLimited, RetryableError, SkipJob
 from jobqueue.models import DeadReason, Outcome
@@ -78,11 +79,13 @@ def settle(report: AttemptReport, exc: BaseException, ctx: JobContext) -> None:
     elif isinstance(exc, JobTimedOut):
         report.fail(exc)
         report.outcome, report.error_type = Outcome.TIMED_OUT, "TimeoutError"
-    elif isinstance(exc, Exception):
+    elif isinstance(exc, Exception) or not shutdown.shutting_down():
+        # SystemExit or KeyboardInterrupt raised by job code itself (sys.exit(), a stray
+        # interrupt) fails the attempt now, not when its lease runs out.
         report.outcome = Outcome.FAILED
         report.fail(exc, ctx.definition)
     else:
-        raise exc  # KeyboardInterrupt, SystemExit: the worker is stopping
+        raise exc  # the cluster is stopping: the worker goes, the attempt is reclaimed
 
 
 def conclude(report: AttemptReport, value: Any, ctx: JobContext) -> None:

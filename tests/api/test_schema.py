@@ -178,3 +178,21 @@ def test_links_lead_from_enqueues_and_lists_to_the_objects(api) -> None:
     assert set(paths["/api/job-types/echo/"]) == {"get", "patch"}
     ran = paths["/api/job-types/echo/run/"]["post"]["responses"]["201"]["links"]
     assert ran["jobs_cancel_create"]["parameters"] == {"id": "$response.body#/id"}
+
+
+def test_open_objects_and_free_form_values_of_users_types_state_that_nul_is_refused(api) -> None:
+    """A user's payload model with extra keys allowed, a dict field and an Any field (tests/userjobs):
+    the server refuses NUL in any key or value of them, and the schema says so."""
+    components = api.get("/api/schema/?format=json").json()["components"]["schemas"]
+    no_nul = {"pattern": "^[^\\u0000]*$"}
+    any_value = {"$ref": "#/components/schemas/JsonValueWithoutNul"}
+    open_payload = components["UserOpenPayloadPayload"]
+    assert (open_payload["propertyNames"], open_payload["additionalProperties"]) == (no_nul, any_value)
+    free_form = components["UserFreeFormPayload"]["properties"]
+    attributes = next(s for s in free_form["attributes"]["anyOf"] if s.get("type") == "object")
+    assert (attributes["propertyNames"], attributes["additionalProperties"]) == (no_nul, any_value)
+    assert free_form["anything"]["$ref"] == any_value["$ref"]
+    any_json = components["JsonValueWithoutNul"]["anyOf"]
+    assert {"type": "string", "pattern": no_nul["pattern"]} in any_json
+    rejected = api.post("/api/jobs/", {"type": "user_open_payload", "payload": {"extra\u0000key": 1}}, format="json")
+    assert rejected.status_code == 400

@@ -44,3 +44,14 @@ async def wait_and_echo(text: str, seconds: float = 0.05) -> str:
 @task(takes_context=True)
 async def whoami_async(context: TaskContext, tag: str) -> dict[str, object]:
     return {"tag": tag, "id": context.task_result.id}
+
+
+@task
+def exits(code: int) -> None:
+    """Leave the way a script does (sys.exit)."""
+    raise SystemExit(code)
+
+
+@task
+def interrupted() -> None:
+    raise KeyboardInterrupt

@@ -25,7 +25,7 @@ def test_tasks_run_on_a_cluster_by_priority_and_run_after(start_cluster: Callabl
     total = tasks.add.enqueue(20, 22)
     failing = tasks.fail.enqueue("on purpose")
 
-    start_cluster(workers=1)
+    cluster = start_cluster(workers=1)
 
     def finished() -> bool:
         return all(tasks.record.get_result(r.id).is_finished for r in (deferred, low, high))
@@ -46,3 +46,14 @@ def test_tasks_run_on_a_cluster_by_priority_and_run_after(start_cluster: Callabl
     assert failed.errors[0].exception_class is ValueError
     assert len(failed.worker_ids) == 1
     assert failed.worker_ids[0]
+
+    # Read back in this process as enqueued and as run in the cluster's.
+    assert results[deferred.id].task.run_after == deferred_until
+    assert results[low.id].task.run_after is None
+    assert all(r.worker_ids and r.worker_ids[0] for r in results.values())
+    # Django's task_started / task_finished, sent in the worker, with Django's own log lines.
+    log = cluster.output()
+    for result, state in ((total, "SUCCESSFUL"), (failing, "FAILED")):
+        path = result.task.module_path
+        assert f"Task id={result.id} path={path} state=RUNNING" in log, log
+        assert f"Task id={result.id} path={path} state={state}" in log, log
