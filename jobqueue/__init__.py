@@ -14,6 +14,7 @@ from jobqueue.exceptions import (
     RateLimited,
     RetryableError,
     SkipJob,
+    Snooze,
     UnknownJobTypeError,
     WorkerLost,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "RateLimited",
     "RetryableError",
     "SkipJob",
+    "Snooze",
     "Unique",
     "UnknownJobTypeError",
     "WorkerLost",

@@ -148,7 +148,9 @@ class MinuteTally:
     wait_max: int | None = None
 
     def add_attempt(self, row: AttemptRow) -> None:
-        self.counts[OUTCOME_FIELDS[Outcome(row.outcome)]] += 1
+        # A snoozed attempt is neither a success nor a failure: it has no count of its own.
+        if (counted := OUTCOME_FIELDS.get(Outcome(row.outcome))) is not None:
+            self.counts[counted] += 1
         if row.number > 1:
             self.counts["retried"] += 1
         if row.duration_ms is not None:

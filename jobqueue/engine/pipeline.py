@@ -28,10 +28,9 @@ from django.utils import timezone
 from jobqueue.conf import jobqueue_settings
 from jobqueue.context import JobContext
 from jobqueue.engine import inflight, steps, transitions
-from jobqueue.engine.decide import AttemptReport, decide
+from jobqueue.engine.decide import AttemptReport, DecidedAttempt, JobRun, decide, give_back
 from jobqueue.engine.drivers import adrive, drive
 from jobqueue.engine.shutdown import shutting_down
-from jobqueue.engine.transitions import Entry
 from jobqueue.engine.units import JobSnapshot, Mode, Unit
 from jobqueue.exceptions import UnknownJobTypeError
 from jobqueue.models import DeadReason, Outcome
@@ -62,7 +61,7 @@ def run_unit(unit: Unit) -> str:
 def _run(unit: Unit) -> str:
     if shutting_down():
         # Claimed, never started: back to the queue in one write, attempts unspent.
-        transitions.hand_back(unit.claims, rated=True)
+        transitions.record([DecidedAttempt(claim, give_back()) for claim in unit.claims])
         return "released"
     try:
         state: TypeState | None = type_state(unit.type_name)
@@ -71,8 +70,10 @@ def _run(unit: Unit) -> str:
     config = state.config if state is not None else EffectiveConfig("", dict(CODE_DEFAULTS), {})
     inflight.taken(unit.priority)
     worker = f"{HOST}:{os.getpid()}"
-    claims, rated = unit.claims, bool(config.rate_limit)
-    snapshots = transitions.patiently(transitions.start_unit, claims, worker=worker, timeout=unit.timeout, rated=rated)
+    rated = bool(config.rate_limit)
+    snapshots = transitions.patiently(
+        transitions.start_unit, unit.claims, worker=worker, timeout=unit.timeout, rated=rated
+    )
     if not snapshots:
         return "lost"
     run = _UnitRun(unit, state, config, worker)
@@ -100,7 +101,7 @@ class _UnitRun:
 
     def __init__(self, unit: Unit, state: TypeState | None, config: EffectiveConfig, worker: str) -> None:
         self.unit, self.state, self.config, self.worker = unit, state, config, worker
-        self.pending: list[Entry] = []
+        self.pending: list[DecidedAttempt] = []
         self.first_pending = 0.0
         self.open = {c.job_id: c for c in unit.claims}  # not yet recorded (or handed back)
         self.interval = float(jobqueue_settings.FLUSH_INTERVAL_MS) / 1000
@@ -122,30 +123,25 @@ class _UnitRun:
             progress=snapshot.progress,
         )
 
-    def decided(self, snapshot: JobSnapshot, report: AttemptReport, hook_args: Any) -> None:
-        """Take one finished attempt: hand it back if rate limited, else decide and queue it."""
+    def decided(self, snapshot: JobSnapshot, report: AttemptReport, run: JobRun | None) -> None:
+        """Take one finished attempt: decide it, and queue it for the next group commit."""
         report.finished_at = timezone.now()
-        if report.rate_limited_after is not None:
-            run_after = report.finished_at + timedelta(seconds=max(0.0, report.rate_limited_after))
-            transitions.release(snapshot.claim, run_after=run_after, note=f"rate limited: {report.error_message}")
-            self.open.pop(snapshot.id, None)
-            return
         decision = decide(report, snapshot.attempt, snapshot.max_attempts, self.config, report.finished_at)
         if not self.pending:
             self.first_pending = time.monotonic()
-        self.pending.append(Entry(snapshot, report, decision, hook_args))
+        self.pending.append(DecidedAttempt.of(snapshot, report, decision, run=run))
 
     def due(self) -> bool:
         return bool(self.pending) and time.monotonic() - self.first_pending >= self.interval
 
-    def take(self) -> list[Entry]:
+    def take(self) -> list[DecidedAttempt]:
         entries, self.pending = self.pending, []
         return entries
 
-    def flush(self) -> list[Entry]:
+    def flush(self) -> list[DecidedAttempt]:
         return self.record(self.take())
 
-    def record(self, entries: list[Entry]) -> list[Entry]:
+    def record(self, entries: list[DecidedAttempt]) -> list[DecidedAttempt]:
         """Record decisions in one transaction (a group commit); keep the rest of the unit leased."""
         if not entries:
             return []
@@ -156,22 +152,22 @@ class _UnitRun:
             reset_connection()
             recorded = []
         for entry in entries:
-            self.open.pop(entry.snapshot.id, None)
+            self.open.pop(entry.job_id, None)
         if self.open and time.monotonic() >= self.extend_at:
             # The unit's jobs not yet recorded keep their leases: renewed once half gone.
             transitions.extend(list(self.open.values()), worker=self.worker, timeout=self.unit.timeout)
             self.extend_at = time.monotonic() + self.lease_half
         return recorded
 
-    def hooks(self, recorded: list[Entry]) -> list[steps.Steps]:
+    def hooks(self, recorded: list[DecidedAttempt]) -> list[steps.Steps]:
         """The failure hooks the recorded decisions call for."""
-        assert self.state is not None  # noqa: S101
         return [
-            steps.hook(
-                entry.extra[0], name, entry.extra[1], _payload(entry.extra[1], entry.snapshot), entry.report.error
-            )
+            steps.hook(run.instance, name, run.ctx, _payload(run.ctx, snapshot), report.error)
             for entry in recorded
-            if entry.extra is not None and (name := entry.decision.hook) is not None
+            if (run := entry.run) is not None
+            and (snapshot := entry.snapshot) is not None
+            and (report := entry.report) is not None
+            and (name := entry.decision.hook) is not None
         ]
 
     # -- the three ways to run a unit -------------------------------------------------------
@@ -191,7 +187,7 @@ class _UnitRun:
             deadline = time.monotonic() + self.unit.timeout
             drive(steps.single(instance, ctx, snapshot.payload, snapshot.cancel_requested, report), deadline)
             report.follow_ups = ctx.follow_ups
-            self.decided(snapshot, report, (instance, ctx))
+            self.decided(snapshot, report, JobRun(instance, ctx))
             if self.due():
                 self._hooks_now(self.flush())
         self._hooks_now(self.flush())
@@ -203,7 +199,7 @@ class _UnitRun:
         """Hand not-yet-run jobs of this unit back to the queue; False (and they stay this
         worker's to run) if the database would not take them."""
         try:
-            transitions.hand_back([s.claim for s in snapshots], rated=bool(self.config.rate_limit))
+            transitions.record([DecidedAttempt(s.claim, give_back()) for s in snapshots])
         except Exception:
             logger.warning(
                 "%s job(s) of %s could not be handed back; running them", len(snapshots), self.unit.type_name
@@ -234,7 +230,7 @@ class _UnitRun:
             reports[winners[0].id].follow_ups = ctx.follow_ups
         for snapshot in snapshots:
             reports[snapshot.id].batch_id = batch_id
-            self.decided(snapshot, reports[snapshot.id], (instance, ctx))
+            self.decided(snapshot, reports[snapshot.id], JobRun(instance, ctx))
         self._hooks_now(self.flush())
 
     async def concurrently(self, snapshots: list[JobSnapshot]) -> None:
@@ -256,10 +252,7 @@ class _UnitRun:
         job_steps = steps.single(instance, ctx, snapshot.payload, snapshot.cancel_requested, report)
         await adrive(job_steps, began + self.unit.timeout)
         report.follow_ups = ctx.follow_ups
-        if report.rate_limited_after is not None:  # handing back writes to the database
-            await sync_to_async(self.decided, thread_sensitive=True)(snapshot, report, None)
-        else:
-            self.decided(snapshot, report, (instance, ctx))
+        self.decided(snapshot, report, JobRun(instance, ctx))
 
     async def _recorder(self, done: asyncio.Event) -> None:
         record = sync_to_async(self.record, thread_sensitive=True)
@@ -274,7 +267,7 @@ class _UnitRun:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(done.wait(), self.interval)
 
-    def _hooks_now(self, recorded: list[Entry]) -> None:
+    def _hooks_now(self, recorded: list[DecidedAttempt]) -> None:
         hooks = self.hooks(recorded)
         if hooks and self.state is not None and self.state.definition.is_async:
             async_to_sync(_all)(hooks)

@@ -1,7 +1,7 @@
 """Every SQL statement of the worker-side protocol, by name, with its dialect variants.
 
 Python elsewhere calls `run(name, params, **shape)` and never assembles SQL or asks which
-database it is on: a reviewer reads the whole claim / start / finish / release protocol here.
+database it is on: a reviewer reads the whole claim / start / finish / give-back protocol here.
 Only constants of ours (table names, status literals, placeholder lists sized by `shape`)
 are interpolated; every value is a bound parameter.
 
@@ -43,14 +43,14 @@ _SET_CLAIMED = (
 )
 _SET_STARTED = f"UPDATE {_JOB} SET started_at = %s, worker = %s, timeout = %s, lease_expires_at = %s"  # noqa: S608
 _STARTED_COLUMNS = "id, attempts, payload, max_attempts, progress, cancel_requested_at, priority, job_type_id"
-# Back to the queue, attempt unspent, place kept (run_after and last_error as they were).
-_SET_HANDED_BACK = (
-    f"UPDATE {_JOB} SET status = 'queued', attempts = attempts - 1, claimed_by = '', worker = '', "  # noqa: S608
-    "lease_expires_at = NULL, started_at = NULL"
-)
-_SET_UNHELD = (
-    f"UPDATE {_JOB} SET status = 'queued', attempts = attempts - 1, claimed_by = '', worker = '', "  # noqa: S608
-    "lease_expires_at = NULL, claimed_at = NULL"
+# The one "give back" clause: a claimed job back to waiting, its attempt unspent, as if never
+# claimed. run_after and last_error are kept unless given (a rate-limited job's wait, a note),
+# so a job handed back keeps its place in the queue. claimed_at is left as it is: it says when
+# the job was last claimed, and the next claim overwrites it.
+_SET_GIVEN_BACK = (
+    f"UPDATE {_JOB} SET status = %s, attempts = attempts - 1, claimed_by = '', worker = '', "  # noqa: S608
+    "lease_expires_at = NULL, started_at = NULL, run_after = COALESCE(%s, run_after), "
+    "last_error = COALESCE(%s, last_error)"
 )
 
 
@@ -115,16 +115,16 @@ def _build_returning(name: str, vendor: str, n: dict[str, int]) -> str:
     if name == "start_unit":
         # A worker starts a unit: one write for all its jobs, reading what the attempts need.
         return f"{_SET_STARTED} WHERE {_unit_guard(n['jobs'], vendor)} RETURNING {_STARTED_COLUMNS}"
-    if name == "hand_back":
-        # A worker gives the not-yet-run jobs of its unit back in one write (guarded by claim).
-        return f"{_SET_HANDED_BACK} WHERE {_unit_guard(n['jobs'], vendor)}"
+    if name == "give_back":
+        # Claimed jobs back to waiting, attempts unspent, in one write (guarded by claim).
+        return f"{_SET_GIVEN_BACK} WHERE {_unit_guard(n['jobs'], vendor)}"
     if name == "renew_held":
         # Extend the leases of claims a cluster really holds that no worker has started yet.
         return f"UPDATE {job} SET lease_expires_at = %s WHERE {_held_guard(n['ids'])} RETURNING id"  # noqa: S608
     if name == "release_unheld":
         # Claims the database says a cluster made but that it does not hold (a claim whose
         # commit it never saw, after a dropped connection): back to the queue, attempt unspent.
-        return f"{_SET_UNHELD} WHERE {_unheld_guard(n.get('held', 0))} RETURNING id"
+        return f"{_SET_GIVEN_BACK} WHERE {_unheld_guard(n.get('held', 0))} RETURNING id"
     return _build_plain(name, n)
 
 
@@ -153,8 +153,8 @@ def _build_mysql(name: str, n: dict[str, int]) -> tuple[Step, ...]:
         guard = _unit_guard(n["jobs"], "mysql")
         read = f"SELECT {_STARTED_COLUMNS} FROM {job} WHERE {guard} FOR UPDATE"  # noqa: S608
         return Step(read, 4, answer=True), Step(f"{_SET_STARTED} WHERE {guard}")
-    if name == "hand_back":
-        return (Step(f"{_SET_HANDED_BACK} WHERE {_unit_guard(n['jobs'], 'mysql')}"),)
+    if name == "give_back":
+        return (Step(f"{_SET_GIVEN_BACK} WHERE {_unit_guard(n['jobs'], 'mysql')}"),)
     if name == "renew_held":
         guard = _held_guard(n["ids"])
         read = f"SELECT id FROM {job} WHERE {guard} FOR UPDATE"  # noqa: S608
@@ -162,7 +162,7 @@ def _build_mysql(name: str, n: dict[str, int]) -> tuple[Step, ...]:
     if name == "release_unheld":
         guard = _unheld_guard(n.get("held", 0))
         read = f"SELECT id FROM {job} WHERE {guard} FOR UPDATE"  # noqa: S608
-        return Step(read, answer=True), Step(f"{_SET_UNHELD} WHERE {guard}")
+        return Step(read, 3, answer=True), Step(f"{_SET_GIVEN_BACK} WHERE {guard}")
     return (Step(_build_plain(name, n)),)
 
 
@@ -176,19 +176,12 @@ def _build_plain(name: str, n: dict[str, int]) -> str:
             f"WHERE status = {_RUNNING} AND claimed_by = %s AND worker = %s AND id IN ({_marks(n['ids'])})"
         )
     if name == "finish":
-        # Record the decision on one attempt's job (guarded). NULL keeps the old value.
+        # Record the decision on one attempt's job (guarded). NULL keeps the old value. An
+        # attempt refunded (snoozed) stays in the history and adds one to the job's budget.
         return (
             f"UPDATE {job} SET status = %s, claimed_by = '', worker = '', lease_expires_at = NULL, "  # noqa: S608
             "last_error = %s, progress = COALESCE(%s, progress), finished_at = %s, "
-            "run_after = COALESCE(%s, run_after), result = COALESCE(%s, result) "
-            f"WHERE id = %s AND status = {_RUNNING} AND attempts = %s AND claimed_by = %s"
-        )
-    if name == "release":
-        # Give a claimed job back without using its attempt (guarded).
-        return (
-            f"UPDATE {job} SET status = %s, attempts = attempts - 1, claimed_by = '', worker = '', "  # noqa: S608
-            "lease_expires_at = NULL, started_at = NULL, run_after = COALESCE(%s, run_after), "
-            "last_error = COALESCE(%s, last_error) "
+            "run_after = COALESCE(%s, run_after), result = COALESCE(%s, result), max_attempts = max_attempts + %s "
             f"WHERE id = %s AND status = {_RUNNING} AND attempts = %s AND claimed_by = %s"
         )
     raise KeyError(f"no SQL statement named {name!r}")

@@ -18,7 +18,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from jobqueue.base import BaseJob, JobResult
 from jobqueue.context import JobContext
 from jobqueue.engine.decide import AttemptReport
-from jobqueue.exceptions import PayloadValidationError, PermanentError, RateLimited, RetryableError, SkipJob
+from jobqueue.exceptions import PayloadValidationError, PermanentError, RateLimited, RetryableError, SkipJob, Snooze
 from jobqueue.models import DeadReason, Outcome
 
 
@@ -75,6 +75,8 @@ def settle(report: AttemptReport, exc: BaseException, ctx: JobContext) -> None:
     elif isinstance(exc, RateLimited):
         # Not a failure: the attempt is handed back and the job waits out the upstream's limit.
         report.rate_limited_after, report.error_message = exc.after, str(exc)
+    elif isinstance(exc, Snooze):
+        snooze(report, exc.seconds, str(exc))
     elif isinstance(exc, JobTimedOut):
         report.fail(exc)
         report.outcome, report.error_type = Outcome.TIMED_OUT, "TimeoutError"
@@ -85,6 +87,11 @@ def settle(report: AttemptReport, exc: BaseException, ctx: JobContext) -> None:
         raise exc  # KeyboardInterrupt, SystemExit: the worker is stopping
 
 
+def snooze(report: AttemptReport, seconds: float, message: str) -> None:
+    """The job asked to run again later: an attempt in the history, not in the budget."""
+    report.outcome, report.snooze_for, report.error_message = Outcome.SNOOZED, seconds, message
+
+
 def conclude(report: AttemptReport, value: Any, ctx: JobContext) -> None:
     """One job's result: a JobResult, an exception (from a batch), or a plain value."""
     if isinstance(value, BaseException):
@@ -92,6 +99,9 @@ def conclude(report: AttemptReport, value: Any, ctx: JobContext) -> None:
         report.fail(value, ctx.definition)
         return
     result = value if isinstance(value, JobResult) else JobResult.ok(data=value)
+    if result.snooze_for is not None:
+        snooze(report, result.snooze_for, result.message)
+        return
     report.result = jsonable(result.as_json())
     if result.success:
         report.outcome = Outcome.SUCCEEDED

@@ -249,6 +249,7 @@ class Outcome(models.TextChoices):
     CRASHED = "crashed"
     CANCELLED = "cancelled"
     SKIPPED = "skipped"
+    SNOOZED = "snoozed"  # the job asked to run again later; the attempt is not spent
 
 
 class Attempt(models.Model):
