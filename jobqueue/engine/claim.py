@@ -24,7 +24,7 @@ from jobqueue.engine import sql
 from jobqueue.engine.transitions import lease_until
 from jobqueue.engine.units import Mode, Unit
 from jobqueue.models import Job, JobType, RateLimitStart, Status
-from jobqueue.typeconfig import TypeState, type_states
+from jobqueue.typeconfig import TypeState, type_state, type_states
 
 # Candidates read per claim at most: enough to fill the room with full units.
 MAX_CANDIDATES = 500
@@ -79,6 +79,22 @@ def claim(room: int, cluster: str, unit_size: UnitSize | None = None, now: datet
                 Unit(state.definition.name, mode_of(state), jobs, cluster, state.config.effective_timeout, first)
             )
     return units
+
+
+def claim_job(job_id: str, cluster: str, now: datetime | None = None) -> Unit | None:
+    """Claim one given waiting job now, whatever its type's limits, leased for its timeout:
+    a unit of one, or None if the job was not waiting (`jobqueue.testing.run`)."""
+    now = now or timezone.now()
+    job = Job.objects.select_related("job_type").get(pk=job_id)
+    state = type_state(job.job_type.name)
+    timeout = state.config.effective_timeout
+    params = [cluster, sql.when(lease_until(now, timeout)), sql.when(now), sql.job_id(job_id)]
+    with sql.write_transaction():
+        claimed = sql.rows("mark_claimed", params, ids=1)
+    if not claimed:
+        return None
+    jobs = ((str(job_id), int(claimed[0][2])),)
+    return Unit(state.definition.name, mode_of(state), jobs, cluster, timeout)
 
 
 def _candidates(type_ids: list[int], want: int, now: datetime) -> list[tuple[str, int, int]]:

@@ -7,7 +7,7 @@
 - `Heartbeat`: tells the database this cluster is alive.
 
 A duty that fails logs its own line and is tried again at its next turn; it never stops the
-others. The django-q2 adapter calls them from the broker's `dequeue()`.
+others. The engine's `Producer` runs them at each turn of its fetch loop.
 """
 
 from __future__ import annotations
@@ -77,7 +77,10 @@ class Claimer(Duty):
         self.claimed = 0
 
     def run(self) -> list[Unit]:
-        room = self.slots()
+        return self.take(self.slots())
+
+    def take(self, room: int) -> list[Unit]:
+        """Claim up to `room` units now (errors raised, not logged: `run` is the duty)."""
         if room <= 0:
             return []
         try:
