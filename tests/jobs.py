@@ -269,7 +269,7 @@ class Snoozer(BaseJob):
                 return JobResult.snooze(payload.seconds, "not yet")
             raise Snooze(payload.seconds)
         if payload.fail:
-            raise RetryableError("failed after snoozing")
+            raise RetryableError("failed after snoozing", after=0)
         return JobResult.ok("done", {"attempt": ctx.attempt})
 
     def on_failure(self, ctx: JobContext, payload: Payload, error: BaseException) -> None:
