@@ -18,6 +18,12 @@ class NoPayload(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
 
 
+def overrides(job_class: type[BaseJob], name: str) -> bool:
+    """Whether `job_class` defines its own `name` (a check stage or hook), instead of
+    inheriting `BaseJob`'s, which does nothing: the engine calls only what a type defines."""
+    return getattr(job_class, name) is not getattr(BaseJob, name)
+
+
 @dataclass
 class JobResult:
     """What `execute` returns. `success=False` makes the attempt a failure (retried or dead)."""

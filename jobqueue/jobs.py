@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import inspect
 import uuid
 from typing import Any
 
 import pydantic
 from asgiref.sync import async_to_sync
 
-from jobqueue.base import BaseJob, JobResult
+from jobqueue.base import BaseJob, JobResult, overrides
 from jobqueue.context import JobContext
+from jobqueue.engine import steps
+from jobqueue.engine.drivers import adrive, drive
 from jobqueue.engine.reclaim import HOOK_TYPE, WORKER_LOST, WORKER_TIMED_OUT
 from jobqueue.options import Priority
 from jobqueue.registry import job
@@ -90,14 +91,11 @@ class RunReclaimedHook(BaseJob):
         error = WorkerLost(closed.error_message, outcome=closed.outcome, attempt=payload.attempt)
         hook = "on_dead" if dead else "on_failure"
         instance = state.definition.job_class()
-        ran = []
-        for name, args in (("cleanup", (hook_ctx, job_payload)), (hook, (hook_ctx, job_payload, error))):
-            method = getattr(instance, name)
-            if getattr(type(instance), name) is getattr(BaseJob, name):
-                continue
-            if inspect.iscoroutinefunction(method):
-                async_to_sync(method)(*args)
-            else:
-                method(*args)
-            ran.append(name)
+        # The pipeline's own steps, so a raising cleanup or hook is handled as it is there.
+        hook_steps = steps.reclaimed(instance, hook, hook_ctx, job_payload, error)
+        if state.definition.is_async:
+            async_to_sync(adrive)(hook_steps, None)
+        else:
+            drive(hook_steps, None)
+        ran = [name for name in ("cleanup", hook) if overrides(type(instance), name)]
         return JobResult.ok(f"{hook} of {target.job_type.name} job {target.pk} ran", data={"hook": hook, "ran": ran})

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 
-from jobqueue.base import BaseJob, JobResult
+from jobqueue.base import BaseJob, JobResult, overrides
 from jobqueue.context import JobContext
 from jobqueue.engine.decide import AttemptReport
 from jobqueue.exceptions import PayloadValidationError, PermanentError, RateLimited, RetryableError, SkipJob, Snooze
@@ -42,10 +42,6 @@ def call(fn: Callable[..., Any], *args: Any, timed: bool = True) -> Call:
     return Call(fn, args, timed)
 
 
-def _overridden(instance: BaseJob, name: str) -> bool:
-    return getattr(type(instance), name) is not getattr(BaseJob, name)
-
-
 def prepare(instance: BaseJob, ctx: JobContext, raw: Any, cancel_requested: bool, report: AttemptReport) -> Steps:
     """Validate the payload and run the check stages. Returns the payload, or None when the
     job was decided here (cancelled, invalid, skipped, refused by a check, rate limited)."""
@@ -60,7 +56,7 @@ def prepare(instance: BaseJob, ctx: JobContext, raw: Any, cancel_requested: bool
         return None
     try:
         for stage in ("check_prerequisites", "check_resources", "validate"):
-            if _overridden(instance, stage):
+            if overrides(type(instance), stage):
                 yield call(getattr(instance, stage), ctx, payload)
     except BaseException as exc:
         settle(report, exc, ctx)
@@ -154,11 +150,7 @@ def batch(instance: Any, ctx: JobContext, jobs: list[tuple[str, Any, bool, Attem
 def after(instance: BaseJob, ctx: JobContext, payload: Any, reports: list[AttemptReport], cancelled: bool) -> Steps:
     """`cleanup` (always), then the cancel check: a job that saw the request and stopped,
     or failed after it, was cancelled."""
-    if _overridden(instance, "cleanup"):
-        try:
-            yield call(instance.cleanup, ctx, payload, timed=False)
-        except Exception:
-            ctx.log.exception("cleanup raised")
+    yield from cleanup(instance, ctx, payload)
     seen = ctx._cancelled
     if not seen and any(r.outcome in (Outcome.FAILED, Outcome.TIMED_OUT) for r in reports):
         seen = cancelled or bool((yield call(ctx.is_cancelled, timed=False)))
@@ -171,14 +163,32 @@ def after(instance: BaseJob, ctx: JobContext, payload: Any, reports: list[Attemp
             report.outcome = Outcome.CANCELLED  # the job saw the request and stopped early
 
 
+def cleanup(instance: BaseJob, ctx: JobContext, payload: Any) -> Steps:
+    """`cleanup`, if the type defines one. One that raises is logged on the attempt; it
+    changes neither the attempt's outcome nor whether the failure hook runs."""
+    if overrides(type(instance), "cleanup"):
+        try:
+            yield call(instance.cleanup, ctx, payload, timed=False)
+        except Exception:
+            ctx.log.exception("cleanup raised")
+
+
 def hook(instance: BaseJob, name: str, ctx: JobContext, payload: Any, error: BaseException | None) -> Steps:
-    """A failure hook (`on_failure` / `on_dead`), for an attempt already recorded."""
-    if not _overridden(instance, name):
+    """A failure hook (`on_failure` / `on_dead`), for an attempt already recorded. One that
+    raises is logged; the attempt stays as recorded."""
+    if not overrides(type(instance), name):
         return
     try:
         yield call(getattr(instance, name), ctx, payload, error, timed=False)
     except Exception:
         ctx.log.exception("hook %s raised", name)
+
+
+def reclaimed(instance: BaseJob, name: str, ctx: JobContext, payload: Any, error: BaseException) -> Steps:
+    """What the pipeline would have run after an attempt the reclaimer closed: `cleanup`, then
+    the failure hook, the same steps as above (run by the `jobqueue_hook` job)."""
+    yield from cleanup(instance, ctx, payload)
+    yield from hook(instance, name, ctx, payload, error)
 
 
 def jsonable(value: Any) -> Any:
