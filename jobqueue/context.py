@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
@@ -112,6 +112,33 @@ class JobContext:
         self._progress_written = 0.0
         self._cancel_checked = 0.0
         self._cancelled = False
+
+    @classmethod
+    def for_attempt(
+        cls,
+        definition: JobDefinition,
+        config: EffectiveConfig,
+        job_id: str,
+        attempt: int,
+        max_attempts: int,
+        *,
+        timeout: float | None = None,
+        deadline: datetime | None = None,
+        progress: float | None = None,
+    ) -> JobContext:
+        """The context of one attempt of a job of `definition`'s type: its deadline `timeout`
+        seconds from now (or the `deadline` given)."""
+        if timeout is not None:
+            deadline = timezone.now() + timedelta(seconds=timeout)
+        return cls(
+            job_id=job_id,
+            definition=definition,
+            config=config,
+            attempt=attempt,
+            max_attempts=max_attempts,
+            deadline=deadline,
+            progress=progress,
+        )
 
     @property
     def settings(self) -> Any:

@@ -79,13 +79,8 @@ class RunReclaimedHook(BaseJob):
         except PayloadValidationError:
             job_payload = None
         dead = target.status == Status.DEAD and target.attempts == payload.attempt
-        hook_ctx = JobContext(
-            job_id=str(target.pk),
-            definition=state.definition,
-            config=state.config,
-            attempt=payload.attempt,
-            max_attempts=target.max_attempts,
-            deadline=ctx.deadline,
+        hook_ctx = JobContext.for_attempt(
+            state.definition, state.config, str(target.pk), payload.attempt, target.max_attempts, deadline=ctx.deadline
         )
         hook_ctx.log = ctx.log  # the hook's log lines are kept on this job's attempt
         error = WorkerLost(closed.error_message, outcome=closed.outcome, attempt=payload.attempt)

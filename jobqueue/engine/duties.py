@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import abc
 import logging
-import math
 import os
 import time
 from collections.abc import Callable
@@ -27,9 +26,9 @@ from django.utils import timezone
 from jobqueue.conf import jobqueue_settings
 from jobqueue.engine import inflight, reclaim, scheduler, sql, transitions
 from jobqueue.engine.claim import claim
-from jobqueue.engine.units import Mode, Unit
+from jobqueue.engine.lease import longest_lease
+from jobqueue.engine.units import Unit, unit_size
 from jobqueue.models import ClusterHeartbeat
-from jobqueue.typeconfig import TypeState, type_states
 
 logger = logging.getLogger("jobqueue")
 
@@ -97,21 +96,6 @@ class Claimer(Duty):
         inflight.add(len(units))
         self.claimed += sum(len(u.jobs) for u in units)
         return units
-
-
-def unit_size(state: TypeState) -> int:
-    """How many jobs of a type one unit holds: its batch size; its async_concurrency (else the
-    ASYNC_CONCURRENCY setting); or for sync jobs as many as fit CHUNK_BUDGET_MS by their recent
-    time per job (one with none)."""
-    if state.definition.is_batch:
-        return max(1, int(state.config.batch_size))
-    if state.definition.is_async:
-        return int(state.config.async_concurrency or jobqueue_settings.ASYNC_CONCURRENCY)
-    per_job = inflight.seconds_per_job(state.definition.name)
-    if per_job <= 0.0:
-        return 1
-    budget = float(jobqueue_settings.CHUNK_BUDGET_MS) / 1000
-    return max(1, min(int(jobqueue_settings.CHUNK_MAX_JOBS), math.floor(budget / per_job)))
 
 
 class Reclaimer(Duty):
@@ -211,16 +195,6 @@ class Heartbeat(Duty):
                 logger.exception("%s failed", self.name)
 
 
-def longest_timeout() -> int:
-    return max(
-        (s.config.effective_timeout for s in type_states().values()), default=int(jobqueue_settings.DEFAULT_TIMEOUT)
-    )
-
-
-def longest_lease() -> float:
-    return float(longest_timeout() + int(jobqueue_settings.LEASE_GRACE))
-
-
 def _ago(seconds: float) -> datetime:
     return timezone.now() - timedelta(seconds=seconds)
 
@@ -235,4 +209,4 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-__all__ = ["Claimer", "Duty", "Heartbeat", "Mode", "Reclaimer", "Scheduler", "pid_alive", "unit_size"]
+__all__ = ["Claimer", "Duty", "Heartbeat", "Reclaimer", "Scheduler", "pid_alive"]

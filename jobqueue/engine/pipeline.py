@@ -17,11 +17,9 @@ import logging
 import os
 import time
 import uuid
-from datetime import timedelta
 from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
-from django.utils import timezone
 
 from jobqueue.context import JobContext
 from jobqueue.engine import inflight, steps, transitions
@@ -103,13 +101,13 @@ class _UnitRun:
 
     def context(self, snapshot: JobSnapshot) -> JobContext:
         assert self.state is not None  # noqa: S101 - unregistered types never get here
-        return JobContext(
-            job_id=snapshot.id,
-            definition=self.state.definition,
-            config=self.config,
-            attempt=snapshot.attempt,
-            max_attempts=snapshot.max_attempts,
-            deadline=timezone.now() + timedelta(seconds=self.unit.timeout),
+        return JobContext.for_attempt(
+            self.state.definition,
+            self.config,
+            snapshot.id,
+            snapshot.attempt,
+            snapshot.max_attempts,
+            timeout=self.unit.timeout,
             progress=snapshot.progress,
         )
 

@@ -89,22 +89,7 @@ def reclaim_lost(
 
 
 def _claim(job: Job) -> Claim:
-    return Claim(str(job.pk), job.attempts, job.claimed_by)
-
-
-def _snapshot(job: Job) -> JobSnapshot:
-    return JobSnapshot(
-        id=str(job.pk),
-        type_id=job.job_type_id,
-        attempt=job.attempts,
-        max_attempts=job.max_attempts,
-        payload=job.payload,
-        priority=job.priority,
-        progress=job.progress,
-        cancel_requested=job.cancel_requested_at is not None,
-        started_at=job.started_at or job.claimed_at or timezone.now(),
-        cluster=job.claimed_by,
-    )
+    return JobSnapshot.from_job(job).claim
 
 
 def _entry(job: Job, now: datetime, state: TypeState | None) -> DecidedAttempt:
@@ -131,7 +116,7 @@ def _entry(job: Job, now: datetime, state: TypeState | None) -> DecidedAttempt:
         config = EffectiveConfig(name="", values=dict(CODE_DEFAULTS), sources={})
     else:
         config = state.config
-    snapshot = _snapshot(job)
+    snapshot = JobSnapshot.from_job(job)
     decision = decide(report, snapshot.attempt, snapshot.max_attempts, config, now)
     wants_hook = state is not None and state.definition.has_failure_hooks
     return DecidedAttempt.of(snapshot, report, decision, hook_job=wants_hook)

@@ -22,6 +22,7 @@ from django.utils import timezone
 from jobqueue.conf import jobqueue_settings
 from jobqueue.engine import transitions
 from jobqueue.engine.decide import AttemptReport, DecidedAttempt, JobRun, decide, give_back
+from jobqueue.engine.lease import renew_after
 from jobqueue.engine.units import JobSnapshot, Unit
 from jobqueue.models import Outcome
 from jobqueue.options import EffectiveConfig
@@ -39,7 +40,7 @@ class Recorder:
         self.first_pending = 0.0
         self.open = {c.job_id: c for c in unit.claims}  # not yet recorded (or handed back)
         self.interval = float(jobqueue_settings.FLUSH_INTERVAL_MS) / 1000
-        self.lease_half = (unit.timeout + float(jobqueue_settings.LEASE_GRACE)) / 2
+        self.lease_half = renew_after(unit.timeout)
         self.extend_at = time.monotonic() + self.lease_half
 
     @staticmethod

@@ -10,26 +10,23 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.utils import timezone
 
 from jobqueue.conf import jobqueue_settings
-from jobqueue.engine import inserts, sql
+from jobqueue.engine import inserts, ratewindow, sql
 from jobqueue.engine.decide import FAILURES, AttemptReport, DecidedAttempt, give_back
 from jobqueue.engine.enqueue import build_job, enqueue_built
+from jobqueue.engine.lease import lease_until
 from jobqueue.engine.units import Claim, JobSnapshot
-from jobqueue.models import FINISHED, Attempt, DeadLetter, DeadReason, Job, RateLimitStart, Status
+from jobqueue.models import FINISHED, Attempt, DeadLetter, DeadReason, Job, Status
 
 logger = logging.getLogger("jobqueue")
 T = TypeVar("T")
 _RESULT_FIELD = Job._meta.get_field("result")
-
-
-def lease_until(now: datetime, timeout: int) -> datetime:
-    return now + timedelta(seconds=timeout + int(jobqueue_settings.LEASE_GRACE))
 
 
 def start_unit(claims: Sequence[Claim], *, worker: str, timeout: int, rated: bool = False) -> list[JobSnapshot]:
@@ -64,7 +61,7 @@ def start_unit(claims: Sequence[Claim], *, worker: str, timeout: int, rated: boo
         )
     if rated and snapshots:
         # The rate window counts real starts: move each entry from its claim to its start.
-        RateLimitStart.objects.filter(job_id__in=[s.id for s in snapshots]).update(at=now)
+        ratewindow.move([s.id for s in snapshots], now)
     return snapshots
 
 
@@ -95,16 +92,14 @@ def hold_in_rate_window(job_ids: Sequence[str]) -> None:
     """Claims of rate-limited types still waiting for a worker count as starting now: a row
     left at its claim time would leave the window before the job starts, and let the window
     take more starts than its limit."""
-    if job_ids:
-        RateLimitStart.objects.filter(job_id__in=list(job_ids)).update(at=timezone.now())
+    ratewindow.move(job_ids)
 
 
 def release_unheld(cluster: str, held: Sequence[str], older_than: datetime) -> list[str]:
     """Hand back claims the database credits to this cluster that it does not hold."""
     params = [Status.QUEUED.value, None, None, cluster, sql.when(older_than), *(sql.job_id(j) for j in held)]
     released = [sql.read_id(row[0]) for row in sql.rows("release_unheld", params, held=len(held))]
-    if released:
-        RateLimitStart.objects.filter(job_id__in=released).delete()
+    ratewindow.leave(released)
     return released
 
 
@@ -146,9 +141,7 @@ def _give_back(entries: Sequence[DecidedAttempt]) -> list[DecidedAttempt]:
     those whose claims all held are recorded (a group partly lost counts as not recorded)."""
     if not entries:
         return []
-    # A job given back never started: it leaves its type's rate window (the one rule: the
-    # window counts starts, so a claim that ends without running is no longer in it).
-    RateLimitStart.objects.filter(job_id__in=[e.job_id for e in entries]).delete()
+    ratewindow.leave([e.job_id for e in entries])  # never started: not in the window
     groups: dict[tuple[Any, ...], list[DecidedAttempt]] = {}
     for entry in entries:
         d = entry.decision
