@@ -34,8 +34,8 @@ class JobLog:
 
     def log(self, level: int, msg: str, *args: Any, exc_info: Any = None) -> None:
         text = msg % args if args else str(msg)
-        if len(self.lines) < int(jobqueue_settings.LOG_MAX_LINES):
-            limit = int(jobqueue_settings.LOG_LINE_MAX_CHARS)
+        if len(self.lines) < jobqueue_settings.LOG_MAX_LINES:
+            limit = jobqueue_settings.LOG_LINE_MAX_CHARS
             self.lines.append(
                 {
                     "at": timezone.now().isoformat(),

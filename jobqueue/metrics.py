@@ -338,7 +338,7 @@ def window_metrics(
     histograms, approximate); the rest of the window, its first partial minute and the last
     few minutes, from the history itself. Reading rolls up a few newly closed minutes first.
     """
-    rollup.roll_up(now, max_minutes=int(jobqueue_settings.METRICS_ROLLUP_READ_MINUTES), wait=False)
+    rollup.roll_up(now, max_minutes=jobqueue_settings.METRICS_ROLLUP_READ_MINUTES, wait=False)
     window = _Window(since, now, step)
     first, rolled = rollup.ceil_minute(since), rollup.rolled_until()
     last = None if rolled is None else min(rolled, rollup.floor_minute(now))
@@ -382,7 +382,7 @@ def queue_depth(now: datetime) -> tuple[list[Depth], float | None]:
 
 def clusters(now: datetime, keep_stopped: timedelta = timedelta(hours=1)) -> list[Cluster]:
     """Clusters seen recently: live, lost (silent for 3 heartbeats) or stopped."""
-    lost_after = 3 * float(jobqueue_settings.HEARTBEAT_INTERVAL)
+    lost_after = 3 * jobqueue_settings.HEARTBEAT_INTERVAL
     busy = dict(Job.objects.running().values_list("claimed_by").annotate(n=Count("pk")).order_by())
     result = []
     for beat in ClusterHeartbeat.objects.filter(last_seen_at__gte=now - max(keep_stopped, timedelta(days=1))):

@@ -212,7 +212,7 @@ class EffectiveConfig:
     @property
     def effective_timeout(self) -> int:
         """This type's timeout in seconds: its own, or the JOBQUEUE DEFAULT_TIMEOUT."""
-        return int(self.values.get("timeout") or 0) or int(jobqueue_settings.DEFAULT_TIMEOUT)
+        return int(self.values.get("timeout") or 0) or jobqueue_settings.DEFAULT_TIMEOUT
 
 
 def resolve(

@@ -202,7 +202,7 @@ def _replace(lower: datetime, upper: datetime, counted_until: datetime | None, *
     have removed their rows (METRICS_RETENTION), so that nothing is counted twice. With `count_new`
     the later minutes are added whole (the caller moves the watermark past them)."""
     seen = min(max(counted_until or lower, lower), upper)
-    kept = max(lower, timezone.now() - timedelta(seconds=int(jobqueue_settings.METRICS_RETENTION)))
+    kept = max(lower, timezone.now() - timedelta(seconds=jobqueue_settings.METRICS_RETENTION))
     before = totals.minute_sums(kept, seen)
     rows = [t.row(minute, type_id) for (minute, type_id), t in sorted(tally(lower, upper).items())]
     MetricMinute.objects.filter(minute__gte=lower, minute__lt=upper).delete()

@@ -20,6 +20,7 @@ from jobqueue.engine.claim import claim_job
 from jobqueue.engine.pipeline import run_unit
 from jobqueue.engine.producer import Producer
 from jobqueue.models import Job, JobQuerySet
+from jobqueue.registry import resolve_definition
 
 CLUSTER = "testing:0:inprocess"
 
@@ -73,7 +74,7 @@ def enqueued(job_type: Any = None) -> JobQuerySet:
     """The jobs enqueued so far (of one type, if given), oldest first."""
     jobs = Job.objects.select_related("job_type").order_by("created_at")
     if job_type is not None:
-        name = job_type if isinstance(job_type, str) else enqueueing.resolve_definition(job_type).name
+        name = job_type if isinstance(job_type, str) else resolve_definition(job_type).name
         jobs = jobs.filter(job_type__name=name)
     return jobs
 

@@ -69,7 +69,7 @@ class _Snapshot:
             with self._lock:
                 if now >= self._expires:
                     self._states = self._load()
-                    self._expires = time.monotonic() + float(jobqueue_settings.CONFIG_CACHE_SECONDS)
+                    self._expires = time.monotonic() + jobqueue_settings.CONFIG_CACHE_SECONDS
         return self._states
 
     def clear(self) -> None:

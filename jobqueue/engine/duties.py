@@ -104,7 +104,7 @@ class Reclaimer(Duty):
     name = "reclaiming jobs"
 
     def __init__(self, claimer: Claimer, host: str, is_alive: Callable[[int], bool]) -> None:
-        super().__init__(float(jobqueue_settings.RECLAIM_INTERVAL))
+        super().__init__(jobqueue_settings.RECLAIM_INTERVAL)
         self.claimer, self.host, self.is_alive = claimer, host, is_alive
 
     def run(self) -> int:
@@ -115,7 +115,7 @@ class Reclaimer(Duty):
         held = self.claimer.held
         # Claims not yet started keep their lease while they wait for a worker, but only
         # for a bounded time: one lost in transit to a worker is then left to expire.
-        limit = longest_lease() * float(jobqueue_settings.CLAIM_RENEW_FACTOR)
+        limit = longest_lease() * jobqueue_settings.CLAIM_RENEW_FACTOR
         now = time.monotonic()
         for job_id in [j for j, at in held.items() if now - at > limit]:
             del held[job_id]
@@ -141,7 +141,7 @@ class Scheduler(Duty):
     name = "evaluating schedules"
 
     def __init__(self) -> None:
-        super().__init__(float(jobqueue_settings.SCHEDULE_INTERVAL))
+        super().__init__(jobqueue_settings.SCHEDULE_INTERVAL)
         self.next_slot = timezone.now()
 
     def due(self, now: float) -> bool:
@@ -161,7 +161,7 @@ class Heartbeat(Duty):
     name = "recording the heartbeat"
 
     def __init__(self, cluster: str, workers: int, claimer: Claimer) -> None:
-        super().__init__(float(jobqueue_settings.HEARTBEAT_INTERVAL))
+        super().__init__(jobqueue_settings.HEARTBEAT_INTERVAL)
         self.cluster, self.workers, self.claimer = cluster, workers, claimer
         self.started = timezone.now()
         self.stopped = False

@@ -16,7 +16,7 @@ from jobqueue.typeconfig import type_states
 
 def lease_seconds(timeout: int) -> int:
     """How long a job of this timeout (seconds; 0 for a claim not yet started) is leased."""
-    return timeout + int(jobqueue_settings.LEASE_GRACE)
+    return timeout + jobqueue_settings.LEASE_GRACE
 
 
 def lease_until(now: datetime, timeout: int) -> datetime:
@@ -29,9 +29,7 @@ def renew_after(timeout: int) -> float:
 
 
 def longest_timeout() -> int:
-    return max(
-        (s.config.effective_timeout for s in type_states().values()), default=int(jobqueue_settings.DEFAULT_TIMEOUT)
-    )
+    return max((s.config.effective_timeout for s in type_states().values()), default=jobqueue_settings.DEFAULT_TIMEOUT)
 
 
 def longest_lease() -> float:

@@ -39,7 +39,7 @@ class Recorder:
         self.pending: list[DecidedAttempt] = []
         self.first_pending = 0.0
         self.open = {c.job_id: c for c in unit.claims}  # not yet recorded (or handed back)
-        self.interval = float(jobqueue_settings.FLUSH_INTERVAL_MS) / 1000
+        self.interval = jobqueue_settings.FLUSH_INTERVAL_MS / 1000
         self.lease_half = renew_after(unit.timeout)
         self.extend_at = time.monotonic() + self.lease_half
 

@@ -167,7 +167,7 @@ def patiently(write: Callable[..., T], *args: Any, patience: float | None = None
     seconds (the RECORD_PATIENCE setting): a database restarted in that time does not make
     jobs run again, nor leave a started unit unstarted. Past it, the error is raised and the
     attempts are left to the reclaimer."""
-    deadline = time.monotonic() + (float(jobqueue_settings.RECORD_PATIENCE) if patience is None else patience)
+    deadline = time.monotonic() + (jobqueue_settings.RECORD_PATIENCE if patience is None else patience)
     delay = 0.1
     while True:
         try:
@@ -231,8 +231,8 @@ def _attempt_row(entry: DecidedAttempt) -> Attempt:
         duration_ms=int((now - started).total_seconds() * 1000) if started else None,
         outcome=report.outcome,
         error_type=report.error_type[:255],
-        error_message=bounded(report.error_message, int(jobqueue_settings.ERROR_MAX_CHARS)),
-        traceback=bounded(report.traceback, int(jobqueue_settings.TRACEBACK_MAX_CHARS)),
+        error_message=bounded(report.error_message, jobqueue_settings.ERROR_MAX_CHARS),
+        traceback=bounded(report.traceback, jobqueue_settings.TRACEBACK_MAX_CHARS),
         logs=report.logs,
         batch_id=report.batch_id,
     )
@@ -246,8 +246,8 @@ def _dead_letter(entry: DecidedAttempt) -> DeadLetter:
         job_type_id=entry.snapshot.type_id,
         reason=entry.decision.dead_reason or DeadReason.PERMANENT_ERROR,
         error_type=report.error_type[:255],
-        error_message=bounded(report.error_message, int(jobqueue_settings.ERROR_MAX_CHARS)),
-        traceback=bounded(report.traceback, int(jobqueue_settings.TRACEBACK_MAX_CHARS)),
+        error_message=bounded(report.error_message, jobqueue_settings.ERROR_MAX_CHARS),
+        traceback=bounded(report.traceback, jobqueue_settings.TRACEBACK_MAX_CHARS),
         payload=entry.snapshot.payload,
         attempts=entry.snapshot.attempt,
         created_at=report.finished_at,
@@ -268,7 +268,7 @@ def error_line(report: AttemptReport) -> str:
     if report.outcome not in FAILURES:
         return ""
     text = f"{report.error_type}: {report.error_message}" if report.error_type else report.error_message
-    return bounded(text, int(jobqueue_settings.ERROR_MAX_CHARS))
+    return bounded(text, jobqueue_settings.ERROR_MAX_CHARS)
 
 
 def bounded(text: str, limit: int) -> str:

@@ -49,8 +49,8 @@ def unit_size(state: TypeState) -> int:
     per_job = inflight.seconds_per_job(state.definition.name)
     if per_job <= 0.0:
         return 1
-    budget = float(jobqueue_settings.CHUNK_BUDGET_MS) / 1000
-    return max(1, min(int(jobqueue_settings.CHUNK_MAX_JOBS), math.floor(budget / per_job)))
+    budget = jobqueue_settings.CHUNK_BUDGET_MS / 1000
+    return max(1, min(jobqueue_settings.CHUNK_MAX_JOBS, math.floor(budget / per_job)))
 
 
 @dataclass(frozen=True)

@@ -120,7 +120,7 @@ def history(record: JobType, window: str = "24h", now: datetime | None = None) -
     """The type's totals and hourly series over the window, from its own rolled-up rows."""
     now = now or timezone.now()
     since = now - window_delta(window)
-    rollup.roll_up(now, max_minutes=int(jobqueue_settings.METRICS_ROLLUP_READ_MINUTES), wait=False)
+    rollup.roll_up(now, max_minutes=jobqueue_settings.METRICS_ROLLUP_READ_MINUTES, wait=False)
     origin = rollup.floor_hour(since)
     points = [Point(origin + i * STEP) for i in range(math.ceil((now - origin) / STEP))]
     bins: list[list[int]] = [[0] * HISTOGRAM_BINS for _ in points]
