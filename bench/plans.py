@@ -27,7 +27,7 @@ import django
 django.setup()
 from django.db import connection
 from django.utils import timezone
-from jobqueue.engine import sql
+from jobqueue.engine import sql, statements
 from jobqueue.models import Job, JobType, Status
 from jobqueue.services import sync_job_types
 
@@ -65,14 +65,14 @@ with connection.cursor() as c:
 explain = "EXPLAIN " if vendor == "postgresql" else "EXPLAIN QUERY PLAN "
 some = [sql.job_id(str(uuid.uuid4())) for _ in range(3)]
 cases = [
-    ("claim: select_ready", sql._build("select_ready", vendor, (("types", len(types)),)),
+    ("claim: select_ready", statements.text("select_ready", vendor, types=len(types)),
      [sql.when(now), *types, 100]),
-    ("claim: mark_claimed (3 jobs)", sql._build("mark_claimed", vendor, (("ids", 3),)),
+    ("claim: mark_claimed (3 jobs)", statements.text("mark_claimed", vendor, ids=3),
      ["c", sql.when(now), sql.when(now), *some]),
-    ("start_unit (3 jobs)", sql._build("start_unit", vendor, (("jobs", 3),)),
+    ("start_unit (3 jobs)", statements.text("start_unit", vendor, jobs=3),
      [sql.when(now), "w", 30, sql.when(now), "c", some[0], 1, some[1], 1, some[2], 1]),
-    ("finish", sql._build("finish", vendor, ()),
-     ["succeeded", "", None, sql.when(now), None, None, some[0], 1, "c"]),
+    ("finish", statements.text("finish", vendor),
+     ["succeeded", "", None, sql.when(now), None, None, 0, some[0], 1, "c"]),
     ("reclaim: expired leases",
      "SELECT id FROM jobqueue_job WHERE status = 'running' AND lease_expires_at < %s ORDER BY lease_expires_at LIMIT 100",
      [sql.when(now)]),
@@ -82,7 +82,7 @@ cases = [
     ("idle wait: next due",
      "SELECT run_after FROM jobqueue_job WHERE status IN ('queued', 'scheduled', 'retrying') AND run_after > %s "
      "ORDER BY run_after LIMIT 1", [sql.when(now)]),
-    ("renew_held (3 jobs)", sql._build("renew_held", vendor, (("ids", 3),)), [sql.when(now), "c", *some]),
+    ("renew_held (3 jobs)", statements.text("renew_held", vendor, ids=3), [sql.when(now), "c", *some]),
 ]
 with connection.cursor() as c:
     for title, text, params in cases:

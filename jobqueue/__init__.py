@@ -8,17 +8,18 @@ the app registry; they are loaded on first use so that importing this package st
 from typing import Any
 
 from jobqueue.base import BaseJob, JobResult
+from jobqueue.config.options import Priority
 from jobqueue.exceptions import (
     PayloadValidationError,
     PermanentError,
     RateLimited,
     RetryableError,
     SkipJob,
+    Snooze,
     UnknownJobTypeError,
     WorkerLost,
     WorkerTimedOut,
 )
-from jobqueue.options import Priority
 from jobqueue.registry import Unique, job
 
 _LAZY = {
@@ -46,6 +47,7 @@ __all__ = [
     "RateLimited",
     "RetryableError",
     "SkipJob",
+    "Snooze",
     "Unique",
     "UnknownJobTypeError",
     "WorkerLost",

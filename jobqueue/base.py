@@ -18,6 +18,12 @@ class NoPayload(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
 
 
+def overrides(job_class: type[BaseJob], name: str) -> bool:
+    """Whether `job_class` defines its own `name` (a check stage or hook), instead of
+    inheriting `BaseJob`'s, which does nothing: the engine calls only what a type defines."""
+    return getattr(job_class, name) is not getattr(BaseJob, name)
+
+
 @dataclass
 class JobResult:
     """What `execute` returns. `success=False` makes the attempt a failure (retried or dead)."""
@@ -27,6 +33,7 @@ class JobResult:
     data: Any = None
     counters: dict[str, int] = field(default_factory=dict)
     retryable: bool = True  # for success=False: False sends the job straight to dead letters
+    snooze_for: float | None = None  # set by `snooze()`: run again in this many seconds, attempt unspent
 
     @classmethod
     def ok(cls, message: str = "", data: Any = None, **counters: int) -> JobResult:
@@ -35,6 +42,13 @@ class JobResult:
     @classmethod
     def failed(cls, message: str, data: Any = None, *, retryable: bool = True) -> JobResult:
         return cls(False, message, data, retryable=retryable)
+
+    @classmethod
+    def snooze(cls, seconds: float, message: str = "") -> JobResult:
+        """Run the job again in `seconds` without using an attempt (as raising `Snooze` does)."""
+        if not seconds >= 0:
+            raise ValueError(f"JobResult.snooze needs a number of seconds >= 0, not {seconds!r}")
+        return cls(True, message or f"snoozed for {seconds:g} s", snooze_for=float(seconds))
 
     def as_json(self) -> dict[str, Any]:
         return {"success": self.success, "message": self.message, "data": self.data, "counters": self.counters}

@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
-from jobqueue.conf import jobqueue_settings
+from jobqueue.config.options import EffectiveConfig, placement_errors
+from jobqueue.config.settings import jobqueue_settings
 from jobqueue.exceptions import PayloadValidationError
-from jobqueue.options import EffectiveConfig, placement_errors
 
 if TYPE_CHECKING:
     from jobqueue.registry import JobDefinition
@@ -34,8 +34,8 @@ class JobLog:
 
     def log(self, level: int, msg: str, *args: Any, exc_info: Any = None) -> None:
         text = msg % args if args else str(msg)
-        if len(self.lines) < int(jobqueue_settings.LOG_MAX_LINES):
-            limit = int(jobqueue_settings.LOG_LINE_MAX_CHARS)
+        if len(self.lines) < jobqueue_settings.LOG_MAX_LINES:
+            limit = jobqueue_settings.LOG_LINE_MAX_CHARS
             self.lines.append(
                 {
                     "at": timezone.now().isoformat(),
@@ -112,6 +112,33 @@ class JobContext:
         self._progress_written = 0.0
         self._cancel_checked = 0.0
         self._cancelled = False
+
+    @classmethod
+    def for_attempt(
+        cls,
+        definition: JobDefinition,
+        config: EffectiveConfig,
+        job_id: str,
+        attempt: int,
+        max_attempts: int,
+        *,
+        timeout: float | None = None,
+        deadline: datetime | None = None,
+        progress: float | None = None,
+    ) -> JobContext:
+        """The context of one attempt of a job of `definition`'s type: its deadline `timeout`
+        seconds from now (or the `deadline` given)."""
+        if timeout is not None:
+            deadline = timezone.now() + timedelta(seconds=timeout)
+        return cls(
+            job_id=job_id,
+            definition=definition,
+            config=config,
+            attempt=attempt,
+            max_attempts=max_attempts,
+            deadline=deadline,
+            progress=progress,
+        )
 
     @property
     def settings(self) -> Any:

@@ -64,6 +64,17 @@ class RateLimited(JobQueueError):
         self.after = after
 
 
+class Snooze(JobQueueError):
+    """Raise from a job to run it again in `seconds`, without using an attempt: the attempt is
+    kept in the history (outcome `snoozed`) and the job's attempt budget grows by one."""
+
+    def __init__(self, seconds: float, message: str = "") -> None:
+        if not seconds >= 0:
+            raise ValueError(f"Snooze needs a number of seconds >= 0, not {seconds!r}")
+        super().__init__(message or f"snoozed for {seconds:g} s")
+        self.seconds = float(seconds)
+
+
 class SkipJob(JobQueueError):
     """Raise from a validation check or from `execute` to end the job as skipped, with the reason."""
 

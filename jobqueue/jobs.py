@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import inspect
 import uuid
 from typing import Any
 
 import pydantic
 from asgiref.sync import async_to_sync
 
-from jobqueue.base import BaseJob, JobResult
+from jobqueue.base import BaseJob, JobResult, overrides
+from jobqueue.config.options import Priority
 from jobqueue.context import JobContext
+from jobqueue.engine import steps
+from jobqueue.engine.drivers import adrive, drive
 from jobqueue.engine.reclaim import HOOK_TYPE, WORKER_LOST, WORKER_TIMED_OUT
-from jobqueue.options import Priority
 from jobqueue.registry import job
 
 
@@ -29,7 +30,7 @@ def prune_history(ctx: JobContext) -> JobResult:
 @job(name="jobqueue_rollup", schedule=60, overlap=False, max_attempts=1, timeout=600, priority=Priority.LOW)
 def roll_up_metrics(ctx: JobContext) -> JobResult:
     """Roll the closed minutes of the history up into per-minute metrics (MetricMinute)."""
-    from jobqueue.rollup import roll_up
+    from jobqueue.observability.rollup import roll_up
 
     report = roll_up()
     ctx.log.info("rolled up %s minutes (%s rows), until %s", report.minutes, report.rows, report.rolled_until)
@@ -56,9 +57,9 @@ class RunReclaimedHook(BaseJob):
         attempt: int = pydantic.Field(ge=1)
 
     def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
+        from jobqueue.config.effective import type_state
         from jobqueue.exceptions import PayloadValidationError, SkipJob, UnknownJobTypeError, WorkerLost, WorkerTimedOut
         from jobqueue.models import Attempt, Job, Outcome, Status
-        from jobqueue.typeconfig import type_state
 
         target = Job.objects.select_related("job_type").filter(pk=payload.job_id).first()
         closed = Attempt.objects.filter(
@@ -78,27 +79,19 @@ class RunReclaimedHook(BaseJob):
         except PayloadValidationError:
             job_payload = None
         dead = target.status == Status.DEAD and target.attempts == payload.attempt
-        hook_ctx = JobContext(
-            job_id=str(target.pk),
-            definition=state.definition,
-            config=state.config,
-            attempt=payload.attempt,
-            max_attempts=target.max_attempts,
-            deadline=ctx.deadline,
+        hook_ctx = JobContext.for_attempt(
+            state.definition, state.config, str(target.pk), payload.attempt, target.max_attempts, deadline=ctx.deadline
         )
         hook_ctx.log = ctx.log  # the hook's log lines are kept on this job's attempt
         lost = WorkerTimedOut if closed.error_type == WorkerTimedOut.__name__ else WorkerLost
         error = lost(closed.error_message, outcome=closed.outcome, attempt=payload.attempt)
         hook = "on_dead" if dead else "on_failure"
         instance = state.definition.job_class()
-        ran = []
-        for name, args in (("cleanup", (hook_ctx, job_payload)), (hook, (hook_ctx, job_payload, error))):
-            method = getattr(instance, name)
-            if getattr(type(instance), name) is getattr(BaseJob, name):
-                continue
-            if inspect.iscoroutinefunction(method):
-                async_to_sync(method)(*args)
-            else:
-                method(*args)
-            ran.append(name)
+        # The pipeline's own steps, so a raising cleanup or hook is handled as it is there.
+        hook_steps = steps.reclaimed(instance, hook, hook_ctx, job_payload, error)
+        if state.definition.is_async:
+            async_to_sync(adrive)(hook_steps, None)
+        else:
+            drive(hook_steps, None)
+        ran = [name for name in ("cleanup", hook) if overrides(type(instance), name)]
         return JobResult.ok(f"{hook} of {target.job_type.name} job {target.pk} ran", data={"hook": hook, "ran": ran})

@@ -17,7 +17,8 @@ from typing import Any, TypeVar, overload
 
 import pydantic
 
-from jobqueue.base import BaseJob, JobResult, NoPayload
+from jobqueue.base import BaseJob, JobResult, NoPayload, overrides
+from jobqueue.config.options import CODE_DEFAULTS, validate_options
 from jobqueue.exceptions import (
     ConfigurationError,
     DuplicateJobTypeError,
@@ -25,8 +26,7 @@ from jobqueue.exceptions import (
     UnknownJobTypeError,
     pydantic_errors,
 )
-from jobqueue.options import CODE_DEFAULTS, validate_options
-from jobqueue.secrets import secret_paths
+from jobqueue.secrets.sealing import secret_paths
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
@@ -73,7 +73,7 @@ class JobDefinition:
     def has_failure_hooks(self) -> bool:
         """Whether the class overrides `on_failure`, `on_dead` or `cleanup` (the reclaimer then
         enqueues a `jobqueue_hook` job for an attempt it closes)."""
-        return any(getattr(self.job_class, name) is not getattr(BaseJob, name) for name in _HOOKS)
+        return any(overrides(self.job_class, name) for name in _HOOKS)
 
     @property
     def is_async(self) -> bool:

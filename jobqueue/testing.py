@@ -14,17 +14,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 
 from jobqueue.engine import enqueue as enqueueing
-from jobqueue.engine import sql
-from jobqueue.engine.claim import claim, mode_of
-from jobqueue.engine.duties import unit_size
+from jobqueue.engine.claim import claim_job
 from jobqueue.engine.pipeline import run_unit
-from jobqueue.engine.transitions import lease_until
-from jobqueue.engine.units import Unit
+from jobqueue.engine.producer import Producer
 from jobqueue.models import Job, JobQuerySet
-from jobqueue.typeconfig import type_state
+from jobqueue.registry import resolve_definition
 
 CLUSTER = "testing:0:inprocess"
 
@@ -32,16 +28,10 @@ CLUSTER = "testing:0:inprocess"
 def run(job: Job | str, cluster: str = CLUSTER) -> Job:
     """Claim this one job (it must be waiting) and run it now; return it as recorded."""
     job_id = str(job.pk if isinstance(job, Job) else job)
-    row = Job.objects.select_related("job_type").get(pk=job_id)
-    state = type_state(row.job_type.name)
-    now = timezone.now()
-    params = [cluster, sql.when(lease_until(now, state.config.effective_timeout)), sql.when(now), sql.job_id(job_id)]
-    with sql.write_transaction():
-        claimed = sql.rows("mark_claimed", params, ids=1)
-    if not claimed:
+    unit = claim_job(job_id, cluster)
+    if unit is None:
         raise AssertionError(f"job {job_id} could not be claimed")
-    attempt = int(claimed[0][2])
-    run_unit(Unit(state.definition.name, mode_of(state), ((job_id, attempt),), cluster, state.config.effective_timeout))
+    run_unit(unit)
     return Job.objects.get(pk=job_id)
 
 
@@ -54,8 +44,10 @@ def drain(limit: int = 10_000, cluster: str = CLUSTER, room: int = 4) -> list[st
     """Claim and run ready jobs, unit by unit, as a cluster would, until none is ready (or
     `limit` jobs ran); return the status each job was left in, in the order they ran."""
     statuses: list[str] = []
+    # The cluster's own producer, minus its loop: the same claims, unit sizes and order.
+    producer = Producer(cluster, workers=room, capacity=room, poll=0.0)
     while len(statuses) < limit:
-        units = claim(room, cluster, unit_size)
+        units = producer.claim(room)
         if not units:
             break
         for unit in units:
@@ -82,7 +74,7 @@ def enqueued(job_type: Any = None) -> JobQuerySet:
     """The jobs enqueued so far (of one type, if given), oldest first."""
     jobs = Job.objects.select_related("job_type").order_by("created_at")
     if job_type is not None:
-        name = job_type if isinstance(job_type, str) else enqueueing.resolve_definition(job_type).name
+        name = job_type if isinstance(job_type, str) else resolve_definition(job_type).name
         jobs = jobs.filter(job_type__name=name)
     return jobs
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from jobqueue.engine.claim import claim as engine_claim
-from jobqueue.engine.duties import unit_size
-from jobqueue.engine.units import Unit
+from jobqueue.engine.units import Unit, unit_size
 from jobqueue.testing import drain as testing_drain
 
 CLUSTER = "tests:0:inprocess"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pydantic
 
-from jobqueue import BaseJob, JobContext, JobResult, PermanentError, RetryableError, Unique, job
+from jobqueue import BaseJob, JobContext, JobResult, PermanentError, RetryableError, Snooze, Unique, job
 
 
 def _ledger(path: str, line: str) -> None:
@@ -249,3 +249,42 @@ def chunky(ctx: JobContext, ledger: str, kill: bool = False) -> None:
 def short(ms: float = 2.0) -> None:
     """Busy for a couple of milliseconds: short enough to be chunked, long enough to queue up."""
     time.sleep(ms / 1000)
+
+
+@job(name="snoozer", max_attempts=2, backoff_base=0.001, backoff_jitter=0.0)
+class Snoozer(BaseJob):
+    """Snooze `times` times (raising `Snooze`, or returning `JobResult.snooze` when `returned`),
+    then succeed, or fail when `fail`; its on_failure / on_dead write to `ledger` when given."""
+
+    class Payload(pydantic.BaseModel):
+        times: int = 1
+        seconds: float = 0.0
+        returned: bool = False
+        fail: bool = False
+        ledger: str = ""
+
+    def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
+        if ctx.attempt <= payload.times:
+            if payload.returned:
+                return JobResult.snooze(payload.seconds, "not yet")
+            raise Snooze(payload.seconds)
+        if payload.fail:
+            raise RetryableError("failed after snoozing", after=0)
+        return JobResult.ok("done", {"attempt": ctx.attempt})
+
+    def on_failure(self, ctx: JobContext, payload: Payload, error: BaseException) -> None:
+        if payload.ledger:
+            _ledger(payload.ledger, f"on_failure {ctx.attempt}")
+
+    def on_dead(self, ctx: JobContext, payload: Payload, error: BaseException | None) -> None:
+        if payload.ledger:
+            _ledger(payload.ledger, f"on_dead {ctx.attempt}")
+
+
+@job(max_attempts=1)
+async def async_snoozer(ctx: JobContext, seconds: float = 0.0) -> JobResult:
+    """Snooze on its first attempt, succeed on the next (an async type: units of many)."""
+    await asyncio.sleep(0)
+    if ctx.attempt == 1:
+        raise Snooze(seconds, "later, please")
+    return JobResult.ok()

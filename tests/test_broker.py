@@ -157,7 +157,7 @@ def test_claims_wait_for_room_and_unstarted_claims_keep_their_lease() -> None:
         held += len(packages)
     assert held == int(Conf.WORKERS) + int(Conf.QUEUE_LIMIT)  # free workers plus the local queue
     Job.objects.filter(status=Status.RUNNING).update(lease_expires_at=timezone.now())
-    assert len(transitions.renew_held(broker.cluster_key, list(broker.claimer.held))) == held
+    assert len(transitions.renew_held(broker.cluster_key, list(broker.producer.claimer.held))) == held
     assert not Job.objects.filter(status=Status.RUNNING, lease_expires_at__lte=timezone.now()).exists()
 
 

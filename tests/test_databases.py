@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from jobqueue import enqueue
 from jobqueue.checks import unsupported_database
-from jobqueue.engine import sql
+from jobqueue.engine import sql, statements
 from jobqueue.models import Job, JobType, Status, new_id
 from jobqueue.services import enqueue_many
 
@@ -107,7 +107,7 @@ def test_the_claim_reads_the_waiting_jobs_from_an_index_in_claim_order() -> None
         Job.objects.create(job_type=echo, priority=priority)
     for status in (Status.SUCCEEDED, Status.DEAD):
         Job.objects.create(job_type=echo, priority=9, status=status)
-    text = sql._build("select_ready", connection.vendor, (("types", 1),))
+    text = statements.text("select_ready", connection.vendor, types=1)
     params = [sql.when(timezone.now()), echo.pk, 10]
     with transaction.atomic():
         plan = _plan(text, params)
@@ -143,3 +143,13 @@ def test_equal_jobs_enqueued_together_are_claimed_first_in_first_out() -> None:
     with transaction.atomic():
         found = [sql.read_id(row[0]) for row in sql.rows("select_ready", params, types=1)]
     assert found == [str(j.pk) for j in jobs]
+
+
+@pytest.mark.parametrize("vendor", ["postgresql", "sqlite", "mysql"])
+def test_every_statement_of_the_table_has_a_text_on_every_database(vendor: str) -> None:
+    shape = {"ids": 2, "jobs": 2, "types": 2, "held": 1}
+    for name in statements.names():
+        text = statements.text(name, vendor, **shape)
+        assert text.count("%s") >= 1, name  # every value is a bound parameter
+    with pytest.raises(KeyError, match="no SQL statement named 'nothing'"):
+        statements.text("nothing", vendor)

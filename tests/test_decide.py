@@ -8,10 +8,10 @@ from types import MappingProxyType
 
 import pytest
 
-from jobqueue.engine.decide import AttemptReport, Decision, classify, decide
+from jobqueue.config.options import CODE_DEFAULTS, EffectiveConfig
+from jobqueue.engine.decide import AttemptReport, Decision, classify, decide, give_back
 from jobqueue.exceptions import PermanentError, RetryableError
 from jobqueue.models import DeadReason, Outcome, Status
-from jobqueue.options import CODE_DEFAULTS, EffectiveConfig
 from jobqueue.registry import JobDefinition
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -116,3 +116,65 @@ def test_a_decision_is_frozen() -> None:
     decision = Decision(Outcome.SUCCEEDED, Status.SUCCEEDED)
     with pytest.raises(AttributeError):
         decision.status = Status.DEAD  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("report", "attempt", "status", "delay", "outcome", "given_back", "refunded"),
+    [
+        # Snoozed: in the history, not in the budget, even on the last attempt; no hook.
+        (
+            AttemptReport(outcome=Outcome.SNOOZED, snooze_for=30.0),
+            3,
+            Status.SCHEDULED,
+            30.0,
+            Outcome.SNOOZED,
+            False,
+            True,
+        ),
+        (AttemptReport(outcome=Outcome.SNOOZED, snooze_for=0.0), 1, Status.QUEUED, 0.0, Outcome.SNOOZED, False, True),
+        # Rate limited: given back unrun, no row in the history, whatever the attempt number.
+        (
+            AttemptReport(outcome=Outcome.FAILED, rate_limited_after=60.0, finished_at=NOW),
+            3,
+            Status.SCHEDULED,
+            60.0,
+            None,
+            True,
+            False,
+        ),
+        (
+            AttemptReport(outcome=Outcome.FAILED, rate_limited_after=0.0, finished_at=NOW),
+            1,
+            Status.QUEUED,
+            0.0,
+            None,
+            True,
+            False,
+        ),
+    ],
+)
+def test_decide_the_outcomes_that_spend_no_attempt(
+    report: AttemptReport,
+    attempt: int,
+    status: Status,
+    delay: float,
+    outcome: Outcome | None,
+    given_back: bool,
+    refunded: bool,
+) -> None:
+    decision = decide(report, attempt, 3, config(), NOW)
+    assert (decision.status, decision.outcome, decision.given_back, decision.refunded) == (
+        status,
+        outcome,
+        given_back,
+        refunded,
+    )
+    assert decision.run_after == NOW + timedelta(seconds=delay)
+    assert decision.hook is None
+    assert decision.dead_reason is None
+
+
+def test_give_back_keeps_the_place_in_the_queue_unless_told_to_wait() -> None:
+    assert give_back("why") == Decision(None, Status.QUEUED, None, given_back=True, note="why")
+    later = NOW + timedelta(seconds=5)
+    assert give_back(run_after=later, now=NOW).status == Status.SCHEDULED

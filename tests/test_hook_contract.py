@@ -12,16 +12,15 @@ import pytest
 from django.utils import timezone
 
 from jobqueue import BaseJob, PermanentError, enqueue, job
+from jobqueue.config.effective import type_state
 from jobqueue.engine import transitions
-from jobqueue.engine.decide import AttemptReport, decide
+from jobqueue.engine.decide import AttemptReport, DecidedAttempt, decide
 from jobqueue.engine.pipeline import run_unit
 from jobqueue.engine.reclaim import reclaim_lost
-from jobqueue.engine.transitions import Entry
 from jobqueue.engine.units import Claim
 from jobqueue.models import Job, Outcome, Status
 from jobqueue.registry import registry
 from jobqueue.testing import drain
-from jobqueue.typeconfig import type_state
 from tests.helpers import CLUSTER, claim
 
 pytestmark = pytest.mark.django_db
@@ -75,7 +74,7 @@ def test_a_reclaimed_attempt_runs_its_hook_once_even_if_its_worker_reports_late(
     # The worker comes back and tries to record its own failure: its claim is gone.
     report = AttemptReport(outcome=Outcome.FAILED, retryable=False)
     decision = decide(report, 1, 1, type_state("steals_its_claim").config, timezone.now())
-    assert transitions.record([Entry(snapshot, report, decision)]) == []
+    assert transitions.record([DecidedAttempt.of(snapshot, report, decision)]) == []
     assert drain() == ["succeeded"]  # the one hook job
     assert [("on_dead", str(row.pk))] == CALLS
     assert Job.objects.get(pk=row.pk).status == Status.DEAD

@@ -10,11 +10,10 @@ from django.db import connection
 from django.utils import timezone
 
 from jobqueue import enqueue
+from jobqueue.config.effective import type_state
 from jobqueue.engine import transitions
-from jobqueue.engine.decide import AttemptReport, decide
-from jobqueue.engine.transitions import Entry
+from jobqueue.engine.decide import AttemptReport, DecidedAttempt, decide
 from jobqueue.models import Attempt, Job, Outcome, Status
-from jobqueue.typeconfig import type_state
 from tests.helpers import CLUSTER, claim
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -63,7 +62,7 @@ def test_a_start_and_a_recording_cut_by_a_dropped_connection_are_retried(server_
     report = AttemptReport(outcome=Outcome.SUCCEEDED, started_at=snapshot.started_at, finished_at=timezone.now())
     decision = decide(report, snapshot.attempt, snapshot.max_attempts, type_state("echo").config, report.finished_at)
     _drop_our_connection()
-    recorded = transitions.record_patiently([Entry(snapshot, report, decision)], patience=10)
+    recorded = transitions.record_patiently([DecidedAttempt.of(snapshot, report, decision)], patience=10)
     assert len(recorded) == 1
     stored = Job.objects.get(pk=job.pk)
     assert (stored.status, stored.attempts) == (Status.SUCCEEDED, 1)

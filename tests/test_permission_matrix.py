@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from jobqueue import enqueue
 from jobqueue.models import ApiToken, DeadLetter, JobType
-from jobqueue.secrets import open_settings
+from jobqueue.secrets.sealing import open_settings
 from jobqueue.services import update_job_type
 from jobqueue.services.tokens import create_token
 from tasks.models import Chainhook

@@ -103,3 +103,49 @@ def test_a_hook_job_for_an_attempt_the_reclaimer_did_not_close_runs_no_hook(hook
     drain()
     assert CALLS == []
     assert Job.objects.get(pk=forged.pk).status == Status.SKIPPED
+
+
+@pytest.fixture
+def messy_cleanup() -> Iterator[None]:
+    CALLS.clear()
+    with registry.scope():
+
+        class MessyCleanup(BaseJob):
+            class Payload(pydantic.BaseModel):
+                item: int
+
+            def execute(self, ctx, payload):
+                raise RuntimeError("the attempt failed")
+
+            def cleanup(self, ctx, payload):
+                raise OSError("cleanup could not remove its scratch file")
+
+            def on_dead(self, ctx, payload, error):
+                CALLS.append(("on_dead", ctx.job_id, ctx.attempt, payload.item, error))
+
+        job(name="messy_cleanup", max_attempts=1)(MessyCleanup)
+        yield
+
+
+def test_a_raising_cleanup_is_logged_and_the_hook_still_runs_in_the_pipeline(messy_cleanup: None) -> None:
+    failing = enqueue("messy_cleanup", {"item": 1})
+    drain()
+    stored = Job.objects.get(pk=failing.pk)
+    assert stored.status == Status.DEAD
+    assert "RuntimeError: the attempt failed" in stored.last_error  # the attempt's own error, not cleanup's
+    assert [(c[0], c[1]) for c in CALLS] == [("on_dead", str(failing.pk))]
+    (attempt,) = stored.attempt_set.all()
+    assert any(line["message"] == "cleanup raised" for line in attempt.logs)
+
+
+def test_a_raising_cleanup_is_logged_and_the_hook_still_runs_after_a_reclaim(messy_cleanup: None) -> None:
+    lost = enqueue("messy_cleanup", {"item": 2})
+    _lose_the_worker(lost)
+    drain()
+    # The same steps as the pipeline's: cleanup's error is logged, on_dead runs, the hook job succeeds.
+    assert [(c[0], c[1]) for c in CALLS] == [("on_dead", str(lost.pk))]
+    (hook_job,) = hook_jobs()
+    hook_job.refresh_from_db()
+    assert hook_job.status == Status.SUCCEEDED
+    assert hook_job.result["data"] == {"hook": "on_dead", "ran": ["cleanup", "on_dead"]}
+    assert any(line["message"] == "cleanup raised" for line in hook_job.attempt_set.get().logs)

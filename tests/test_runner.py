@@ -144,3 +144,20 @@ def test_a_follow_up_with_a_bad_option_fails_this_attempt_not_its_recording() ->
     assert result.status == Status.DEAD
     assert "priority" in result.last_error
     assert not Job.objects.filter(job_type__name="echo").exists()
+
+
+def test_a_follow_up_keeps_the_parent_as_its_creator_and_refuses_created_by() -> None:
+    # docs/writing-jobs.md, "Follow-up jobs": created_by is always job:<parent id>.
+    from jobqueue import job
+    from jobqueue.registry import registry
+
+    with registry.scope():
+
+        @job(name="names_its_creator", max_attempts=1)
+        def names_its_creator(ctx) -> None:
+            ctx.enqueue("echo", {"value": 1}, created_by="someone else")
+
+        enqueue("names_its_creator", {})
+        result = run_one()
+    assert result.status == Status.DEAD
+    assert "created_by: not an option of enqueue" in result.last_error

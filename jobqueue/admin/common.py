@@ -20,7 +20,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from jobqueue.conf import jobqueue_settings
+from jobqueue.config.settings import jobqueue_settings
 from jobqueue.exceptions import InvalidStateError, JobQueueError, PayloadValidationError
 from jobqueue.strictjson import loads_strict
 

@@ -18,7 +18,7 @@ from jobqueue.admin.common import CappedPaginator, change_url, pretty_json, reas
 from jobqueue.admin.console import console_urls
 from jobqueue.admin.filters import PriorityFilter
 from jobqueue.admin.live import LiveListMixin
-from jobqueue.conf import jobqueue_settings
+from jobqueue.config.settings import jobqueue_settings
 from jobqueue.models import Attempt, Job, Status
 from jobqueue.observability.search import SearchError, SearchTimeout, search, time_limited
 from jobqueue.services import cancel, rerun

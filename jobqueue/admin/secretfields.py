@@ -21,7 +21,7 @@ from django.core.validators import MinLengthValidator
 from django.db import models
 from django.http import HttpRequest
 
-from jobqueue.fields import EncryptedTextField
+from jobqueue.secrets.fields import EncryptedTextField
 from jobqueue.services.audit import record
 
 SET_SECRET = "set secret"  # noqa: S105 -- the audit action's name, not a password

@@ -17,7 +17,7 @@ from django.core.cache import cache
 from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
 
-from jobqueue.conf import jobqueue_settings
+from jobqueue.config.settings import jobqueue_settings
 
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 

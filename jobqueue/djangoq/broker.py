@@ -1,6 +1,8 @@
-"""The django-q2 broker over the Job table: django-q2's pusher loop drives the engine's duties.
+"""The django-q2 broker over the Job table: django-q2's pusher loop drives the engine's producer.
 
-django-q2's pusher calls `dequeue()` in a loop and hands each package to a worker. A package
+django-q2's pusher calls `dequeue()` in a loop and hands each package to a worker; each call
+is one turn of the engine's `Producer` (claim, room, idle backoff, duties), and this module
+only packages the units it returns. A package
 names only `jobqueue.djangoq.entry.run` and a unit's plain values (type, job ids, attempts,
 cluster), so no user data is pickled and no user input names code to run.
 """
@@ -8,10 +10,7 @@ cluster), so no user data is pickled and no user input names code to run.
 from __future__ import annotations
 
 import os
-import socket
-import time
 import uuid
-from datetime import datetime
 from typing import Any
 
 from django.db import connection
@@ -20,22 +19,13 @@ from django_q.brokers import Broker
 from django_q.conf import Conf
 from django_q.signing import SignedPackage
 
-from jobqueue.conf import jobqueue_settings
 from jobqueue.djangoq.entry import run
-from jobqueue.engine import checkpoint, inflight, transitions
-from jobqueue.engine.duties import Claimer, Heartbeat, Reclaimer, Scheduler, pid_alive
-from jobqueue.engine.shutdown import shutting_down
+from jobqueue.engine import inflight
+from jobqueue.engine.producer import HOST, Producer
 from jobqueue.engine.units import Claim, Unit
-from jobqueue.engine.wakeup import Listener
 from jobqueue.exceptions import JobQueueError
-from jobqueue.models import WAITING, Job
+from jobqueue.models import Job
 from jobqueue.registry import registry
-from jobqueue.typeconfig import type_states
-
-HOST = socket.gethostname()
-# How long the pusher waits before looking again when the cluster has no room: a
-# shared-memory read, so a short wait costs no query.
-_FULL_WAIT = 0.003
 
 
 def package(unit: Unit) -> dict[str, Any]:
@@ -55,25 +45,6 @@ def package(unit: Unit) -> dict[str, Any]:
     }
 
 
-def _seconds_to_next_due(now: datetime) -> float:
-    runnable = [s.type_id for s in type_states().values() if s.config.enabled]
-    due = (
-        Job.objects.filter(status__in=WAITING, run_after__gt=now, job_type_id__in=runnable)
-        .order_by("run_after")
-        .values_list("run_after", flat=True)
-        .first()
-    )
-    return 3600.0 if due is None else max(0.0, (due - now).total_seconds())
-
-
-def _idle_poll_max() -> float:
-    setting = jobqueue_settings.IDLE_POLL_MAX
-    if isinstance(setting, dict):
-        value: Any = setting.get(connection.vendor, setting.get("default", 1.0))
-        return float(value)
-    return float(setting)
-
-
 class JobBroker(Broker):
     """django-q2 broker over the Job table (set as Q_CLUSTER["broker_class"])."""
 
@@ -86,12 +57,13 @@ class JobBroker(Broker):
 
     def _local_state(self) -> None:
         """What each process keeps for itself: never pickled, made afresh after unpickling."""
-        self._listener = Listener()
-        self._idle_sleep = float(Conf.POLL)
-        self.claimer = Claimer(self.cluster_key, self._room)
-        self.reclaimer = Reclaimer(self.claimer, HOST, pid_alive)
-        self.scheduler = Scheduler()
-        self.heartbeat = Heartbeat(self.cluster_key, int(Conf.WORKERS), self.claimer)
+        self.producer = Producer(
+            self.cluster_key,
+            workers=int(Conf.WORKERS),
+            capacity=int(Conf.WORKERS) + int(Conf.QUEUE_LIMIT or 0),
+            poll=float(Conf.POLL),
+            host=HOST,
+        )
 
     def __getstate__(self) -> Any:
         return self.list_key, self._info, self.cluster_key
@@ -102,38 +74,9 @@ class JobBroker(Broker):
         self.cache = self.get_cache()
         self._local_state()
 
-    @staticmethod
-    def _room() -> int:
-        return int(Conf.WORKERS) + int(Conf.QUEUE_LIMIT or 0) - inflight.held()
-
     def dequeue(self) -> list[tuple[str, str]] | None:
-        checkpoint.start_checkpointer()  # once, in the pusher (SQLite only)
-        if shutting_down():
-            self.heartbeat.stop()
-            time.sleep(0.05)
-            return None
-        self.reclaimer()
-        self.scheduler()
-        if self._room() <= 0:
-            # Every worker busy and the local queue full: claim nothing (the pusher would
-            # block handing it over, and stop beating, scheduling and reclaiming).
-            self.heartbeat()
-            time.sleep(_FULL_WAIT)
-            return None
-        units = self.claimer() or []
-        self.heartbeat()
-        if units:
-            self._idle_sleep = float(Conf.POLL)
-            for unit in units:
-                inflight.waiting(unit.priority)
-            return [(p["id"], SignedPackage.dumps(p)) for p in map(package, units)]
-        # Idle: back off up to IDLE_POLL_MAX, but wake at once on a NOTIFY (PostgreSQL) and
-        # never sleep past the moment a scheduled or retrying job, or a schedule slot, falls due.
-        now = timezone.now()
-        wait = min(self._idle_sleep, _seconds_to_next_due(now), self.scheduler.seconds_to_next_slot())
-        woken = self._listener.wait(wait)
-        self._idle_sleep = float(Conf.POLL) if woken else min(self._idle_sleep * 2, _idle_poll_max())
-        return None
+        units = self.producer.fetch()
+        return [(p["id"], SignedPackage.dumps(p)) for p in map(package, units)] or None
 
     def acknowledge(self, task_id: str) -> None:
         """Nothing to do: the pipeline has already recorded the attempts in the same database."""
@@ -143,8 +86,7 @@ class JobBroker(Broker):
         attempt (the unit's other jobs expire unstarted and are reclaimed)."""
         job_id, _, attempt = str(task_id).rpartition(":")
         if attempt.isdigit():
-            transitions.release(Claim(job_id, int(attempt), self.cluster_key))
-            inflight.done(1)
+            self.producer.give_back(Claim(job_id, int(attempt), self.cluster_key))
 
     def enqueue(self, task: Any) -> str:
         raise JobQueueError(

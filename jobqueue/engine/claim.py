@@ -14,30 +14,22 @@ claim, so a unit never takes a job ahead of a more urgent one left behind.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import connection
 from django.db.models import Count
 from django.utils import timezone
 
-from jobqueue.engine import sql
-from jobqueue.engine.transitions import lease_until
-from jobqueue.engine.units import Mode, Unit
-from jobqueue.models import Job, JobType, RateLimitStart, Status
-from jobqueue.typeconfig import TypeState, type_states
+from jobqueue.config.effective import TypeState, type_state, type_states
+from jobqueue.engine import ratewindow, sql
+from jobqueue.engine.lease import lease_until
+from jobqueue.engine.units import Unit, mode_of
+from jobqueue.models import Job, JobType, Status
 
 # Candidates read per claim at most: enough to fill the room with full units.
 MAX_CANDIDATES = 500
 
 UnitSize = Callable[[TypeState], int]
-
-
-def mode_of(state: TypeState) -> Mode:
-    if state.definition.is_batch:
-        return Mode.BATCH
-    if state.definition.is_async:
-        return Mode.ASYNC
-    return Mode.SYNC
 
 
 def claim(room: int, cluster: str, unit_size: UnitSize | None = None, now: datetime | None = None) -> list[Unit]:
@@ -63,11 +55,9 @@ def claim(room: int, cluster: str, unit_size: UnitSize | None = None, now: datet
         # timeout. A claim whose cluster is lost is back in the queue within LEASE_GRACE.
         params = [cluster, sql.when(lease_until(now, 0)), sql.when(now), *(sql.job_id(j) for j in chosen)]
         attempts = {sql.read_id(row[0]): int(row[2]) for row in sql.rows("mark_claimed", params, ids=len(chosen))}
-        rated = [(job_id, tid) for tid, members in groups if runnable[tid].config.rate_limit for job_id in members]
-        if rated:
-            RateLimitStart.objects.bulk_create(
-                [RateLimitStart(job_type_id=tid, job_id=job_id, at=now) for job_id, tid in rated]
-            )
+        ratewindow.enter(
+            ((job_id, tid) for tid, members in groups if runnable[tid].config.rate_limit for job_id in members), now
+        )
     units = []
     for tid, members in groups:
         state = runnable[tid]
@@ -79,6 +69,22 @@ def claim(room: int, cluster: str, unit_size: UnitSize | None = None, now: datet
                 Unit(state.definition.name, mode_of(state), jobs, cluster, state.config.effective_timeout, first)
             )
     return units
+
+
+def claim_job(job_id: str, cluster: str, now: datetime | None = None) -> Unit | None:
+    """Claim one given waiting job now, whatever its type's limits, leased for its timeout:
+    a unit of one, or None if the job was not waiting (`jobqueue.testing.run`)."""
+    now = now or timezone.now()
+    job = Job.objects.select_related("job_type").get(pk=job_id)
+    state = type_state(job.job_type.name)
+    timeout = state.config.effective_timeout
+    params = [cluster, sql.when(lease_until(now, timeout)), sql.when(now), sql.job_id(job_id)]
+    with sql.write_transaction():
+        claimed = sql.rows("mark_claimed", params, ids=1)
+    if not claimed:
+        return None
+    jobs = ((str(job_id), int(claimed[0][2])),)
+    return Unit(state.definition.name, mode_of(state), jobs, cluster, timeout)
 
 
 def _candidates(type_ids: list[int], want: int, now: datetime) -> list[tuple[str, int, int]]:
@@ -113,9 +119,7 @@ def _allowances(
         if config.concurrency:
             room = int(config.concurrency) - running.get(tid, 0)
         if config.rate_limit:
-            since = now - timedelta(seconds=config.rate_limit.period)
-            started = RateLimitStart.objects.filter(job_type_id=tid, at__gt=since).count()
-            room = min(room, config.rate_limit.count - started)
+            room = min(room, config.rate_limit.count - ratewindow.started(tid, config.rate_limit.period, now))
         allowance[tid] = room
     return allowance
 

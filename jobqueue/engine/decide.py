@@ -1,8 +1,14 @@
 """The policy: classify what an attempt raised, and decide ONCE what becomes of its job.
 
 `decide()` turns an attempt's report into a `Decision` (next status, when to run again, why
-dead, which hook applies). The recording and the hooks both read that one decision; nothing
-later works out "will it retry" again.
+dead, which hook applies, whether the attempt is given back). The recording and the hooks
+both read that one decision; nothing later works out "will it retry" again. Every way an
+attempt ends is a `Decision`, including the ones that spend no attempt: a job given back
+unrun (`give_back()`: shutdown, preemption, a claim no worker started) and a job that asked
+to wait (rate limited, snoozed). `transitions.record()` writes them all, in one group commit.
+
+To add an outcome: its exception, the step that settles it (`steps.settle` / `conclude`),
+and its branch here.
 """
 
 from __future__ import annotations
@@ -15,13 +21,15 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
+from jobqueue.config.options import EffectiveConfig
 from jobqueue.engine.backoff import retry_delay
 from jobqueue.exceptions import PermanentError, RetryableError
 from jobqueue.models import DeadReason, Outcome, Status
-from jobqueue.options import EffectiveConfig
 
 if TYPE_CHECKING:
-    from jobqueue.context import FollowUp
+    from jobqueue.base import BaseJob
+    from jobqueue.context import FollowUp, JobContext
+    from jobqueue.engine.units import Claim, JobSnapshot
     from jobqueue.registry import JobDefinition
 
 FAILURES = (Outcome.FAILED, Outcome.TIMED_OUT, Outcome.CRASHED)
@@ -45,6 +53,7 @@ class AttemptReport:
     dead_reason: DeadReason = DeadReason.PERMANENT_ERROR
     retry_after: float | None = None
     rate_limited_after: float | None = None
+    snooze_for: float | None = None
     follow_ups: list[FollowUp] = field(default_factory=list)
     progress: float | None = None
     batch_id: Any = None
@@ -62,12 +71,20 @@ class AttemptReport:
 
 @dataclass(frozen=True)
 class Decision:
-    """The one answer about an attempt: the job's next status and what follows from it."""
+    """The one answer about an attempt: the job's next status and what follows from it.
 
-    outcome: Outcome
+    `outcome` is the attempt's row in the history; None for an attempt given back (`given_back`),
+    which leaves no row: its job goes back to waiting with its attempt count lowered again, as
+    if it had never been claimed. `refunded` keeps the attempt in the history but not in the
+    budget: the job may make one more attempt (a snooze, as Oban counts it)."""
+
+    outcome: Outcome | None
     status: Status
     run_after: datetime | None = None
     dead_reason: DeadReason | None = None
+    given_back: bool = False
+    refunded: bool = False
+    note: str = ""  # for a job given back: why, kept as its last_error (empty keeps the old one)
 
     @property
     def hook(self) -> str | None:
@@ -80,6 +97,46 @@ class Decision:
         if self.status == Status.DEAD:
             return "on_dead"
         return None
+
+
+def give_back(note: str = "", run_after: datetime | None = None, now: datetime | None = None) -> Decision:
+    """A claimed job returned unrun, its attempt unspent: `queued` (its place in the queue
+    kept), or `scheduled` when it must wait until `run_after`."""
+    waits = run_after is not None and run_after > (now or timezone.now())
+    return Decision(None, Status.SCHEDULED if waits else Status.QUEUED, run_after, given_back=True, note=note)
+
+
+@dataclass(frozen=True)
+class JobRun:
+    """The job instance and context an attempt ran with: what its hooks are called with."""
+
+    instance: BaseJob
+    ctx: JobContext
+
+
+@dataclass
+class DecidedAttempt:
+    """One decided attempt waiting to be recorded.
+
+    `report` and `snapshot` are there for an attempt that started (they make its history row);
+    a claim given back before its job started has neither. `run` is what the hooks need when
+    they run in this worker; `hook_job` asks `record()` for a `jobqueue_hook` job instead (the
+    reclaimer's attempts, whose worker is gone)."""
+
+    claim: Claim
+    decision: Decision
+    report: AttemptReport | None = None
+    snapshot: JobSnapshot | None = None
+    run: JobRun | None = None
+    hook_job: bool = False
+
+    @classmethod
+    def of(cls, snapshot: JobSnapshot, report: AttemptReport, decision: Decision, **more: Any) -> DecidedAttempt:
+        return cls(snapshot.claim, decision, report, snapshot, **more)
+
+    @property
+    def job_id(self) -> str:
+        return self.claim.job_id
 
 
 def classify(definition: JobDefinition, exc: Exception) -> tuple[bool, float | None]:
@@ -101,6 +158,14 @@ def decide(
 ) -> Decision:
     """The retry policy: the job's next status after this attempt."""
     outcome = report.outcome
+    if report.rate_limited_after is not None:
+        # Not a failure: the attempt is given back and the job waits out the upstream's limit.
+        after = report.finished_at + timedelta(seconds=max(0.0, report.rate_limited_after))
+        return give_back(f"rate limited: {report.error_message}", after, now)
+    if outcome == Outcome.SNOOZED:
+        delay = max(0.0, report.snooze_for or 0.0)
+        status = Status.SCHEDULED if delay > 0 else Status.QUEUED
+        return Decision(outcome, status, now + timedelta(seconds=delay), refunded=True)
     if outcome == Outcome.SUCCEEDED:
         return Decision(outcome, Status.SUCCEEDED)
     if outcome == Outcome.SKIPPED:

@@ -7,14 +7,13 @@
 - `Heartbeat`: tells the database this cluster is alive.
 
 A duty that fails logs its own line and is tried again at its next turn; it never stops the
-others. The django-q2 adapter calls them from the broker's `dequeue()`.
+others. The engine's `Producer` runs them at each turn of its fetch loop.
 """
 
 from __future__ import annotations
 
 import abc
 import logging
-import math
 import os
 import time
 from collections.abc import Callable
@@ -24,12 +23,12 @@ from typing import Any
 from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
-from jobqueue.conf import jobqueue_settings
+from jobqueue.config.settings import jobqueue_settings
 from jobqueue.engine import inflight, reclaim, scheduler, sql, transitions
 from jobqueue.engine.claim import claim
-from jobqueue.engine.units import Mode, Unit
+from jobqueue.engine.lease import longest_lease
+from jobqueue.engine.units import Unit, unit_size
 from jobqueue.models import ClusterHeartbeat
-from jobqueue.typeconfig import TypeState, type_states
 
 logger = logging.getLogger("jobqueue")
 
@@ -77,7 +76,10 @@ class Claimer(Duty):
         self.claimed = 0
 
     def run(self) -> list[Unit]:
-        room = self.slots()
+        return self.take(self.slots())
+
+    def take(self, room: int) -> list[Unit]:
+        """Claim up to `room` units now (errors raised, not logged: `run` is the duty)."""
         if room <= 0:
             return []
         try:
@@ -96,28 +98,13 @@ class Claimer(Duty):
         return units
 
 
-def unit_size(state: TypeState) -> int:
-    """How many jobs of a type one unit holds: its batch size; its async_concurrency (else the
-    ASYNC_CONCURRENCY setting); or for sync jobs as many as fit CHUNK_BUDGET_MS by their recent
-    time per job (one with none)."""
-    if state.definition.is_batch:
-        return max(1, int(state.config.batch_size))
-    if state.definition.is_async:
-        return int(state.config.async_concurrency or jobqueue_settings.ASYNC_CONCURRENCY)
-    per_job = inflight.seconds_per_job(state.definition.name)
-    if per_job <= 0.0:
-        return 1
-    budget = float(jobqueue_settings.CHUNK_BUDGET_MS) / 1000
-    return max(1, min(int(jobqueue_settings.CHUNK_MAX_JOBS), math.floor(budget / per_job)))
-
-
 class Reclaimer(Duty):
     """Keeps this cluster's claims honest and recovers the attempts of lost workers."""
 
     name = "reclaiming jobs"
 
     def __init__(self, claimer: Claimer, host: str, is_alive: Callable[[int], bool]) -> None:
-        super().__init__(float(jobqueue_settings.RECLAIM_INTERVAL))
+        super().__init__(jobqueue_settings.RECLAIM_INTERVAL)
         self.claimer, self.host, self.is_alive = claimer, host, is_alive
 
     def run(self) -> int:
@@ -128,7 +115,7 @@ class Reclaimer(Duty):
         held = self.claimer.held
         # Claims not yet started keep their lease while they wait for a worker, but only
         # for a bounded time: one lost in transit to a worker is then left to expire.
-        limit = longest_lease() * float(jobqueue_settings.CLAIM_RENEW_FACTOR)
+        limit = longest_lease() * jobqueue_settings.CLAIM_RENEW_FACTOR
         now = time.monotonic()
         for job_id in [j for j, at in held.items() if now - at > limit]:
             del held[job_id]
@@ -154,7 +141,7 @@ class Scheduler(Duty):
     name = "evaluating schedules"
 
     def __init__(self) -> None:
-        super().__init__(float(jobqueue_settings.SCHEDULE_INTERVAL))
+        super().__init__(jobqueue_settings.SCHEDULE_INTERVAL)
         self.next_slot = timezone.now()
 
     def due(self, now: float) -> bool:
@@ -174,7 +161,7 @@ class Heartbeat(Duty):
     name = "recording the heartbeat"
 
     def __init__(self, cluster: str, workers: int, claimer: Claimer) -> None:
-        super().__init__(float(jobqueue_settings.HEARTBEAT_INTERVAL))
+        super().__init__(jobqueue_settings.HEARTBEAT_INTERVAL)
         self.cluster, self.workers, self.claimer = cluster, workers, claimer
         self.started = timezone.now()
         self.stopped = False
@@ -208,16 +195,6 @@ class Heartbeat(Duty):
                 logger.exception("%s failed", self.name)
 
 
-def longest_timeout() -> int:
-    return max(
-        (s.config.effective_timeout for s in type_states().values()), default=int(jobqueue_settings.DEFAULT_TIMEOUT)
-    )
-
-
-def longest_lease() -> float:
-    return float(longest_timeout() + int(jobqueue_settings.LEASE_GRACE))
-
-
 def _ago(seconds: float) -> datetime:
     return timezone.now() - timedelta(seconds=seconds)
 
@@ -232,4 +209,4 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-__all__ = ["Claimer", "Duty", "Heartbeat", "Mode", "Reclaimer", "Scheduler", "pid_alive", "unit_size"]
+__all__ = ["Claimer", "Duty", "Heartbeat", "Reclaimer", "Scheduler", "pid_alive"]

@@ -90,7 +90,7 @@ def outranked(priority: int) -> bool:
     if _urgent is None:
         return False
     with _urgent.get_lock():
-        return _urgent[0] > priority and time.monotonic() < _urgent[1]
+        return bool(_urgent[0] > priority and time.monotonic() < _urgent[1])
 
 
 def seconds_per_job(type_name: str) -> float:

@@ -15,31 +15,25 @@ import asyncio
 import contextlib
 import logging
 import os
-import socket
 import time
 import uuid
-from datetime import timedelta
 from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
-from django.db import close_old_connections, connection
-from django.utils import timezone
 
-from jobqueue.conf import jobqueue_settings
+from jobqueue.config.effective import TypeState, type_state
+from jobqueue.config.options import CODE_DEFAULTS, EffectiveConfig
 from jobqueue.context import JobContext
 from jobqueue.engine import inflight, steps, transitions
-from jobqueue.engine.decide import AttemptReport, decide
+from jobqueue.engine.decide import DecidedAttempt, JobRun, give_back
 from jobqueue.engine.drivers import adrive, drive
+from jobqueue.engine.recorder import HOST, Recorder, reset_connection
 from jobqueue.engine.shutdown import shutting_down
-from jobqueue.engine.transitions import Entry
 from jobqueue.engine.units import JobSnapshot, Mode, Unit
 from jobqueue.exceptions import UnknownJobTypeError
 from jobqueue.models import DeadReason, Outcome
-from jobqueue.options import CODE_DEFAULTS, EffectiveConfig
-from jobqueue.typeconfig import TypeState, type_state
 
 logger = logging.getLogger("jobqueue")
-HOST = socket.gethostname()
 
 
 def run_unit(unit: Unit) -> str:
@@ -62,7 +56,7 @@ def run_unit(unit: Unit) -> str:
 def _run(unit: Unit) -> str:
     if shutting_down():
         # Claimed, never started: back to the queue in one write, attempts unspent.
-        transitions.hand_back(unit.claims, rated=True)
+        transitions.record([DecidedAttempt(claim, give_back()) for claim in unit.claims])
         return "released"
     try:
         state: TypeState | None = type_state(unit.type_name)
@@ -71,8 +65,10 @@ def _run(unit: Unit) -> str:
     config = state.config if state is not None else EffectiveConfig("", dict(CODE_DEFAULTS), {})
     inflight.taken(unit.priority)
     worker = f"{HOST}:{os.getpid()}"
-    claims, rated = unit.claims, bool(config.rate_limit)
-    snapshots = transitions.patiently(transitions.start_unit, claims, worker=worker, timeout=unit.timeout, rated=rated)
+    rated = bool(config.rate_limit)
+    snapshots = transitions.patiently(
+        transitions.start_unit, unit.claims, worker=worker, timeout=unit.timeout, rated=rated
+    )
     if not snapshots:
         return "lost"
     run = _UnitRun(unit, state, config, worker)
@@ -96,83 +92,27 @@ def _run(unit: Unit) -> str:
 
 
 class _UnitRun:
-    """One unit in one worker: its decided attempts, flushed in groups, then their hooks."""
+    """The run modes of one unit in one worker; its `Recorder` keeps the outcomes."""
 
     def __init__(self, unit: Unit, state: TypeState | None, config: EffectiveConfig, worker: str) -> None:
-        self.unit, self.state, self.config, self.worker = unit, state, config, worker
-        self.pending: list[Entry] = []
-        self.first_pending = 0.0
-        self.open = {c.job_id: c for c in unit.claims}  # not yet recorded (or handed back)
-        self.interval = float(jobqueue_settings.FLUSH_INTERVAL_MS) / 1000
-        self.lease_half = (unit.timeout + float(jobqueue_settings.LEASE_GRACE)) / 2
-        self.extend_at = time.monotonic() + self.lease_half
-
-    def report(self) -> AttemptReport:
-        return AttemptReport(outcome=Outcome.FAILED, started_at=timezone.now(), host=HOST, pid=os.getpid())
+        self.unit, self.state, self.config = unit, state, config
+        self.recorder = Recorder(unit, config, worker)
+        self.report, self.decided = self.recorder.report, self.recorder.decided
 
     def context(self, snapshot: JobSnapshot) -> JobContext:
         assert self.state is not None  # noqa: S101 - unregistered types never get here
-        return JobContext(
-            job_id=snapshot.id,
-            definition=self.state.definition,
-            config=self.config,
-            attempt=snapshot.attempt,
-            max_attempts=snapshot.max_attempts,
-            deadline=timezone.now() + timedelta(seconds=self.unit.timeout),
+        return JobContext.for_attempt(
+            self.state.definition,
+            self.config,
+            snapshot.id,
+            snapshot.attempt,
+            snapshot.max_attempts,
+            timeout=self.unit.timeout,
             progress=snapshot.progress,
         )
 
-    def decided(self, snapshot: JobSnapshot, report: AttemptReport, hook_args: Any) -> None:
-        """Take one finished attempt: hand it back if rate limited, else decide and queue it."""
-        report.finished_at = timezone.now()
-        if report.rate_limited_after is not None:
-            run_after = report.finished_at + timedelta(seconds=max(0.0, report.rate_limited_after))
-            transitions.release(snapshot.claim, run_after=run_after, note=f"rate limited: {report.error_message}")
-            self.open.pop(snapshot.id, None)
-            return
-        decision = decide(report, snapshot.attempt, snapshot.max_attempts, self.config, report.finished_at)
-        if not self.pending:
-            self.first_pending = time.monotonic()
-        self.pending.append(Entry(snapshot, report, decision, hook_args))
-
-    def due(self) -> bool:
-        return bool(self.pending) and time.monotonic() - self.first_pending >= self.interval
-
-    def take(self) -> list[Entry]:
-        entries, self.pending = self.pending, []
-        return entries
-
-    def flush(self) -> list[Entry]:
-        return self.record(self.take())
-
-    def record(self, entries: list[Entry]) -> list[Entry]:
-        """Record decisions in one transaction (a group commit); keep the rest of the unit leased."""
-        if not entries:
-            return []
-        try:
-            recorded = transitions.record_patiently(entries)
-        except Exception:
-            logger.exception("%s attempt(s) of %s could not be recorded", len(entries), self.unit.type_name)
-            reset_connection()
-            recorded = []
-        for entry in entries:
-            self.open.pop(entry.snapshot.id, None)
-        if self.open and time.monotonic() >= self.extend_at:
-            # The unit's jobs not yet recorded keep their leases: renewed once half gone.
-            transitions.extend(list(self.open.values()), worker=self.worker, timeout=self.unit.timeout)
-            self.extend_at = time.monotonic() + self.lease_half
-        return recorded
-
-    def hooks(self, recorded: list[Entry]) -> list[steps.Steps]:
-        """The failure hooks the recorded decisions call for."""
-        assert self.state is not None  # noqa: S101
-        return [
-            steps.hook(
-                entry.extra[0], name, entry.extra[1], _payload(entry.extra[1], entry.snapshot), entry.report.error
-            )
-            for entry in recorded
-            if entry.extra is not None and (name := entry.decision.hook) is not None
-        ]
+    def flush(self) -> list[DecidedAttempt]:
+        return self.recorder.flush()
 
     # -- the three ways to run a unit -------------------------------------------------------
 
@@ -181,7 +121,7 @@ class _UnitRun:
         began = time.monotonic()
         ran = 0
         for snapshot in snapshots:
-            if ran and inflight.outranked(snapshot.priority) and self.hand_back(snapshots[ran:]):
+            if ran and inflight.outranked(snapshot.priority) and self.recorder.hand_back(snapshots[ran:]):
                 # A unit of higher priority waits for a worker: the rest went back to the queue
                 # (attempts unspent, places kept), and this worker is free to take it.
                 break
@@ -191,28 +131,13 @@ class _UnitRun:
             deadline = time.monotonic() + self.unit.timeout
             drive(steps.single(instance, ctx, snapshot.payload, snapshot.cancel_requested, report), deadline)
             report.follow_ups = ctx.follow_ups
-            self.decided(snapshot, report, (instance, ctx))
-            if self.due():
+            self.decided(snapshot, report, JobRun(instance, ctx))
+            if self.recorder.due():
                 self._hooks_now(self.flush())
         self._hooks_now(self.flush())
         # What a job of this type really costs a worker, recording included: chunks are sized
         # from it (a job's own run time alone would make chunks of no-ops far too long).
         inflight.observe(self.unit.type_name, (time.monotonic() - began) / ran)
-
-    def hand_back(self, snapshots: list[JobSnapshot]) -> bool:
-        """Hand not-yet-run jobs of this unit back to the queue; False (and they stay this
-        worker's to run) if the database would not take them."""
-        try:
-            transitions.hand_back([s.claim for s in snapshots], rated=bool(self.config.rate_limit))
-        except Exception:
-            logger.warning(
-                "%s job(s) of %s could not be handed back; running them", len(snapshots), self.unit.type_name
-            )
-            reset_connection()
-            return False
-        for snapshot in snapshots:
-            self.open.pop(snapshot.id, None)
-        return True
 
     def batch(self, snapshots: list[JobSnapshot]) -> None:
         assert self.state is not None  # noqa: S101
@@ -234,7 +159,7 @@ class _UnitRun:
             reports[winners[0].id].follow_ups = ctx.follow_ups
         for snapshot in snapshots:
             reports[snapshot.id].batch_id = batch_id
-            self.decided(snapshot, reports[snapshot.id], (instance, ctx))
+            self.decided(snapshot, reports[snapshot.id], JobRun(instance, ctx))
         self._hooks_now(self.flush())
 
     async def concurrently(self, snapshots: list[JobSnapshot]) -> None:
@@ -256,31 +181,41 @@ class _UnitRun:
         job_steps = steps.single(instance, ctx, snapshot.payload, snapshot.cancel_requested, report)
         await adrive(job_steps, began + self.unit.timeout)
         report.follow_ups = ctx.follow_ups
-        if report.rate_limited_after is not None:  # handing back writes to the database
-            await sync_to_async(self.decided, thread_sensitive=True)(snapshot, report, None)
-        else:
-            self.decided(snapshot, report, (instance, ctx))
+        self.decided(snapshot, report, JobRun(instance, ctx))
 
     async def _recorder(self, done: asyncio.Event) -> None:
-        record = sync_to_async(self.record, thread_sensitive=True)
+        recorder = self.recorder
+        record = sync_to_async(recorder.record, thread_sensitive=True)
         while True:
             finished = done.is_set()
-            if self.pending and (finished or self.due()):
+            if recorder.pending and (finished or recorder.due()):
                 # Taken on the loop (jobs append to it there), written off the loop.
-                recorded = await record(self.take())
-                await asyncio.gather(*(adrive(hook, None) for hook in self.hooks(recorded)))
-            if finished and not self.pending:
+                recorded = await record(recorder.take())
+                await asyncio.gather(*(adrive(hook, None) for hook in _hooks(recorded)))
+            if finished and not recorder.pending:
                 return
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(done.wait(), self.interval)
+                await asyncio.wait_for(done.wait(), recorder.interval)
 
-    def _hooks_now(self, recorded: list[Entry]) -> None:
-        hooks = self.hooks(recorded)
+    def _hooks_now(self, recorded: list[DecidedAttempt]) -> None:
+        hooks = _hooks(recorded)
         if hooks and self.state is not None and self.state.definition.is_async:
             async_to_sync(_all)(hooks)
             return
         for hook in hooks:
             drive(hook, None)
+
+
+def _hooks(recorded: list[DecidedAttempt]) -> list[steps.Steps]:
+    """The failure hooks the recorded decisions call for."""
+    return [
+        steps.hook(run.instance, name, run.ctx, _payload(run.ctx, snapshot), report.error)
+        for entry in recorded
+        if (run := entry.run) is not None
+        and (snapshot := entry.snapshot) is not None
+        and (report := entry.report) is not None
+        and (name := entry.decision.hook) is not None
+    ]
 
 
 async def _all(hooks: list[steps.Steps]) -> None:
@@ -297,15 +232,3 @@ def _payload(ctx: JobContext, snapshot: JobSnapshot) -> Any:
         return ctx.definition.validate_payload(snapshot.payload)
     except Exception:
         return None
-
-
-def reset_connection() -> None:
-    # An exception (or a timeout) may have left the connection inside a broken transaction.
-    try:
-        if connection.in_atomic_block:
-            return
-        if connection.connection is not None and connection.needs_rollback:
-            connection.rollback()
-        close_old_connections()
-    except Exception:
-        connection.close()

@@ -7,7 +7,7 @@ cluster, what it was running tells the job that killed it (crashed, its attempt 
 the jobs of its unit it never reached (handed back, attempt unspent).
 
 A reclaimed attempt goes through the same `decide()` and the same guarded `record()` as any
-other; the hooks of a type that has them run in a worker, through a `jobqueue_hook` job
+other, and so does a job handed back unrun (one group commit for both); the hooks of a type that has them run in a worker, through a `jobqueue_hook` job
 enqueued in the same transaction (never here, in the pusher).
 """
 
@@ -19,14 +19,13 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
+from jobqueue.config.effective import TypeState, type_states
+from jobqueue.config.options import CODE_DEFAULTS, EffectiveConfig
 from jobqueue.engine import inflight, transitions
-from jobqueue.engine.decide import AttemptReport, decide
+from jobqueue.engine.decide import AttemptReport, DecidedAttempt, decide, give_back
 from jobqueue.engine.enqueue import build_job, enqueue_built
-from jobqueue.engine.transitions import Entry
-from jobqueue.engine.units import JobSnapshot
+from jobqueue.engine.units import Claim, JobSnapshot
 from jobqueue.models import DeadReason, Job, Outcome, Status
-from jobqueue.options import CODE_DEFAULTS, EffectiveConfig
-from jobqueue.typeconfig import TypeState, type_states
 
 logger = logging.getLogger("jobqueue")
 
@@ -69,40 +68,31 @@ def reclaim_lost(
     # A claim whose lease expired before any worker started it (its cluster was lost, or
     # the unit never reached a worker): the job never ran, so its attempt goes back unspent.
     never_started = [job for job in candidates.values() if job.started_at is None]
-    for job in never_started:
+    returned = [(job, "handed back: claimed, but no worker started it") for job in never_started]
+    returned += [(job, "handed back: its worker died before reaching it") for job in given_back]
+    for job, _ in returned:
         candidates.pop(job.pk, None)
-        if transitions.release(_snapshot(job).claim, note="handed back: claimed, but no worker started it"):
-            logger.warning("job %s handed back: claimed, but no worker started it", job.pk)
-    for job in given_back:
-        candidates.pop(job.pk, None)
-        if transitions.release(_snapshot(job).claim, note="handed back: its worker died before reaching it"):
-            logger.warning("job %s handed back: its worker died before reaching it", job.pk)
-    given_back += never_started
     states = {state.type_id: state for state in type_states().values()}
-    entries = [_entry(job, now, states.get(job.job_type_id)) for job in candidates.values()]
+    entries = [DecidedAttempt(_claim(job), give_back(note)) for job, note in returned]
+    entries += [_entry(job, now, states.get(job.job_type_id)) for job in candidates.values()]
     recorded = transitions.record(entries, also=_enqueue_hook)
     by_id = {str(job.pk): job for job in candidates.values()}
     for entry in recorded:
-        logger.warning("job %s reclaimed: %s", entry.snapshot.id, entry.report.error_message)
-    return [by_id[entry.snapshot.id] for entry in recorded] + given_back
+        if entry.decision.given_back:
+            logger.warning("job %s %s", entry.job_id, entry.decision.note)
+        else:
+            assert entry.report is not None  # noqa: S101 - _entry always has one
+            logger.warning("job %s reclaimed: %s", entry.job_id, entry.report.error_message)
+    closed = [by_id[entry.job_id] for entry in recorded if not entry.decision.given_back]
+    # The jobs handed back are answered whether or not their claims still held, as before.
+    return closed + given_back + never_started
 
 
-def _snapshot(job: Job) -> JobSnapshot:
-    return JobSnapshot(
-        id=str(job.pk),
-        type_id=job.job_type_id,
-        attempt=job.attempts,
-        max_attempts=job.max_attempts,
-        payload=job.payload,
-        priority=job.priority,
-        progress=job.progress,
-        cancel_requested=job.cancel_requested_at is not None,
-        started_at=job.started_at or job.claimed_at or timezone.now(),
-        cluster=job.claimed_by,
-    )
+def _claim(job: Job) -> Claim:
+    return JobSnapshot.from_job(job).claim
 
 
-def _entry(job: Job, now: datetime, state: TypeState | None) -> Entry:
+def _entry(job: Job, now: datetime, state: TypeState | None) -> DecidedAttempt:
     deadline = job.started_at + timedelta(seconds=job.timeout) if job.started_at and job.timeout else None
     timed_out = deadline is not None and now >= deadline
     if job.lease_expires_at and job.lease_expires_at < now and not timed_out:
@@ -126,17 +116,17 @@ def _entry(job: Job, now: datetime, state: TypeState | None) -> Entry:
         config = EffectiveConfig(name="", values=dict(CODE_DEFAULTS), sources={})
     else:
         config = state.config
-    snapshot = _snapshot(job)
+    snapshot = JobSnapshot.from_job(job)
     decision = decide(report, snapshot.attempt, snapshot.max_attempts, config, now)
     wants_hook = state is not None and state.definition.has_failure_hooks
-    return Entry(snapshot, report, decision, extra=True if wants_hook else None)
+    return DecidedAttempt.of(snapshot, report, decision, hook_job=wants_hook)
 
 
-def _enqueue_hook(entry: Entry) -> None:
+def _enqueue_hook(entry: DecidedAttempt) -> None:
     """For a reclaimed attempt of a type with hooks: the built-in job that runs its
     `on_failure` or `on_dead` and `cleanup` in a worker, committed with the attempt."""
-    if entry.extra is None:
+    if not entry.hook_job or entry.snapshot is None:
         return
-    payload = {"job_id": entry.snapshot.id, "attempt": entry.snapshot.attempt}
-    hook = build_job(HOOK_TYPE, payload, priority=entry.snapshot.priority, created_by=f"job:{entry.snapshot.id}")
+    payload = {"job_id": entry.job_id, "attempt": entry.claim.attempt}
+    hook = build_job(HOOK_TYPE, payload, priority=entry.snapshot.priority, created_by=f"job:{entry.job_id}")
     enqueue_built(hook)

@@ -18,13 +18,13 @@ from datetime import UTC, datetime, timedelta
 from django.db import IntegrityError
 from django.utils import timezone
 
-from jobqueue.conf import django_setting, jobqueue_settings
+from jobqueue.config.effective import TypeState, type_states
+from jobqueue.config.options import Schedule
+from jobqueue.config.settings import django_setting, jobqueue_settings
 from jobqueue.engine import sql
 from jobqueue.engine.enqueue import enqueue
 from jobqueue.exceptions import PayloadValidationError
 from jobqueue.models import ACTIVE, Job, ScheduleState
-from jobqueue.options import Schedule
-from jobqueue.typeconfig import TypeState, type_states
 
 logger = logging.getLogger("jobqueue")
 
@@ -114,7 +114,7 @@ def _tick_one(state: TypeState, now: datetime) -> list[Job]:
         if not ScheduleState.objects.filter(pk=row.pk, last_slot=row.last_slot).update(last_slot=slot):
             return []  # another cluster took this slot
         missed = max(1, slots_between(config.schedule, config.schedule_timezone, row.last_slot, slot))
-        runs = 1 if missed == 1 else min(missed, int(jobqueue_settings.SCHEDULE_CATCH_UP))
+        runs = 1 if missed == 1 else min(missed, jobqueue_settings.SCHEDULE_CATCH_UP)
         reason = f"{missed - runs} missed slot(s) not replayed" if runs < missed else ""
         if runs and not config.overlap and _previous_alive(state):
             runs, reason = 0, "previous run still queued or running (overlap=False)"

@@ -1,18 +1,8 @@
-"""Every SQL statement of the worker-side protocol, by name, with its dialect variants.
+"""Running the engine's SQL: named statements (their text is in `engine.statements`), the
+prepared INSERTs, parameters in the form each database stores, and the write lock.
 
 Python elsewhere calls `run(name, params, **shape)` and never assembles SQL or asks which
-database it is on: a reviewer reads the whole claim / start / finish / release protocol here.
-Only constants of ours (table names, status literals, placeholder lists sized by `shape`)
-are interpolated; every value is a bound parameter.
-
-Each statement's guard is the same: `status = 'running' AND attempts = N AND claimed_by = K`.
-A worker whose claim was taken over by another cluster matches no row and writes nothing, so
-one attempt is never recorded twice.
-
-MariaDB / MySQL have no `UPDATE ... RETURNING` and no partial indexes: there a statement that
-returns rows is two, run in one transaction (the guarded rows read `FOR UPDATE`, then updated
-with the same guard; or updated by id, then read back), and the claim reads the generated
-column `claim_rank` of migration 0010 instead of the partial index jq_job_claim.
+database it is on.
 """
 
 from __future__ import annotations
@@ -30,178 +20,7 @@ from typing import Any, TypeVar
 
 from django.db import OperationalError, connection, models, transaction
 
-from jobqueue.models import WAITING, Job
-
-# The statuses as SQL literals: SQLite matches a partial index only against literals, and
-# without the claim index a claim sorts the whole backlog.
-_WAITING_SQL = ", ".join(f"'{status}'" for status in WAITING)
-_RUNNING = "'running'"
-_JOB = Job._meta.db_table
-_SET_CLAIMED = (
-    f"UPDATE {_JOB} SET status = {_RUNNING}, attempts = attempts + 1, claimed_by = %s, "  # noqa: S608
-    "lease_expires_at = %s, claimed_at = %s, started_at = NULL, worker = ''"
-)
-_SET_STARTED = f"UPDATE {_JOB} SET started_at = %s, worker = %s, timeout = %s, lease_expires_at = %s"  # noqa: S608
-_STARTED_COLUMNS = "id, attempts, payload, max_attempts, progress, cancel_requested_at, priority, job_type_id"
-# Back to the queue, attempt unspent, place kept (run_after and last_error as they were).
-_SET_HANDED_BACK = (
-    f"UPDATE {_JOB} SET status = 'queued', attempts = attempts - 1, claimed_by = '', worker = '', "  # noqa: S608
-    "lease_expires_at = NULL, started_at = NULL"
-)
-_SET_UNHELD = (
-    f"UPDATE {_JOB} SET status = 'queued', attempts = attempts - 1, claimed_by = '', worker = '', "  # noqa: S608
-    "lease_expires_at = NULL, claimed_at = NULL"
-)
-
-
-def _marks(count: int) -> str:
-    return ", ".join(["%s"] * count)
-
-
-def _pairs(count: int, postgres: bool) -> str:
-    pair = "(%s::uuid, %s::integer)" if postgres else "(%s, %s)"
-    return ", ".join([pair] * count)
-
-
-def _unit_guard(jobs: int, dialect: str) -> str:
-    """A unit's jobs, still running under the claims given: the cluster, then (id, attempt) pairs."""
-    if dialect == "mysql":
-        pairs = " OR ".join(["(id = %s AND attempts = %s)"] * jobs)
-        return f"status = {_RUNNING} AND claimed_by = %s AND ({pairs})"
-    return f"status = {_RUNNING} AND claimed_by = %s AND (id, attempts) IN (VALUES {_pairs(jobs, dialect == 'postgresql')})"
-
-
-@dataclass(frozen=True)
-class Step:
-    """One statement of a named statement, and which of the call's parameters it takes."""
-
-    text: str
-    skip: int = 0  # it takes the call's parameters from this one on
-    answer: bool = False  # its rows are the answer (else the last statement's row count is)
-
-
-def _build(name: str, vendor: str, shape: tuple[tuple[str, int], ...]) -> str:
-    """The text of statement `name` (its statements joined by "; " where it has several)."""
-    return "; ".join(step.text for step in _steps(name, vendor, shape))
-
-
-@functools.lru_cache(maxsize=512)
-def _steps(name: str, vendor: str, shape: tuple[tuple[str, int], ...]) -> tuple[Step, ...]:
-    if vendor == "mysql":
-        return _build_mysql(name, dict(shape))
-    return (Step(_build_returning(name, vendor, dict(shape))),)
-
-
-def _build_returning(name: str, vendor: str, n: dict[str, int]) -> str:
-    """PostgreSQL and SQLite: one statement each, `UPDATE ... RETURNING` where rows come back."""
-    job = _JOB
-    pg = vendor == "postgresql"
-    if name == "select_ready":
-        # Ready jobs of the given types (id, type, priority), highest priority first, oldest
-        # first within one, and in the order they were made when due at the same moment
-        # (enqueue_many gives a whole batch one run_after; ids are time-ordered).
-        # PostgreSQL: rows another cluster is claiming are skipped, never waited on.
-        # SQLite: without statistics the planner may pick another index plus a sort; the
-        # claim index serves this ORDER BY directly at any backlog size.
-        exclude = f" AND id NOT IN ({_marks(n['exclude'])})" if n.get("exclude") else ""
-        return (
-            f"SELECT id, job_type_id, priority FROM {job}{'' if pg else ' INDEXED BY jq_job_claim'} "  # noqa: S608
-            f"WHERE status IN ({_WAITING_SQL}) AND run_after <= %s AND job_type_id IN ({_marks(n['types'])}){exclude} "
-            f"ORDER BY priority DESC, run_after ASC, id ASC LIMIT %s{' FOR UPDATE SKIP LOCKED' if pg else ''}"
-        )
-    if name == "mark_claimed":
-        # Claim the selected jobs for a cluster: the attempt is counted here, at claim.
-        return f"{_SET_CLAIMED} WHERE id IN ({_marks(n['ids'])}) RETURNING id, job_type_id, attempts"
-    if name == "start_unit":
-        # A worker starts a unit: one write for all its jobs, reading what the attempts need.
-        return f"{_SET_STARTED} WHERE {_unit_guard(n['jobs'], vendor)} RETURNING {_STARTED_COLUMNS}"
-    if name == "hand_back":
-        # A worker gives the not-yet-run jobs of its unit back in one write (guarded by claim).
-        return f"{_SET_HANDED_BACK} WHERE {_unit_guard(n['jobs'], vendor)}"
-    if name == "renew_held":
-        # Extend the leases of claims a cluster really holds that no worker has started yet.
-        return f"UPDATE {job} SET lease_expires_at = %s WHERE {_held_guard(n['ids'])} RETURNING id"  # noqa: S608
-    if name == "release_unheld":
-        # Claims the database says a cluster made but that it does not hold (a claim whose
-        # commit it never saw, after a dropped connection): back to the queue, attempt unspent.
-        return f"{_SET_UNHELD} WHERE {_unheld_guard(n.get('held', 0))} RETURNING id"
-    return _build_plain(name, n)
-
-
-def _build_mysql(name: str, n: dict[str, int]) -> tuple[Step, ...]:
-    """MariaDB / MySQL: no RETURNING (two statements), no partial index (generated columns)."""
-    job = _JOB
-    if name == "select_ready":
-        # claim_rank (-priority while waiting, else NULL) under jq_job_claim_gen (InnoDB appends
-        # the primary key, id, to every secondary index, so the tie-break needs no sort): ascending
-        # order is the claim order, and the NULLs of finished jobs are never read.
-        exclude = f" AND id NOT IN ({_marks(n['exclude'])})" if n.get("exclude") else ""
-        text = (
-            f"SELECT id, job_type_id, priority FROM {job} FORCE INDEX (jq_job_claim_gen) "  # noqa: S608
-            f"WHERE claim_rank IS NOT NULL AND run_after <= %s AND job_type_id IN ({_marks(n['types'])}){exclude} "
-            "ORDER BY claim_rank, run_after, id LIMIT %s FOR UPDATE SKIP LOCKED"
-        )
-        return (Step(text),)
-    if name == "mark_claimed":
-        # The rows were selected FOR UPDATE in this transaction: update by id, read back.
-        ids = _marks(n["ids"])
-        read = f"SELECT id, job_type_id, attempts FROM {job} WHERE id IN ({ids})"  # noqa: S608
-        return Step(f"{_SET_CLAIMED} WHERE id IN ({ids})"), Step(read, 3, answer=True)
-    if name == "start_unit":
-        # The guarded rows read (and locked) first; the update under the same guard then
-        # changes exactly those. Likewise renew_held and release_unheld.
-        guard = _unit_guard(n["jobs"], "mysql")
-        read = f"SELECT {_STARTED_COLUMNS} FROM {job} WHERE {guard} FOR UPDATE"  # noqa: S608
-        return Step(read, 4, answer=True), Step(f"{_SET_STARTED} WHERE {guard}")
-    if name == "hand_back":
-        return (Step(f"{_SET_HANDED_BACK} WHERE {_unit_guard(n['jobs'], 'mysql')}"),)
-    if name == "renew_held":
-        guard = _held_guard(n["ids"])
-        read = f"SELECT id FROM {job} WHERE {guard} FOR UPDATE"  # noqa: S608
-        return Step(read, 1, answer=True), Step(f"UPDATE {job} SET lease_expires_at = %s WHERE {guard}")  # noqa: S608
-    if name == "release_unheld":
-        guard = _unheld_guard(n.get("held", 0))
-        read = f"SELECT id FROM {job} WHERE {guard} FOR UPDATE"  # noqa: S608
-        return Step(read, answer=True), Step(f"{_SET_UNHELD} WHERE {guard}")
-    return (Step(_build_plain(name, n)),)
-
-
-def _build_plain(name: str, n: dict[str, int]) -> str:
-    """The statements every dialect runs as they are."""
-    job = Job._meta.db_table
-    if name == "extend_unit":
-        # A worker still busy with a unit keeps the leases of its jobs not yet recorded.
-        return (
-            f"UPDATE {job} SET lease_expires_at = %s "  # noqa: S608
-            f"WHERE status = {_RUNNING} AND claimed_by = %s AND worker = %s AND id IN ({_marks(n['ids'])})"
-        )
-    if name == "finish":
-        # Record the decision on one attempt's job (guarded). NULL keeps the old value.
-        return (
-            f"UPDATE {job} SET status = %s, claimed_by = '', worker = '', lease_expires_at = NULL, "  # noqa: S608
-            "last_error = %s, progress = COALESCE(%s, progress), finished_at = %s, "
-            "run_after = COALESCE(%s, run_after), result = COALESCE(%s, result) "
-            f"WHERE id = %s AND status = {_RUNNING} AND attempts = %s AND claimed_by = %s"
-        )
-    if name == "release":
-        # Give a claimed job back without using its attempt (guarded).
-        return (
-            f"UPDATE {job} SET status = %s, attempts = attempts - 1, claimed_by = '', worker = '', "  # noqa: S608
-            "lease_expires_at = NULL, started_at = NULL, run_after = COALESCE(%s, run_after), "
-            "last_error = COALESCE(%s, last_error) "
-            f"WHERE id = %s AND status = {_RUNNING} AND attempts = %s AND claimed_by = %s"
-        )
-    raise KeyError(f"no SQL statement named {name!r}")
-
-
-def _held_guard(ids: int) -> str:
-    return f"status = {_RUNNING} AND claimed_by = %s AND started_at IS NULL AND id IN ({_marks(ids)})"
-
-
-def _unheld_guard(held: int) -> str:
-    not_held = f" AND id NOT IN ({_marks(held)})" if held else ""
-    return f"status = {_RUNNING} AND claimed_by = %s AND started_at IS NULL AND claimed_at < %s{not_held}"
-
+from jobqueue.engine import statements
 
 # Rows per INSERT statement at most. On SQLite fewer when its bound-parameter limit (32,766
 # since 3.32, 999 before) is smaller than rows x columns. PostgreSQL gets one array per column
@@ -268,7 +87,7 @@ def run(name: str, params: Sequence[Any], **shape: int) -> list[tuple[Any, ...]]
     """Execute statement `name` (sized by `shape`, e.g. ids=3) with `params`.
 
     Returns the rows of a statement that returns rows, else the number of rows changed."""
-    steps = _steps(name, connection.vendor, tuple(sorted(shape.items())))
+    steps = statements.steps(name, connection.vendor, tuple(sorted(shape.items())))
     values = list(params)
     if len(steps) == 1:
         return _execute(steps[0].text, values)

@@ -15,11 +15,11 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 
-from jobqueue.base import BaseJob, JobResult
+from jobqueue.base import BaseJob, JobResult, overrides
 from jobqueue.context import JobContext
 from jobqueue.engine import shutdown
 from jobqueue.engine.decide import AttemptReport
-from jobqueue.exceptions import PayloadValidationError, PermanentError, RateLimited, RetryableError, SkipJob
+from jobqueue.exceptions import PayloadValidationError, PermanentError, RateLimited, RetryableError, SkipJob, Snooze
 from jobqueue.models import DeadReason, Outcome
 
 
@@ -43,10 +43,6 @@ def call(fn: Callable[..., Any], *args: Any, timed: bool = True) -> Call:
     return Call(fn, args, timed)
 
 
-def _overridden(instance: BaseJob, name: str) -> bool:
-    return getattr(type(instance), name) is not getattr(BaseJob, name)
-
-
 def prepare(instance: BaseJob, ctx: JobContext, raw: Any, cancel_requested: bool, report: AttemptReport) -> Steps:
     """Validate the payload and run the check stages. Returns the payload, or None when the
     job was decided here (cancelled, invalid, skipped, refused by a check, rate limited)."""
@@ -61,7 +57,7 @@ def prepare(instance: BaseJob, ctx: JobContext, raw: Any, cancel_requested: bool
         return None
     try:
         for stage in ("check_prerequisites", "check_resources", "validate"):
-            if _overridden(instance, stage):
+            if overrides(type(instance), stage):
                 yield call(getattr(instance, stage), ctx, payload)
     except BaseException as exc:
         settle(report, exc, ctx)
@@ -76,6 +72,8 @@ def settle(report: AttemptReport, exc: BaseException, ctx: JobContext) -> None:
     elif isinstance(exc, RateLimited):
         # Not a failure: the attempt is handed back and the job waits out the upstream's limit.
         report.rate_limited_after, report.error_message = exc.after, str(exc)
+    elif isinstance(exc, Snooze):
+        snooze(report, exc.seconds, str(exc))
     elif isinstance(exc, JobTimedOut):
         report.fail(exc)
         report.outcome, report.error_type = Outcome.TIMED_OUT, "TimeoutError"
@@ -88,6 +86,11 @@ def settle(report: AttemptReport, exc: BaseException, ctx: JobContext) -> None:
         raise exc  # the cluster is stopping: the worker goes, the attempt is reclaimed
 
 
+def snooze(report: AttemptReport, seconds: float, message: str) -> None:
+    """The job asked to run again later: an attempt in the history, not in the budget."""
+    report.outcome, report.snooze_for, report.error_message = Outcome.SNOOZED, seconds, message
+
+
 def conclude(report: AttemptReport, value: Any, ctx: JobContext) -> None:
     """One job's result: a JobResult, an exception (from a batch), or a plain value."""
     if isinstance(value, BaseException):
@@ -95,6 +98,9 @@ def conclude(report: AttemptReport, value: Any, ctx: JobContext) -> None:
         report.fail(value, ctx.definition)
         return
     result = value if isinstance(value, JobResult) else JobResult.ok(data=value)
+    if result.snooze_for is not None:
+        snooze(report, result.snooze_for, result.message)
+        return
     report.result = jsonable(result.as_json())
     if result.success:
         report.outcome = Outcome.SUCCEEDED
@@ -147,11 +153,7 @@ def batch(instance: Any, ctx: JobContext, jobs: list[tuple[str, Any, bool, Attem
 def after(instance: BaseJob, ctx: JobContext, payload: Any, reports: list[AttemptReport], cancelled: bool) -> Steps:
     """`cleanup` (always), then the cancel check: a job that saw the request and stopped,
     or failed after it, was cancelled."""
-    if _overridden(instance, "cleanup"):
-        try:
-            yield call(instance.cleanup, ctx, payload, timed=False)
-        except Exception:
-            ctx.log.exception("cleanup raised")
+    yield from cleanup(instance, ctx, payload)
     seen = ctx._cancelled
     if not seen and any(r.outcome in (Outcome.FAILED, Outcome.TIMED_OUT) for r in reports):
         seen = cancelled or bool((yield call(ctx.is_cancelled, timed=False)))
@@ -164,14 +166,32 @@ def after(instance: BaseJob, ctx: JobContext, payload: Any, reports: list[Attemp
             report.outcome = Outcome.CANCELLED  # the job saw the request and stopped early
 
 
+def cleanup(instance: BaseJob, ctx: JobContext, payload: Any) -> Steps:
+    """`cleanup`, if the type defines one. One that raises is logged on the attempt; it
+    changes neither the attempt's outcome nor whether the failure hook runs."""
+    if overrides(type(instance), "cleanup"):
+        try:
+            yield call(instance.cleanup, ctx, payload, timed=False)
+        except Exception:
+            ctx.log.exception("cleanup raised")
+
+
 def hook(instance: BaseJob, name: str, ctx: JobContext, payload: Any, error: BaseException | None) -> Steps:
-    """A failure hook (`on_failure` / `on_dead`), for an attempt already recorded."""
-    if not _overridden(instance, name):
+    """A failure hook (`on_failure` / `on_dead`), for an attempt already recorded. One that
+    raises is logged; the attempt stays as recorded."""
+    if not overrides(type(instance), name):
         return
     try:
         yield call(getattr(instance, name), ctx, payload, error, timed=False)
     except Exception:
         ctx.log.exception("hook %s raised", name)
+
+
+def reclaimed(instance: BaseJob, name: str, ctx: JobContext, payload: Any, error: BaseException) -> Steps:
+    """What the pipeline would have run after an attempt the reclaimer closed: `cleanup`, then
+    the failure hook, the same steps as above (run by the `jobqueue_hook` job)."""
+    yield from cleanup(instance, ctx, payload)
+    yield from hook(instance, name, ctx, payload, error)
 
 
 def jsonable(value: Any) -> Any:

@@ -1,5 +1,8 @@
 """The worker-side transitions of claimed jobs: start a unit, record decisions (in groups),
-release, and the lease bookkeeping of claims. Every write is guarded by the claim."""
+and the lease bookkeeping of claims. Every write is guarded by the claim.
+
+`record()` is the one writer of an attempt's end, whatever it was: finished, retrying, dead,
+snoozed, or given back unrun (see `decide.Decision`)."""
 
 from __future__ import annotations
 
@@ -7,27 +10,23 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.utils import timezone
 
-from jobqueue.conf import jobqueue_settings
-from jobqueue.engine import inserts, sql
-from jobqueue.engine.decide import FAILURES, AttemptReport, Decision
+from jobqueue.config.settings import jobqueue_settings
+from jobqueue.engine import inserts, ratewindow, sql
+from jobqueue.engine.decide import FAILURES, AttemptReport, DecidedAttempt, give_back
 from jobqueue.engine.enqueue import build_job, enqueue_built
+from jobqueue.engine.lease import lease_until
 from jobqueue.engine.units import Claim, JobSnapshot
-from jobqueue.models import FINISHED, Attempt, DeadLetter, DeadReason, Job, RateLimitStart, Status
+from jobqueue.models import FINISHED, Attempt, DeadLetter, DeadReason, Job, Status
 
 logger = logging.getLogger("jobqueue")
 T = TypeVar("T")
 _RESULT_FIELD = Job._meta.get_field("result")
-
-
-def lease_until(now: datetime, timeout: int) -> datetime:
-    return now + timedelta(seconds=timeout + int(jobqueue_settings.LEASE_GRACE))
 
 
 def start_unit(claims: Sequence[Claim], *, worker: str, timeout: int, rated: bool = False) -> list[JobSnapshot]:
@@ -62,7 +61,7 @@ def start_unit(claims: Sequence[Claim], *, worker: str, timeout: int, rated: boo
         )
     if rated and snapshots:
         # The rate window counts real starts: move each entry from its claim to its start.
-        RateLimitStart.objects.filter(job_id__in=[s.id for s in snapshots]).update(at=now)
+        ratewindow.move([s.id for s in snapshots], now)
     return snapshots
 
 
@@ -75,26 +74,8 @@ def extend(claims: Sequence[Claim], *, worker: str, timeout: int) -> None:
 
 
 def release(claim: Claim, *, run_after: datetime | None = None, note: str = "") -> bool:
-    """Give a claimed job back without using its attempt (shutdown before start, rate limited)."""
-    status = Status.SCHEDULED if run_after is not None and run_after > timezone.now() else Status.QUEUED
-    # A job handed back never started: it must not count against its type's rate limit.
-    RateLimitStart.objects.filter(job_id=claim.job_id).delete()
-    params = [status.value, sql.when(run_after), note or None, sql.job_id(claim.job_id), claim.attempt, claim.cluster]
-    return bool(sql.count("release", params))
-
-
-def hand_back(claims: Sequence[Claim], *, rated: bool = False) -> int:
-    """Give a unit's started but not yet run jobs back in one write, attempts unspent and
-    places in the queue kept; returns how many were still ours to give back."""
-    if not claims:
-        return 0
-    params: list[Any] = [claims[0].cluster]
-    for claim in claims:
-        params += [sql.job_id(claim.job_id), claim.attempt]
-    with sql.write_transaction():
-        if rated:  # a job handed back never started: it must not count against its rate limit
-            RateLimitStart.objects.filter(job_id__in=[c.job_id for c in claims]).delete()
-        return sql.count("hand_back", params, jobs=len(claims))
+    """Give one claimed job back without using its attempt (recorded as any other decision)."""
+    return bool(record([DecidedAttempt(claim, give_back(note, run_after))]))
 
 
 def renew_held(cluster: str, held: Sequence[str]) -> set[str]:
@@ -111,30 +92,20 @@ def hold_in_rate_window(job_ids: Sequence[str]) -> None:
     """Claims of rate-limited types still waiting for a worker count as starting now: a row
     left at its claim time would leave the window before the job starts, and let the window
     take more starts than its limit."""
-    if job_ids:
-        RateLimitStart.objects.filter(job_id__in=list(job_ids)).update(at=timezone.now())
+    ratewindow.move(job_ids)
 
 
 def release_unheld(cluster: str, held: Sequence[str], older_than: datetime) -> list[str]:
     """Hand back claims the database credits to this cluster that it does not hold."""
-    params = [cluster, sql.when(older_than), *(sql.job_id(j) for j in held)]
+    params = [Status.QUEUED.value, None, None, cluster, sql.when(older_than), *(sql.job_id(j) for j in held)]
     released = [sql.read_id(row[0]) for row in sql.rows("release_unheld", params, held=len(held))]
-    if released:
-        RateLimitStart.objects.filter(job_id__in=released).delete()
+    ratewindow.leave(released)
     return released
 
 
-@dataclass
-class Entry:
-    """One decided attempt waiting to be recorded."""
-
-    snapshot: JobSnapshot
-    report: AttemptReport
-    decision: Decision
-    extra: Any = None  # what the hooks need (the job instance and its context), if any
-
-
-def record(entries: Sequence[Entry], *, also: Callable[[Entry], object] | None = None) -> list[Entry]:
+def record(
+    entries: Sequence[DecidedAttempt], *, also: Callable[[DecidedAttempt], object] | None = None
+) -> list[DecidedAttempt]:
     """Record decided attempts in ONE transaction (a group commit); return those recorded.
 
     Each job's write is guarded: an attempt whose claim was lost (another cluster reclaimed
@@ -143,24 +114,48 @@ def record(entries: Sequence[Entry], *, also: Callable[[Entry], object] | None =
     """
     if not entries:
         return []
-    recorded: list[Entry] = []
+    recorded: list[DecidedAttempt] = []
+    ended = [e for e in entries if not e.decision.given_back]
+    returned = [e for e in entries if e.decision.given_back]
     with sql.write_transaction():
-        for entry in entries:
+        for entry in ended:
             if _finish(entry):
                 recorded.append(entry)
             else:
-                logger.warning(
-                    "job %s: lease lost before attempt %s was recorded", entry.snapshot.id, entry.snapshot.attempt
-                )
-        inserts.insert([_attempt_row(e) for e in recorded])
+                logger.warning("job %s: lease lost before attempt %s was recorded", entry.job_id, entry.claim.attempt)
+        recorded += _give_back(returned)
+        inserts.insert([_attempt_row(e) for e in recorded if e.decision.outcome is not None])
         dead = [e for e in recorded if e.decision.status == Status.DEAD]
         if dead:
             DeadLetter.objects.bulk_create([_dead_letter(e) for e in dead])
         for entry in recorded:
-            if entry.decision.status == Status.SUCCEEDED and entry.report.follow_ups:
+            if entry.decision.status == Status.SUCCEEDED and entry.report is not None and entry.report.follow_ups:
                 _enqueue_follow_ups(entry)
             if also is not None:
                 also(entry)
+    return recorded
+
+
+def _give_back(entries: Sequence[DecidedAttempt]) -> list[DecidedAttempt]:
+    """Claims given back unrun, in one guarded write per (status, run_after, note, cluster);
+    those whose claims all held are recorded (a group partly lost counts as not recorded)."""
+    if not entries:
+        return []
+    ratewindow.leave([e.job_id for e in entries])  # never started: not in the window
+    groups: dict[tuple[Any, ...], list[DecidedAttempt]] = {}
+    for entry in entries:
+        d = entry.decision
+        groups.setdefault((d.status, d.run_after, d.note, entry.claim.cluster), []).append(entry)
+    recorded: list[DecidedAttempt] = []
+    for (status, run_after, note, cluster), group in groups.items():
+        params: list[Any] = [status.value, sql.when(run_after), note or None, cluster]
+        for entry in group:
+            params += [sql.job_id(entry.job_id), entry.claim.attempt]
+        changed = sql.count("give_back", params, jobs=len(group))
+        if changed == len(group):
+            recorded += group
+        elif changed < len(group):
+            logger.warning("%s of %s job(s) given back were no longer ours", len(group) - changed, len(group))
     return recorded
 
 
@@ -172,7 +167,7 @@ def patiently(write: Callable[..., T], *args: Any, patience: float | None = None
     seconds (the RECORD_PATIENCE setting): a database restarted in that time does not make
     jobs run again, nor leave a started unit unstarted. Past it, the error is raised and the
     attempts are left to the reclaimer."""
-    deadline = time.monotonic() + (float(jobqueue_settings.RECORD_PATIENCE) if patience is None else patience)
+    deadline = time.monotonic() + (jobqueue_settings.RECORD_PATIENCE if patience is None else patience)
     delay = 0.1
     while True:
         try:
@@ -190,13 +185,13 @@ def patiently(write: Callable[..., T], *args: Any, patience: float | None = None
             raise
 
 
-def record_patiently(entries: Sequence[Entry], *, patience: float | None = None) -> list[Entry]:
+def record_patiently(entries: Sequence[DecidedAttempt], *, patience: float | None = None) -> list[DecidedAttempt]:
     """`record`, through a dropped connection (see `patiently`)."""
     return patiently(record, entries, patience=patience)
 
 
-def _finish(entry: Entry) -> bool:
-    report, decision, claim = entry.report, entry.decision, entry.snapshot.claim
+def _finish(entry: DecidedAttempt) -> bool:
+    report, decision, claim = _ran(entry), entry.decision, entry.claim
     now = report.finished_at
     params = [
         decision.status.value,
@@ -205,6 +200,7 @@ def _finish(entry: Entry) -> bool:
         sql.when(now) if decision.status in FINISHED else None,
         sql.when(decision.run_after),
         None if report.result is None else _RESULT_FIELD.get_db_prep_save(report.result, connection),
+        1 if decision.refunded else 0,
         sql.job_id(claim.job_id),
         claim.attempt,
         claim.cluster,
@@ -212,9 +208,17 @@ def _finish(entry: Entry) -> bool:
     return bool(sql.count("finish", params))
 
 
-def _attempt_row(entry: Entry) -> Attempt:
-    report, claim = entry.report, entry.snapshot.claim
+def _ran(entry: DecidedAttempt) -> AttemptReport:
+    """The report of an attempt that started (a programming error if it has none)."""
+    if entry.report is None:
+        raise ValueError(f"job {entry.job_id}: only a decision that gives the claim back may come without a report")
+    return entry.report
+
+
+def _attempt_row(entry: DecidedAttempt) -> Attempt:
+    report, claim = _ran(entry), entry.claim
     started, now = report.started_at, report.finished_at
+    assert entry.snapshot is not None  # noqa: S101 - every started attempt has its snapshot
     return Attempt(
         job_id=claim.job_id,
         job_type_id=entry.snapshot.type_id,
@@ -227,34 +231,36 @@ def _attempt_row(entry: Entry) -> Attempt:
         duration_ms=int((now - started).total_seconds() * 1000) if started else None,
         outcome=report.outcome,
         error_type=report.error_type[:255],
-        error_message=bounded(report.error_message, int(jobqueue_settings.ERROR_MAX_CHARS)),
-        traceback=bounded(report.traceback, int(jobqueue_settings.TRACEBACK_MAX_CHARS)),
+        error_message=bounded(report.error_message, jobqueue_settings.ERROR_MAX_CHARS),
+        traceback=bounded(report.traceback, jobqueue_settings.TRACEBACK_MAX_CHARS),
         logs=report.logs,
         batch_id=report.batch_id,
     )
 
 
-def _dead_letter(entry: Entry) -> DeadLetter:
-    report = entry.report
+def _dead_letter(entry: DecidedAttempt) -> DeadLetter:
+    report = _ran(entry)
+    assert entry.snapshot is not None  # noqa: S101 - every started attempt has its snapshot
     return DeadLetter(
-        job_id=entry.snapshot.id,
+        job_id=entry.job_id,
         job_type_id=entry.snapshot.type_id,
         reason=entry.decision.dead_reason or DeadReason.PERMANENT_ERROR,
         error_type=report.error_type[:255],
-        error_message=bounded(report.error_message, int(jobqueue_settings.ERROR_MAX_CHARS)),
-        traceback=bounded(report.traceback, int(jobqueue_settings.TRACEBACK_MAX_CHARS)),
+        error_message=bounded(report.error_message, jobqueue_settings.ERROR_MAX_CHARS),
+        traceback=bounded(report.traceback, jobqueue_settings.TRACEBACK_MAX_CHARS),
         payload=entry.snapshot.payload,
         attempts=entry.snapshot.attempt,
         created_at=report.finished_at,
     )
 
 
-def _enqueue_follow_ups(entry: Entry) -> None:
+def _enqueue_follow_ups(entry: DecidedAttempt) -> None:
     # One by one, so that a follow-up whose unique key is held resolves to the holder
     # instead of failing the whole success.
-    for follow_up in entry.report.follow_ups:
-        options = {"created_by": f"job:{entry.snapshot.id}", **follow_up.options}
-        built = build_job(follow_up.definition, follow_up.payload, now=entry.report.finished_at, **options)
+    report = _ran(entry)
+    for follow_up in report.follow_ups:
+        options = {"created_by": f"job:{entry.job_id}", **follow_up.options}
+        built = build_job(follow_up.definition, follow_up.payload, now=report.finished_at, **options)
         enqueue_built(built, follow_up.definition)
 
 
@@ -262,7 +268,7 @@ def error_line(report: AttemptReport) -> str:
     if report.outcome not in FAILURES:
         return ""
     text = f"{report.error_type}: {report.error_message}" if report.error_type else report.error_message
-    return bounded(text, int(jobqueue_settings.ERROR_MAX_CHARS))
+    return bounded(text, jobqueue_settings.ERROR_MAX_CHARS)
 
 
 def bounded(text: str, limit: int) -> str:

@@ -1,11 +1,25 @@
-"""What flows from the claim to a worker: a `Unit` of claimed jobs, and each job's frozen snapshot."""
+"""What flows from the claim to a worker: a `Unit` of claimed jobs, and each job's frozen snapshot.
+
+Unit sizing lives here, whole: how a type's jobs run (`mode_of`), how many one unit holds
+(`unit_size`), and how long a unit may take (`Unit.budget`).
+"""
 
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from django.utils import timezone
+
+from jobqueue.config.settings import jobqueue_settings
+from jobqueue.engine import inflight
+
+if TYPE_CHECKING:
+    from jobqueue.config.effective import TypeState
+    from jobqueue.models import Job
 
 
 class Mode(enum.StrEnum):
@@ -14,6 +28,29 @@ class Mode(enum.StrEnum):
     SYNC = "sync"  # one after another (a unit of one, or a chunk of short jobs)
     ASYNC = "async"  # all at once on one event loop
     BATCH = "batch"  # all in one call of execute_batch
+
+
+def mode_of(state: TypeState) -> Mode:
+    if state.definition.is_batch:
+        return Mode.BATCH
+    if state.definition.is_async:
+        return Mode.ASYNC
+    return Mode.SYNC
+
+
+def unit_size(state: TypeState) -> int:
+    """How many jobs of a type one unit holds: its batch size; its async_concurrency (else the
+    ASYNC_CONCURRENCY setting); or for sync jobs as many as fit CHUNK_BUDGET_MS by their recent
+    time per job (one with none)."""
+    if state.definition.is_batch:
+        return max(1, int(state.config.batch_size))
+    if state.definition.is_async:
+        return int(state.config.async_concurrency or jobqueue_settings.ASYNC_CONCURRENCY)
+    per_job = inflight.seconds_per_job(state.definition.name)
+    if per_job <= 0.0:
+        return 1
+    budget = jobqueue_settings.CHUNK_BUDGET_MS / 1000
+    return max(1, min(jobqueue_settings.CHUNK_MAX_JOBS, math.floor(budget / per_job)))
 
 
 @dataclass(frozen=True)
@@ -79,3 +116,20 @@ class JobSnapshot:
     @property
     def claim(self) -> Claim:
         return Claim(self.id, self.attempt, self.cluster)
+
+    @classmethod
+    def from_job(cls, job: Job, *, started_at: datetime | None = None) -> JobSnapshot:
+        """A job's row as its current attempt sees it (`started_at`: when that attempt
+        started; by default the row's own start, else its claim)."""
+        return cls(
+            id=str(job.pk),
+            type_id=job.job_type_id,
+            attempt=job.attempts,
+            max_attempts=job.max_attempts,
+            payload=job.payload,
+            priority=job.priority,
+            progress=job.progress,
+            cancel_requested=job.cancel_requested_at is not None,
+            started_at=started_at or job.started_at or job.claimed_at or timezone.now(),
+            cluster=job.claimed_by,
+        )

@@ -16,10 +16,10 @@ from typing import Any
 
 from django.utils import timezone
 
-from jobqueue import rollup
-from jobqueue.conf import jobqueue_settings
-from jobqueue.metrics import FAILED_OUTCOMES, window_delta
+from jobqueue.config.settings import jobqueue_settings
 from jobqueue.models import HISTOGRAM_BINS, DeadLetter, Job, JobType, MetricHour, MetricMinute, Outcome
+from jobqueue.observability import rollup
+from jobqueue.observability.metrics import FAILED_OUTCOMES, window_delta
 
 STEP = timedelta(hours=1)
 
@@ -120,7 +120,7 @@ def history(record: JobType, window: str = "24h", now: datetime | None = None) -
     """The type's totals and hourly series over the window, from its own rolled-up rows."""
     now = now or timezone.now()
     since = now - window_delta(window)
-    rollup.roll_up(now, max_minutes=int(jobqueue_settings.METRICS_ROLLUP_READ_MINUTES), wait=False)
+    rollup.roll_up(now, max_minutes=jobqueue_settings.METRICS_ROLLUP_READ_MINUTES, wait=False)
     origin = rollup.floor_hour(since)
     points = [Point(origin + i * STEP) for i in range(math.ceil((now - origin) / STEP))]
     bins: list[list[int]] = [[0] * HISTOGRAM_BINS for _ in points]

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import pydantic
 
 from jobqueue import PermanentError, RetryableError
-from jobqueue.secrets import SentTo
+from jobqueue.secrets.sealing import SentTo
 from tasks.clients.http import asend, bearer, join, json_object
 
 SERVICE = "the language model API"

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import pydantic
 
 from jobqueue import PermanentError, RetryableError
-from jobqueue.secrets import SentTo
+from jobqueue.secrets.sealing import SentTo
 from tasks.clients.http import asend, join, json_object
 from tasks.clients.oauth1 import OAuth1, OAuth1Credentials
 

@@ -93,7 +93,7 @@ def test_every_registered_admin_of_a_secret_model_is_write_only() -> None:
 
 def _types_with_secrets() -> list[str]:
     from jobqueue.registry import registry
-    from jobqueue.secrets import secret_fields
+    from jobqueue.secrets.sealing import secret_fields
 
     return sorted(d.name for d in registry if secret_fields(d.settings_model))
 
@@ -104,7 +104,7 @@ def test_no_role_sees_a_secret_setting_in_the_admin_or_the_api(role: str, login:
 
     from jobqueue.models import JobType
     from jobqueue.registry import registry
-    from jobqueue.secrets import secret_fields
+    from jobqueue.secrets.sealing import secret_fields
     from jobqueue.services import update_job_type
     from jobqueue.services.tokens import create_token
 

@@ -13,7 +13,7 @@ from django.test import Client
 from django.urls import reverse
 
 from jobqueue.models import JobType
-from jobqueue.secrets import SentTo, destinations, open_settings
+from jobqueue.secrets.sealing import SentTo, destinations, open_settings
 from jobqueue.services import update_job_type
 from tests.admin.test_jobtypes import form_data
 

@@ -25,7 +25,7 @@ from jobqueue.api.serializers.jobs import (
     ReasonSerializer,
 )
 from jobqueue.api.views.base import ApiViewSet, admit, audited
-from jobqueue.conf import jobqueue_settings
+from jobqueue.config.settings import jobqueue_settings
 from jobqueue.models import Job
 from jobqueue.observability.search import SearchError, SearchTimeout, search, time_limited
 from jobqueue.services import EnqueueRequest, cancel, enqueue, enqueue_many, rerun

@@ -1,6 +1,6 @@
 """The health verdict (healthy, degraded or unhealthy) with its reasons, from metrics and rules.
 
-Thresholds are JOBQUEUE settings (`HEALTH_*` in jobqueue.conf); each rule is a function
+Thresholds are JOBQUEUE settings (`HEALTH_*` in jobqueue.config.settings); each rule is a function
 of a metrics Snapshot, so a rule is tested by building the history that triggers it.
 """
 
@@ -12,12 +12,12 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from jobqueue import metrics
-from jobqueue.conf import jobqueue_settings
+from jobqueue.config.effective import resolve_for
+from jobqueue.config.options import Schedule
+from jobqueue.config.settings import jobqueue_settings
 from jobqueue.models import JobType
-from jobqueue.options import Schedule
+from jobqueue.observability import metrics
 from jobqueue.registry import registry
-from jobqueue.typeconfig import resolve_for
 
 
 class Verdict(enum.StrEnum):
@@ -75,7 +75,7 @@ def _no_live_cluster(snapshot: metrics.Snapshot) -> list[Reason]:
 
 
 def _old_ready_job(snapshot: metrics.Snapshot) -> list[Reason]:
-    limit = float(jobqueue_settings.HEALTH_MAX_READY_AGE)
+    limit = jobqueue_settings.HEALTH_MAX_READY_AGE
     age = snapshot.oldest_ready_age
     if age is not None and age > limit:
         return [
@@ -90,9 +90,9 @@ def _old_ready_job(snapshot: metrics.Snapshot) -> list[Reason]:
 
 def _failure_rates(snapshot: metrics.Snapshot) -> list[Reason]:
     reasons = []
-    high, high_min = float(jobqueue_settings.HEALTH_FAILURE_RATE), int(jobqueue_settings.HEALTH_FAILURE_MIN_ATTEMPTS)
-    warn = float(jobqueue_settings.HEALTH_FAILURE_RATE_WARNING)
-    warn_min = int(jobqueue_settings.HEALTH_FAILURE_MIN_ATTEMPTS_WARNING)
+    high, high_min = jobqueue_settings.HEALTH_FAILURE_RATE, jobqueue_settings.HEALTH_FAILURE_MIN_ATTEMPTS
+    warn = jobqueue_settings.HEALTH_FAILURE_RATE_WARNING
+    warn_min = jobqueue_settings.HEALTH_FAILURE_MIN_ATTEMPTS_WARNING
     for item in snapshot.types:
         rate, attempts = item.counts.failure_rate, item.counts.attempts
         if rate is None:
@@ -106,7 +106,7 @@ def _failure_rates(snapshot: metrics.Snapshot) -> list[Reason]:
 
 
 def _slow_types(snapshot: metrics.Snapshot) -> list[Reason]:
-    limit_ms = float(jobqueue_settings.HEALTH_MAX_AVG_DURATION) * 1000
+    limit_ms = jobqueue_settings.HEALTH_MAX_AVG_DURATION * 1000
     return [
         Reason(
             Verdict.DEGRADED,
@@ -121,11 +121,11 @@ def _slow_types(snapshot: metrics.Snapshot) -> list[Reason]:
 
 
 def _dead_letter_rate(snapshot: metrics.Snapshot) -> list[Reason]:
-    limit = float(jobqueue_settings.HEALTH_DEAD_LETTER_RATE)
+    limit = jobqueue_settings.HEALTH_DEAD_LETTER_RATE
     counts = snapshot.total.counts
     rate = counts.dead_letter_rate
     finished = counts.succeeded + counts.dead_lettered + counts.skipped
-    if rate is not None and rate > limit and finished >= int(jobqueue_settings.HEALTH_FAILURE_MIN_ATTEMPTS_WARNING):
+    if rate is not None and rate > limit and finished >= jobqueue_settings.HEALTH_FAILURE_MIN_ATTEMPTS_WARNING:
         return [
             Reason(
                 Verdict.DEGRADED,
@@ -148,7 +148,7 @@ def schedule_interval(schedule: Schedule, now: datetime) -> float:
 
 
 def _late_schedules(now: datetime) -> list[Reason]:
-    factor = float(jobqueue_settings.HEALTH_SCHEDULE_LATE_FACTOR)
+    factor = jobqueue_settings.HEALTH_SCHEDULE_LATE_FACTOR
     reasons = []
     for record in JobType.objects.registered():
         if record.name not in registry:

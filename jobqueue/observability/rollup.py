@@ -22,8 +22,7 @@ from django.db.models import F, Func, IntegerField, Max, Q, QuerySet, Sum, Value
 from django.db.models.expressions import Combinable
 from django.utils import timezone
 
-from jobqueue import totals
-from jobqueue.conf import jobqueue_settings
+from jobqueue.config.settings import jobqueue_settings
 from jobqueue.models import (
     HISTOGRAM_BINS,
     Attempt,
@@ -35,6 +34,7 @@ from jobqueue.models import (
     Outcome,
     Status,
 )
+from jobqueue.observability import totals
 
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
@@ -148,7 +148,9 @@ class MinuteTally:
     wait_max: int | None = None
 
     def add_attempt(self, row: AttemptRow) -> None:
-        self.counts[OUTCOME_FIELDS[Outcome(row.outcome)]] += 1
+        # A snoozed attempt is neither a success nor a failure: it has no count of its own.
+        if (counted := OUTCOME_FIELDS.get(Outcome(row.outcome))) is not None:
+            self.counts[counted] += 1
         if row.number > 1:
             self.counts["retried"] += 1
         if row.duration_ms is not None:
@@ -195,12 +197,12 @@ def _replace(lower: datetime, upper: datetime, counted_until: datetime | None, *
     """Write the minutes in [lower, upper) afresh, then every hour that ends in (lower, upper]
     from its minutes; the caller holds the watermark's lock.
 
-    The totals (jobqueue.totals) already hold the minutes before `counted_until`: they gain only
+    The totals (jobqueue.observability.totals) already hold the minutes before `counted_until`: they gain only
     what a new aggregation adds (never less), and only for minutes young enough that pruning cannot
     have removed their rows (METRICS_RETENTION), so that nothing is counted twice. With `count_new`
     the later minutes are added whole (the caller moves the watermark past them)."""
     seen = min(max(counted_until or lower, lower), upper)
-    kept = max(lower, timezone.now() - timedelta(seconds=int(jobqueue_settings.METRICS_RETENTION)))
+    kept = max(lower, timezone.now() - timedelta(seconds=jobqueue_settings.METRICS_RETENTION))
     before = totals.minute_sums(kept, seen)
     rows = [t.row(minute, type_id) for (minute, type_id), t in sorted(tally(lower, upper).items())]
     MetricMinute.objects.filter(minute__gte=lower, minute__lt=upper).delete()

@@ -12,11 +12,11 @@ import threading
 import time
 from dataclasses import dataclass
 
-from jobqueue.conf import jobqueue_settings
+from jobqueue.config.options import EffectiveConfig, resolve
+from jobqueue.config.settings import jobqueue_settings
 from jobqueue.models import JobType
-from jobqueue.options import EffectiveConfig, resolve
 from jobqueue.registry import JobDefinition, registry
-from jobqueue.secrets import open_settings
+from jobqueue.secrets.sealing import open_settings
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ class _Snapshot:
             with self._lock:
                 if now >= self._expires:
                     self._states = self._load()
-                    self._expires = time.monotonic() + float(jobqueue_settings.CONFIG_CACHE_SECONDS)
+                    self._expires = time.monotonic() + jobqueue_settings.CONFIG_CACHE_SECONDS
         return self._states
 
     def clear(self) -> None:

@@ -1,7 +1,7 @@
 """Metrics of the queue as dataclasses: counts, rates, percentiles, depth and clusters.
 
 The admin, the API and the CLI read only this module. A window's whole minutes that are
-already rolled up are read from MetricMinute (jobqueue.rollup), a few rows a minute; only
+already rolled up are read from MetricMinute (jobqueue.observability.rollup), a few rows a minute; only
 its first partial minute and its last few minutes are read from the history, over indexed
 columns (`Attempt.finished_at`, `Job.created_at`, `Job.finished_at`, `DeadLetter.created_at`).
 "Now" counts use the partial indexes of ready and running jobs. So the cost follows neither
@@ -19,8 +19,7 @@ from typing import Any
 from django.db.models import Count, Min
 from django.utils import timezone
 
-from jobqueue import rollup
-from jobqueue.conf import Window, jobqueue_settings
+from jobqueue.config.settings import Window, jobqueue_settings
 from jobqueue.models import (
     HISTOGRAM_BINS,
     ClusterHeartbeat,
@@ -30,7 +29,8 @@ from jobqueue.models import (
     Outcome,
     Status,
 )
-from jobqueue.rollup import bin_value
+from jobqueue.observability import rollup
+from jobqueue.observability.rollup import bin_value
 
 # Keyed by the windows the JOBQUEUE setting accepts (HEALTH_WINDOW).
 WINDOWS: dict[Window, timedelta] = {
@@ -338,7 +338,7 @@ def window_metrics(
     histograms, approximate); the rest of the window, its first partial minute and the last
     few minutes, from the history itself. Reading rolls up a few newly closed minutes first.
     """
-    rollup.roll_up(now, max_minutes=int(jobqueue_settings.METRICS_ROLLUP_READ_MINUTES), wait=False)
+    rollup.roll_up(now, max_minutes=jobqueue_settings.METRICS_ROLLUP_READ_MINUTES, wait=False)
     window = _Window(since, now, step)
     first, rolled = rollup.ceil_minute(since), rollup.rolled_until()
     last = None if rolled is None else min(rolled, rollup.floor_minute(now))
@@ -382,7 +382,7 @@ def queue_depth(now: datetime) -> tuple[list[Depth], float | None]:
 
 def clusters(now: datetime, keep_stopped: timedelta = timedelta(hours=1)) -> list[Cluster]:
     """Clusters seen recently: live, lost (silent for 3 heartbeats) or stopped."""
-    lost_after = 3 * float(jobqueue_settings.HEARTBEAT_INTERVAL)
+    lost_after = 3 * jobqueue_settings.HEARTBEAT_INTERVAL
     busy = dict(Job.objects.running().values_list("claimed_by").annotate(n=Count("pk")).order_by())
     result = []
     for beat in ClusterHeartbeat.objects.filter(last_seen_at__gte=now - max(keep_stopped, timedelta(days=1))):

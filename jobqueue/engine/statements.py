@@ -1,0 +1,221 @@
+"""The table of statements: every SQL statement of the worker-side protocol, one block per
+name, each block with all its dialect variants together.
+
+A block is a function of the dialect ("postgresql", "sqlite", "mysql") and the statement's
+shape (how many ids, jobs or types it takes) returning its `Step`s: one statement on
+PostgreSQL and SQLite; on MariaDB / MySQL, which have no `UPDATE ... RETURNING`, a statement
+that returns rows is two, run in one transaction (the guarded rows read `FOR UPDATE`, then
+updated with the same guard; or updated by id, then read back). `engine.sql.run()` runs them
+by name; `text()` gives a statement's text to tests and `bench/`. Only constants of ours
+(table names, status literals, placeholder lists sized by the shape) are interpolated; every
+value is a bound parameter.
+
+Each statement's guard is the same: `status = 'running' AND attempts = N AND claimed_by = K`.
+A worker whose claim was taken over by another cluster matches no row and writes nothing, so
+one attempt is never recorded twice.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from jobqueue.models import WAITING, Job
+
+# The statuses as SQL literals: SQLite matches a partial index only against literals, and
+# without the claim index a claim sorts the whole backlog.
+_WAITING_SQL = ", ".join(f"'{status}'" for status in WAITING)
+_RUNNING = "'running'"
+_JOB = Job._meta.db_table
+_SET_CLAIMED = (
+    f"UPDATE {_JOB} SET status = {_RUNNING}, attempts = attempts + 1, claimed_by = %s, "  # noqa: S608
+    "lease_expires_at = %s, claimed_at = %s, started_at = NULL, worker = ''"
+)
+_SET_STARTED = f"UPDATE {_JOB} SET started_at = %s, worker = %s, timeout = %s, lease_expires_at = %s"  # noqa: S608
+_STARTED_COLUMNS = "id, attempts, payload, max_attempts, progress, cancel_requested_at, priority, job_type_id"
+# The one "give back" clause: a claimed job back to waiting, its attempt unspent, as if never
+# claimed. run_after and last_error are kept unless given (a rate-limited job's wait, a note),
+# so a job handed back keeps its place in the queue (the claim orders by priority, then
+# run_after). claimed_at is left as it is: it says when the job was last claimed, and the
+# next claim overwrites it. Parameters: status, run_after, last_error.
+_SET_GIVEN_BACK = (
+    f"UPDATE {_JOB} SET status = %s, attempts = attempts - 1, claimed_by = '', worker = '', "  # noqa: S608
+    "lease_expires_at = NULL, started_at = NULL, run_after = COALESCE(%s, run_after), "
+    "last_error = COALESCE(%s, last_error)"
+)
+
+Shape = dict[str, int]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One statement of a named statement, and which of the call's parameters it takes."""
+
+    text: str
+    skip: int = 0  # it takes the call's parameters from this one on
+    answer: bool = False  # its rows are the answer (else the last statement's row count is)
+
+
+_TABLE: dict[str, Callable[[str, Shape], tuple[Step, ...]]] = {}
+
+
+def _statement(block: Callable[[str, Shape], tuple[Step, ...]]) -> Callable[[str, Shape], tuple[Step, ...]]:
+    _TABLE[block.__name__] = block
+    return block
+
+
+@functools.lru_cache(maxsize=512)
+def steps(name: str, vendor: str, shape: tuple[tuple[str, int], ...]) -> tuple[Step, ...]:
+    """The steps of statement `name` on `vendor` for `shape` (sorted (key, count) pairs)."""
+    block = _TABLE.get(name)
+    if block is None:
+        raise KeyError(f"no SQL statement named {name!r}; the table has {sorted(_TABLE)}")
+    return block(vendor, dict(shape))
+
+
+def text(name: str, vendor: str, **shape: int) -> str:
+    """The text of statement `name` (its steps joined by "; " where it has several)."""
+    return "; ".join(step.text for step in steps(name, vendor, tuple(sorted(shape.items()))))
+
+
+def names() -> list[str]:
+    return sorted(_TABLE)
+
+
+# -- the claim ---------------------------------------------------------------------------------
+
+
+@_statement
+def select_ready(vendor: str, n: Shape) -> tuple[Step, ...]:
+    """Ready jobs of the given types (id, type, priority), highest priority first, oldest first
+    within one, and in the order they were made when due at the same moment (enqueue_many
+    gives a whole batch one run_after; ids are time-ordered). Parameters: now, the type ids,
+    the limit."""
+    types = _marks(n["types"])
+    if vendor == "mysql":
+        # No partial index: claim_rank (-priority while waiting, else NULL, migration 0010)
+        # under jq_job_claim_gen (InnoDB appends the primary key, id, to every secondary
+        # index, so the tie-break needs no sort): ascending order is the claim order, and
+        # the NULLs of finished jobs are never read.
+        return (
+            Step(
+                f"SELECT id, job_type_id, priority FROM {_JOB} FORCE INDEX (jq_job_claim_gen) "  # noqa: S608
+                f"WHERE claim_rank IS NOT NULL AND run_after <= %s AND job_type_id IN ({types}) "
+                "ORDER BY claim_rank, run_after, id LIMIT %s FOR UPDATE SKIP LOCKED"
+            ),
+        )
+    pg = vendor == "postgresql"
+    # PostgreSQL: rows another cluster is claiming are skipped, never waited on. SQLite:
+    # without statistics the planner may pick another index plus a sort; the claim index
+    # serves this ORDER BY directly at any backlog size.
+    return (
+        Step(
+            f"SELECT id, job_type_id, priority FROM {_JOB}{'' if pg else ' INDEXED BY jq_job_claim'} "  # noqa: S608
+            f"WHERE status IN ({_WAITING_SQL}) AND run_after <= %s AND job_type_id IN ({types}) "
+            f"ORDER BY priority DESC, run_after ASC, id ASC LIMIT %s{' FOR UPDATE SKIP LOCKED' if pg else ''}"
+        ),
+    )
+
+
+@_statement
+def mark_claimed(vendor: str, n: Shape) -> tuple[Step, ...]:
+    """Claim the selected jobs for a cluster: the attempt is counted here, at claim. Returns
+    (id, type, attempts). Parameters: cluster, lease, now, the ids."""
+    ids = _marks(n["ids"])
+    if vendor == "mysql":
+        # The rows were selected FOR UPDATE in this transaction: update by id, read back.
+        read = f"SELECT id, job_type_id, attempts FROM {_JOB} WHERE id IN ({ids})"  # noqa: S608
+        return Step(f"{_SET_CLAIMED} WHERE id IN ({ids})"), Step(read, 3, answer=True)
+    return (Step(f"{_SET_CLAIMED} WHERE id IN ({ids}) RETURNING id, job_type_id, attempts"),)
+
+
+# -- a worker's unit ---------------------------------------------------------------------------
+
+
+@_statement
+def start_unit(vendor: str, n: Shape) -> tuple[Step, ...]:
+    """A worker starts a unit: one write for all its jobs, reading what the attempts need.
+    Parameters: now, worker, timeout, lease, then the unit guard's (cluster, id, attempt...)."""
+    guard = _unit_guard(n["jobs"], vendor)
+    if vendor == "mysql":
+        # The guarded rows read (and locked) first; the update under the same guard then
+        # changes exactly those. Likewise renew_held and release_unheld.
+        read = f"SELECT {_STARTED_COLUMNS} FROM {_JOB} WHERE {guard} FOR UPDATE"  # noqa: S608
+        return Step(read, 4, answer=True), Step(f"{_SET_STARTED} WHERE {guard}")
+    return (Step(f"{_SET_STARTED} WHERE {guard} RETURNING {_STARTED_COLUMNS}"),)
+
+
+@_statement
+def extend_unit(vendor: str, n: Shape) -> tuple[Step, ...]:
+    """A worker still busy with a unit keeps the leases of its jobs not yet recorded.
+    Parameters: lease, cluster, worker, the ids."""
+    return (
+        Step(
+            f"UPDATE {_JOB} SET lease_expires_at = %s "  # noqa: S608
+            f"WHERE status = {_RUNNING} AND claimed_by = %s AND worker = %s AND id IN ({_marks(n['ids'])})"
+        ),
+    )
+
+
+@_statement
+def finish(vendor: str, n: Shape) -> tuple[Step, ...]:
+    """Record the decision on one attempt's job (guarded). NULL keeps the old value. An
+    attempt refunded (snoozed) stays in the history and adds one to the job's budget.
+    Parameters: status, last_error, progress, finished_at, run_after, result, refund (0 or
+    1), id, attempt, cluster."""
+    return (
+        Step(
+            f"UPDATE {_JOB} SET status = %s, claimed_by = '', worker = '', lease_expires_at = NULL, "  # noqa: S608
+            "last_error = %s, progress = COALESCE(%s, progress), finished_at = %s, "
+            "run_after = COALESCE(%s, run_after), result = COALESCE(%s, result), max_attempts = max_attempts + %s "
+            f"WHERE id = %s AND status = {_RUNNING} AND attempts = %s AND claimed_by = %s"
+        ),
+    )
+
+
+@_statement
+def give_back(vendor: str, n: Shape) -> tuple[Step, ...]:
+    """Claimed jobs back to waiting, attempts unspent, in one write guarded by their claims
+    (see _SET_GIVEN_BACK). Parameters: status, run_after, note, then the unit guard's."""
+    return (Step(f"{_SET_GIVEN_BACK} WHERE {_unit_guard(n['jobs'], vendor)}"),)
+
+
+# -- a cluster's claims ------------------------------------------------------------------------
+
+
+@_statement
+def renew_held(vendor: str, n: Shape) -> tuple[Step, ...]:
+    """Extend the leases of claims a cluster really holds that no worker has started yet;
+    returns their ids. Parameters: lease, cluster, the ids."""
+    guard = f"status = {_RUNNING} AND claimed_by = %s AND started_at IS NULL AND id IN ({_marks(n['ids'])})"
+    update = f"UPDATE {_JOB} SET lease_expires_at = %s WHERE {guard}"  # noqa: S608
+    if vendor == "mysql":
+        return Step(f"SELECT id FROM {_JOB} WHERE {guard} FOR UPDATE", 1, answer=True), Step(update)  # noqa: S608
+    return (Step(f"{update} RETURNING id"),)
+
+
+@_statement
+def release_unheld(vendor: str, n: Shape) -> tuple[Step, ...]:
+    """Claims the database says a cluster made but that it does not hold (a claim whose commit
+    it never saw, after a dropped connection): given back, attempt unspent; returns their ids.
+    Parameters: status, run_after, note (the give-back's), cluster, older than, the held ids."""
+    not_held = f" AND id NOT IN ({_marks(n['held'])})" if n.get("held") else ""
+    guard = f"status = {_RUNNING} AND claimed_by = %s AND started_at IS NULL AND claimed_at < %s{not_held}"
+    if vendor == "mysql":
+        read = f"SELECT id FROM {_JOB} WHERE {guard} FOR UPDATE"  # noqa: S608
+        return Step(read, 3, answer=True), Step(f"{_SET_GIVEN_BACK} WHERE {guard}")
+    return (Step(f"{_SET_GIVEN_BACK} WHERE {guard} RETURNING id"),)
+
+
+def _marks(count: int) -> str:
+    return ", ".join(["%s"] * count)
+
+
+def _unit_guard(jobs: int, vendor: str) -> str:
+    """A unit's jobs, still running under the claims given: the cluster, then (id, attempt) pairs."""
+    if vendor == "mysql":
+        pairs = " OR ".join(["(id = %s AND attempts = %s)"] * jobs)
+        return f"status = {_RUNNING} AND claimed_by = %s AND ({pairs})"
+    pair = "(%s::uuid, %s::integer)" if vendor == "postgresql" else "(%s, %s)"
+    return f"status = {_RUNNING} AND claimed_by = %s AND (id, attempts) IN (VALUES {', '.join([pair] * jobs)})"
