@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('jobqueue', '0013_claim_order_ties_by_id'),
+        ('jobqueue', '0014_attempt_outcome_snoozed'),
     ]
 
     operations = [
