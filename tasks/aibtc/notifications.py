@@ -378,18 +378,18 @@ def _build(cls: type[Notification], payload: dict[str, Any]) -> Notification:
     return cls(**values)
 
 
-def parse_voting(value: Any) -> DaoEvent | None:
-    """The notification a voting extension printed, None for one it prints that is not read here.
+def parse_voting(value: Any) -> DaoEvent:
+    """The notification a voting extension printed.
 
-    Raises NotificationError for a print that is not a notification, or a known one whose payload
-    does not have its fields with their types."""
+    Raises NotificationError for a print that is not one of its notifications, or whose payload
+    does not have the notification's fields with their types (the extension prints nothing else)."""
     event, payload = _envelope(value)
     if event == ProposalConcluded.EVENT and set(payload) == set(ExecutionFailed.FIELDS):
         return _build(ExecutionFailed, payload)  # type: ignore[return-value]
     for cls in (ProposalCreated, VoteCast, VetoCast, ProposalConcluded):
         if event == cls.EVENT:
             return _build(cls, payload)  # type: ignore[return-value]
-    return None
+    raise NotificationError(f"unknown voting extension notification {event!r}")
 
 
 def parse_account(value: Any) -> AccountEvent | None:

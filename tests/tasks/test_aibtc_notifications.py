@@ -104,8 +104,9 @@ def test_a_print_that_is_not_a_readable_voting_notification_is_an_error(value: A
         n.parse_voting(value)
 
 
-def test_a_known_event_not_read_is_none_and_an_unknown_account_event_an_error() -> None:
-    assert n.parse_voting({"notification": "bloom-action-proposal-voting/set-x", "payload": {}}) is None
+def test_an_unknown_event_is_an_error_and_an_account_event_not_read_is_none() -> None:
+    with pytest.raises(n.NotificationError, match="unknown voting extension notification"):
+        n.parse_voting({"notification": "bloom-action-proposal-voting/set-x", "payload": {}})
     assert n.parse_account({"notification": "aibtc-agent-account/deposit-stx", "payload": {}}) is None
     with pytest.raises(n.NotificationError, match="unknown agent account notification"):
         n.parse_account({"notification": "aibtc-agent-account/self-destruct", "payload": {}})
