@@ -12,10 +12,20 @@ import re
 from typing import Any
 
 import pydantic
+from django.conf import settings
 
 from tasks.chaindata import SUCCESS, ChainBlock, ChainTx, PrintEvent, TxKind
 
 HEX = re.compile(r"^0x[0-9a-fA-F]*$")
+DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+MAX_JSON_DEPTH = 64  # a block's own nesting (~12) plus a decoded Clarity value's (up to 32 + tuples)
+
+
+def max_body_bytes() -> int:
+    """The largest delivery accepted: the `CHAINHOOK_MAX_BODY_BYTES` setting (16 MiB by default)."""
+    return int(getattr(settings, "CHAINHOOK_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES))
+
+
 FAILED = "abort_by_response"  # Chainhook says only `success: false`; the API's name for it
 
 

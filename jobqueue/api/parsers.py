@@ -38,26 +38,27 @@ def _json_number(text: str) -> float | int:
     return int(exact) if exact == exact.to_integral_value() else value
 
 
-def check_json_value(value: Any, max_depth: int) -> None:
-    """Raise ValueError for nesting deeper than max_depth or a string with NUL or a lone surrogate."""
+def check_json_value(value: Any, max_depth: int, *, allow_nul: bool = False) -> None:
+    """Raise ValueError for nesting deeper than max_depth or a string with NUL (unless allowed) or a
+    lone surrogate."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
         if isinstance(item, str):
-            _check_string(item)
+            _check_string(item, allow_nul)
         elif isinstance(item, Mapping | list):
             if depth > max_depth:
                 raise ValueError(f"JSON nested deeper than {max_depth} levels")
             if isinstance(item, Mapping):
                 for key, child in item.items():
-                    _check_string(key)
+                    _check_string(key, allow_nul)
                     stack.append((child, depth + 1))
             else:
                 stack.extend((child, depth + 1) for child in item)
 
 
-def _check_string(text: str) -> None:
-    if "\x00" in text:
+def _check_string(text: str, allow_nul: bool = False) -> None:
+    if "\x00" in text and not allow_nul:
         raise ValueError("strings may not contain NUL (\\u0000)")
     try:
         text.encode("utf-8")
@@ -68,8 +69,16 @@ def _check_string(text: str) -> None:
 class StrictJSONParser(BaseParser):
     media_type = "application/json"
 
+    def body_limit(self) -> int:
+        """The largest body accepted, in bytes (a view with other needs overrides it)."""
+        return int(jobqueue_settings.API_MAX_BODY_BYTES)
+
+    def check(self, data: Any) -> None:
+        """Raise ValueError for a value the API refuses (see check_json_value)."""
+        check_json_value(data, int(jobqueue_settings.API_MAX_JSON_DEPTH))
+
     def parse(self, stream: IO[bytes] | None, media_type: str | None = None, parser_context: Any = None) -> Any:
-        limit = int(jobqueue_settings.API_MAX_BODY_BYTES)
+        limit = self.body_limit()
         request = (parser_context or {}).get("request")
         declared = request.META.get("CONTENT_LENGTH") if request is not None else None
         if declared and str(declared).isdigit() and int(declared) > limit:
@@ -82,7 +91,7 @@ class StrictJSONParser(BaseParser):
         try:
             text = raw.decode("utf-8")
             data = json.loads(text, parse_constant=_reject_constant, parse_float=_json_number)
-            check_json_value(data, int(jobqueue_settings.API_MAX_JSON_DEPTH))
+            self.check(data)
         except UnicodeDecodeError:
             raise ParseError("request body is not valid UTF-8") from None
         except RecursionError:

@@ -144,3 +144,13 @@ def delivery(
             "is_streaming_blocks": True,
         },
     }
+
+
+def contract_deployment(seed: str, *, sender: str, contract: str, code: str, position: int = 0) -> dict[str, Any]:
+    """A contract deployment as Chainhook delivers it: the source in `kind.data.code` and again,
+    hex-encoded, inside `raw_tx`."""
+    tx = contract_call(seed, sender=sender, contract=contract, method="", args=[], events=[], position=position)
+    tx["metadata"]["kind"] = {"type": "ContractDeployment", "data": {"contract_identifier": contract, "code": code}}
+    tx["metadata"]["raw_tx"] = "0x80800000000400" + code.encode().hex()
+    tx["metadata"]["description"] = f"deployed: {contract}"
+    return tx
