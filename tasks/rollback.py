@@ -17,7 +17,7 @@ from jobqueue.services import cancel
 from tasks.aibtc import notifications as n
 from tasks.chaindata import SUCCESS, ChainBlock
 from tasks.events import KnownContracts, PrintsRead, dao_events
-from tasks.models import DAO, ChainState, ParkedEvent, Proposal, ProposalStatus, Veto, Vote
+from tasks.models import DAO, AppliedBlock, ChainState, ParkedEvent, Proposal, ProposalStatus, Veto, Vote
 
 ACTOR = "chainhook rollback"
 # What a conclusion set, unknown again once its block is rolled back.
@@ -121,6 +121,7 @@ def rollback_block(block: ChainBlock, network: str) -> Undone:
                 _undo(proposal, event, tx.tx_id, by_block, undone, reason)
         _undo_deployment(tx.tx_id, tx.contract_id if tx.kind == "smart_contract" else "", by_block, undone, reason)
     _cancel(by_block, undone, reason)  # anything else the block enqueued and nothing ran
+    AppliedBlock.objects.filter(network=network, height=block.height, block_hash=block.hash).delete()
     ChainState.objects.filter(network=network, last_height=block.height, block_hash=block.hash).update(
         last_height=max(0, block.height - 1), block_hash=""
     )

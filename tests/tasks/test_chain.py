@@ -11,7 +11,7 @@ from pytest_httpserver import HTTPServer
 
 from jobqueue import enqueue
 from jobqueue.models import Job, Status
-from tasks.models import ChainState
+from tasks.models import AppliedBlock, ChainState
 from tests.tasks.conftest import run
 
 
@@ -99,3 +99,40 @@ def test_replay_advances_the_state_only_forward(configure: Any, httpserver: HTTP
         assert run(enqueue("chain_block_replay", {"height": height})).status == Status.SUCCEEDED
     state = ChainState.objects.get()
     assert (state.last_height, state.block_hash) == (12, "0x12")
+
+
+def test_a_block_that_fails_holds_the_state_back_until_it_is_applied(
+    configure: Any, monitor: None, httpserver: HTTPServer
+) -> None:
+    """Block 12 applies while block 11's replay dies: the state stays at 10, says it waits for 11,
+    and the monitor replays 11 again (not 12); once 11 applies the state moves over both."""
+    configure("chain_block_replay", {"max_attempts": 1}, chain_api_url=httpserver.url_for("/chain"))
+    ChainState.objects.create(network="mainnet", last_height=10)
+
+    def serve(height: int) -> None:
+        httpserver.expect_request(f"/chain/extended/v2/blocks/{height}").respond_with_json(
+            {"height": height, "hash": f"0x{height}"}
+        )
+        httpserver.expect_request(f"/chain/extended/v2/blocks/{height}/transactions").respond_with_json(
+            {"limit": 50, "offset": 0, "total": 0, "results": []}
+        )
+
+    serve(12)
+    assert run(enqueue("chain_block_replay", {"height": 12})).status == Status.SUCCEEDED
+    dead = run(enqueue("chain_block_replay", {"height": 11}))  # the API does not know block 11 (404)
+    assert dead.status == Status.DEAD
+    state = ChainState.objects.get()
+    assert (state.last_height, state.held_at) == (10, 11)
+    assert list(AppliedBlock.objects.values_list("height", flat=True)) == [12]
+
+    tip(httpserver, 20)
+    ran = run(enqueue("chain_state_monitor"))  # (the helper also runs the replays it enqueues)
+    assert ran.status == Status.SUCCEEDED, ran.last_error
+    enqueued = Job.objects.filter(job_type__name="chain_block_replay", created_by=f"job:{ran.pk}")
+    assert sorted(j.payload["height"] for j in enqueued) == [11, 13, 14, 15]  # 11 again, not 12
+
+    serve(11)
+    assert run(enqueue("chain_block_replay", {"height": 11})).status == Status.SUCCEEDED
+    state = ChainState.objects.get()
+    assert (state.last_height, state.block_hash, state.held_at) == (12, "0x12", None)
+    assert not AppliedBlock.objects.exists()
