@@ -97,7 +97,7 @@ class ChainBlockReplay(BaseJob):
             raise PermanentError("set the chain_api_url setting of job type 'chain_block_replay'")
 
     async def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
-        client = ChainClient(ctx.settings.chain_api_url, ctx.settings.chain_timeout_seconds)
+        client = ChainClient.from_settings(ctx.settings)
         wanted = await sync_to_async(contracts_of_interest)()
         block = await client.block_with_transactions(payload.height, wanted)
         outcome = await aprocess_block(block, payload.network, ctx.settings)
@@ -200,7 +200,7 @@ class ChainStateMonitor(BaseJob):
     async def execute(self, ctx: JobContext, payload: object) -> JobResult:
         settings = ctx.settings
         state, _ = await ChainState.objects.aget_or_create(network=settings.network)
-        client = ChainClient(settings.chain_api_url, settings.chain_timeout_seconds)
+        client = ChainClient.from_settings(settings)
         try:
             tip = await client.tip()
         except (RetryableError, PermanentError) as exc:

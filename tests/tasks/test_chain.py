@@ -10,7 +10,7 @@ from django.utils import timezone
 from pytest_httpserver import HTTPServer
 
 from jobqueue import enqueue
-from jobqueue.models import Job, Status
+from jobqueue.models import Job, JobType, Status
 from tasks.models import AppliedBlock, ChainState
 from tests.tasks.conftest import run
 
@@ -136,3 +136,21 @@ def test_a_block_that_fails_holds_the_state_back_until_it_is_applied(
     state = ChainState.objects.get()
     assert (state.last_height, state.block_hash, state.held_at) == (12, "0x12", None)
     assert not AppliedBlock.objects.exists()
+
+
+def test_the_hiro_api_key_is_sent_and_a_429_waits_without_spending_an_attempt(
+    configure: Any, httpserver: HTTPServer
+) -> None:
+    configure("chain_block_replay", chain_api_url=httpserver.url_for("/chain"), chain_api_key="hiro-key-123")
+    ChainState.objects.create(network="mainnet", last_height=10)
+    httpserver.expect_request("/chain/extended/v2/blocks/11", headers={"x-api-key": "hiro-key-123"}).respond_with_json(
+        {"error": "rate limit exceeded"}, status=429, headers={"Retry-After": "42"}
+    )
+    job = run(enqueue("chain_block_replay", {"height": 11}))
+    assert job.status == Status.SCHEDULED, job.last_error
+    assert job.attempts == 0  # a rate limit is not a failure
+    assert 30 < (job.run_after - timezone.now()).total_seconds() <= 42
+    assert "429" in job.last_error
+    # The key is a secret setting: sealed at rest, never shown.
+    stored = JobType.objects.get(name="chain_block_replay").settings
+    assert "hiro-key-123" not in str(stored)
