@@ -154,3 +154,74 @@ def contract_deployment(seed: str, *, sender: str, contract: str, code: str, pos
     tx["metadata"]["raw_tx"] = "0x80800000000400" + code.encode().hex()
     tx["metadata"]["description"] = f"deployed: {contract}"
     return tx
+
+
+def stacks_api_of(block: dict[str, Any]) -> dict[str, Any]:
+    """The same block as the Stacks API serves it (`extended/v2/blocks/{h}`, its transactions, each
+    transaction's events), from a block built with `decoded=False`: recorded-response keys as
+    `tests/tasks/recorded.py` reads them."""
+    height = block["block_identifier"]["index"]
+    burn = block["metadata"]["bitcoin_anchor_block_identifier"]["index"]
+    responses: dict[str, Any] = {
+        f"/extended/v2/blocks/{height}": {
+            "canonical": True,
+            "height": height,
+            "hash": block["block_identifier"]["hash"],
+            "parent_block_hash": block["parent_block_identifier"]["hash"],
+            "block_time": block["timestamp"],
+            "burn_block_height": burn,
+            "burn_block_time": block["timestamp"],
+            "tx_count": len(block["transactions"]),
+        }
+    }
+    results = []
+    for tx in block["transactions"]:
+        md, tx_id = tx["metadata"], tx["transaction_identifier"]["hash"]
+        call = md["kind"]["data"]
+        events = [_api_event(tx_id, event) for event in md["receipt"]["events"]]
+        results.append(
+            {
+                "tx_id": tx_id,
+                "tx_status": "success" if md["success"] else "abort_by_response",
+                "tx_type": "contract_call",
+                "sender_address": md["sender"],
+                "block_height": height,
+                "block_hash": block["block_identifier"]["hash"],
+                "burn_block_height": burn,
+                "tx_result": {"hex": "0x0703", "repr": md["result"]},
+                "event_count": len(events),
+                "events": [],
+                "contract_call": {
+                    "contract_id": call["contract_identifier"],
+                    "function_name": call["method"],
+                    "function_args": [{"repr": arg} for arg in call["args"]],
+                },
+            }
+        )
+        responses[f"/extended/v1/tx/events?tx_id={tx_id}&offset=0"] = {"limit": 50, "offset": 0, "events": events}
+    responses[f"/extended/v2/blocks/{height}/transactions?offset=0"] = {
+        "limit": 50,
+        "offset": 0,
+        "total": len(results),
+        "results": results,
+    }
+    return responses
+
+
+def _api_event(tx_id: str, event: dict[str, Any]) -> dict[str, Any]:
+    index, data = event["position"]["index"], event["data"]
+    if event["type"] == "SmartContractEvent":
+        log = {
+            "contract_id": data["contract_identifier"],
+            "topic": data["topic"],
+            "value": {"hex": data["raw_value"], "repr": "(tuple ...)"},
+        }
+        return {"event_index": index, "event_type": "smart_contract_log", "tx_id": tx_id, "contract_log": log}
+    asset = {
+        "asset_event_type": "transfer",
+        "asset_id": data["asset_identifier"],
+        "sender": data["sender"],
+        "recipient": data["recipient"],
+        "amount": data["amount"],
+    }
+    return {"event_index": index, "event_type": "fungible_token_asset", "tx_id": tx_id, "asset": asset}
