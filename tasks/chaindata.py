@@ -31,8 +31,9 @@ class PrintEvent(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
 
     contract_id: str = pydantic.Field(max_length=200)
-    hex: str = pydantic.Field(default="", pattern=r"^(0x)?[0-9a-fA-F]*$", max_length=200_000)
-    decoded: str | None = pydantic.Field(default=None, max_length=400_000)
+    # A Clarity value is at most 1 MiB serialised: 2 MiB of hex; its JSON rendering a few times that.
+    hex: str = pydantic.Field(default="", pattern=r"^(0x)?[0-9a-fA-F]*$", max_length=2 * 1024 * 1024 + 2)
+    decoded: str | None = pydantic.Field(default=None, max_length=8 * 1024 * 1024)
 
     def value(self) -> Any:
         """The print's value for `tasks.aibtc.notifications` (hex, or the decoded JSON)."""

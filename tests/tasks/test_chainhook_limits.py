@@ -101,3 +101,14 @@ def test_a_decoded_print_holding_nul_is_accepted_and_read(hook: Chainhook, bloom
     job = run(Job.objects.get(pk=response.json()["jobs"][0]))
     assert job.status == Status.SUCCEEDED, job.last_error
     assert ParkedEvent.objects.count() == 2
+
+
+def test_a_large_print_beside_ours_is_accepted(hook: Chainhook, bloom: DAO) -> None:
+    """Another contract in the same transaction prints a large buffer (Clarity allows 1 MiB values):
+    the delivery is taken, not answered 500."""
+    block = dao_chain.two_votes_through_agent_accounts(decoded=False)
+    events = block["transactions"][0]["metadata"]["receipt"]["events"]
+    events.append(hiro.print_event(f"{dao_chain.DEPLOYER}.archive", b"\x07" * 300_000, 2, decoded=False))
+    response = post(json.dumps(dao_chain.deliver(block)))
+    assert response.status_code == 202, response.content[:300]
+    assert run(Job.objects.get(pk=response.json()["jobs"][0])).status == Status.SUCCEEDED
