@@ -259,3 +259,7 @@ SPECTACULAR_SETTINGS = {
 }
 
 JOBQUEUE: dict[str, object] = {}
+
+# POST /api/chainhooks/<name>/ takes whole blocks: a contract deployment carries its source twice
+# (~70 KB for the voting extension alone), so its limit is its own, far above API_MAX_BODY_BYTES.
+CHAINHOOK_MAX_BODY_BYTES = env.int("CHAINHOOK_MAX_BODY_BYTES", default=16 * 1024 * 1024)

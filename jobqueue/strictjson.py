@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["check_json_value", "loads_strict"]
+__all__ = ["check_json_value", "loads_numbers_strict", "loads_strict"]
 
 
 def _reject_constant(name: str) -> Any:
@@ -29,26 +29,27 @@ def _json_number(text: str) -> float | int:
     return int(exact) if exact == exact.to_integral_value() else value
 
 
-def check_json_value(value: Any, max_depth: int) -> None:
-    """Raise ValueError for nesting deeper than max_depth or a string with NUL or a lone surrogate."""
+def check_json_value(value: Any, max_depth: int, *, allow_nul: bool = False) -> None:
+    """Raise ValueError for nesting deeper than max_depth or a string with NUL (unless allowed:
+    the chainhook endpoint's decoded Clarity strings may hold it) or a lone surrogate."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
         if isinstance(item, str):
-            _check_string(item)
+            _check_string(item, allow_nul)
         elif isinstance(item, Mapping | list):
             if depth > max_depth:
                 raise ValueError(f"JSON nested deeper than {max_depth} levels")
             if isinstance(item, Mapping):
                 for key, child in item.items():
-                    _check_string(key)
+                    _check_string(key, allow_nul)
                     stack.append((child, depth + 1))
             else:
                 stack.extend((child, depth + 1) for child in item)
 
 
-def _check_string(text: str) -> None:
-    if "\x00" in text:
+def _check_string(text: str, allow_nul: bool = False) -> None:
+    if "\x00" in text and not allow_nul:
         raise ValueError("strings may not contain NUL (\\u0000)")
     try:
         text.encode("utf-8")
@@ -56,12 +57,18 @@ def _check_string(text: str) -> None:
         raise ValueError("strings may not contain lone UTF-16 surrogates") from None
 
 
+def loads_numbers_strict(text: str) -> Any:
+    """Parse JSON text with the number rules above (no NaN/Infinity, whole floats as ints) and
+    no other check; RecursionError becomes ValueError."""
+    try:
+        return json.loads(text, parse_constant=_reject_constant, parse_float=_json_number)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
 def loads_strict(text: str, max_depth: int) -> Any:
     """Parse JSON text by the rules above; ValueError (with the reason) for anything else,
     RecursionError included."""
-    try:
-        data = json.loads(text, parse_constant=_reject_constant, parse_float=_json_number)
-    except RecursionError:
-        raise ValueError("JSON nested too deeply") from None
+    data = loads_numbers_strict(text)
     check_json_value(data, max_depth)
     return data

@@ -6,7 +6,19 @@ from django.contrib import admin
 
 from jobqueue.admin.secretfields import WriteOnlySecretsAdmin
 from tasks import hookguard
-from tasks.models import DAO, AgentAccount, Chainhook, ChainState, Proposal, ThreadPost, Vote, XAccount
+from tasks.models import (
+    DAO,
+    AgentAccount,
+    AppliedBlock,
+    Chainhook,
+    ChainState,
+    ParkedEvent,
+    Proposal,
+    ThreadPost,
+    Veto,
+    Vote,
+    XAccount,
+)
 
 
 @admin.register(DAO)
@@ -41,8 +53,31 @@ class AgentAccountAdmin(admin.ModelAdmin):
 
 @admin.register(ChainState)
 class ChainStateAdmin(admin.ModelAdmin):
-    list_display = ["network", "last_height", "block_hash", "last_ok_at", "is_stale", "updated_at"]
+    list_display = ["network", "last_height", "held_at", "block_hash", "last_ok_at", "is_stale", "updated_at"]
     list_filter = ["is_stale"]
+
+
+@admin.register(AppliedBlock)
+class AppliedBlockAdmin(admin.ModelAdmin):
+    """Blocks applied ahead of the chain state: a gap before them is a block not applied yet
+    (its replay waits, retries or is a dead letter: see the chain_block_replay jobs)."""
+
+    list_display = ["network", "height", "block_hash", "applied_at"]
+    list_filter = ["network"]
+
+
+@admin.register(ParkedEvent)
+class ParkedEventAdmin(admin.ModelAdmin):
+    """Votes, vetoes and conclusions read before their proposal; applied when it is recorded."""
+
+    list_display = ["dao", "onchain_id", "event", "tx_id", "created_at"]
+    search_fields = ["tx_id"]
+
+
+@admin.register(Veto)
+class VetoAdmin(admin.ModelAdmin):
+    list_display = ["proposal", "vetoer", "amount", "tx_id", "created_at"]
+    search_fields = ["vetoer", "tx_id"]
 
 
 @admin.register(ThreadPost)

@@ -28,11 +28,11 @@ from rest_framework.views import APIView
 
 from jobqueue import enqueue
 from jobqueue.api.errors import FieldErrors, handle_exception
-from jobqueue.api.parsers import StrictJSONParser
+from jobqueue.api.parsers import StrictJSONParser, check_json_value
 from jobqueue.exceptions import pydantic_errors
 from tasks import hookguard
 from tasks.chain import ChainhookBlock
-from tasks.chainhook import Delivery, chain_block
+from tasks.chainhook import MAX_JSON_DEPTH, Delivery, chain_block, max_body_bytes
 from tasks.models import Chainhook
 
 
@@ -85,10 +85,22 @@ ACCEPTED = inline_serializer(
 )
 
 
+class ChainhookJSONParser(StrictJSONParser):
+    """The API's strict parser with the chainhook endpoint's own limits: whole blocks (up to
+    `CHAINHOOK_MAX_BODY_BYTES`) and NUL characters, which Chainhook's decoded Clarity strings can
+    hold (they reach the database only inside JSON text, escaped: see PrintEvent)."""
+
+    def body_limit(self) -> int:
+        return max_body_bytes()
+
+    def check(self, data: Any) -> None:
+        check_json_value(data, MAX_JSON_DEPTH, allow_nul=True)
+
+
 class ChainhookView(APIView):
     authentication_classes = [ChainhookSecretAuthentication]
     permission_classes = [IsChainhook]
-    parser_classes = [StrictJSONParser]
+    parser_classes = [ChainhookJSONParser]
     renderer_classes = [JSONRenderer]
     throttle_classes: list[Any] = []
     metadata_class = None  # OPTIONS is not offered: 405, as in the API's viewsets

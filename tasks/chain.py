@@ -11,14 +11,13 @@ from typing import Literal
 import pydantic
 from asgiref.sync import sync_to_async
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from jobqueue import BaseJob, JobContext, JobResult, PermanentError, Priority, RetryableError, SkipJob, Unique, job
 from tasks.chaindata import ChainBlock
 from tasks.clients.chain import Block, ChainApiSettings, ChainClient
 from tasks.governance import Clock, GovernanceSettings, chain_clock
-from tasks.models import ChainState
+from tasks.models import AppliedBlock, ChainState
 from tasks.pipeline import Outcome, applied, apply_transactions, contracts_of_interest
 from tasks.rollback import Undone, rollback_block
 
@@ -26,17 +25,38 @@ NETWORK = pydantic.Field(default="mainnet", pattern=r"^[a-z][a-z0-9-]{0,19}$")
 
 
 def process_block(block: ChainBlock, network: str, clock: Callable[[], Clock]) -> Outcome:
-    """Apply a block's transactions and move ChainState forward to it, in one transaction.
+    """Apply a block's transactions and account for it in ChainState, in one transaction.
 
     The only way ChainState advances past a block: its transactions are applied with it."""
     with transaction.atomic():
-        outcome = apply_transactions(block.txs, clock=clock, created_by=f"block:{block.hash}")
-        ChainState.objects.get_or_create(network=network)
-        # Blocks may be processed out of order: the state only ever moves forward.
-        ChainState.objects.filter(network=network).filter(
-            Q(last_height__lt=block.height) | Q(last_height__isnull=True)
-        ).update(last_height=block.height, block_hash=block.hash, updated_at=timezone.now())
+        outcome = apply_transactions(block.txs, clock=clock, created_by=f"block:{block.hash}", block_hash=block.hash)
+        advance(network, block.height, block.hash)
     return outcome
+
+
+def advance(network: str, height: int, block_hash: str) -> None:
+    """Count the block as applied. ChainState moves only over a contiguous run of applied blocks:
+    a block applied ahead of it (blocks are replayed several at a time, a chainhook delivers only
+    the blocks it matches) is remembered as an AppliedBlock until the blocks before it are applied,
+    and `held_at` names the first block still missing. Call inside a transaction."""
+    ChainState.objects.get_or_create(network=network)
+    state = ChainState.objects.select_for_update().get(network=network)
+    if state.last_height is not None and height <= state.last_height:
+        return
+    if state.last_height is not None and height > state.last_height + 1:
+        AppliedBlock.objects.get_or_create(network=network, height=height, defaults={"block_hash": block_hash})
+        ChainState.objects.filter(pk=state.pk).update(held_at=state.last_height + 1, updated_at=timezone.now())
+        return
+    top, top_hash = height, block_hash
+    ahead = dict(AppliedBlock.objects.filter(network=network, height__gt=height).values_list("height", "block_hash"))
+    while top + 1 in ahead:
+        top += 1
+        top_hash = ahead[top]
+    AppliedBlock.objects.filter(network=network, height__lte=top).delete()
+    held = top + 1 if any(h > top for h in ahead) else None
+    ChainState.objects.filter(pk=state.pk).update(
+        last_height=top, block_hash=top_hash, held_at=held, updated_at=timezone.now()
+    )
 
 
 def roll_back(block: ChainBlock, network: str) -> Undone:
@@ -77,7 +97,7 @@ class ChainBlockReplay(BaseJob):
             raise PermanentError("set the chain_api_url setting of job type 'chain_block_replay'")
 
     async def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
-        client = ChainClient(ctx.settings.chain_api_url, ctx.settings.chain_timeout_seconds)
+        client = ChainClient.from_settings(ctx.settings)
         wanted = await sync_to_async(contracts_of_interest)()
         block = await client.block_with_transactions(payload.height, wanted)
         outcome = await aprocess_block(block, payload.network, ctx.settings)
@@ -85,6 +105,7 @@ class ChainBlockReplay(BaseJob):
             f"block {block.height}: {outcome.summary()}",
             data={"height": block.height, "hash": block.hash, "transactions": len(block.txs), **outcome.as_data()},
             enqueued=outcome.enqueued,
+            not_understood=len(outcome.prints_not_understood),
         )
 
 
@@ -122,6 +143,7 @@ class ChainhookBlock(BaseJob):
             f"block {block.height}: {outcome.summary()}",
             data={"height": block.height, "hash": block.hash, **outcome.as_data()},
             enqueued=outcome.enqueued,
+            not_understood=len(outcome.prints_not_understood),
         )
 
 
@@ -178,7 +200,7 @@ class ChainStateMonitor(BaseJob):
     async def execute(self, ctx: JobContext, payload: object) -> JobResult:
         settings = ctx.settings
         state, _ = await ChainState.objects.aget_or_create(network=settings.network)
-        client = ChainClient(settings.chain_api_url, settings.chain_timeout_seconds)
+        client = ChainClient.from_settings(settings)
         try:
             tip = await client.tip()
         except (RetryableError, PermanentError) as exc:
@@ -210,6 +232,8 @@ class ChainStateMonitor(BaseJob):
             if state.last_height is None:  # first run: follow from the tip on, history is not replayed
                 changes.update(last_height=tip.height, block_hash=tip.hash)
             ChainState.objects.filter(pk=state.pk).update(**changes)
+            # Blocks already applied ahead of the state (see advance) need no replay.
+            applied_ahead = set(AppliedBlock.objects.filter(network=settings.network).values_list("height", flat=True))
             # Unique per block: a block whose replay still waits from an earlier run is not enqueued twice.
             jobs = [
                 enqueue(
@@ -219,5 +243,6 @@ class ChainStateMonitor(BaseJob):
                     created_by=f"job:{ctx.job_id}",
                 )
                 for height in (gap.heights if gap else ())
+                if height not in applied_ahead
             ]
         return sum(1 for j in jobs if not j.is_duplicate)

@@ -80,7 +80,7 @@ class TxConfirmation(BaseJob):
 
     async def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
         settings = ctx.settings
-        client = ChainClient(settings.chain_api_url, settings.chain_timeout_seconds)
+        client = ChainClient.from_settings(settings)
         raw, events = await client.transaction(payload.tx_id)
         status = str(raw.get("tx_status", "")) if raw else "unknown to the chain API"
         if status != SUCCESS and not is_failure(status):

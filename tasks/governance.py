@@ -53,7 +53,7 @@ async def chain_clock(settings: GovernanceSettings) -> Clock:
         raise PermanentError(
             "set the chain_api_url setting of this job type: the proposal has block heights to wait for"
         )
-    client = ChainClient(settings.chain_api_url, settings.chain_timeout_seconds)
+    client = ChainClient.from_settings(settings)
     tip = await client.tip()
     if tip.burn_height is None:
         raise PermanentError("the chain API's status has no chain_tip.burn_block_height")

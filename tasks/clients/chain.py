@@ -4,14 +4,15 @@ between burn blocks."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pydantic
 
-from jobqueue import RetryableError
+from jobqueue import RateLimited, RetryableError
 from tasks.chaindata import ChainBlock, ChainTx, tx_of_api
-from tasks.clients.http import asend, join, json_object
+from tasks.clients.http import asend, join, json_object, retry_after
 
 SERVICE = "the chain API"
 PAGE = 50  # the API's largest page of transactions and of events
@@ -21,6 +22,10 @@ MAX_PAGES = 200  # 10,000 items: far more than a block holds; a bound against a 
 class ChainApiSettings(pydantic.BaseModel):
     chain_api_url: str = ""
     chain_timeout_seconds: float = pydantic.Field(default=10.0, gt=0)
+    # Hiro's API answers a few dozen unauthenticated requests a minute; a key raises that.
+    chain_api_key: pydantic.SecretStr = pydantic.Field(
+        default=pydantic.SecretStr(""), description="sent as the x-api-key header (Hiro API key)"
+    )
 
 
 @dataclass(frozen=True)
@@ -35,10 +40,33 @@ class Block:
 class ChainClient:
     base_url: str
     timeout: float
+    api_key: str = ""
+
+    @classmethod
+    def from_settings(cls, settings: ChainApiSettings) -> ChainClient:
+        return cls(settings.chain_api_url, settings.chain_timeout_seconds, settings.chain_api_key.get_secret_value())
+
+    async def _send(self, path: str, params: dict[str, Any] | None = None, accept: tuple[int, ...] = ()) -> Any:
+        """One GET; 429 is the API's rate limit: the job waits (Retry-After, else a minute) without
+        spending an attempt, instead of failing."""
+        headers = {"x-api-key": self.api_key} if self.api_key else None
+        response = await asend(
+            SERVICE,
+            "GET",
+            join(self.base_url, path),
+            timeout=self.timeout,
+            params=params,
+            headers=headers,
+            accept=(429, *accept),
+        )
+        if response.status_code == 429:
+            after = retry_after(response)
+            hint = "" if self.api_key else " (set chain_api_key: Hiro allows few requests without a key)"
+            raise RateLimited(f"{SERVICE} is rate limiting us (429){hint}", after=after if after is not None else 60.0)
+        return response
 
     async def _get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        response = await asend(SERVICE, "GET", join(self.base_url, path), timeout=self.timeout, params=params)
-        return json_object(response, SERVICE)
+        return json_object(await self._send(path, params), SERVICE)
 
     async def tip(self) -> Block:
         """The latest block the API knows, with the burn block it is anchored to."""
@@ -71,9 +99,12 @@ class ChainClient:
                 return items
         raise RetryableError(f"{SERVICE} kept paging {path} past {MAX_PAGES * PAGE} items")
 
-    async def block_with_transactions(self, height: int, wanted: set[str]) -> ChainBlock:
+    async def block_with_transactions(self, height: int, wanted: Callable[[str], bool]) -> ChainBlock:
         """The block and its contract calls and deployments; print events are read for the
-        transactions that touch a contract in `wanted` (the API lists none with the block)."""
+        transactions whose target contract is `wanted` (the API lists none with the block).
+
+        Not the contract-events endpoint: its events carry no block height, so finding one
+        block's events there means paging back through the contract's whole history."""
         block = await self.block(height)
         txs = await self._pages(f"extended/v2/blocks/{height}/transactions", "results", {})
         chain_txs: list[ChainTx] = []
@@ -81,11 +112,7 @@ class ChainClient:
             tx = tx_of_api(raw)
             if tx.kind == "other":
                 continue
-            if (
-                tx.contract_id in wanted
-                and tx.status == "success"
-                and int(raw.get("event_count") or 0) > len(tx.prints)
-            ):
+            if wanted(tx.contract_id) and tx.status == "success" and int(raw.get("event_count") or 0) > len(tx.prints):
                 tx = tx_of_api(raw, await self.events(tx.tx_id))
             chain_txs.append(tx)
         return ChainBlock(
@@ -103,8 +130,7 @@ class ChainClient:
     async def transaction(self, tx_id: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
         """The transaction and its print events, or (None, []) while the API does not know it yet
         (a broadcast transaction takes a moment to reach the API's mempool)."""
-        url = join(self.base_url, f"extended/v1/tx/{tx_id}")
-        response = await asend(SERVICE, "GET", url, timeout=self.timeout, accept=(404,))
+        response = await self._send(f"extended/v1/tx/{tx_id}", accept=(404,))
         if response.status_code == 404:
             return None, []
         tx = json_object(response, SERVICE)

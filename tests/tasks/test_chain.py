@@ -10,8 +10,8 @@ from django.utils import timezone
 from pytest_httpserver import HTTPServer
 
 from jobqueue import enqueue
-from jobqueue.models import Job, Status
-from tasks.models import ChainState
+from jobqueue.models import Job, JobType, Status
+from tasks.models import AppliedBlock, ChainState
 from tests.tasks.conftest import run
 
 
@@ -99,3 +99,58 @@ def test_replay_advances_the_state_only_forward(configure: Any, httpserver: HTTP
         assert run(enqueue("chain_block_replay", {"height": height})).status == Status.SUCCEEDED
     state = ChainState.objects.get()
     assert (state.last_height, state.block_hash) == (12, "0x12")
+
+
+def test_a_block_that_fails_holds_the_state_back_until_it_is_applied(
+    configure: Any, monitor: None, httpserver: HTTPServer
+) -> None:
+    """Block 12 applies while block 11's replay dies: the state stays at 10, says it waits for 11,
+    and the monitor replays 11 again (not 12); once 11 applies the state moves over both."""
+    configure("chain_block_replay", {"max_attempts": 1}, chain_api_url=httpserver.url_for("/chain"))
+    ChainState.objects.create(network="mainnet", last_height=10)
+
+    def serve(height: int) -> None:
+        httpserver.expect_request(f"/chain/extended/v2/blocks/{height}").respond_with_json(
+            {"height": height, "hash": f"0x{height}"}
+        )
+        httpserver.expect_request(f"/chain/extended/v2/blocks/{height}/transactions").respond_with_json(
+            {"limit": 50, "offset": 0, "total": 0, "results": []}
+        )
+
+    serve(12)
+    assert run(enqueue("chain_block_replay", {"height": 12})).status == Status.SUCCEEDED
+    dead = run(enqueue("chain_block_replay", {"height": 11}))  # the API does not know block 11 (404)
+    assert dead.status == Status.DEAD
+    state = ChainState.objects.get()
+    assert (state.last_height, state.held_at) == (10, 11)
+    assert list(AppliedBlock.objects.values_list("height", flat=True)) == [12]
+
+    tip(httpserver, 20)
+    ran = run(enqueue("chain_state_monitor"))  # (the helper also runs the replays it enqueues)
+    assert ran.status == Status.SUCCEEDED, ran.last_error
+    enqueued = Job.objects.filter(job_type__name="chain_block_replay", created_by=f"job:{ran.pk}")
+    assert sorted(j.payload["height"] for j in enqueued) == [11, 13, 14, 15]  # 11 again, not 12
+
+    serve(11)
+    assert run(enqueue("chain_block_replay", {"height": 11})).status == Status.SUCCEEDED
+    state = ChainState.objects.get()
+    assert (state.last_height, state.block_hash, state.held_at) == (12, "0x12", None)
+    assert not AppliedBlock.objects.exists()
+
+
+def test_the_hiro_api_key_is_sent_and_a_429_waits_without_spending_an_attempt(
+    configure: Any, httpserver: HTTPServer
+) -> None:
+    configure("chain_block_replay", chain_api_url=httpserver.url_for("/chain"), chain_api_key="hiro-key-123")
+    ChainState.objects.create(network="mainnet", last_height=10)
+    httpserver.expect_request("/chain/extended/v2/blocks/11", headers={"x-api-key": "hiro-key-123"}).respond_with_json(
+        {"error": "rate limit exceeded"}, status=429, headers={"Retry-After": "42"}
+    )
+    job = run(enqueue("chain_block_replay", {"height": 11}))
+    assert job.status == Status.SCHEDULED, job.last_error
+    assert job.attempts == 0  # a rate limit is not a failure
+    assert 30 < (job.run_after - timezone.now()).total_seconds() <= 42
+    assert "429" in job.last_error
+    # The key is a secret setting: sealed at rest, never shown.
+    stored = JobType.objects.get(name="chain_block_replay").settings
+    assert "hiro-key-123" not in str(stored)

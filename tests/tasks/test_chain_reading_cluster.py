@@ -1,0 +1,125 @@
+"""A real cluster fed Hiro-shaped deliveries over HTTP records a proposal's life; redelivery and replay change nothing.
+
+A live server takes `POST /api/chainhooks/<name>/` over HTTP (the creation in decoded mode, the
+votes and the conclusion as `raw_value`), a qcluster subprocess applies the blocks, and then the
+same blocks are delivered again and replayed from a Stacks API double serving them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from pytest_httpserver import HTTPServer
+
+from jobqueue import enqueue
+from jobqueue.models import Job, JobType, Status
+from jobqueue.services import sync_job_types, update_job_type
+from tasks.models import DAO, AgentAccount, Chainhook, Proposal, ProposalStatus, Vote
+from tests.conftest import wait_for
+from tests.tasks import dao_chain, hiro
+from tests.tasks.recorded import RecordedChain
+
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(180)]
+
+SECRET = "Bearer cluster-hook-secret"
+
+
+def snapshot() -> Any:
+    return (
+        list(Proposal.objects.order_by("pk").values()),
+        list(Vote.objects.order_by("pk").values()),
+        sorted(Job.objects.exclude(job_type__name__in=["chainhook_block", "chain_block_replay"]).values_list("pk")),
+    )
+
+
+def test_a_cluster_records_a_proposal_its_votes_and_conclusion_from_deliveries_and_replays_idempotently(
+    start_cluster: Callable[..., Any], live_server: Any, httpserver: HTTPServer
+) -> None:
+    created = dao_chain.proposal_created_through_agent_account(decoded=False)
+    voted = dao_chain.two_votes_through_agent_accounts(decoded=False)
+    concluded = dao_chain.conclusion_that_failed_quorum(decoded=False)
+    chain = RecordedChain(httpserver).at(burn_height=dao_chain.CREATED_BTC, seconds_per_block=600)
+    for block in (created, voted, concluded):
+        chain.add(hiro.stacks_api_of(block))
+
+    sync_job_types()
+    for name, settings in (
+        ("chainhook_block", {"seconds_per_burn_block": 600}),
+        ("chain_block_replay", {"chain_api_url": chain.url}),
+    ):
+        update_job_type(JobType.objects.get(name=name), {"enabled": True, "settings": settings})
+    DAO.objects.create(
+        name="Bloom DAO",
+        mission="Translate everything",
+        token_symbol=dao_chain.SYMBOL,
+        token_name="Bloom",
+        token_max_supply=1_000_000_000,
+        origin_address=dao_chain.DEPLOYER,
+        dao_contract=dao_chain.BASE_DAO,
+        token_contract=dao_chain.TOKEN,
+        is_broadcast=True,
+        is_deployed=True,
+    )
+    AgentAccount.objects.create(
+        owner_address=dao_chain.OWNERS[0],
+        dao_token_contract=dao_chain.TOKEN,
+        dao_dex_contract=f"{dao_chain.DEPLOYER}.bloom-faktory-dex",
+        account_contract=dao_chain.ACCOUNTS[0],
+        tx_id="0xacc",
+    )
+    Chainhook.objects.create(name="bloom", secret=SECRET, network="testnet")
+    start_cluster(workers=2)
+
+    def post(body: dict[str, Any]) -> dict[str, Any]:
+        response = httpx.post(
+            f"{live_server.url}/api/chainhooks/bloom/", json=body, headers={"Authorization": SECRET}, timeout=30
+        )
+        assert response.status_code == 202, response.text
+        return dict(response.json())
+
+    first = post(dao_chain.deliver(dao_chain.proposal_created_through_agent_account(decoded=True)))
+    second = post(dao_chain.deliver(voted, concluded))
+    assert (first["enqueued"], second["enqueued"]) == (1, 2)
+    wait_for(
+        lambda: Proposal.objects.filter(status=ProposalStatus.FAILED).exists() and Vote.objects.count() == 2,
+        timeout=90,
+        message="the deliveries were not applied",
+    )
+    proposal = Proposal.objects.get()
+    assert (proposal.title, proposal.action_contract) == ("Translate the docs", dao_chain.ACTION)
+    assert proposal.content.startswith("Fund a month of translation work")
+    assert (proposal.starts_at_block, proposal.ends_at_block, proposal.executes_at_block, proposal.exec_end_block) == (
+        dao_chain.VOTE_START,
+        dao_chain.VOTE_END,
+        dao_chain.EXEC_START,
+        dao_chain.EXEC_END,
+    )
+    assert (proposal.met_quorum, proposal.met_threshold, proposal.passed) == (False, True, False)
+    assert sorted(Vote.objects.values_list("wallet_address", "amount")) == sorted(
+        zip(dao_chain.ACCOUNTS, dao_chain.POWERS, strict=True)
+    )
+    blocks = Job.objects.filter(job_type__name="chainhook_block")
+    assert set(blocks.values_list("status", flat=True)) == {Status.SUCCEEDED}
+    assert not any((job.result or {}).get("data", {}).get("not_understood") for job in blocks)
+    before = snapshot()
+
+    # The same blocks delivered again: nothing enqueued. Replayed from the Stacks API: nothing changes.
+    again = post(dao_chain.deliver(voted, concluded))
+    assert (again["enqueued"], again["duplicates"]) == (0, 2)
+    replays = [
+        enqueue("chain_block_replay", {"height": b["block_identifier"]["index"], "network": "testnet"})
+        for b in (created, voted, concluded)
+    ]
+    wait_for(
+        lambda: Job.objects.filter(pk__in=[j.pk for j in replays], status=Status.SUCCEEDED).count() == 3,
+        timeout=60,
+        message="the replays did not succeed",
+    )
+    for job in Job.objects.filter(pk__in=[j.pk for j in replays]):
+        assert job.result["message"].endswith("nothing of ours"), job.result
+    # Each transaction called an agent account, and its events were read (1 creation, 2 votes, 1 conclusion).
+    assert sum(r.startswith("/extended/v1/tx/events") for r in chain.requests()) == 4
+    assert snapshot() == before
