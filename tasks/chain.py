@@ -30,7 +30,7 @@ def process_block(block: ChainBlock, network: str, clock: Callable[[], Clock]) -
 
     The only way ChainState advances past a block: its transactions are applied with it."""
     with transaction.atomic():
-        outcome = apply_transactions(block.txs, clock=clock, created_by=f"block:{block.hash}")
+        outcome = apply_transactions(block.txs, clock=clock, created_by=f"block:{block.hash}", block_hash=block.hash)
         ChainState.objects.get_or_create(network=network)
         # Blocks may be processed out of order: the state only ever moves forward.
         ChainState.objects.filter(network=network).filter(
@@ -85,6 +85,7 @@ class ChainBlockReplay(BaseJob):
             f"block {block.height}: {outcome.summary()}",
             data={"height": block.height, "hash": block.hash, "transactions": len(block.txs), **outcome.as_data()},
             enqueued=outcome.enqueued,
+            not_understood=len(outcome.prints_not_understood),
         )
 
 
@@ -122,6 +123,7 @@ class ChainhookBlock(BaseJob):
             f"block {block.height}: {outcome.summary()}",
             data={"height": block.height, "hash": block.hash, **outcome.as_data()},
             enqueued=outcome.enqueued,
+            not_understood=len(outcome.prints_not_understood),
         )
 
 

@@ -7,6 +7,7 @@ value). A chainhook block becomes a job payload in this shape, so it stays small
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 import pydantic
@@ -23,10 +24,21 @@ def is_failure(status: str) -> bool:
 
 
 class PrintEvent(pydantic.BaseModel):
+    """A print: its consensus serialisation (`hex`), or, from a chainhook with
+    `decode_clarity_values: true`, Chainhook's JSON rendering of it kept as JSON text
+    (`decoded`), since a decoded string may hold a NUL that a JSON column refuses."""
+
     model_config = pydantic.ConfigDict(extra="forbid")
 
     contract_id: str = pydantic.Field(max_length=200)
-    hex: str = pydantic.Field(pattern=r"^(0x)?[0-9a-fA-F]*$", max_length=200_000)
+    hex: str = pydantic.Field(default="", pattern=r"^(0x)?[0-9a-fA-F]*$", max_length=200_000)
+    decoded: str | None = pydantic.Field(default=None, max_length=400_000)
+
+    def value(self) -> Any:
+        """The print's value for `tasks.aibtc.notifications` (hex, or the decoded JSON)."""
+        if self.decoded is not None:
+            return json.loads(self.decoded)
+        return self.hex if self.hex.startswith("0x") else "0x" + self.hex
 
 
 class ChainTx(pydantic.BaseModel):

@@ -7,12 +7,15 @@ Chainhook adding fields is still understood.
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import pydantic
 
 from tasks.chaindata import SUCCESS, ChainBlock, ChainTx, PrintEvent, TxKind
 
+HEX = re.compile(r"^0x[0-9a-fA-F]*$")
 FAILED = "abort_by_response"  # Chainhook says only `success: false`; the API's name for it
 
 
@@ -79,6 +82,16 @@ class Delivery(_Model):
     chainhook: ChainhookInfo
 
 
+def print_event(data: dict[str, Any]) -> PrintEvent:
+    """A print in either delivery shape: `raw_value` (hex) when the chainhook has
+    `decode_clarity_values: false`, `value` (Chainhook's JSON of the value) when true."""
+    contract = str(data.get("contract_identifier", ""))
+    raw = data.get("raw_value")
+    if isinstance(raw, str) and HEX.match(raw):
+        return PrintEvent(contract_id=contract, hex=raw)
+    return PrintEvent(contract_id=contract, decoded=json.dumps(data.get("value", raw)))
+
+
 def _tx(tx: Transaction) -> ChainTx | None:
     kind_type, data = tx.metadata.kind.type, tx.metadata.kind.data or {}
     kinds: dict[str, TxKind] = {"ContractCall": "contract_call", "ContractDeployment": "smart_contract"}
@@ -86,11 +99,9 @@ def _tx(tx: Transaction) -> ChainTx | None:
     if kind is None:
         return None
     prints = [
-        PrintEvent(contract_id=str(event.data.get("contract_identifier", "")), hex=str(event.data["raw_value"]))
+        print_event(event.data)
         for event in tx.metadata.receipt.events
-        if event.type == "SmartContractEvent"
-        and event.data.get("topic") == "print"
-        and isinstance(event.data.get("raw_value"), str)
+        if event.type == "SmartContractEvent" and event.data.get("topic") == "print"
     ]
     return ChainTx(
         tx_id=tx.transaction_identifier.hash,

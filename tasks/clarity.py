@@ -111,3 +111,102 @@ def decode(hex_value: str) -> Any:
     if reader.at != len(data):
         raise ClarityError(f"{len(data) - reader.at} bytes after the value")
     return value
+
+
+# --- the other direction: consensus serialisation of typed values ---
+# Python values are ambiguous (an int is a uint or an int, a str one of three types), so what to
+# serialise is said with these wrappers; bool, None (`none`), Ok/Err, list and dict (tuple) are
+# taken as they are.
+
+
+@dataclass(frozen=True)
+class UInt:
+    value: int
+
+
+@dataclass(frozen=True)
+class Int:
+    value: int
+
+
+@dataclass(frozen=True)
+class Ascii:
+    value: str
+
+
+@dataclass(frozen=True)
+class Utf8:
+    value: str
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A standard (`SP...`) or contract (`SP....name`) principal."""
+
+    value: str
+
+
+@dataclass(frozen=True)
+class Some:
+    value: Any
+
+
+def c32_decode(address: str) -> tuple[int, bytes]:
+    """The version and hash160 of a c32check address; the checksum is verified."""
+    if len(address) < 3 or address[0] != "S" or any(c not in C32 for c in address[1:]):
+        raise ClarityError(f"{address!r} is not a c32check address")
+    version = C32.index(address[1])
+    number = 0
+    for char in address[2:]:
+        number = number * 32 + C32.index(char)
+    data = number.to_bytes(24, "big") if number < 1 << 192 else b""
+    if not data:
+        raise ClarityError(f"{address!r} is too long for a c32check address")
+    hash160 = data[:20]
+    if c32_address(version, hash160) != address:
+        raise ClarityError(f"{address!r} has a wrong checksum")
+    return version, hash160
+
+
+def _principal(address: str) -> bytes:
+    version, hash160 = c32_decode(address)
+    return bytes([version]) + hash160
+
+
+def _sized(data: bytes) -> bytes:
+    return len(data).to_bytes(4, "big") + data
+
+
+def encode(value: Any) -> bytes:
+    """The consensus serialisation of a value (`decode` reads it back)."""
+    if isinstance(value, bool):
+        return b"\x03" if value else b"\x04"
+    if isinstance(value, UInt):
+        return b"\x01" + value.value.to_bytes(16, "big")
+    if isinstance(value, Int):
+        return b"\x00" + value.value.to_bytes(16, "big", signed=True)
+    if isinstance(value, bytes):
+        return b"\x02" + _sized(value)
+    if isinstance(value, Principal):
+        address, dot, name = value.value.partition(".")
+        if not dot:
+            return b"\x05" + _principal(address)
+        return b"\x06" + _principal(address) + bytes([len(name)]) + name.encode("ascii")
+    if isinstance(value, (Ok, Err)):
+        return (b"\x07" if isinstance(value, Ok) else b"\x08") + encode(value.value)
+    if value is None:
+        return b"\x09"
+    if isinstance(value, Some):
+        return b"\x0a" + encode(value.value)
+    if isinstance(value, list):
+        return b"\x0b" + len(value).to_bytes(4, "big") + b"".join(map(encode, value))
+    if isinstance(value, dict):
+        # Clarity serialises a tuple's fields sorted by name.
+        fields = sorted(value.items())
+        body = b"".join(bytes([len(k)]) + k.encode("ascii") + encode(v) for k, v in fields)
+        return b"\x0c" + len(fields).to_bytes(4, "big") + body
+    if isinstance(value, Ascii):
+        return b"\x0d" + _sized(value.value.encode("ascii"))
+    if isinstance(value, Utf8):
+        return b"\x0e" + _sized(value.value.encode("utf-8"))
+    raise ClarityError(f"say which Clarity type {value!r} is (UInt, Int, Ascii, Utf8, Principal, Some)")

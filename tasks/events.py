@@ -1,95 +1,89 @@
-"""The print events of a DAO's voting contract that the pipeline acts on.
+"""Which prints of a transaction are ours, and what they say (the facts are in `tasks.aibtc.notifications`).
 
-A DAO's contract prints `{notification: <name>, payload: {...}}` (the aibtc DAO
-convention). Three notifications matter here:
-
-| notification | payload keys read |
-| --- | --- |
-| `create-action-proposal` | `proposalId`, `creator`, `memo`?, `voteStart`, `voteEnd`, `execStart`?, `createdBtc`? |
-| `vote-on-action-proposal` | `proposalId`, `voter`, `vote` (bool) |
-| `conclude-action-proposal` | `proposalId`, `passed` (bool) |
-
-Anything else, or a payload without the keys, is ignored (and counted as ignored).
+A print is read only from a contract this deployment knows: a DAO's voting extension
+(`<deployer>.<symbol>-action-proposal-voting`, whose notifications are acted on) or one of our
+agent accounts (whose notifications are checked and counted). A print from one of those that
+does not parse is never skipped silently: it is logged with its transaction id and counted,
+and the count reaches the job's result. Prints of every other contract are not ours.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
-from tasks.clarity import ClarityError, decode
+from tasks.aibtc import naming
+from tasks.aibtc import notifications as n
+from tasks.chaindata import ChainTx
+from tasks.models import DAO, AgentAccount
+
+log = logging.getLogger(__name__)
+
+
+def voting_contract(dao: DAO) -> str:
+    """The DAO's voting extension: `<symbol>-action-proposal-voting`, deployed beside its other
+    contracts (the deployer of `dao_contract`, else of `token_contract`); "" when unknown."""
+    for principal in (dao.dao_contract, dao.token_contract):
+        try:
+            contract = naming.ContractId.parse(principal)
+        except naming.NamingError:
+            continue
+        if contract.name.endswith("-action-proposal-voting"):
+            return principal
+        try:
+            return str(naming.ContractId(contract.address, naming.voting_contract_name(dao.token_symbol)))
+        except naming.NamingError:
+            return ""
+    return ""
 
 
 @dataclass(frozen=True)
-class ProposalCreated:
-    onchain_id: int
-    creator: str
-    memo: str
-    created_at: int | None
-    starts_at: int
-    ends_at: int
-    executes_at: int | None
+class KnownContracts:
+    """The contracts whose prints are ours: voting extensions (by DAO) and our agent accounts."""
+
+    voting: dict[str, DAO]
+    accounts: frozenset[str]
+
+    @classmethod
+    def load(cls) -> KnownContracts:
+        voting = {principal: dao for dao in DAO.objects.all() if (principal := voting_contract(dao))}
+        accounts = AgentAccount.objects.exclude(account_contract="").values_list("account_contract", flat=True)
+        return cls(voting, frozenset(accounts))
+
+    def all(self) -> set[str]:
+        return set(self.voting) | set(self.accounts)
+
+    def may_print(self, contract: str) -> bool:
+        """Whether a call to `contract` may make one of our contracts print: it is one, an agent
+        account (through which proposals and votes are made: the account prints, then the voting
+        extension it calls), or another contract of a DAO's deployer (its actions)."""
+        if contract in self.voting or contract in self.accounts or naming.is_agent_account(contract):
+            return True
+        deployers = {principal.partition(".")[0] for principal in self.voting}
+        return contract.partition(".")[0] in deployers
 
 
-@dataclass(frozen=True)
-class VoteCast:
-    onchain_id: int
-    voter: str
-    approve: bool
+@dataclass
+class PrintsRead:
+    """What reading a transaction's prints found besides the DAO events."""
+
+    account_events: int = 0
+    not_understood: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class ProposalConcluded:
-    onchain_id: int
-    passed: bool
-
-
-DaoEvent = ProposalCreated | VoteCast | ProposalConcluded
-
-
-def _int(payload: dict[str, Any], key: str) -> int:
-    value = payload[key]
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(key)
-    return value
-
-
-def _optional_int(payload: dict[str, Any], key: str) -> int | None:
-    return _int(payload, key) if payload.get(key) is not None else None
-
-
-def _bool(payload: dict[str, Any], key: str) -> bool:
-    value = payload[key]
-    if not isinstance(value, bool):
-        raise TypeError(key)
-    return value
-
-
-def parse(hex_value: str) -> DaoEvent | None:
-    """The DAO event a print event's value stands for, or None if it is not one we act on."""
-    try:
-        value = decode(hex_value)
-    except (ClarityError, UnicodeDecodeError):
-        return None
-    if not isinstance(value, dict) or not isinstance(value.get("payload"), dict):
-        return None
-    notification, payload = value.get("notification"), value["payload"]
-    try:
-        if notification == "create-action-proposal":
-            memo = payload.get("memo")
-            return ProposalCreated(
-                onchain_id=_int(payload, "proposalId"),
-                creator=str(payload.get("creator") or ""),
-                memo=memo if isinstance(memo, str) else "",
-                created_at=_optional_int(payload, "createdBtc"),
-                starts_at=_int(payload, "voteStart"),
-                ends_at=_int(payload, "voteEnd"),
-                executes_at=_optional_int(payload, "execStart"),
-            )
-        if notification == "vote-on-action-proposal":
-            return VoteCast(_int(payload, "proposalId"), str(payload["voter"]), _bool(payload, "vote"))
-        if notification == "conclude-action-proposal":
-            return ProposalConcluded(_int(payload, "proposalId"), _bool(payload, "passed"))
-    except (KeyError, TypeError):
-        return None
-    return None
+def dao_events(tx: ChainTx, known: KnownContracts, read: PrintsRead) -> Iterator[tuple[DAO, n.DaoEvent]]:
+    """The voting notifications of `tx` (in print order) with their DAO; account prints are
+    checked, and every print of a known contract that does not parse is logged and counted."""
+    for printed in tx.prints:
+        dao = known.voting.get(printed.contract_id)
+        if dao is None and printed.contract_id not in known.accounts:
+            continue
+        try:
+            if dao is not None:
+                yield dao, n.parse_voting(printed.value())
+            elif n.parse_account(printed.value()) is not None:
+                read.account_events += 1
+        except (n.NotificationError, ValueError) as exc:
+            log.warning("transaction %s: a print of %s was not understood: %s", tx.tx_id, printed.contract_id, exc)
+            read.not_understood.append(f"{tx.tx_id}: {printed.contract_id}: {exc}"[:500])

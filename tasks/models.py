@@ -7,6 +7,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from jobqueue.fields import EncryptedTextField
+from tasks.aibtc.naming import MAX_PRINCIPAL_LENGTH
+
+# Every column holding a Stacks principal holds the longest contract principal.
+PRINCIPAL = MAX_PRINCIPAL_LENGTH
 
 
 class XAccount(models.Model):
@@ -39,10 +43,10 @@ class DAO(models.Model):
     token_name = models.CharField(max_length=64)
     token_max_supply = models.PositiveBigIntegerField()
     token_decimals = models.PositiveSmallIntegerField(default=6)
-    origin_address = models.CharField(max_length=64)
-    dao_contract = models.CharField(max_length=200, blank=True)
-    token_contract = models.CharField(max_length=200, blank=True)
-    dex_contract = models.CharField(max_length=200, blank=True)
+    origin_address = models.CharField(max_length=PRINCIPAL)
+    dao_contract = models.CharField(max_length=PRINCIPAL, blank=True)
+    token_contract = models.CharField(max_length=PRINCIPAL, blank=True)
+    dex_contract = models.CharField(max_length=PRINCIPAL, blank=True)
     is_broadcast = models.BooleanField(default=False, help_text="deployment sent to the chain")
     is_deployed = models.BooleanField(default=False, help_text="deployment confirmed on the chain")
     deployment_tx_id = models.CharField(max_length=100, blank=True)
@@ -85,7 +89,28 @@ class Proposal(models.Model):
     content = models.TextField()
     status = models.CharField(max_length=16, choices=ProposalStatus.choices, default=ProposalStatus.OPEN)
     onchain_id = models.PositiveIntegerField(null=True, blank=True)
-    creator = models.CharField(max_length=200, blank=True)
+    tags = models.JSONField(default=list, blank=True, help_text="from the parameters' metadata block")
+    # From the voting extension's create-action-proposal notification (empty for a proposal recorded by hand).
+    voting_contract = models.CharField(max_length=PRINCIPAL, blank=True, help_text="the extension that printed it")
+    action_contract = models.CharField(
+        max_length=PRINCIPAL, blank=True, help_text="the action a conclusion must pass back to the contract"
+    )
+    parameters = models.TextField(
+        blank=True, help_text="the action's parameters as printed (hex); content is their text"
+    )
+    memo = models.TextField(blank=True)
+    creator = models.CharField(max_length=PRINCIPAL, blank=True)
+    caller = models.CharField(max_length=PRINCIPAL, blank=True)
+    contract_caller = models.CharField(max_length=PRINCIPAL, blank=True)
+    tx_sender = models.CharField(max_length=PRINCIPAL, blank=True)
+    bond = models.PositiveBigIntegerField(null=True, blank=True, help_text="token base units")
+    liquid_tokens = models.PositiveBigIntegerField(null=True, blank=True, help_text="token base units")
+    voting_delay = models.PositiveIntegerField(null=True, blank=True, help_text="burn blocks")
+    voting_period = models.PositiveIntegerField(null=True, blank=True, help_text="burn blocks")
+    voting_quorum = models.PositiveIntegerField(null=True, blank=True, help_text="percent of liquid tokens")
+    voting_threshold = models.PositiveIntegerField(null=True, blank=True, help_text="percent of votes for")
+    voting_reward = models.PositiveBigIntegerField(null=True, blank=True, help_text="token base units")
+    created_at_stacks_block = models.PositiveBigIntegerField(null=True, blank=True)
     created_tx_id = models.CharField(max_length=100, blank=True, help_text="the transaction that created it")
     # Burn-block (Bitcoin) heights, as the voting contract counts them.
     created_at_block = models.PositiveBigIntegerField(null=True, blank=True)
@@ -93,6 +118,23 @@ class Proposal(models.Model):
     ends_at_block = models.PositiveBigIntegerField(null=True, blank=True, help_text="voting closes")
     executes_at_block = models.PositiveBigIntegerField(
         null=True, blank=True, help_text="the proposal can be concluded (end plus the execution delay)"
+    )
+    exec_end_block = models.PositiveBigIntegerField(null=True, blank=True, help_text="execution window closes")
+    # From the conclude-action-proposal notification.
+    votes_for = models.PositiveBigIntegerField(null=True, blank=True)
+    votes_against = models.PositiveBigIntegerField(null=True, blank=True)
+    veto_votes = models.PositiveBigIntegerField(null=True, blank=True)
+    met_quorum = models.BooleanField(null=True, blank=True)
+    met_threshold = models.BooleanField(null=True, blank=True)
+    veto_met_quorum = models.BooleanField(null=True, blank=True)
+    veto_exceeds_yes = models.BooleanField(null=True, blank=True)
+    vetoed = models.BooleanField(null=True, blank=True)
+    passed = models.BooleanField(null=True, blank=True)
+    executed = models.BooleanField(null=True, blank=True)
+    expired = models.BooleanField(null=True, blank=True)
+    conclusion_status = models.PositiveIntegerField(null=True, blank=True, help_text="the contract's status bits")
+    execution_error = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="the action's error code when a passed proposal failed to run"
     )
     evaluated = models.BooleanField(default=False)
     evaluation_summary = models.TextField(blank=True)
@@ -119,8 +161,11 @@ class Vote(models.Model):
     """One wallet's decision on a proposal; voted once the transaction service broadcast it."""
 
     proposal = models.ForeignKey(Proposal, on_delete=models.CASCADE, related_name="votes")
-    wallet_address = models.CharField(max_length=64)
+    wallet_address = models.CharField(
+        max_length=PRINCIPAL, help_text="the voter: an agent account contract when voted through one"
+    )
     approve = models.BooleanField(help_text="the decision: for (true) or against (false)")
+    amount = models.PositiveBigIntegerField(null=True, blank=True, help_text="voting power, as the chain counted it")
     confidence = models.FloatField(null=True, blank=True, help_text="empty for a vote only seen on the chain")
     reasoning = models.TextField(blank=True)
     voted = models.BooleanField(default=False)
@@ -136,13 +181,51 @@ class Vote(models.Model):
         return f"{self.wallet_address} on {self.proposal_id}: {'for' if self.approve else 'against'}"
 
 
+class Veto(models.Model):
+    """A veto vote on a proposal, read from the chain."""
+
+    proposal = models.ForeignKey(Proposal, on_delete=models.CASCADE, related_name="vetoes")
+    vetoer = models.CharField(max_length=PRINCIPAL)
+    amount = models.PositiveBigIntegerField(help_text="veto power, as the chain counted it")
+    tx_id = models.CharField(max_length=100)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["proposal", "vetoer"], name="tasks_veto_one_per_vetoer")]
+
+    def __str__(self) -> str:
+        return f"{self.vetoer} vetoed {self.proposal_id}"
+
+
+class ParkedEvent(models.Model):
+    """A vote, veto or conclusion read before its proposal: applied when the proposal is recorded."""
+
+    dao = models.ForeignKey(DAO, on_delete=models.CASCADE, related_name="parked_events")
+    onchain_id = models.PositiveIntegerField()
+    event = models.CharField(max_length=64, help_text="the notification's event name")
+    data = models.JSONField(help_text="the notification's fields")
+    tx_id = models.CharField(max_length=100)
+    block_hash = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["dao", "onchain_id", "event", "tx_id"], name="tasks_parked_event_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} of proposal {self.onchain_id} ({self.tx_id})"
+
+
 class AgentAccount(models.Model):
     """An agent account contract deployed for an owner, bound to one DAO's token and DEX."""
 
-    owner_address = models.CharField(max_length=64)
-    dao_token_contract = models.CharField(max_length=200)
-    dao_dex_contract = models.CharField(max_length=200)
-    account_contract = models.CharField(max_length=200, blank=True)
+    owner_address = models.CharField(max_length=PRINCIPAL)
+    dao_token_contract = models.CharField(max_length=PRINCIPAL)
+    dao_dex_contract = models.CharField(max_length=PRINCIPAL)
+    account_contract = models.CharField(max_length=PRINCIPAL, blank=True)
     tx_id = models.CharField(max_length=100)
     tx_status = models.CharField(max_length=40, blank=True, help_text="the chain's final status of the deployment")
     is_deployed = models.BooleanField(default=False, help_text="deployment confirmed on the chain")
@@ -177,6 +260,10 @@ class ChainState(models.Model):
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
+    held_at = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="the block the state waits for: later blocks are applied, this one is not"
+    )
+
     objects = ChainStateQuerySet.as_manager()
 
     class Meta:
@@ -184,6 +271,22 @@ class ChainState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.network} at {self.last_height}"
+
+
+class AppliedBlock(models.Model):
+    """A block applied ahead of the ChainState (out of order); removed once the state passes it."""
+
+    network = models.CharField(max_length=20)
+    height = models.PositiveBigIntegerField()
+    block_hash = models.CharField(max_length=100)
+    applied_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["network", "height"]
+        constraints = [models.UniqueConstraint(fields=["network", "height"], name="tasks_applied_block_once")]
+
+    def __str__(self) -> str:
+        return f"{self.network} {self.height}"
 
 
 class ThreadPost(models.Model):

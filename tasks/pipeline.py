@@ -10,71 +10,44 @@ rows and the follow-up jobs commit together; from async code, through `applied`.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from asgiref.sync import sync_to_async
 from django.db.models import Q
-from django.utils import timezone
 
 from jobqueue import enqueue
-from tasks import events
 from tasks.chaindata import SUCCESS, ChainTx, is_failure
+from tasks.events import KnownContracts, PrintsRead, dao_events
 from tasks.governance import Clock
-from tasks.models import DAO, AgentAccount, Proposal, ProposalStatus, Vote
-from tasks.proposals import DaoProposalConclude, DaoProposalEvaluation
-from tasks.social import DaoDeploymentTweet, Tweet
-from tasks.webhooks import Discord
+from tasks.models import DAO, AgentAccount, Proposal, Vote
+from tasks.outcome import Outcome
+from tasks.proposal_events import Applying, apply_event
+from tasks.social import DaoDeploymentTweet
 
 T = TypeVar("T")
 
 
-@dataclass
-class Outcome:
-    """What applying transactions did; the job's result data."""
-
-    proposals: list[int] = field(default_factory=list)
-    votes: list[int] = field(default_factory=list)
-    concluded: list[int] = field(default_factory=list)
-    daos_deployed: list[int] = field(default_factory=list)
-    accounts_deployed: list[int] = field(default_factory=list)
-    failed_txs: list[str] = field(default_factory=list)
-    enqueued: int = 0
-
-    def as_data(self) -> dict[str, Any]:
-        return {key: value for key, value in self.__dict__.items() if value}
-
-    def summary(self) -> str:
-        parts = [f"{len(v)} {k.replace('_', ' ')}" for k, v in self.__dict__.items() if isinstance(v, list) and v]
-        return ", ".join(parts) + f"; {self.enqueued} job(s) enqueued" if parts else "nothing of ours"
+def contracts_of_interest() -> Callable[[str], bool]:
+    """Whether a transaction calling a contract may carry prints of ours (see KnownContracts.may_print)."""
+    return KnownContracts.load().may_print
 
 
-def contracts_of_interest() -> set[str]:
-    """The contracts whose transactions' print events the pipeline reads."""
-    daos = DAO.objects.exclude(dao_contract="").values_list("dao_contract", flat=True)
-    accounts = AgentAccount.objects.exclude(account_contract="").values_list("account_contract", flat=True)
-    return set(daos) | set(accounts)
-
-
-def apply_transactions(txs: list[ChainTx], *, clock: Callable[[], Clock], created_by: str) -> Outcome:
+def apply_transactions(
+    txs: list[ChainTx], *, clock: Callable[[], Clock], created_by: str, block_hash: str = ""
+) -> Outcome:
     """Apply the effects of `txs` (in block order); `clock` is asked only when a proposal needs scheduling."""
     outcome = Outcome()
-    daos = {dao.dao_contract: dao for dao in DAO.objects.exclude(dao_contract="")}
+    known = KnownContracts.load()
     for tx in txs:
         _record_status(tx, outcome, created_by)
         if tx.status != SUCCESS:
             continue
-        for printed in tx.prints:
-            dao = daos.get(printed.contract_id)
-            event = events.parse(printed.hex) if dao is not None else None
-            if dao is None or event is None:
-                continue
-            if isinstance(event, events.ProposalCreated):
-                _proposal_created(dao, event, tx, clock, outcome, created_by)
-            elif isinstance(event, events.VoteCast):
-                _vote_cast(dao, event, tx, outcome)
-            else:
-                _proposal_concluded(dao, event, tx, outcome, created_by)
+        read = PrintsRead()
+        at = Applying(tx.tx_id, block_hash, clock, outcome, created_by)
+        for dao, event in dao_events(tx, known, read):
+            apply_event(dao, event, at)
+        outcome.account_events += read.account_events
+        outcome.prints_not_understood.extend(read.not_understood)
     return outcome
 
 
@@ -145,86 +118,3 @@ def confirm_deployment(dao: DAO, outcome: Outcome, created_by: str) -> None:
         enqueue(DaoDeploymentTweet, {"dao_id": dao.pk}, created_by=created_by)
         outcome.daos_deployed.append(dao.pk)
         outcome.enqueued += 1
-
-
-def voters_of(dao: DAO) -> list[str]:
-    """The wallets that vote on the DAO's proposals: owners of its deployed agent accounts."""
-    if not dao.token_contract:
-        return []
-    accounts = AgentAccount.objects.filter(dao_token_contract=dao.token_contract, is_deployed=True)
-    return sorted(set(accounts.values_list("owner_address", flat=True)))
-
-
-def _proposal_created(
-    dao: DAO, event: events.ProposalCreated, tx: ChainTx, clock: Callable[[], Clock], outcome: Outcome, created_by: str
-) -> None:
-    title = (event.memo.splitlines()[0][:200] if event.memo.strip() else "") or f"Proposal {event.onchain_id}"
-    proposal, created = Proposal.objects.get_or_create(
-        dao=dao,
-        onchain_id=event.onchain_id,
-        defaults={
-            "title": title,
-            "content": event.memo or f"Proposal {event.onchain_id} of {dao.name}, created by {event.creator}.",
-            "creator": event.creator,
-            "created_tx_id": tx.tx_id,
-            "created_at_block": event.created_at,
-            "starts_at_block": event.starts_at,
-            "ends_at_block": event.ends_at,
-            "executes_at_block": event.executes_at,
-        },
-    )
-    if not created:
-        return
-    outcome.proposals.append(proposal.pk)
-    for wallet in voters_of(dao):
-        enqueue(DaoProposalEvaluation, {"proposal_id": proposal.pk, "wallet_address": wallet}, created_by=created_by)
-        outcome.enqueued += 1
-    conclude_at = clock().when(event.executes_at if event.executes_at is not None else event.ends_at)
-    enqueue(
-        DaoProposalConclude,
-        {"proposal_id": proposal.pk},
-        run_after=conclude_at,
-        unique_key=f"conclude:{proposal.pk}",
-        created_by=created_by,
-    )
-    outcome.enqueued += 1
-
-
-def _vote_cast(dao: DAO, event: events.VoteCast, tx: ChainTx, outcome: Outcome) -> None:
-    proposal = Proposal.objects.filter(dao=dao, onchain_id=event.onchain_id).first()
-    if proposal is None:
-        return
-    vote, created = Vote.objects.get_or_create(
-        proposal=proposal,
-        wallet_address=event.voter,
-        defaults={"approve": event.approve, "voted": True, "tx_id": tx.tx_id, "tx_status": SUCCESS},
-    )
-    if created or Vote.objects.filter(pk=vote.pk).exclude(voted=True, tx_status=SUCCESS).update(
-        voted=True, tx_status=SUCCESS, tx_id=vote.tx_id or tx.tx_id
-    ):
-        outcome.votes.append(vote.pk)
-
-
-def _proposal_concluded(
-    dao: DAO, event: events.ProposalConcluded, tx: ChainTx, outcome: Outcome, created_by: str
-) -> None:
-    proposal = Proposal.objects.filter(dao=dao, onchain_id=event.onchain_id).first()
-    if proposal is None:
-        return
-    status = ProposalStatus.PASSED if event.passed else ProposalStatus.FAILED
-    Proposal.objects.filter(pk=proposal.pk).update(
-        status=status, conclusion_tx_id=proposal.conclusion_tx_id or tx.tx_id, conclusion_tx_status=SUCCESS
-    )
-    announce(proposal, dao, status, outcome, created_by)
-
-
-def announce(proposal: Proposal, dao: DAO, status: str, outcome: Outcome, created_by: str) -> None:
-    """Enqueue the conclusion's Discord post and tweet, once per proposal whatever reports it."""
-    if not Proposal.objects.filter(pk=proposal.pk, announced_at__isnull=True).update(announced_at=timezone.now()):
-        return
-    verdict = "passed" if status == ProposalStatus.PASSED else "failed"
-    text = f"{dao.name} proposal #{proposal.onchain_id} {verdict}: {proposal.title}"
-    enqueue(Discord, {"content": text[:2000], "proposal_status": verdict}, created_by=created_by)
-    enqueue(Tweet, {"text": text, "dao_id": dao.pk}, created_by=created_by)
-    outcome.concluded.append(proposal.pk)
-    outcome.enqueued += 2

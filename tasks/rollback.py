@@ -14,11 +14,30 @@ from django.db.models import Q
 
 from jobqueue.models import WAITING, Job, Status
 from jobqueue.services import cancel
-from tasks import events
+from tasks.aibtc import notifications as n
 from tasks.chaindata import SUCCESS, ChainBlock
-from tasks.models import DAO, ChainState, Proposal, ProposalStatus, Vote
+from tasks.events import KnownContracts, PrintsRead, dao_events
+from tasks.models import DAO, ChainState, ParkedEvent, Proposal, ProposalStatus, Veto, Vote
 
 ACTOR = "chainhook rollback"
+# What a conclusion set, unknown again once its block is rolled back.
+CONCLUSION_UNKNOWN: dict[str, object] = dict.fromkeys(
+    (
+        "votes_for",
+        "votes_against",
+        "veto_votes",
+        "met_quorum",
+        "met_threshold",
+        "veto_met_quorum",
+        "veto_exceeds_yes",
+        "vetoed",
+        "passed",
+        "executed",
+        "expired",
+        "conclusion_status",
+        "execution_error",
+    )
+)
 
 
 @dataclass
@@ -49,50 +68,57 @@ def _cancel(query: Q, undone: Undone, reason: str) -> None:
         undone.cancelled_jobs.append(str(job.pk))
 
 
+def _undo(proposal: Proposal, event: n.DaoEvent, tx_id: str, by_block: Q, undone: Undone, reason: str) -> None:
+    about = by_block & Q(payload__proposal_id=proposal.pk)
+    if isinstance(event, n.ProposalCreated) and proposal.created_tx_id == tx_id:
+        anything = Q(payload__proposal_id=proposal.pk)
+        if _started(anything) or proposal.votes.filter(confidence__isnull=False).exists():
+            undone.kept.append(f"proposal {proposal.pk}: already evaluated or voted on")
+            return
+        _cancel(anything, undone, reason)
+        undone.removed.append(f"proposal {proposal.pk}")
+        proposal.delete()
+    elif isinstance(event, n.VoteCast):
+        vote = Vote.objects.filter(proposal=proposal, tx_id=tx_id).first()
+        if vote is not None and vote.confidence is None:
+            undone.removed.append(f"vote {vote.pk}")
+            vote.delete()
+        elif vote is not None:
+            Vote.objects.filter(pk=vote.pk).update(tx_status="")
+            undone.reverted.append(f"vote {vote.pk}: confirmation")
+    elif isinstance(event, n.VetoCast):
+        for veto in Veto.objects.filter(proposal=proposal, tx_id=tx_id):
+            undone.removed.append(f"veto {veto.pk}")
+            veto.delete()
+    elif isinstance(event, n.ProposalConcluded):
+        posts = by_block & Q(job_type__name__in=["discord", "tweet"])
+        if _started(posts):
+            undone.kept.append(f"proposal {proposal.pk}: its conclusion was already posted")
+            return
+        _cancel(posts | about, undone, reason)
+        Proposal.objects.filter(pk=proposal.pk).update(
+            status=ProposalStatus.OPEN, announced_at=None, conclusion_tx_status="", **CONCLUSION_UNKNOWN
+        )
+        undone.reverted.append(f"proposal {proposal.pk}: conclusion")
+
+
 def rollback_block(block: ChainBlock, network: str) -> Undone:
     """Undo the block's effects that nothing acted on. Call inside a transaction."""
     undone = Undone()
     by_block = Q(created_by=f"block:{block.hash}")
     reason = f"block {block.height} ({block.hash}) was rolled back"
-    daos = {dao.dao_contract: dao for dao in DAO.objects.exclude(dao_contract="")}
+    known = KnownContracts.load()
+    read = PrintsRead()
+    ParkedEvent.objects.filter(block_hash=block.hash).delete()
     for tx in reversed(block.txs):
         if tx.status != SUCCESS:
             continue
-        for printed in tx.prints:
-            dao = daos.get(printed.contract_id)
-            event = events.parse(printed.hex) if dao is not None else None
-            if dao is None or event is None:
-                continue
-            proposal = Proposal.objects.filter(dao=dao, onchain_id=event.onchain_id).first()
-            if proposal is None:
-                continue
-            about = by_block & Q(payload__proposal_id=proposal.pk)
-            if isinstance(event, events.ProposalCreated) and proposal.created_tx_id == tx.tx_id:
-                anything = Q(payload__proposal_id=proposal.pk)
-                if _started(anything) or proposal.votes.filter(confidence__isnull=False).exists():
-                    undone.kept.append(f"proposal {proposal.pk}: already evaluated or voted on")
-                    continue
-                _cancel(anything, undone, reason)
-                undone.removed.append(f"proposal {proposal.pk}")
-                proposal.delete()
-            elif isinstance(event, events.VoteCast):
-                vote = Vote.objects.filter(proposal=proposal, wallet_address=event.voter, tx_id=tx.tx_id).first()
-                if vote is not None and vote.confidence is None:
-                    undone.removed.append(f"vote {vote.pk}")
-                    vote.delete()
-                elif vote is not None:
-                    Vote.objects.filter(pk=vote.pk).update(tx_status="")
-                    undone.reverted.append(f"vote {vote.pk}: confirmation")
-            elif isinstance(event, events.ProposalConcluded):
-                posts = by_block & Q(job_type__name__in=["discord", "tweet"])
-                if _started(posts):
-                    undone.kept.append(f"proposal {proposal.pk}: its conclusion was already posted")
-                    continue
-                _cancel(posts | about, undone, reason)
-                Proposal.objects.filter(pk=proposal.pk).update(
-                    status=ProposalStatus.OPEN, announced_at=None, conclusion_tx_status=""
-                )
-                undone.reverted.append(f"proposal {proposal.pk}: conclusion")
+        for dao, event in reversed(list(dao_events(tx, known, read))):
+            if isinstance(event, n.ExecutionFailed):
+                continue  # undone with its conclusion
+            proposal = Proposal.objects.filter(dao=dao, onchain_id=event.proposal_id).first()
+            if proposal is not None:
+                _undo(proposal, event, tx.tx_id, by_block, undone, reason)
         _undo_deployment(tx.tx_id, tx.contract_id if tx.kind == "smart_contract" else "", by_block, undone, reason)
     _cancel(by_block, undone, reason)  # anything else the block enqueued and nothing ran
     ChainState.objects.filter(network=network, last_height=block.height, block_hash=block.hash).update(

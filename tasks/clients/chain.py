@@ -4,6 +4,7 @@ between burn blocks."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,9 +72,12 @@ class ChainClient:
                 return items
         raise RetryableError(f"{SERVICE} kept paging {path} past {MAX_PAGES * PAGE} items")
 
-    async def block_with_transactions(self, height: int, wanted: set[str]) -> ChainBlock:
+    async def block_with_transactions(self, height: int, wanted: Callable[[str], bool]) -> ChainBlock:
         """The block and its contract calls and deployments; print events are read for the
-        transactions that touch a contract in `wanted` (the API lists none with the block)."""
+        transactions whose target contract is `wanted` (the API lists none with the block).
+
+        Not the contract-events endpoint: its events carry no block height, so finding one
+        block's events there means paging back through the contract's whole history."""
         block = await self.block(height)
         txs = await self._pages(f"extended/v2/blocks/{height}/transactions", "results", {})
         chain_txs: list[ChainTx] = []
@@ -81,11 +85,7 @@ class ChainClient:
             tx = tx_of_api(raw)
             if tx.kind == "other":
                 continue
-            if (
-                tx.contract_id in wanted
-                and tx.status == "success"
-                and int(raw.get("event_count") or 0) > len(tx.prints)
-            ):
+            if wanted(tx.contract_id) and tx.status == "success" and int(raw.get("event_count") or 0) > len(tx.prints):
                 tx = tx_of_api(raw, await self.events(tx.tx_id))
             chain_txs.append(tx)
         return ChainBlock(

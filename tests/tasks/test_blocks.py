@@ -18,6 +18,10 @@ from tests.tasks.recorded import RecordedChain, load
 CREATES = "stacks_api/block_150000_creates_proposal_7.json"
 CONCLUDES = "stacks_api/block_150100_votes_and_concludes_proposal_7.json"
 DEPLOYS = "stacks_api/block_149000_confirms_dao_deployment.json"
+# The owner's agent account (agent: AGENT) and the DAO's voting extension, as the recordings name them.
+AGENT = "SP1H48DQAJ7K9QDJCH7H752BT0PVQTTJYVRBGMR1W"
+ACCOUNT = f"{WALLET}.aibtc-acct-SP3FB-5SVTE-SP1H4-GMR1W"
+VOTING = f"{WALLET}.face-action-proposal-voting"
 
 
 @pytest.fixture
@@ -35,7 +39,7 @@ def face(make_dao: Callable[..., DAO]) -> DAO:
         owner_address=OWNER,
         dao_token_contract=dao.token_contract,
         dao_dex_contract=f"{WALLET}.face-dex",
-        account_contract=f"{WALLET}.agent-account-owner",
+        account_contract=ACCOUNT,
         tx_id="0xacc",
         is_deployed=True,
     )
@@ -60,7 +64,21 @@ def test_a_proposal_creation_is_recorded_and_its_evaluation_and_conclusion_enque
     proposal = Proposal.objects.get()
     assert (proposal.dao, proposal.onchain_id, proposal.title) == (face, 7, "Fund the docs")
     assert (proposal.starts_at_block, proposal.ends_at_block, proposal.executes_at_block) == (870012, 870156, 870168)
-    assert proposal.creator == OWNER
+    # Created through the owner's agent account: the account is the creator, its agent sent it.
+    assert (proposal.creator, proposal.caller, proposal.tx_sender) == (ACCOUNT, ACCOUNT, ACCOUNT)
+    assert (proposal.content, proposal.tags) == ("Pay two writers for a month.", ["docs", "writing"])
+    assert (proposal.action_contract, proposal.voting_contract) == (f"{WALLET}.face-action-send-message", VOTING)
+    assert (proposal.bond, proposal.liquid_tokens, proposal.voting_quorum, proposal.voting_threshold) == (
+        25_000_000_000,
+        20_000_075_000_000_000,
+        15,
+        66,
+    )
+    assert (proposal.created_at_block, proposal.exec_end_block, proposal.memo) == (
+        870000,
+        870312,
+        "Contribution submitted via the FACE frontend",
+    )
     (evaluation,) = jobs("dao_proposal_evaluation")
     assert evaluation.payload == {"proposal_id": proposal.pk, "wallet_address": OWNER}
     assert evaluation.created_by == f"block:0x{'a' * 64}"
@@ -107,9 +125,12 @@ def test_a_vote_and_a_conclusion_are_recorded_and_announced_once(chain: Recorded
     assert job.status == Status.SUCCEEDED, job.last_error
     proposal = Proposal.objects.get()
     assert proposal.status == ProposalStatus.PASSED
+    assert (proposal.met_quorum, proposal.met_threshold, proposal.passed, proposal.executed) == (True, True, True, True)
+    assert (proposal.votes_for, proposal.votes_against, proposal.conclusion_status) == (5 * 10**15, 0, 31)
     assert (proposal.conclusion_tx_id, proposal.conclusion_tx_status) == (f"0x{'5' * 64}", "success")
     vote = Vote.objects.get()
-    assert (vote.wallet_address, vote.approve, vote.voted, vote.confidence) == (OWNER, True, True, None)
+    assert (vote.wallet_address, vote.approve, vote.voted, vote.confidence) == (ACCOUNT, True, True, None)
+    assert vote.amount == 5_000_000_000_000_000
     assert vote.tx_id == f"0x{'4' * 64}"
     (discord,) = jobs("discord")
     text = "FACE DAO proposal #7 passed: Fund the docs"

@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.clarity import ClarityError, Err, Ok, c32_address, decode
-from tasks.events import ProposalConcluded, ProposalCreated, VoteCast, parse
+from tasks.clarity import (
+    Ascii,
+    ClarityError,
+    Err,
+    Int,
+    Ok,
+    Principal,
+    Some,
+    UInt,
+    Utf8,
+    c32_address,
+    c32_decode,
+    decode,
+    encode,
+)
 from tests.tasks.conftest import OWNER, WALLET
-from tests.tasks.recorded import load
 
 MIXED = (
     "0x0b0000000700fffffffffffffffffffffffffffffffb02000000030102ff09070d000000026869080100000000000000000000000000"
@@ -38,29 +50,36 @@ def test_malformed_values_are_refused(bad: str) -> None:
         decode(bad)
 
 
-def test_the_dao_notifications_are_recognised() -> None:
-    recorded = load("stacks_api/block_150000_creates_proposal_7.json")
-    (events_page,) = [v for k, v in recorded.items() if k.startswith("/extended/v1/tx/events")]
-    created = parse(events_page["events"][0]["contract_log"]["value"]["hex"])
-    assert created == ProposalCreated(
-        onchain_id=7,
-        creator=OWNER,
-        memo="Fund the docs\nPay two writers for a month.",
-        created_at=870000,
-        starts_at=870012,
-        ends_at=870156,
-        executes_at=870168,
-    )
-    later = load("stacks_api/block_150100_votes_and_concludes_proposal_7.json")
-    prints = [v["events"][0]["contract_log"]["value"]["hex"] for k, v in later.items() if "tx/events" in k]
-    assert [parse(p) for p in prints] == [VoteCast(7, OWNER, True), ProposalConcluded(7, True)]
+def test_encoded_values_decode_to_what_was_encoded() -> None:
+    contract = f"{WALLET}.bloom-action-proposal-voting"
+    value = {
+        "n": UInt(2**100),
+        "i": Int(-7),
+        "p": Principal(contract),
+        "w": Principal(OWNER),
+        "s": Some(Ascii("memo")),
+        "u": Utf8("héllo ✓"),
+        "b": b"\x00\x01",
+        "none": None,
+        "ok": Ok(True),
+        "l": [False],
+    }
+    assert decode("0x" + encode(value).hex()) == {
+        "n": 2**100,
+        "i": -7,
+        "p": contract,
+        "w": OWNER,
+        "s": "memo",
+        "u": "héllo ✓",
+        "b": b"\x00\x01",
+        "none": None,
+        "ok": Ok(True),
+        "l": [False],
+    }
+    assert encode(UInt(5)).hex() == "0100000000000000000000000000000005"  # as serializeCV writes it
 
 
-def test_other_prints_are_not_dao_events() -> None:
-    transfer = (
-        "0x0c000000020c6e6f74696669636174696f6e0d000000087472616e73666572077061796c6f61640c0000000106616d6f756e7401"
-        "00000000000000000000000000000005"
-    )
-    assert parse(transfer) is None
-    assert parse("0x0703") is None  # (ok true), not a tuple
-    assert parse("0x0c") is None  # broken
+def test_c32_addresses_decode_to_their_version_and_hash() -> None:
+    assert c32_decode(WALLET) == (22, bytes.fromhex("a46ff88886c2ef9762d970b4d2c63678835bd39d"))
+    with pytest.raises(ClarityError, match="checksum"):
+        c32_decode(WALLET[:-1] + ("8" if WALLET[-1] != "8" else "9"))
