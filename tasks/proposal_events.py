@@ -76,11 +76,13 @@ def _park(dao: DAO, event: n.VoteCast | n.VetoCast | n.ProposalConcluded, at: Ap
 
 
 def voters_of(dao: DAO) -> list[str]:
-    """The wallets that vote on the DAO's proposals: owners of its deployed agent accounts."""
+    """The voters on the DAO's proposals: its deployed agent accounts with an agent, whose key
+    signs the votes (the account's tokens are the voting power)."""
     if not dao.token_contract:
         return []
     accounts = AgentAccount.objects.filter(dao_token_contract=dao.token_contract, is_deployed=True)
-    return sorted(set(accounts.values_list("owner_address", flat=True)))
+    accounts = accounts.exclude(agent_address="").exclude(account_contract="")
+    return sorted(set(accounts.values_list("account_contract", flat=True)))
 
 
 def proposal_created(dao: DAO, event: n.ProposalCreated, at: Applying) -> None:

@@ -39,6 +39,7 @@ def face(make_dao: Callable[..., DAO]) -> DAO:
         owner_address=OWNER,
         dao_token_contract=dao.token_contract,
         dao_dex_contract=f"{WALLET}.face-dex",
+        agent_address="SP1H4K0N2KCW6PS8DQRQ02ZXCHD8XBQQ2VE0GMR1W",
         account_contract=ACCOUNT,
         tx_id="0xacc",
         is_deployed=True,
@@ -80,7 +81,7 @@ def test_a_proposal_creation_is_recorded_and_its_evaluation_and_conclusion_enque
         "Contribution submitted via the FACE frontend",
     )
     (evaluation,) = jobs("dao_proposal_evaluation")
-    assert evaluation.payload == {"proposal_id": proposal.pk, "wallet_address": OWNER}
+    assert evaluation.payload == {"proposal_id": proposal.pk, "wallet_address": ACCOUNT}
     assert evaluation.created_by == f"block:0x{'a' * 64}"
     (conclusion,) = jobs("dao_proposal_conclude")
     # 167 burn blocks to go at 600 s each.
