@@ -134,10 +134,12 @@ def test_a_vote_and_a_conclusion_are_recorded_and_announced_once(chain: Recorded
     assert vote.amount == 5_000_000_000_000_000
     assert vote.tx_id == f"0x{'4' * 64}"
     (discord,) = jobs("discord")
-    text = "FACE DAO proposal #7 passed: Fund the docs"
+    # Worded as the seed's backend: participation is votes over liquid tokens, approval for over cast.
+    text = "✅ Approved: proposal #7 of FACE DAO\nFund the docs\n\nParticipation: 25.0%\nApproval: 100.0%"
     assert (discord.payload["content"], discord.payload["proposal_status"]) == (text, "passed")
     (tweet,) = jobs("tweet")
-    assert (tweet.payload["text"], tweet.payload["dao_id"]) == (text, face.pk)
+    approved = "Pay two writers for a month.\n\napproved by proposal #7 of FACE DAO"
+    assert (tweet.payload["text"], tweet.payload["dao_id"]) == (approved, face.pk)
 
 
 def test_a_confirmed_deployment_marks_the_dao_deployed_and_enqueues_its_launch_post(

@@ -255,7 +255,9 @@ def test_a_proposal_from_a_chainhook_to_its_posts(
     assert len(discord) == 1
     assert len(tweets) == 1
     assert posted
-    assert json.loads(discord[0].get_data())["content"] == "FACE DAO proposal #7 passed: Fund the docs"
+    posted_discord = json.loads(discord[0].get_data())
+    assert posted_discord["content"].startswith("✅ Approved: proposal #7 of FACE DAO\nFund the docs")
+    assert posted_discord["allowed_mentions"] == {"parse": []}  # pings no one
     assert signed_by(tweets[0], FACE)
     assert len(node.broadcasts) == 2
     assert Proposal.objects.count() == 1
