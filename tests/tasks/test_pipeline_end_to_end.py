@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
+import jsonschema
 import pytest
 from pytest_httpserver import HTTPServer
 from rest_framework.test import APIClient
@@ -75,6 +77,14 @@ class NodeDouble:
         )
         httpserver.expect_request(re.compile(r"^/node/v2/contracts/interface/.*")).respond_with_handler(self.interface)
         httpserver.expect_request("/node/v2/transactions", method="POST").respond_with_handler(self.accept)
+        # The API's view of a transaction, as the chain double records it (the signer's GET /transactions).
+        httpserver.expect_request(re.compile(r"^/node/extended/v1/tx/")).respond_with_handler(self.transaction)
+
+    def transaction(self, request: Request) -> Response:
+        body = self.chain.responses.get(request.path.removeprefix("/node"))
+        if body is None:
+            return Response(json.dumps({"error": "not found"}), status=404, content_type="application/json")
+        return Response(json.dumps(body), content_type="application/json")
 
     def nonces(self, request: Request) -> Response:
         address = request.path.split("/")[-2]
@@ -158,8 +168,9 @@ def jobs(name: str, **filters: Any) -> list[Job]:
 
 
 def test_a_proposal_from_a_chainhook_to_its_posts(
-    start_cluster: Callable[..., Any], httpserver: HTTPServer, signer: str
+    start_cluster: Callable[..., Any], httpserver: HTTPServer, signer: str, tmp_path: Path
 ) -> None:
+    signer_state = tmp_path / "signer-state.json"
     chain = RecordedChain(httpserver).at(burn_height=870_001, seconds_per_block=1)
     chain.add(load("stacks_api/block_150000_creates_proposal_7.json"))
     node = NodeDouble(httpserver, chain)
@@ -262,3 +273,17 @@ def test_a_proposal_from_a_chainhook_to_its_posts(
     assert len(node.broadcasts) == 2
     assert Proposal.objects.count() == 1
     assert Vote.objects.count() == 1
+
+    # Both sides kept to the published contract: what the Python client asked of the signer (as
+    # the signer recorded it) and what the signer answers.
+    contract = json.loads((Path(__file__).parents[2] / "docs" / "transaction-service.openapi.json").read_text())
+    asked = json.loads((signer_state).read_text())
+    assert {entry["action"] for entry in asked.values()} == {"vote", "conclude"}
+    for entry in asked.values():
+        schema = {**contract, "$ref": "#/components/schemas/ContractCall"}
+        jsonschema.Draft202012Validator(schema).validate({"action": entry["action"], "arguments": entry["args"]})
+        answer = httpx.get(
+            f"{signer}/transactions/{entry['answer']['txid']}", headers={"Authorization": "Bearer e2e-service-key"}
+        )
+        assert answer.status_code == 200
+        jsonschema.Draft202012Validator({**contract, "$ref": "#/components/schemas/Receipt"}).validate(answer.json())
