@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.http import HttpRequest
 
 from jobqueue.admin.secretfields import WriteOnlySecretsAdmin
 from tasks import hookguard
@@ -12,6 +13,7 @@ from tasks.models import (
     AppliedBlock,
     Chainhook,
     ChainState,
+    DaoContract,
     ParkedEvent,
     Proposal,
     ThreadPost,
@@ -21,8 +23,22 @@ from tasks.models import (
 )
 
 
+class DaoContractInline(admin.TabularInline):
+    """The DAO's contracts in deployment order, with each one's transaction and status."""
+
+    model = DaoContract
+    extra = 0
+    can_delete = False
+    fields = ["order", "name", "contract_id", "status", "tx_id", "tx_status", "sends"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: DAO | None = None) -> bool:
+        return False  # rows come from dao_deployment, in the generated set's order
+
+
 @admin.register(DAO)
 class DAOAdmin(admin.ModelAdmin):
+    inlines = [DaoContractInline]
     list_display = ["name", "token_symbol", "is_broadcast", "is_deployed", "deployment_tx_id", "created_at"]
     list_filter = ["is_broadcast", "is_deployed"]
     search_fields = ["name", "token_symbol", "deployment_tx_id", "dao_contract", "token_contract"]
@@ -39,7 +55,7 @@ class ProposalAdmin(admin.ModelAdmin):
 
 @admin.register(Vote)
 class VoteAdmin(admin.ModelAdmin):
-    list_display = ["proposal", "wallet_address", "approve", "confidence", "voted", "tx_id"]
+    list_display = ["proposal", "wallet_address", "approve", "confidence", "voted", "abstain_reason", "tx_id"]
     list_filter = ["voted", "approve"]
     search_fields = ["wallet_address", "tx_id"]
     list_select_related = ["proposal"]
@@ -47,7 +63,7 @@ class VoteAdmin(admin.ModelAdmin):
 
 @admin.register(AgentAccount)
 class AgentAccountAdmin(admin.ModelAdmin):
-    list_display = ["owner_address", "dao_token_contract", "account_contract", "tx_id", "created_at"]
+    list_display = ["owner_address", "agent_address", "dao_token_contract", "account_contract", "tx_id", "created_at"]
     search_fields = ["owner_address", "account_contract", "tx_id"]
 
 

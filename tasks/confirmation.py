@@ -16,21 +16,23 @@ from datetime import timedelta
 from typing import Literal
 
 import pydantic
+from asgiref.sync import sync_to_async
 from django.db import transaction
 from django.utils import timezone
 
-from jobqueue import BaseJob, JobContext, JobResult, PermanentError, Priority, RateLimited, job
+from jobqueue import BaseJob, JobContext, JobResult, PermanentError, Priority, RateLimited, enqueue, job
 from jobqueue.models import Job
 from tasks.chaindata import SUCCESS, ChainTx, is_failure, tx_of_api
 from tasks.clients.chain import ChainClient
+from tasks.clients.transactions import TransactionClient, TransactionSettings
 from tasks.governance import Clock, GovernanceSettings, chain_clock
-from tasks.models import DAO, AgentAccount, Proposal, Vote
+from tasks.models import DAO, AgentAccount, DaoContract, DaoContractStatus, Proposal, Vote
 from tasks.pipeline import Outcome, applied, apply_transactions
 from tasks.social import DaoDeploymentTweet, Tweet
 from tasks.transaction_job import TX_CONFIRMATION
 from tasks.webhooks import Discord
 
-Kind = Literal["dao_deployment", "agent_account", "vote", "conclusion"]
+Kind = Literal["dao_deployment", "dao_contract", "agent_account", "vote", "conclusion"]
 
 
 def record_failure(kind: Kind, object_id: int, tx_id: str, status: str) -> None:
@@ -39,12 +41,36 @@ def record_failure(kind: Kind, object_id: int, tx_id: str, status: str) -> None:
         DAO.objects.filter(pk=object_id, deployment_tx_id=tx_id, is_deployed=False).update(
             deployment_tx_status=status, is_broadcast=False
         )
+    elif kind == "dao_contract":
+        DaoContract.objects.filter(pk=object_id, tx_id=tx_id).update(status=DaoContractStatus.FAILED, tx_status=status)
     elif kind == "agent_account":
         AgentAccount.objects.filter(pk=object_id, tx_id=tx_id).update(tx_status=status, is_deployed=False)
     elif kind == "vote":
         Vote.objects.filter(pk=object_id, tx_id=tx_id).update(tx_status=status)
     else:
         Proposal.objects.filter(pk=object_id, conclusion_tx_id=tx_id).update(conclusion_tx_status=status)
+
+
+def follow_replacement(kind: Kind, object_id: int, old: str, new: str) -> None:
+    """Point the object at the replacing transaction and follow that one, in one transaction."""
+    with transaction.atomic():
+        if kind == "dao_deployment":
+            DAO.objects.filter(pk=object_id, deployment_tx_id=old).update(deployment_tx_id=new)
+        elif kind == "dao_contract":
+            DaoContract.objects.filter(pk=object_id, tx_id=old).update(tx_id=new)
+            DAO.objects.filter(contracts__pk=object_id, deployment_tx_id=old).update(deployment_tx_id=new)
+        elif kind == "agent_account":
+            AgentAccount.objects.filter(pk=object_id, tx_id=old).update(tx_id=new)
+        elif kind == "vote":
+            Vote.objects.filter(pk=object_id, tx_id=old).update(tx_id=new)
+        else:
+            Proposal.objects.filter(pk=object_id, conclusion_tx_id=old).update(conclusion_tx_id=new)
+        enqueue(
+            TX_CONFIRMATION,
+            {"tx_id": new, "kind": kind, "object_id": object_id},
+            unique_key=f"{kind}:{object_id}:{new}",
+            created_by=f"replacement of {old}",
+        )
 
 
 @job(
@@ -66,7 +92,7 @@ class TxConfirmation(BaseJob):
         kind: Kind
         object_id: int = pydantic.Field(ge=1)
 
-    class Settings(GovernanceSettings):
+    class Settings(GovernanceSettings, TransactionSettings):
         first_check_seconds: float = pydantic.Field(default=15.0, gt=0, description="wait after the broadcast")
         max_check_seconds: float = pydantic.Field(default=300.0, gt=0, description="longest wait between checks")
         give_up_after_seconds: float = pydantic.Field(
@@ -88,6 +114,12 @@ class TxConfirmation(BaseJob):
             waited = timezone.now() - (created or timezone.now())
             if waited > timedelta(seconds=settings.give_up_after_seconds):
                 raise PermanentError(f"transaction {payload.tx_id} is still {status} after {waited}")
+            replaced = await self.replacement(ctx, payload)
+            if replaced:
+                return JobResult.ok(
+                    f"{payload.kind} {payload.object_id}: {payload.tx_id} was replaced by {replaced}",
+                    data={"tx_id": payload.tx_id, "replaced_by": replaced},
+                )
             # Backoff by age: half the time waited so far, within [first_check, max_check].
             after = min(settings.max_check_seconds, max(settings.first_check_seconds, waited.total_seconds() / 2))
             raise RateLimited(f"transaction {payload.tx_id} is {status}", after=after)
@@ -105,6 +137,18 @@ class TxConfirmation(BaseJob):
             data={"tx_id": payload.tx_id, "status": status, **outcome.as_data()},
             enqueued=outcome.enqueued,
         )
+
+    async def replacement(self, ctx: JobContext, payload: Payload) -> str:
+        """Ask the transaction service (when configured) about a pending transaction: past its
+        set time it replaces it (same nonce, higher fee) and answers the new txid, which this
+        deployment then follows instead ("" when not replaced)."""
+        if not ctx.settings.tx_service_url:
+            return ""
+        receipt = await TransactionClient.from_settings(ctx.settings).status(payload.tx_id)
+        if not receipt.tx_id or receipt.tx_id == payload.tx_id:
+            return ""
+        await sync_to_async(follow_replacement)(payload.kind, payload.object_id, payload.tx_id, receipt.tx_id)
+        return receipt.tx_id
 
     def apply(self, ctx: JobContext, payload: Payload, tx: ChainTx, clock: Callable[[], Clock]) -> Outcome:
         """Apply the transaction like a block's, and record a failure on its object, in one transaction."""

@@ -1,4 +1,9 @@
-"""Deploying contracts through the transaction service: `dao_deployment` and `agent_account_deploy`."""
+"""Deploying contracts through the transaction service: `dao_deployment` and `agent_account_deploy`.
+
+Clarity cannot deploy a contract from a contract: a DAO is its generated contract set, each
+sent as a `smart_contract` transaction in dependency order, and an agent account is one
+contract named after its owner and agent.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +11,33 @@ import pydantic
 from asgiref.sync import sync_to_async
 from django.db import transaction
 
-from jobqueue import JobContext, JobResult, PermanentError, Priority, RateLimited, RetryableError, job
-from tasks.clients.transactions import CONFIRMED, TransactionClient, TransactionSettings
+from jobqueue import JobContext, JobResult, PermanentError, Priority, RateLimited, RetryableError, enqueue, job
+from tasks.aibtc import naming
+from tasks.clients.contracts import ContractSourceSettings, GeneratedContract, agent_account_contract, dao_contracts
+from tasks.clients.transactions import Receipt, TransactionClient, TransactionSettings
 from tasks.fields import ContractPrincipal, StacksAddress
-from tasks.models import DAO, AgentAccount
+from tasks.models import DAO, AgentAccount, DaoContract, DaoContractStatus
 from tasks.pipeline import Outcome, confirm_deployment
 from tasks.transaction_job import TX_CONFIRMATION, TransactionJob
 
+# Which DAO record field names which contract of the set.
+DAO_FIELDS = {
+    naming.Order.BASE_DAO: "dao_contract",
+    naming.Order.TOKEN: "token_contract",
+    naming.Order.DEX: "dex_contract",
+}
 
-def confirmed(dao: DAO, created_by: str) -> None:
-    """Mark a deployment confirmed here first; its launch post is enqueued with that change."""
-    with transaction.atomic():
-        confirm_deployment(dao, Outcome(), created_by=created_by)
+
+def _send(receipt: Receipt, what: str) -> None:
+    if receipt.failed:
+        raise PermanentError(f"the transaction service refused {what}: {receipt.reason or receipt.status}")
+    if not receipt.broadcast:
+        raise RetryableError(f"{what} is {receipt.status}, not broadcast yet")
 
 
 @job(priority=Priority.HIGH, max_attempts=3, timeout=300, concurrency=1, enabled=False, requires=(TX_CONFIRMATION,))
 class DaoDeployment(TransactionJob):
-    """Deploy a DAO and its token through the transaction service, one deployment on the chain at a time."""
+    """Deploy a DAO's generated contracts one by one, each confirmed before the next; resumable."""
 
     class Payload(pydantic.BaseModel):
         model_config = pydantic.ConfigDict(extra="forbid")
@@ -35,91 +50,116 @@ class DaoDeployment(TransactionJob):
         origin_address: StacksAddress
         mission: str = pydantic.Field(min_length=1, max_length=4000, pattern=r"\S")
 
-    class Settings(TransactionSettings):
-        wait_seconds: float = pydantic.Field(default=60.0, gt=0, description="between checks of a pending deployment")
-
-    async def check_resources(self, ctx: JobContext, payload: Payload) -> None:
-        """Wait (without using an attempt) while another deployment is broadcast but unconfirmed."""
-        client = TransactionClient.from_settings(ctx.settings)
-        pending = DAO.objects.filter(is_broadcast=True, is_deployed=False).exclude(deployment_job_id=ctx.job_id)
-        async for dao in pending:
-            receipt = await client.status(dao.deployment_tx_id)
-            if receipt.status == CONFIRMED:
-                await sync_to_async(confirmed)(dao, f"job:{ctx.job_id}")
-            elif receipt.failed:
-                await DAO.objects.filter(pk=dao.pk).aupdate(is_broadcast=False)
-                ctx.log.warning("deployment of %s failed on the chain: %s", dao, receipt.reason or receipt.status)
-            else:
-                raise RateLimited(
-                    f"deployment of {dao} ({dao.deployment_tx_id}) is not confirmed yet",
-                    after=ctx.settings.wait_seconds,
-                )
+    class Settings(TransactionSettings, ContractSourceSettings):
+        wait_seconds: float = pydantic.Field(default=60.0, gt=0, description="between checks of a pending contract")
+        max_sends: int = pydantic.Field(default=2, ge=1, le=10, description="sends of a contract that fails on chain")
 
     async def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
-        existing = await DAO.objects.filter(token_symbol=payload.token_symbol).afirst()
-        if existing is not None and (existing.is_broadcast or existing.is_deployed):
-            if existing.deployment_job_id is not None and str(existing.deployment_job_id) == ctx.job_id:
-                # An earlier attempt saved the broadcast and then died before its success was
-                # recorded: its confirmation follow-up died with it. Follow the transaction again
-                # (the unique key makes this a no-op if the follow-up is still waiting).
-                if not existing.is_deployed and existing.deployment_tx_id:
-                    self.follow(ctx, existing.deployment_tx_id, "dao_deployment", existing.pk)
-                return JobResult.ok("already broadcast by this job", data={"dao_id": existing.pk})
-            raise PermanentError(f"token symbol {payload.token_symbol} is already deployed ({existing})")
-        receipt = await TransactionClient.from_settings(ctx.settings).call(
-            "deploy_dao",
-            {
-                "token_symbol": payload.token_symbol,
+        dao = await sync_to_async(self.record)(payload, ctx.job_id)
+        if dao.is_deployed:  # its last contract's confirmation completed it
+            count = await DaoContract.objects.filter(dao=dao).acount()
+            return JobResult.ok(f"deployed {count} contracts", data={"dao_id": dao.pk, "contracts": count})
+        generated = await dao_contracts(ctx.settings, payload.token_symbol, payload.origin_address, payload.mission)
+        rows = await sync_to_async(self.contracts)(dao, generated)
+        sources = {contract.name: contract for contract in generated}
+        for row in rows:
+            if row.status == DaoContractStatus.CONFIRMED:
+                continue
+            if row.status == DaoContractStatus.BROADCAST:
+                raise RateLimited(f"{row.name} ({row.tx_id}) is not confirmed yet", after=ctx.settings.wait_seconds)
+            if row.status == DaoContractStatus.FAILED and row.sends >= ctx.settings.max_sends:
+                raise PermanentError(
+                    f"{row.name} failed on the chain ({row.tx_status}) after {row.sends} sends; fix the cause, "
+                    "raise max_sends and requeue this job: the confirmed contracts are kept"
+                )
+            if row.name not in sources:
+                raise PermanentError(f"the contract source no longer has {row.name}; restore it and requeue")
+            contract = sources[row.name]
+            receipt = await TransactionClient.from_settings(ctx.settings).call(
+                "deploy_contract",
+                {
+                    "contract_name": contract.name,
+                    "source": contract.source,
+                    "clarity_version": contract.clarity_version,
+                },
+                idempotency_key=f"dao_contract:{row.pk}:{row.sends + 1}",
+            )
+            _send(receipt, f"the deployment of {contract.name}")
+            await sync_to_async(self.sent)(dao, row, receipt, f"job:{ctx.job_id}")
+            raise RateLimited(
+                f"{row.name} broadcast ({receipt.tx_id}); waiting for its confirmation", after=ctx.settings.wait_seconds
+            )
+        await sync_to_async(self.confirmed)(dao, f"job:{ctx.job_id}")
+        return JobResult.ok(f"deployed {len(rows)} contracts", data={"dao_id": dao.pk, "contracts": len(rows)})
+
+    def record(self, payload: Payload, job_id: str) -> DAO:
+        """The DAO's record, created by the first run; a later job for the same symbol resumes it."""
+        dao, _ = DAO.objects.get_or_create(
+            token_symbol=payload.token_symbol,
+            defaults={
+                "name": payload.token_name,
+                "mission": payload.mission,
+                "description": payload.token_description,
                 "token_name": payload.token_name,
-                "token_description": payload.token_description,
-                "token_max_supply": str(payload.token_max_supply),
+                "token_max_supply": payload.token_max_supply,
                 "token_decimals": payload.token_decimals,
                 "origin_address": payload.origin_address,
-                "mission": payload.mission,
+                "deployment_job_id": job_id,
             },
-            idempotency_key=f"dao_deployment:{ctx.job_id}",
         )
-        if receipt.failed:
-            raise PermanentError(f"the transaction service refused the deployment: {receipt.reason or receipt.status}")
-        if not receipt.broadcast:
-            raise RetryableError(f"the deployment is {receipt.status}, not broadcast yet")
-        raw = receipt.details.get("contracts")
-        contracts = raw if isinstance(raw, dict) else {}
-        fields = {
-            "name": payload.token_name,
-            "mission": payload.mission,
-            "description": payload.token_description,
-            "token_name": payload.token_name,
-            "token_max_supply": payload.token_max_supply,
-            "token_decimals": payload.token_decimals,
-            "origin_address": payload.origin_address,
-            "dao_contract": str(contracts.get("dao", "")),
-            "token_contract": str(contracts.get("token", "")),
-            "dex_contract": str(contracts.get("dex", "")),
-            "is_broadcast": True,
-            # Deployed once confirmed on the chain (tx_confirmation, or a block that includes it).
-            "is_deployed": False,
-            "deployment_tx_id": receipt.tx_id,
-            "deployment_job_id": ctx.job_id,
-        }
-        # Committed at once, before the job's success: a retry finds it by deployment_job_id
-        # (until then, the idempotency key keeps the service from broadcasting twice).
-        dao, _ = await DAO.objects.aupdate_or_create(token_symbol=payload.token_symbol, defaults=fields)
-        self.follow(ctx, receipt.tx_id, "dao_deployment", dao.pk)
-        return JobResult.ok("deployment broadcast", data={"dao_id": dao.pk, "tx_id": receipt.tx_id})
+        return dao
+
+    def contracts(self, dao: DAO, generated: list[GeneratedContract]) -> list[DaoContract]:
+        """The DAO's contract rows in deployment order; the set is fixed by the first run."""
+        with transaction.atomic():
+            if not DaoContract.objects.filter(dao=dao).exists():
+                DaoContract.objects.bulk_create(
+                    DaoContract(dao=dao, template=c.template, name=c.name, order=c.order) for c in generated
+                )
+            return list(DaoContract.objects.filter(dao=dao).order_by("order", "name"))
+
+    def sent(self, dao: DAO, row: DaoContract, receipt: Receipt, created_by: str) -> None:
+        """Record the broadcast and have tx_confirmation follow it, in one transaction."""
+        contract_id = str(receipt.details.get("contract_id") or "")
+        with transaction.atomic():
+            DaoContract.objects.filter(pk=row.pk).update(
+                status=DaoContractStatus.BROADCAST,
+                tx_id=receipt.tx_id,
+                tx_status="",
+                contract_id=contract_id,
+                sends=row.sends + 1,
+            )
+            fields = {"is_broadcast": True, "deployment_tx_id": receipt.tx_id}
+            order = naming.Order(row.order) if row.order in naming.Order._value2member_map_ else None
+            if order in DAO_FIELDS:
+                fields[DAO_FIELDS[order]] = contract_id
+            DAO.objects.filter(pk=dao.pk).update(**fields)
+            enqueue(
+                TX_CONFIRMATION,
+                {"tx_id": receipt.tx_id, "kind": "dao_contract", "object_id": row.pk},
+                unique_key=f"dao_contract:{row.pk}:{receipt.tx_id}",
+                created_by=created_by,
+            )
+
+    def confirmed(self, dao: DAO, created_by: str) -> None:
+        with transaction.atomic():
+            confirm_deployment(dao, Outcome(), created_by=created_by)
 
 
 @job(priority=Priority.MEDIUM, max_attempts=3, timeout=300, concurrency=1, enabled=False, requires=(TX_CONFIRMATION,))
 class AgentAccountDeploy(TransactionJob):
-    """Deploy an agent account for an owner, bound to a DAO's token and DEX contracts, and record it."""
+    """Deploy an agent account for an owner and an agent, named by the convention, and record it."""
 
     class Payload(pydantic.BaseModel):
         model_config = pydantic.ConfigDict(extra="forbid")
 
-        # All three are required: there is no fallback address.
+        # All required: there is no fallback address.
         owner_address: StacksAddress
+        agent_address: StacksAddress
         dao_token_contract: ContractPrincipal
-        dao_dex_contract: ContractPrincipal
+
+    class Settings(TransactionSettings, ContractSourceSettings):
+        pass
 
     async def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
         existing = await AgentAccount.objects.filter(
@@ -130,20 +170,24 @@ class AgentAccountDeploy(TransactionJob):
                 # Broadcast, but no final status yet: make sure a confirmation follows it.
                 self.follow(ctx, existing.tx_id, "agent_account", existing.pk)
             return JobResult.ok("already deployed", data={"account_id": existing.pk, "tx_id": existing.tx_id})
+        symbol = naming.ContractId.parse(payload.dao_token_contract).name.split("-")[0]
+        contract = await agent_account_contract(ctx.settings, symbol, payload.owner_address, payload.agent_address)
         receipt = await TransactionClient.from_settings(ctx.settings).call(
             "deploy_agent_account",
-            payload.model_dump(),
+            {
+                "owner_address": payload.owner_address,
+                "agent_address": payload.agent_address,
+                "source": contract.source,
+                "clarity_version": contract.clarity_version,
+            },
             idempotency_key=f"agent_account:{payload.owner_address}:{payload.dao_token_contract}",
         )
-        if receipt.failed:
-            raise PermanentError(f"the transaction service refused the account: {receipt.reason or receipt.status}")
-        if not receipt.broadcast:
-            raise RetryableError(f"the account deployment is {receipt.status}, not broadcast yet")
+        _send(receipt, "the account")
         account = await AgentAccount.objects.acreate(
             owner_address=payload.owner_address,
+            agent_address=payload.agent_address,
             dao_token_contract=payload.dao_token_contract,
-            dao_dex_contract=payload.dao_dex_contract,
-            account_contract=str(receipt.details.get("contract", "")),
+            account_contract=str(receipt.details.get("contract_id") or ""),
             tx_id=receipt.tx_id,
         )
         self.follow(ctx, receipt.tx_id, "agent_account", account.pk)

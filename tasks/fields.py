@@ -12,3 +12,5 @@ _ADDRESS = r"S[PMTN][0-9A-HJKMNP-TV-Z]{38,40}"
 StacksAddress = Annotated[str, pydantic.StringConstraints(pattern=rf"^{_ADDRESS}$")]
 ContractPrincipal = Annotated[str, pydantic.StringConstraints(pattern=rf"^{_ADDRESS}\.[a-zA-Z][a-zA-Z0-9_-]{{0,127}}$")]
 RecordId = Annotated[int, pydantic.Field(ge=1)]
+# Either: a wallet, or a contract (an agent account votes as a contract principal).
+Principal = Annotated[str, pydantic.StringConstraints(pattern=rf"^{_ADDRESS}(\.[a-zA-Z][a-zA-Z0-9_-]{{0,127}})?$")]

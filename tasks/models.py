@@ -168,6 +168,7 @@ class Vote(models.Model):
     amount = models.PositiveBigIntegerField(null=True, blank=True, help_text="voting power, as the chain counted it")
     confidence = models.FloatField(null=True, blank=True, help_text="empty for a vote only seen on the chain")
     reasoning = models.TextField(blank=True)
+    abstain_reason = models.TextField(blank=True, help_text="why it is not sent (e.g. confidence below the threshold)")
     voted = models.BooleanField(default=False)
     tx_id = models.CharField(max_length=100, blank=True)
     tx_status = models.CharField(max_length=40, blank=True, help_text="the chain's final status of the vote")
@@ -220,11 +221,16 @@ class ParkedEvent(models.Model):
 
 
 class AgentAccount(models.Model):
-    """An agent account contract deployed for an owner, bound to one DAO's token and DEX."""
+    """An agent account contract between an owner and an agent, named
+    `aibtc-acct-<owner 5>-<owner 5>-<agent 5>-<agent 5>`: the agent votes through it with the
+    account's tokens (the transaction service holds the agent's key)."""
 
     owner_address = models.CharField(max_length=PRINCIPAL)
+    agent_address = models.CharField(
+        max_length=PRINCIPAL, blank=True, help_text="the agent whose key signs its votes; empty: it cannot vote"
+    )
     dao_token_contract = models.CharField(max_length=PRINCIPAL)
-    dao_dex_contract = models.CharField(max_length=PRINCIPAL)
+    dao_dex_contract = models.CharField(max_length=PRINCIPAL, blank=True)
     account_contract = models.CharField(max_length=PRINCIPAL, blank=True)
     tx_id = models.CharField(max_length=100)
     tx_status = models.CharField(max_length=40, blank=True, help_text="the chain's final status of the deployment")
@@ -241,6 +247,34 @@ class AgentAccount(models.Model):
 
     def __str__(self) -> str:
         return self.account_contract or f"{self.owner_address} ({self.tx_id})"
+
+
+class DaoContractStatus(models.TextChoices):
+    PENDING = "pending"
+    BROADCAST = "broadcast"
+    CONFIRMED = "confirmed"
+    FAILED = "failed"
+
+
+class DaoContract(models.Model):
+    """One contract of a DAO's generated set, deployed as its own transaction in `order`."""
+
+    dao = models.ForeignKey(DAO, on_delete=models.CASCADE, related_name="contracts")
+    template = models.CharField(max_length=128, help_text="the generator's template name (aibtc-...)")
+    name = models.CharField(max_length=128, help_text="the deployed contract name")
+    order = models.PositiveSmallIntegerField(help_text="deployment order: lower deploys first")
+    contract_id = models.CharField(max_length=PRINCIPAL, blank=True, help_text="deployer.name once broadcast")
+    status = models.CharField(max_length=16, choices=DaoContractStatus.choices, default=DaoContractStatus.PENDING)
+    tx_id = models.CharField(max_length=100, blank=True)
+    tx_status = models.CharField(max_length=40, blank=True, help_text="the chain's final status")
+    sends = models.PositiveSmallIntegerField(default=0, help_text="transactions sent for it (a failed one is resent)")
+
+    class Meta:
+        ordering = ["dao", "order", "name"]
+        constraints = [models.UniqueConstraint(fields=["dao", "name"], name="tasks_dao_contract_once")]
+
+    def __str__(self) -> str:
+        return self.contract_id or self.name
 
 
 class ChainStateQuerySet(models.QuerySet["ChainState"]):

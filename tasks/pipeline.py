@@ -19,7 +19,7 @@ from jobqueue import enqueue
 from tasks.chaindata import SUCCESS, ChainTx, is_failure
 from tasks.events import KnownContracts, PrintsRead, dao_events
 from tasks.governance import Clock
-from tasks.models import DAO, AgentAccount, Proposal, Vote
+from tasks.models import DAO, AgentAccount, DaoContract, DaoContractStatus, Proposal, Vote
 from tasks.outcome import Outcome
 from tasks.proposal_events import Applying, apply_event
 from tasks.social import DaoDeploymentTweet
@@ -83,10 +83,12 @@ def _record_status(tx: ChainTx, outcome: Outcome, created_by: str) -> None:
     if tx.status != SUCCESS and not is_failure(tx.status):
         return
     ok = tx.status == SUCCESS
+    _record_dao_contract(tx, outcome, created_by)
+    # A DAO deployed contract by contract is confirmed by its last contract (above), not here.
     deployed = Q(deployment_tx_id=tx.tx_id)
     if ok and tx.kind == "smart_contract":
         deployed |= Q(dao_contract=tx.contract_id)
-    for dao in DAO.objects.filter(deployed):
+    for dao in DAO.objects.filter(deployed).filter(contracts__isnull=True):
         DAO.objects.filter(pk=dao.pk).update(deployment_tx_status=tx.status)
         if ok:
             confirm_deployment(dao, outcome, created_by)
@@ -110,6 +112,17 @@ def _record_status(tx: ChainTx, outcome: Outcome, created_by: str) -> None:
         and not ok
     ):
         outcome.failed_txs.append(tx.tx_id)
+
+
+def _record_dao_contract(tx: ChainTx, outcome: Outcome, created_by: str) -> None:
+    """One contract of a DAO's set reached a final status; the DAO is deployed with its last."""
+    status = DaoContractStatus.CONFIRMED if tx.status == SUCCESS else DaoContractStatus.FAILED
+    for contract in DaoContract.objects.filter(tx_id=tx.tx_id).exclude(status=status).select_related("dao"):
+        DaoContract.objects.filter(pk=contract.pk).update(status=status, tx_status=tx.status)
+        if status == DaoContractStatus.FAILED:
+            outcome.failed_txs.append(tx.tx_id)
+        elif not DaoContract.objects.filter(dao=contract.dao).exclude(status=DaoContractStatus.CONFIRMED).exists():
+            confirm_deployment(contract.dao, outcome, created_by)
 
 
 def confirm_deployment(dao: DAO, outcome: Outcome, created_by: str) -> None:

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from jobqueue import enqueue
 from tasks.aibtc import notifications as n
+from tasks.announcements import conclusion_posts
 from tasks.chaindata import SUCCESS
 from tasks.events import voting_contract
 from tasks.governance import Clock
@@ -76,11 +77,13 @@ def _park(dao: DAO, event: n.VoteCast | n.VetoCast | n.ProposalConcluded, at: Ap
 
 
 def voters_of(dao: DAO) -> list[str]:
-    """The wallets that vote on the DAO's proposals: owners of its deployed agent accounts."""
+    """The voters on the DAO's proposals: its deployed agent accounts with an agent, whose key
+    signs the votes (the account's tokens are the voting power)."""
     if not dao.token_contract:
         return []
     accounts = AgentAccount.objects.filter(dao_token_contract=dao.token_contract, is_deployed=True)
-    return sorted(set(accounts.values_list("owner_address", flat=True)))
+    accounts = accounts.exclude(agent_address="").exclude(account_contract="")
+    return sorted(set(accounts.values_list("account_contract", flat=True)))
 
 
 def proposal_created(dao: DAO, event: n.ProposalCreated, at: Applying) -> None:
@@ -207,9 +210,12 @@ def announce(proposal: Proposal, dao: DAO, status: str, outcome: Outcome, create
     """Enqueue the conclusion's Discord post and tweet, once per proposal whatever reports it."""
     if not Proposal.objects.filter(pk=proposal.pk, announced_at__isnull=True).update(announced_at=timezone.now()):
         return
-    verdict = "passed" if status == ProposalStatus.PASSED else "failed"
-    text = f"{dao.name} proposal #{proposal.onchain_id} {verdict}: {proposal.title}"
-    enqueue(Discord, {"content": text[:2000], "proposal_status": verdict}, created_by=created_by)
-    enqueue(Tweet, {"text": text, "dao_id": dao.pk}, created_by=created_by)
+    passed = status == ProposalStatus.PASSED
+    posts = conclusion_posts(Proposal.objects.get(pk=proposal.pk), dao, passed)
+    verdict = "passed" if passed else "failed"
+    enqueue(Discord, {"content": posts.discord, "proposal_status": verdict}, created_by=created_by)
+    outcome.enqueued += 1
+    if posts.tweet is not None:  # X hears of approved proposals only
+        enqueue(Tweet, {"text": posts.tweet, "dao_id": dao.pk}, created_by=created_by)
+        outcome.enqueued += 1
     outcome.concluded.append(proposal.pk)
-    outcome.enqueued += 2

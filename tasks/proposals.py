@@ -10,9 +10,11 @@ from asgiref.sync import sync_to_async
 from django.db import transaction
 
 from jobqueue import BaseJob, JobContext, JobResult, PermanentError, Priority, RetryableError, SkipJob, job
+from tasks.aibtc import functions, naming
 from tasks.clients.llm import LLMClient, LLMSettings
 from tasks.clients.transactions import TransactionClient, TransactionSettings
-from tasks.fields import RecordId, StacksAddress
+from tasks.events import voting_contract
+from tasks.fields import Principal, RecordId
 from tasks.governance import GovernanceSettings, chain_clock, wait_until
 from tasks.models import Proposal, ProposalStatus, Vote
 from tasks.transaction_job import TX_CONFIRMATION, TransactionJob
@@ -48,7 +50,8 @@ class ProposalWallet(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
 
     proposal_id: RecordId
-    wallet_address: StacksAddress
+    # The voter: an agent account (votes go through one), or a wallet for an evaluation only.
+    wallet_address: Principal
 
 
 async def _proposal(proposal_id: int) -> Proposal:
@@ -59,9 +62,13 @@ async def _proposal(proposal_id: int) -> Proposal:
 
 
 def _voting_target(proposal: Proposal) -> tuple[str, int]:
-    if not proposal.dao.dao_contract or proposal.onchain_id is None:
-        raise PermanentError(f"proposal {proposal.pk} has no on-chain id or its DAO no contract; it cannot be voted on")
-    return proposal.dao.dao_contract, proposal.onchain_id
+    """The voting extension that holds the proposal, and the proposal's id there."""
+    voting = proposal.voting_contract or voting_contract(proposal.dao)
+    if not voting or proposal.onchain_id is None:
+        raise PermanentError(
+            f"proposal {proposal.pk} has no on-chain id or its DAO no voting extension; it cannot be voted on"
+        )
+    return voting, proposal.onchain_id
 
 
 @job(priority=Priority.HIGH, max_attempts=3, timeout=300, concurrency=2, enabled=False, requires=(TX_CONFIRMATION,))
@@ -94,22 +101,18 @@ class DaoProposalVote(TransactionJob):
         # confirmations died with it. Follow them again (a waiting follow-up makes it a no-op).
         async for vote in mine.filter(voted=True, tx_status="").exclude(tx_id=""):
             self.follow(ctx, vote.tx_id, "vote", vote.pk)
-        votes = [v async for v in mine.filter(voted=False)]
+        votes = [v async for v in mine.filter(voted=False, abstain_reason="")]
         if not votes:
             return JobResult.ok("nothing to vote", voted=0)
-        contract, onchain_id = _voting_target(proposal)
+        voting, onchain_id = _voting_target(proposal)
         client = TransactionClient.from_settings(ctx.settings)
         for vote in votes:
-            receipt = await client.call(
-                "vote",
-                {
-                    "dao_contract": contract,
-                    "proposal_id": onchain_id,
-                    "approve": vote.approve,
-                    "voter": vote.wallet_address,
-                },
-                idempotency_key=f"vote:{vote.pk}",
-            )
+            try:
+                arguments = functions.vote_arguments(vote.wallet_address, voting, onchain_id, vote.approve)
+            except naming.NamingError as exc:
+                raise PermanentError(f"{exc}; deploy an agent account for this wallet (agent_account_deploy)") from None
+            # A 403 (no key for the account's agent) is a PermanentError: the job's dead letter says so.
+            receipt = await client.call("vote", arguments, idempotency_key=f"vote:{vote.pk}")
             if receipt.failed:
                 raise PermanentError(f"the transaction service refused the vote: {receipt.reason or receipt.status}")
             if not receipt.broadcast:
@@ -127,7 +130,9 @@ class DaoProposalEvaluation(BaseJob):
     Payload = ProposalWallet
 
     class Settings(LLMSettings, GovernanceSettings):
-        pass
+        confidence_threshold: float = pydantic.Field(
+            default=0.7, ge=0, le=1, description="vote only when the model is at least this confident"
+        )
 
     def check_configuration(self, ctx: JobContext) -> None:
         super().check_configuration(ctx)
@@ -146,7 +151,7 @@ class DaoProposalEvaluation(BaseJob):
         follow_up = {"proposal_id": proposal.pk, "wallet_address": payload.wallet_address}
         if existing is not None:
             # Evaluated by an earlier attempt whose success was not recorded: just hand over again.
-            if not existing.voted:
+            if not existing.voted and not existing.abstain_reason:
                 ctx.enqueue(DaoProposalVote, follow_up, **await self.vote_options(ctx, proposal))
             return JobResult.ok("already evaluated", data={"vote_id": existing.pk})
         answer = await LLMClient.from_settings(ctx.settings).chat(
@@ -157,14 +162,22 @@ class DaoProposalEvaluation(BaseJob):
             json_answer=True,
         )
         evaluation = parse_evaluation(answer)
-        vote = await sync_to_async(self.record)(proposal, payload, evaluation)
+        threshold = ctx.settings.confidence_threshold
+        abstain = (
+            f"confidence {evaluation.confidence:g} is below the threshold {threshold:g}"
+            if evaluation.confidence < threshold
+            else ""
+        )
+        vote = await sync_to_async(self.record)(proposal, payload, evaluation, abstain)
+        if abstain:
+            return JobResult.ok(f"abstained: {abstain}", data={"vote_id": vote.pk, **evaluation.model_dump()})
         ctx.enqueue(DaoProposalVote, follow_up, **await self.vote_options(ctx, proposal))
         return JobResult.ok(
             f"evaluated: {evaluation.decision}",
             data={"vote_id": vote.pk, **evaluation.model_dump()},
         )
 
-    def record(self, proposal: Proposal, payload: ProposalWallet, evaluation: Evaluation) -> Vote:
+    def record(self, proposal: Proposal, payload: ProposalWallet, evaluation: Evaluation, abstain: str) -> Vote:
         with transaction.atomic():
             vote = Vote.objects.create(
                 proposal=proposal,
@@ -172,6 +185,7 @@ class DaoProposalEvaluation(BaseJob):
                 approve=evaluation.decision == "approve",
                 confidence=evaluation.confidence,
                 reasoning=evaluation.reasoning,
+                abstain_reason=abstain,
             )
             Proposal.objects.filter(pk=proposal.pk).update(evaluated=True, evaluation_summary=evaluation.reasoning)
         return vote
@@ -203,9 +217,16 @@ class DaoProposalConclude(TransactionJob):
             if not proposal.conclusion_tx_status:  # no final status yet: make sure it is followed
                 self.follow(ctx, proposal.conclusion_tx_id, "conclusion", proposal.pk)
             return JobResult.ok("already concluded", data={"tx_id": proposal.conclusion_tx_id})
-        contract, onchain_id = _voting_target(proposal)
+        voting, onchain_id = _voting_target(proposal)
+        if not proposal.action_contract:
+            raise PermanentError(
+                f"proposal {proposal.pk} has no action contract (read from its creation event): the contract "
+                "refuses a conclusion without it; replay the block that created it"
+            )
         receipt = await TransactionClient.from_settings(ctx.settings).call(
-            "conclude", {"dao_contract": contract, "proposal_id": onchain_id}, idempotency_key=f"conclude:{proposal.pk}"
+            "conclude",
+            functions.conclude_arguments(voting, onchain_id, proposal.action_contract),
+            idempotency_key=f"conclude:{proposal.pk}",
         )
         if receipt.failed:
             raise PermanentError(f"the transaction service refused the conclusion: {receipt.reason or receipt.status}")

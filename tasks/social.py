@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pydantic
+from twitter_text import parse_tweet
 
 from jobqueue import BaseJob, JobContext, JobResult, PermanentError, Priority, RetryableError, job
 from tasks.clients.images import download_image
@@ -18,26 +19,33 @@ POST_MAX_CHARS = 280
 _TOKENS = re.compile(r"\S+|\s+")
 
 
+def weighted_length(text: str) -> int:
+    """A post's length as X counts it (twitter-text: a link is 23, CJK and emoji count 2)."""
+    return int(parse_tweet(text).weightedLength)
+
+
 def split_post(text: str, limit: int = POST_MAX_CHARS) -> list[str]:
-    """Split text into posts of at most `limit` characters, at word boundaries.
+    """Split text into posts of at most `limit` by X's weighted length, at word boundaries.
 
     Whitespace inside a post is kept (line breaks survive); a word longer than a whole post
-    is cut. Lengths are counted in characters, which is what the API counts for plain text
-    (it counts a link as 23 and some scripts double, so a post with those stays shorter)."""
+    is cut (by characters, each cut checked by weight)."""
     posts: list[str] = []
     current, space = "", ""
     for token in _TOKENS.findall(text.strip()):
         if token.isspace():
             space = token
             continue
-        if current and len(current) + len(space) + len(token) <= limit:
+        if current and weighted_length(current + space + token) <= limit:
             current += space + token
             continue
         if current:
             posts.append(current)
-        while len(token) > limit:
-            posts.append(token[:limit])
-            token = token[limit:]
+        while weighted_length(token) > limit:
+            cut = limit
+            while cut > 1 and weighted_length(token[:cut]) > limit:
+                cut -= 1
+            posts.append(token[:cut])
+            token = token[cut:]
         current = token
     if current:
         posts.append(current)

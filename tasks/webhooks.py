@@ -9,6 +9,9 @@ import pydantic
 from jobqueue import BaseJob, JobContext, JobResult, PermanentError, Priority, job
 from tasks.clients.discord import post_message
 
+# Discord refuses a message whose embeds' texts total more than this.
+EMBEDS_MAX_CHARS = 6000
+
 
 class Embed(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
@@ -50,6 +53,11 @@ class Discord(BaseJob):
         def _something_to_post(self) -> Discord.Payload:
             if not self.content.strip() and not self.embeds:
                 raise ValueError("give content or at least one embed")
+            total = sum(len(embed.title or "") + len(embed.description or "") for embed in self.embeds)
+            if total > EMBEDS_MAX_CHARS:
+                raise ValueError(
+                    f"the embeds' titles and descriptions total {total} characters; Discord allows {EMBEDS_MAX_CHARS}"
+                )
             return self
 
     class Settings(pydantic.BaseModel):
@@ -71,7 +79,9 @@ class Discord(BaseJob):
         return url
 
     async def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
-        body: dict[str, Any] = {"content": payload.content, "tts": payload.tts}
+        # Ping no one: a post can carry text anyone wrote (a proposal's memo), and an @everyone
+        # or a role mention in it must not notify a whole server.
+        body: dict[str, Any] = {"content": payload.content, "tts": payload.tts, "allowed_mentions": {"parse": []}}
         if payload.embeds:
             body["embeds"] = [embed.model_dump(mode="json", exclude_none=True) for embed in payload.embeds]
         status = await post_message(self.webhook_for(ctx, payload), body, timeout=ctx.settings.timeout_seconds)

@@ -1,5 +1,15 @@
-// A key made for these tests only (it holds nothing on any network).
+// Keys made for these tests only (they hold nothing on any network).
 export const PRIVATE_KEY = '99da56b1ae14fc38bfe848808df771d585b9418743e37452522f7fcb2317d49c01';
 export const PUBLIC_KEY = '03f0a5a0525b0c2fd7f7ffa560315d278895b3c7c88b47de7be2a0e1edf0e3ddfc';
 export const ADDRESS = 'SPMYA705ADHF9HNRJQG4ZW04X69ZBFV2GTZVEPRJ';
+export const TESTNET_ADDRESS = 'STMYA705ADHF9HNRJQG4ZW04X69ZBFV2GTQNWJEV';
 export const DAO = 'SP2J6ZY48GV1EZ5V2V5RB9MP66SW86PYKKNRV9EJ7.face-dao';
+// Two owners and their agents (testnet addresses: the simnet is a devnet).
+export const OWNERS = [
+  { key: 'e461054ff90704e9c17d758ec1df0d333b2b134572af830044ac228805b72c3e01', address: 'ST3TC0JV8S61JK3ZRMTT6EDH81EV65C1HD2KJJX8G' },
+  { key: 'b1321f04d8408c1f040cfe34ffbfef43aea4f5f35707bdfd31cf95b03726793301', address: 'ST23M9FX4JD8N025FY35RRMXEP0Z96YMTCB3PZPJY' },
+];
+export const AGENTS = [
+  { key: '0590dd58a59ad8dbaf448a1271b70a5c4507765d4363f184c027d7d8d9afac0301', address: 'ST2RR5T1RW9M9DE3BDA46QC8GF7QZXAA9ZP5V1NWE' },
+  { key: '072c96b6915f4a0ebe9ff13e21a09155b4e63c42ff1d2985b20c237dbcca125701', address: 'ST3RQYRJWW0ZG4MTJFH3S3XWEVA4Y55MSY6G8AYDK' },
+];

@@ -1,165 +1,251 @@
-// The service against a local double of a Stacks node: one broadcast per Idempotency-Key, of
-// exactly the transaction asked for, with nonces in order.
+// The service against a local double of a Stacks node and API: one broadcast per
+// Idempotency-Key, a nonce from the node for every transaction (surviving a restart with a
+// transaction pending and a dropped transaction), fees estimated under the ceiling, stuck
+// transactions replaced, x-api-key sent, interfaces fetched once.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, beforeEach, test } from 'node:test';
+import { after, before, test } from 'node:test';
 
-import { Cl, deserializeTransaction, serializeCV } from '@stacks/transactions';
+import { Cl, serializeCV } from '@stacks/transactions';
 
+import { agentAccountName } from '../src/contracts.js';
 import { createService } from '../src/server.js';
-import { ADDRESS, DAO, PRIVATE_KEY } from './keys.js';
+import { AGENTS, OWNERS, PRIVATE_KEY, TESTNET_ADDRESS } from './keys.js';
+import { startNode } from './node-double.js';
+import { startSimnet } from './simnet.js';
 
-const node = { broadcasts: [], accountRequests: 0, refuse: false };
-let nodeServer;
-let nodeUrl;
+const ACCOUNT = `${TESTNET_ADDRESS}.${agentAccountName(OWNERS[0].address, AGENTS[0].address)}`;
+const VOTING = `${TESTNET_ADDRESS}.faces-action-proposal-voting`;
+const ACTION = `${TESTNET_ADDRESS}.faces-action-send-message`;
+const AGENT = AGENTS[0].address;
+
+let node;
 let scratch;
 
 before(async () => {
-  nodeServer = createServer(async (request, response) => {
-    const chunks = [];
-    for await (const chunk of request) chunks.push(chunk);
-    if (request.method === 'GET' && request.url.startsWith(`/v2/accounts/${ADDRESS}`)) {
-      node.accountRequests += 1;
-      response.writeHead(200, { 'Content-Type': 'application/json' });
-      return response.end(JSON.stringify({ balance: '0x0', locked: '0x0', unlock_height: 0, nonce: 41 }));
-    }
-    if (request.method === 'POST' && request.url === '/v2/transactions') {
-      const body = Buffer.concat(chunks);
-      const hex = request.headers['content-type'] === 'application/json' ? JSON.parse(body).tx : body.toString('hex');
-      const tx = deserializeTransaction(hex);
-      node.broadcasts.push(tx);
-      if (node.refuse) {
-        response.writeHead(400, { 'Content-Type': 'application/json' });
-        return response.end(JSON.stringify({ error: 'transaction rejected', reason: 'NotEnoughFunds', txid: tx.txid() }));
-      }
-      response.writeHead(200, { 'Content-Type': 'application/json' });
-      return response.end(JSON.stringify(tx.txid()));
-    }
-    response.writeHead(404).end();
+  // The interfaces the double serves are those of the test contracts, as the simnet reads them.
+  const interfaces = (await startSimnet()).getContractsInterfaces();
+  const deployer = [...interfaces.keys()][0].split('.')[0];
+  const byTemplate = (name) => interfaces.get(`${deployer}.${name}`);
+  node = await startNode({
+    interfaceFor: (id) => (id.includes('.aibtc-acct-') ? byTemplate('aibtc-agent-account') : id.endsWith('-action-proposal-voting') ? byTemplate('aibtc-action-proposal-voting') : null),
   });
-  nodeServer.listen(0, '127.0.0.1');
-  await once(nodeServer, 'listening');
-  nodeUrl = `http://127.0.0.1:${nodeServer.address().port}`;
   scratch = mkdtempSync(join(tmpdir(), 'signer-test-'));
 });
 
 after(() => {
-  nodeServer.close();
+  node.close();
   rmSync(scratch, { recursive: true, force: true });
 });
 
-beforeEach(() => {
-  node.broadcasts = [];
-  node.accountRequests = 0;
-  node.refuse = false;
-});
+function reset() {
+  node.state.confirmed.clear();
+  node.state.mempool.clear();
+  node.state.broadcasts.length = 0;
+  node.state.requests.length = 0;
+  node.state.fee = null;
+  node.state.lagging = false;
+  node.state.staleExecuted = null;
+}
 
 async function start(overrides = {}) {
   const config = {
     privateKey: PRIVATE_KEY,
-    network: 'mainnet',
-    nodeUrl,
-    apiUrl: '',
+    agentKeys: AGENTS.map((a) => a.key),
+    network: 'testnet',
+    nodeUrl: node.url,
+    apiUrl: node.url,
+    hiroApiKey: '',
     apiKey: 'service-key',
     fee: 2500n,
-    daoFactory: '',
-    agentAccountFactory: '',
+    maxFee: 50000n,
+    replaceAfterSeconds: 0,
     stateFile: '',
     ...overrides,
   };
   const server = createService(config).listen(0, '127.0.0.1');
   await once(server, 'listening');
   const base = `http://127.0.0.1:${server.address().port}`;
-  const call = (key, body, auth = 'Bearer service-key') =>
-    fetch(`${base}/contract-calls`, {
+  const call = async (key, body, auth = 'Bearer service-key') => {
+    const response = await fetch(`${base}/contract-calls`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', 'Idempotency-Key': key, Authorization: auth },
       body: JSON.stringify(body),
     });
-  return { server, base, call };
+    return { status: response.status, body: await response.json() };
+  };
+  const status = async (txid) => (await fetch(`${base}/transactions/${txid}`, { headers: { Authorization: 'Bearer service-key' } })).json();
+  return { server, base, call, status, close: () => server.close() };
 }
 
-const vote = (proposalId) => ({ action: 'vote', arguments: { dao_contract: DAO, proposal_id: proposalId, approve: false, voter: ADDRESS } });
+const vote = (proposalId, approve = true) => ({
+  action: 'vote',
+  arguments: { account_contract: ACCOUNT, voting_contract: VOTING, proposal_id: proposalId, vote: approve },
+});
 
-test('a call is broadcast exactly once per idempotency key, as the transaction asked for', async () => {
-  const { server, call } = await start();
+test('a vote goes through the agent account, signed by its agent, once per idempotency key', async () => {
+  reset();
+  const service = await start();
   try {
-    const [first, again] = await Promise.all([call('vote:1', vote(7)), call('vote:1', vote(7))]);
-    const later = await call('vote:1', vote(7));
-    const answers = await Promise.all([first.json(), again.json(), later.json()]);
-    assert.equal(node.broadcasts.length, 1);
-    assert.deepEqual(answers[1], answers[0]);
-    assert.deepEqual(answers[2], answers[0]);
+    const [first, again] = await Promise.all([service.call('vote:1', vote(7)), service.call('vote:1', vote(7))]);
+    const later = await service.call('vote:1', vote(7));
+    assert.equal(node.state.broadcasts.length, 1);
+    assert.deepEqual(again.body, first.body);
+    assert.deepEqual(later.body, first.body);
     assert.equal(later.status, 200);
-    const [tx] = node.broadcasts;
-    assert.equal(answers[0].txid, `0x${tx.txid()}`);
-    assert.equal(answers[0].status, 'broadcast');
-    assert.equal(tx.payload.functionName.content, 'vote-on-action-proposal');
-    assert.deepEqual(tx.payload.functionArgs.map((a) => serializeCV(a)), [serializeCV(Cl.uint(7)), serializeCV(Cl.bool(false))]);
-    assert.equal(tx.auth.spendingCondition.nonce, 41n);
-    assert.equal(tx.auth.spendingCondition.fee, 2500n);
-    // Another key is another transaction, with the next nonce (the account is read once).
-    const other = await (await call('vote:2', vote(8))).json();
-    assert.equal(node.broadcasts.length, 2);
-    assert.equal(node.broadcasts[1].auth.spendingCondition.nonce, 42n);
-    assert.equal(other.nonce, 42);
-    assert.equal(node.accountRequests, 1);
+    const [sent] = node.state.broadcasts;
+    assert.equal(first.body.txid, sent.txid);
+    assert.equal(sent.address, AGENT, 'signed with the agent key');
+    assert.equal(sent.tx.payload.functionName.content, 'vote-on-action-proposal');
+    assert.deepEqual(
+      sent.tx.payload.functionArgs.map((a) => serializeCV(a)),
+      [serializeCV(Cl.contractPrincipal(...VOTING.split('.'))), serializeCV(Cl.uint(7)), serializeCV(Cl.bool(true))],
+    );
+    assert.equal(first.body.contract_id, ACCOUNT);
     // The same key with another call is refused, and nothing is sent.
-    const reused = await call('vote:1', vote(9));
-    assert.equal(reused.status, 422);
-    assert.equal(node.broadcasts.length, 2);
+    assert.equal((await service.call('vote:1', vote(9))).status, 422);
+    assert.equal(node.state.broadcasts.length, 1);
   } finally {
-    server.close();
+    service.close();
   }
 });
 
-test('a refusal by the node is answered as rejected and spends no nonce', async () => {
-  const { server, call } = await start();
+test('each transaction takes its nonce from the node; a restart with one pending reuses none', async () => {
+  reset();
+  node.confirm(AGENT, 40);
+  let service = await start();
+  const first = await service.call('vote:a', vote(1));
+  assert.equal(first.body.nonce, 41);
+  service.close();
+  // Restarted while 41 is pending: possible_next_nonce counts the mempool.
+  service = await start();
   try {
-    node.refuse = true;
-    const refused = await (await call('conclude:1', { action: 'conclude', arguments: { dao_contract: DAO, proposal_id: 7 } })).json();
-    assert.equal(refused.status, 'rejected');
-    assert.match(refused.reason, /NotEnoughFunds/);
-    node.refuse = false;
-    await call('conclude:2', { action: 'conclude', arguments: { dao_contract: DAO, proposal_id: 8 } });
-    assert.deepEqual(node.broadcasts.map((tx) => tx.auth.spendingCondition.nonce), [41n, 41n]);
+    const second = await service.call('vote:b', vote(2));
+    assert.equal(second.body.status, 'broadcast');
+    assert.equal(second.body.nonce, 42);
+    // Another process used the key meanwhile (43 pending): the node says so, and 44 is taken.
+    node.pend(AGENT, 43);
+    const third = await service.call('vote:c', vote(3));
+    assert.equal(third.body.nonce, 44);
+    assert.ok(node.state.broadcasts.every((b) => b.address === AGENT));
   } finally {
-    server.close();
+    service.close();
   }
 });
 
-test('keys survive a restart through the state file', async () => {
-  const stateFile = join(scratch, 'state.json');
-  let service = await start({ stateFile });
-  const first = await (await service.call('vote:restart', vote(7))).json();
-  service.server.close();
-  service = await start({ stateFile });
+test('a dropped transaction leaves a gap that the next transaction fills', async () => {
+  reset();
+  node.confirm(AGENT, 40);
+  const service = await start();
   try {
-    const again = await (await service.call('vote:restart', vote(7))).json();
-    assert.deepEqual(again, first);
-    assert.equal(node.broadcasts.length, 1);
-    const status = await (await fetch(`${service.base}/transactions/${first.txid}`, { headers: { Authorization: 'Bearer service-key' } })).json();
-    assert.equal(status.status, 'broadcast');
+    await service.call('vote:d1', vote(1)); // 41
+    await service.call('vote:d2', vote(2)); // 42
+    node.drop(AGENT, 41); // the node dropped it: 42 can never run until 41 exists
+    const refill = await service.call('vote:d3', vote(3));
+    assert.equal(refill.body.nonce, 41);
+    const next = await service.call('vote:d4', vote(4));
+    assert.equal(next.body.nonce, 43);
+    assert.ok([refill, next].every((r) => r.body.status === 'broadcast'));
   } finally {
-    service.server.close();
+    service.close();
   }
 });
 
-test('callers need the key; bad requests are 4xx with a detail', async () => {
-  const { server, base, call } = await start();
+test('a nonce the node refuses is re-synced, not repeated', async () => {
+  reset();
+  node.confirm(AGENT, 40);
+  const service = await start();
   try {
-    assert.equal((await call('k', vote(1), 'Bearer wrong')).status, 401);
-    const noKey = await fetch(`${base}/contract-calls`, { method: 'POST', headers: { Authorization: 'Bearer service-key' }, body: '{}' });
+    await service.call('vote:r1', vote(1)); // 41 pending
+    node.state.lagging = true; // the API has not indexed it: it still says 41
+    const second = await service.call('vote:r2', vote(2));
+    assert.equal(second.body.status, 'broadcast');
+    assert.equal(second.body.nonce, 42);
+    assert.deepEqual(node.state.broadcasts.map((b) => Number(b.nonce)), [41, 41, 42]);
+    node.state.lagging = false;
+    node.confirm(AGENT, 42);
+    node.state.staleExecuted = 40n; // the API is behind the node: it offers 41, the node says BadNonce
+    node.state.broadcasts.length = 0;
+    const third = await service.call('vote:r3', vote(3));
+    assert.equal(third.body.status, 'broadcast');
+    assert.equal(third.body.nonce, 43);
+    assert.deepEqual(node.state.broadcasts.map((b) => Number(b.nonce)), [41, 42, 43]);
+  } finally {
+    service.close();
+  }
+});
+
+test('the fee is the node estimate, never above the ceiling; the configured fee when none', async () => {
+  reset();
+  const service = await start();
+  try {
+    assert.equal((await service.call('f1', vote(1))).body.fee, 2500);
+    node.state.fee = 4000n;
+    assert.equal((await service.call('f2', vote(2))).body.fee, 4000);
+    node.state.fee = 9_000_000n;
+    assert.equal((await service.call('f3', vote(3))).body.fee, 50000);
+  } finally {
+    service.close();
+  }
+});
+
+test('a transaction stuck past the set time is replaced: same nonce, higher fee, new txid reported', async () => {
+  reset();
+  const stateFile = join(scratch, 'replace.json');
+  let service = await start({ replaceAfterSeconds: 1, stateFile });
+  const sent = (await service.call('c1', { action: 'conclude', arguments: { voting_contract: VOTING, proposal_id: 3, action_contract: ACTION } })).body;
+  assert.equal((await service.status(sent.txid)).status, 'broadcast', 'not yet past the set time');
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  service.close();
+  service = await start({ replaceAfterSeconds: 1, stateFile }); // it survives a restart
+  try {
+    const replaced = await service.status(sent.txid);
+    assert.notEqual(replaced.txid, sent.txid);
+    assert.equal(replaced.replaced_txid, sent.txid);
+    assert.equal(replaced.nonce, sent.nonce);
+    assert.ok(replaced.fee > sent.fee);
+    assert.equal(node.state.broadcasts.at(-1).txid, replaced.txid);
+    // The idempotency key now answers with the replacement, and either txid finds it.
+    assert.equal((await service.call('c1', { action: 'conclude', arguments: { voting_contract: VOTING, proposal_id: 3, action_contract: ACTION } })).body.txid, replaced.txid);
+  } finally {
+    service.close();
+  }
+});
+
+test('x-api-key goes with every request to the node; each interface is fetched once', async () => {
+  reset();
+  const service = await start({ hiroApiKey: 'hiro-key' });
+  try {
+    await service.call('k1', vote(1));
+    await service.call('k2', vote(2));
+    assert.ok(node.state.requests.length > 0);
+    assert.ok(node.state.requests.every((r) => r.headers['x-api-key'] === 'hiro-key'));
+    assert.equal(node.state.requests.filter((r) => r.url.startsWith('/v2/contracts/interface/')).length, 1);
+  } finally {
+    service.close();
+  }
+});
+
+test('callers need the key; bad requests are 4xx with a detail that names the fix', async () => {
+  reset();
+  const service = await start();
+  try {
+    assert.equal((await service.call('k', vote(1), 'Bearer wrong')).status, 401);
+    const noKey = await fetch(`${service.base}/contract-calls`, { method: 'POST', headers: { Authorization: 'Bearer service-key' }, body: '{}' });
     assert.equal(noKey.status, 400);
-    const bad = await call('k2', { action: 'vote', arguments: { dao_contract: DAO } });
+    const bad = await service.call('k2', { action: 'vote', arguments: { account_contract: ACCOUNT } });
     assert.equal(bad.status, 422);
-    assert.match((await bad.json()).detail, /arguments\.voter/);
-    assert.equal(node.broadcasts.length, 0);
+    assert.match(bad.body.detail, /arguments\.voting_contract/);
+    const stranger = await service.call('k3', { action: 'vote', arguments: { ...vote(1).arguments, account_contract: `${TESTNET_ADDRESS}.${agentAccountName(OWNERS[0].address, OWNERS[1].address)}` } });
+    assert.equal(stranger.status, 403);
+    assert.match(stranger.body.detail, /SIGNER_AGENT_KEYS/);
+    const old = await service.call('k4', { action: 'conclude', arguments: { dao_contract: VOTING, proposal_id: 1 } });
+    assert.equal(old.status, 422, 'a conclusion without its action is refused');
+    assert.equal(node.state.broadcasts.length, 0);
   } finally {
-    server.close();
+    service.close();
   }
 });

@@ -40,12 +40,6 @@ STATUSES = Literal[
 _CONTRACT = r"^S[PMTN][0-9A-HJKMNP-TV-Z]{38,40}\.[a-zA-Z][a-zA-Z0-9_-]{0,127}$"
 
 
-class DeployedContracts(pydantic.BaseModel):
-    dao: str = pydantic.Field(pattern=_CONTRACT)
-    token: str = pydantic.Field(pattern=_CONTRACT)
-    dex: str = pydantic.Field(pattern=_CONTRACT)
-
-
 class ServiceReceipt(pydantic.BaseModel):
     """The `Receipt` of the published contract."""
 
@@ -54,10 +48,10 @@ class ServiceReceipt(pydantic.BaseModel):
     reason: str | None = None
     nonce: int | None = pydantic.Field(default=None, ge=0)
     fee: int | None = pydantic.Field(default=None, ge=0)
-    contract_id: str | None = None
+    contract_id: str | None = pydantic.Field(default=None, pattern=_CONTRACT)
     function_name: str | None = None
-    contracts: DeployedContracts | None = None
-    contract: str | None = pydantic.Field(default=None, pattern=_CONTRACT)
+    # Set when this transaction replaced a stuck one (same nonce, higher fee): follow txid now.
+    replaced_txid: str | None = pydantic.Field(default=None, min_length=1, max_length=100)
 
 
 class TransactionSettings(pydantic.BaseModel):

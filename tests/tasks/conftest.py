@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,12 +14,20 @@ from pytest_httpserver import HTTPServer
 from jobqueue.models import Job, JobType
 from jobqueue.services import sync_job_types, update_job_type
 from jobqueue.testing import drain
+from tasks.aibtc.naming import agent_account_name
 from tasks.models import DAO, Proposal
 
 WALLET = "SP2J6ZY48GV1EZ5V2V5RB9MP66SW86PYKKNRV9EJ7"
 OWNER = "SP3FBR2AGK5H9QBDH3EEN6DF8EK8JY7RX8QJ5SVTE"
-TOKEN = f"{WALLET}.aibtc-token"
-DEX = f"{WALLET}.aibtc-dex"
+AGENT = "SPMYA705ADHF9HNRJQG4ZW04X69ZBFV2GTZVEPRJ"
+TOKEN = f"{WALLET}.face-faktory"
+DEX = f"{WALLET}.face-faktory-dex"
+VOTING = f"{WALLET}.face-action-proposal-voting"
+ACTION = f"{WALLET}.face-action-send-message"
+# The agent account of OWNER and AGENT, as deployed by WALLET: the voter of the DAO's proposals.
+ACCOUNT = f"{WALLET}.{agent_account_name(OWNER, AGENT)}"
+# Contract templates written for this repository with the aibtc interface (the signer's simnet runs them).
+CONTRACTS_DIR = str(Path(__file__).parents[2] / "signer" / "clarity" / "contracts")
 
 
 @pytest.fixture
@@ -55,8 +64,8 @@ def make_dao(db: None) -> Callable[..., DAO]:
             "token_name": f"{symbol} token",
             "token_max_supply": 1_000_000_000,
             "origin_address": WALLET,
-            "dao_contract": f"{WALLET}.{symbol.lower()}-dao",
-            "token_contract": f"{WALLET}.{symbol.lower()}-token",
+            "dao_contract": f"{WALLET}.{symbol.lower()}-base-dao",
+            "token_contract": f"{WALLET}.{symbol.lower()}-faktory",
             "is_broadcast": True,
             "is_deployed": True,
             "deployment_tx_id": f"0x{symbol.lower()}",
@@ -76,6 +85,8 @@ def make_proposal(make_dao: Callable[..., DAO]) -> Callable[..., Proposal]:
             "title": "Fund the docs",
             "content": "Pay two writers for a month.",
             "onchain_id": 7 + Proposal.objects.filter(dao=dao).count(),
+            "voting_contract": f"{WALLET}.{dao.token_symbol.lower()}-action-proposal-voting",
+            "action_contract": f"{WALLET}.{dao.token_symbol.lower()}-action-send-message",
         }
         return Proposal.objects.create(dao=dao, **{**values, **fields})
 

@@ -18,7 +18,7 @@ from jobqueue import enqueue, enqueue_many
 from jobqueue.models import Attempt, Job, Outcome, Status
 from jobqueue.testing import drain
 from tasks.models import Proposal, Vote
-from tests.tasks.conftest import WALLET, make_due, run
+from tests.tasks.conftest import ACCOUNT, WALLET, make_due, run
 
 # How long a request waits at a gate for the others (and a test for a hang-up). Only a failing
 # test waits this long: jobs run one at a time would each arrive alone, and be refused.
@@ -78,14 +78,14 @@ def test_votes_wait_on_the_transaction_service_at_once_in_one_worker(
 ) -> None:
     configure("dao_proposal_vote", tx_service_url=threaded_server.url_for("/tx"), tx_service_key="k")
     proposals = [make_proposal(), make_proposal()]  # concurrency 2: at most two votes at once
-    votes = [Vote.objects.create(proposal=p, wallet_address=WALLET, approve=True) for p in proposals]
+    votes = [Vote.objects.create(proposal=p, wallet_address=ACCOUNT, approve=True) for p in proposals]
 
     def broadcast(request: Request) -> dict[str, Any]:
         return {"txid": "0x" + request.headers["Idempotency-Key"].removeprefix("vote:"), "status": "broadcast"}
 
     threaded_server.expect_request("/tx/contract-calls", method="POST").respond_with_handler(Gate(2, broadcast))
     enqueue_many(
-        [{"type": "dao_proposal_vote", "payload": {"proposal_id": p.pk, "wallet_address": WALLET}} for p in proposals]
+        [{"type": "dao_proposal_vote", "payload": {"proposal_id": p.pk, "wallet_address": ACCOUNT}} for p in proposals]
     )
     assert drain() == [Status.SUCCEEDED] * 2
     assert sorted(Vote.objects.values_list("voted", "tx_id")) == sorted((True, f"0x{v.pk}") for v in votes)
@@ -154,8 +154,8 @@ def test_a_vote_past_its_timeout_drops_its_request_and_its_retry_broadcasts_unde
     configure(
         "dao_proposal_vote", {"timeout": 1}, tx_service_url=service.url, tx_service_key="k", tx_timeout_seconds=3600
     )
-    vote = Vote.objects.create(proposal=make_proposal(), wallet_address=WALLET, approve=True)
-    job = run(enqueue("dao_proposal_vote", {"proposal_id": vote.proposal_id, "wallet_address": WALLET}))
+    vote = Vote.objects.create(proposal=make_proposal(), wallet_address=ACCOUNT, approve=True)
+    job = run(enqueue("dao_proposal_vote", {"proposal_id": vote.proposal_id, "wallet_address": ACCOUNT}))
     assert job.status == Status.RETRYING
     (attempt,) = Attempt.objects.filter(job=job)
     assert attempt.outcome == Outcome.TIMED_OUT

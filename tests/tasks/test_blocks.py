@@ -39,6 +39,7 @@ def face(make_dao: Callable[..., DAO]) -> DAO:
         owner_address=OWNER,
         dao_token_contract=dao.token_contract,
         dao_dex_contract=f"{WALLET}.face-dex",
+        agent_address="SP1H4K0N2KCW6PS8DQRQ02ZXCHD8XBQQ2VE0GMR1W",
         account_contract=ACCOUNT,
         tx_id="0xacc",
         is_deployed=True,
@@ -80,7 +81,7 @@ def test_a_proposal_creation_is_recorded_and_its_evaluation_and_conclusion_enque
         "Contribution submitted via the FACE frontend",
     )
     (evaluation,) = jobs("dao_proposal_evaluation")
-    assert evaluation.payload == {"proposal_id": proposal.pk, "wallet_address": OWNER}
+    assert evaluation.payload == {"proposal_id": proposal.pk, "wallet_address": ACCOUNT}
     assert evaluation.created_by == f"block:0x{'a' * 64}"
     (conclusion,) = jobs("dao_proposal_conclude")
     # 167 burn blocks to go at 600 s each.
@@ -133,10 +134,12 @@ def test_a_vote_and_a_conclusion_are_recorded_and_announced_once(chain: Recorded
     assert vote.amount == 5_000_000_000_000_000
     assert vote.tx_id == f"0x{'4' * 64}"
     (discord,) = jobs("discord")
-    text = "FACE DAO proposal #7 passed: Fund the docs"
+    # Worded as the seed's backend: participation is votes over liquid tokens, approval for over cast.
+    text = "✅ Approved: proposal #7 of FACE DAO\nFund the docs\n\nParticipation: 25.0%\nApproval: 100.0%"
     assert (discord.payload["content"], discord.payload["proposal_status"]) == (text, "passed")
     (tweet,) = jobs("tweet")
-    assert (tweet.payload["text"], tweet.payload["dao_id"]) == (text, face.pk)
+    approved = "Pay two writers for a month.\n\napproved by proposal #7 of FACE DAO"
+    assert (tweet.payload["text"], tweet.payload["dao_id"]) == (approved, face.pk)
 
 
 def test_a_confirmed_deployment_marks_the_dao_deployed_and_enqueues_its_launch_post(

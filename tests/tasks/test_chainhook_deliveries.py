@@ -42,6 +42,7 @@ def bloom(make_dao: Callable[..., DAO]) -> DAO:
         owner_address=dao_chain.OWNERS[0],
         dao_token_contract=dao_chain.TOKEN,
         dao_dex_contract=f"{dao_chain.DEPLOYER}.bloom-faktory-dex",
+        agent_address=dao_chain.AGENTS[0],
         account_contract=dao_chain.ACCOUNTS[0],
         tx_id="0xacc",
         is_deployed=True,

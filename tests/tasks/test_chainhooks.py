@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from jobqueue.models import Job, Status
 from jobqueue.services.tokens import create_token
 from tasks.models import DAO, AgentAccount, Chainhook, ChainState, Proposal
-from tests.tasks.conftest import OWNER, WALLET, run
+from tests.tasks.conftest import ACCOUNT, AGENT, OWNER, WALLET, run
 from tests.tasks.recorded import load
 
 SECRET = "Bearer 9f2c1e7a-4b1d-hook-secret-of-48-chars"
@@ -34,6 +34,8 @@ def face(make_dao: Callable[..., DAO]) -> DAO:
         owner_address=OWNER,
         dao_token_contract=dao.token_contract,
         dao_dex_contract=f"{WALLET}.face-dex",
+        agent_address=AGENT,
+        account_contract=ACCOUNT,
         tx_id="0xacc",
         is_deployed=True,
     )

@@ -13,7 +13,7 @@ from jobqueue.models import Job, JobType, Status
 from jobqueue.services import sync_job_types, update_job_type
 from tasks.models import DAO, Proposal, Vote
 from tests.conftest import wait_for
-from tests.tasks.conftest import WALLET
+from tests.tasks.conftest import ACCOUNT, WALLET
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(120)]
 
@@ -41,7 +41,7 @@ def test_evaluation_then_vote_through_a_real_cluster(start_cluster: Any, httpser
         is_deployed=True,
     )
     proposal = Proposal.objects.create(dao=dao, title="Docs", content="Pay writers", onchain_id=3)
-    evaluation = enqueue("dao_proposal_evaluation", {"proposal_id": proposal.pk, "wallet_address": WALLET})
+    evaluation = enqueue("dao_proposal_evaluation", {"proposal_id": proposal.pk, "wallet_address": ACCOUNT})
 
     start_cluster(workers=2)
     vote = wait_for(lambda: Vote.objects.filter(voted=True).first(), timeout=60, message="the vote was never cast")
@@ -55,9 +55,9 @@ def test_evaluation_then_vote_through_a_real_cluster(start_cluster: Any, httpser
     assert paths == ["/llm/chat/completions", "/tx/contract-calls"]
     sent = json.loads(httpserver.log[1][0].get_data())
     assert sent["arguments"] == {
-        "dao_contract": f"{WALLET}.face-dao",
+        "account_contract": ACCOUNT,
+        "voting_contract": f"{WALLET}.face-action-proposal-voting",
         "proposal_id": 3,
-        "approve": True,
-        "voter": WALLET,
+        "vote": True,
     }
     assert httpserver.log[1][0].headers["Idempotency-Key"] == f"vote:{vote.pk}"

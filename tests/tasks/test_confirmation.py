@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,8 +13,8 @@ from pytest_httpserver import HTTPServer
 
 from jobqueue import enqueue
 from jobqueue.models import DeadLetter, Job, Status
-from tasks.models import DAO, Proposal, ProposalStatus, Vote
-from tests.tasks.conftest import OWNER, WALLET, make_due, run
+from tasks.models import DAO, DaoContract, Proposal, ProposalStatus, Vote
+from tests.tasks.conftest import CONTRACTS_DIR, OWNER, WALLET, make_due, run
 from tests.tasks.recorded import RecordedChain, load
 
 DEPLOY_TX = "0x" + "8" * 64
@@ -33,15 +34,13 @@ def confirmations() -> list[Job]:
 
 
 def test_a_deployment_is_followed_until_it_succeeds_then_its_launch_post_is_enqueued(
-    chain: RecordedChain, tx_service: Callable[[str], str], httpserver: HTTPServer
+    chain: RecordedChain, tx_service: Callable[[str], str], httpserver: HTTPServer, configure: Any, tmp_path: Path
 ) -> None:
-    tx_service("dao_deployment")
+    # A DAO whose generated set is one contract, so that its confirmation completes the deployment.
+    (tmp_path / "aibtc-base-dao.clar").write_text((Path(CONTRACTS_DIR) / "aibtc-base-dao.clar").read_text())
+    configure("dao_deployment", tx_service_url=httpserver.url_for("/tx"), contracts_dir=str(tmp_path))
     httpserver.expect_request("/tx/contract-calls").respond_with_json(
-        {
-            "txid": DEPLOY_TX,
-            "status": "broadcast",
-            "contracts": {k: f"{WALLET}.face-{k}" for k in ("dao", "token", "dex")},
-        }
+        {"txid": DEPLOY_TX, "status": "broadcast", "contract_id": f"{WALLET}.face-base-dao"}
     )
     deployment = run(
         enqueue(
@@ -55,11 +54,12 @@ def test_a_deployment_is_followed_until_it_succeeds_then_its_launch_post_is_enqu
             },
         )
     )
-    assert deployment.status == Status.SUCCEEDED, deployment.last_error
+    assert deployment.status == Status.SCHEDULED, deployment.last_error  # waits for the confirmation
     dao = DAO.objects.get()
-    assert (dao.is_broadcast, dao.is_deployed) == (True, False)
+    assert (dao.is_broadcast, dao.is_deployed, dao.dao_contract) == (True, False, f"{WALLET}.face-base-dao")
+    contract = DaoContract.objects.get()
     (follow,) = confirmations()
-    assert follow.payload == {"tx_id": DEPLOY_TX, "kind": "dao_deployment", "object_id": dao.pk}
+    assert follow.payload == {"tx_id": DEPLOY_TX, "kind": "dao_contract", "object_id": contract.pk}
     assert follow.created_by == f"job:{deployment.pk}"
     # Not in the API yet (404), then in the mempool: waits, no attempt used, 15 s at first.
     follow = run(follow)
@@ -75,7 +75,8 @@ def test_a_deployment_is_followed_until_it_succeeds_then_its_launch_post_is_enqu
     follow = run(follow)
     assert follow.status == Status.SUCCEEDED, follow.last_error
     dao.refresh_from_db()
-    assert (dao.is_deployed, dao.deployment_tx_status) == (True, "success")
+    contract.refresh_from_db()
+    assert (dao.is_deployed, contract.status, contract.tx_status) == (True, "confirmed", "success")
     (launch,) = Job.objects.filter(job_type__name="dao_deployment_tweet")
     assert launch.payload == {"dao_id": dao.pk}
 

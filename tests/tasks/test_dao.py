@@ -1,16 +1,24 @@
-"""`dao_deployment` (one unconfirmed deployment at a time) and `agent_account_deploy` (no fallbacks)."""
+"""`dao_deployment` (a DAO's generated contracts, one `smart_contract` transaction each, in
+dependency order, each confirmed before the next; resumable) and `agent_account_deploy`."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+import pytest
+from django.db import transaction
 from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
 
 from jobqueue import enqueue
 from jobqueue.models import Job, Status
-from tasks.models import DAO, AgentAccount
-from tests.tasks.conftest import DEX, OWNER, TOKEN, WALLET, assert_waits, make_due, run
+from tasks.aibtc import naming
+from tasks.chaindata import ChainTx
+from tasks.governance import Clock
+from tasks.models import DAO, AgentAccount, DaoContract
+from tasks.pipeline import apply_transactions
+from tests.tasks.conftest import AGENT, CONTRACTS_DIR, OWNER, TOKEN, WALLET, make_due, run
 
 DEPLOYMENT = {
     "token_symbol": "NEW",
@@ -20,98 +28,163 @@ DEPLOYMENT = {
     "origin_address": WALLET,
     "mission": "Build",
 }
-CONTRACTS = {"dao": f"{WALLET}.new-dao", "token": f"{WALLET}.new-token", "dex": f"{WALLET}.new-dex"}
-BROADCAST = {"txid": "0xnew", "status": "broadcast", "contracts": CONTRACTS}
+# The templates in signer/clarity/contracts, deployed as NEW's contracts, in order.
+ORDER = ["new-faktory", "new-base-dao", "new-treasury", "new-action-proposal-voting", "new-action-send-message"]
 
 
-def test_deployment_records_the_dao_with_its_tx_id(tx_service: Any, httpserver: HTTPServer) -> None:
-    tx_service("dao_deployment")
-    httpserver.expect_request("/tx/contract-calls").respond_with_json(BROADCAST)
+@pytest.fixture
+def service(configure: Any, httpserver: HTTPServer) -> list[dict[str, Any]]:
+    """A transaction service that broadcasts every deployment; the requests it got."""
+    configure("dao_deployment", tx_service_url=httpserver.url_for("/tx"), contracts_dir=CONTRACTS_DIR, wait_seconds=30)
+    sent: list[dict[str, Any]] = []
+
+    def deploy(request: Request) -> Response:
+        body = json.loads(request.get_data())
+        sent.append({**body, "key": request.headers["Idempotency-Key"]})
+        name = body["arguments"]["contract_name"]
+        receipt = {"txid": f"0x{len(sent):064x}", "status": "broadcast", "contract_id": f"{WALLET}.{name}"}
+        return Response(json.dumps(receipt), 201, content_type="application/json")
+
+    httpserver.expect_request("/tx/contract-calls").respond_with_handler(deploy)
+    return sent
+
+
+def chain_says(status: str, contract: DaoContract) -> None:
+    """The chain's final status of a contract's transaction, applied as tx_confirmation applies it."""
+    contract.refresh_from_db()
+    tx = ChainTx(tx_id=contract.tx_id, status=status, kind="smart_contract", contract_id=contract.contract_id)
+    with transaction.atomic():
+        apply_transactions([tx], clock=lambda: Clock(0, 600.0), created_by="test")
+
+
+def test_each_contract_is_sent_in_order_after_the_one_before_is_confirmed(service: list[dict[str, Any]]) -> None:
     job = run(enqueue("dao_deployment", DEPLOYMENT))
+    for i, name in enumerate(ORDER):
+        assert job.status == Status.SCHEDULED, job.last_error  # waiting, no attempt spent
+        assert job.attempts == 0
+        assert [s["arguments"]["contract_name"] for s in service] == ORDER[: i + 1]
+        contract = DaoContract.objects.get(name=name)
+        assert (contract.status, contract.contract_id) == ("broadcast", f"{WALLET}.{name}")
+        follow = Job.objects.get(job_type__name="tx_confirmation", payload__object_id=contract.pk)
+        assert follow.payload == {"tx_id": contract.tx_id, "kind": "dao_contract", "object_id": contract.pk}
+        # Not confirmed yet: checking again sends nothing.
+        make_due(job)
+        job = run(job)
+        assert len(service) == i + 1
+        chain_says("success", contract)
+        make_due(job)
+        job = run(job)
     assert job.status == Status.SUCCEEDED, job.last_error
+    assert job.result["message"] == "deployed 5 contracts"
     dao = DAO.objects.get(token_symbol="NEW")
-    assert (dao.deployment_tx_id, dao.is_broadcast, dao.is_deployed) == ("0xnew", True, False)
-    assert dao.token_contract == f"{WALLET}.new-token"
-    request = httpserver.log[-1][0]
-    assert json.loads(request.get_data())["arguments"]["token_max_supply"] == "21000000"
-    assert request.headers["Idempotency-Key"] == f"dao_deployment:{job.pk}"
+    assert dao.is_deployed
+    assert (dao.dao_contract, dao.token_contract) == (f"{WALLET}.new-base-dao", f"{WALLET}.new-faktory")
+    assert Job.objects.filter(job_type__name="dao_deployment_tweet").count() == 1
+    # Each is the template rendered for NEW: references to the DAO's contracts carry its symbol.
+    voting = next(s for s in service if s["arguments"]["contract_name"] == "new-action-proposal-voting")
+    code = [line for line in voting["arguments"]["source"].splitlines() if not line.lstrip().startswith(";;")]
+    assert any(".new-faktory" in line for line in code)
+    assert not any(".aibtc-faktory" in line for line in code)
+    assert [s["key"] for s in service] == [f"dao_contract:{c.pk}:1" for c in DaoContract.objects.order_by("order")]
 
 
-def test_a_retry_after_the_broadcast_was_saved_follows_it_without_deploying_again(
-    tx_service: Any, httpserver: HTTPServer
+def test_a_failure_half_way_resumes_from_the_first_unconfirmed_contract(
+    service: list[dict[str, Any]], configure: Any, httpserver: HTTPServer
 ) -> None:
-    tx_service("dao_deployment")
-    httpserver.expect_request("/tx/contract-calls").respond_with_json(BROADCAST)
     job = run(enqueue("dao_deployment", DEPLOYMENT))
-    assert job.status == Status.SUCCEEDED, job.last_error
-    # As if the attempt had died after saving the DAO, before its success (and the
-    # tx_confirmation follow-up committed with it) was recorded; then retried.
-    Job.objects.filter(job_type__name="tx_confirmation").delete()
-    Job.objects.filter(pk=job.pk).update(status=Status.QUEUED, finished_at=None)
-    job = run(job)
-    assert job.status == Status.SUCCEEDED, job.last_error
-    assert job.result["message"] == "already broadcast by this job"
-    assert len(httpserver.log) == 1  # deployed once
-    dao = DAO.objects.get(token_symbol="NEW")
-    (follow,) = Job.objects.filter(job_type__name="tx_confirmation")
-    assert follow.payload == {"tx_id": "0xnew", "kind": "dao_deployment", "object_id": dao.pk}
-
-
-def test_deployment_waits_without_using_attempts_while_another_is_unconfirmed(
-    tx_service: Any, httpserver: HTTPServer, make_dao: Any, configure: Any
-) -> None:
-    configure(
-        "dao_deployment", tx_service_url=httpserver.url_for("/tx"), wait_seconds=45
-    )  # operators may tune the wait
-    other = make_dao("OLD", is_deployed=False, deployment_tx_id="0xold")
-    httpserver.expect_oneshot_request("/tx/transactions/0xold").respond_with_json(
-        {"txid": "0xold", "status": "pending"}
-    )
-    job = run(enqueue("dao_deployment", DEPLOYMENT))
-    assert job.status == Status.SCHEDULED  # given back, not failed
-    assert job.attempts == 0
-    assert "rate limited: deployment of OLD DAO (OLD) (0xold) is not confirmed yet" in job.last_error
-    assert_waits(job, 45)
-    assert not DAO.objects.filter(token_symbol="NEW").exists()
-    # Once the other deployment is confirmed, this one goes ahead.
-    httpserver.expect_request("/tx/transactions/0xold").respond_with_json({"txid": "0xold", "status": "success"})
-    httpserver.expect_request("/tx/contract-calls").respond_with_json(BROADCAST)
+    chain_says("success", DaoContract.objects.get(name=ORDER[0]))
     make_due(job)
     job = run(job)
-    assert job.status == Status.SUCCEEDED, job.last_error
-    assert job.attempts == 1
-    other.refresh_from_db()
-    assert other.is_deployed
+    chain_says("abort_by_response", DaoContract.objects.get(name=ORDER[1]))
+    make_due(job)
+    job = run(job)
+    # Sent again (a new transaction under a new key); the confirmed one never.
+    names = [s["arguments"]["contract_name"] for s in service]
+    assert names == [ORDER[0], ORDER[1], ORDER[1]]
+    assert service[-1]["key"].endswith(":2")
+    chain_says("abort_by_response", DaoContract.objects.get(name=ORDER[1]))
+    make_due(job)
+    job = run(job)
+    assert job.status == Status.DEAD
+    assert f"{ORDER[1]} failed on the chain (abort_by_response) after 2 sends" in job.last_error
+    # An operator fixes the cause and lets it try again: it resumes where it stopped.
+    configure(
+        "dao_deployment",
+        tx_service_url=httpserver.url_for("/tx"),
+        contracts_dir=CONTRACTS_DIR,
+        max_sends=3,
+    )
+    job = run(enqueue("dao_deployment", DEPLOYMENT))
+    assert job.status == Status.SCHEDULED, job.last_error
+    assert [s["arguments"]["contract_name"] for s in service][3:] == [ORDER[1]]
+    assert DaoContract.objects.get(name=ORDER[0]).sends == 1
 
 
-def test_deployment_refused_by_the_service_is_not_recorded(tx_service: Any, httpserver: HTTPServer) -> None:
-    tx_service("dao_deployment")
+def test_a_deployment_refused_by_the_service_is_dead_and_sends_nothing_more(
+    configure: Any, httpserver: HTTPServer
+) -> None:
+    configure("dao_deployment", tx_service_url=httpserver.url_for("/tx"), contracts_dir=CONTRACTS_DIR)
     httpserver.expect_request("/tx/contract-calls").respond_with_json({"status": "rejected", "reason": "no funds"})
     job = run(enqueue("dao_deployment", DEPLOYMENT))
     assert job.status == Status.DEAD
-    assert "refused the deployment: no funds" in job.last_error
-    assert not DAO.objects.exists()
+    assert "refused the deployment of new-faktory: no funds" in job.last_error
+    assert set(DaoContract.objects.values_list("status", flat=True)) == {"pending"}
+    assert len(httpserver.log) == 1
 
 
-def test_agent_account_is_recorded_once(tx_service: Any, httpserver: HTTPServer) -> None:
-    tx_service("agent_account_deploy")
-    receipt = {"txid": "0xacc", "status": "broadcast", "contract": f"{OWNER}.account"}
+def test_a_deployment_without_a_contract_source_is_dead_with_the_fix(configure: Any, httpserver: HTTPServer) -> None:
+    configure("dao_deployment", tx_service_url=httpserver.url_for("/tx"))
+    job = run(enqueue("dao_deployment", DEPLOYMENT))
+    assert job.status == Status.DEAD
+    assert "set the contracts_dir or the generator_url setting" in job.last_error
+
+
+def test_the_generator_answer_is_deployed_in_its_order(configure: Any, httpserver: HTTPServer) -> None:
+    configure("dao_deployment", tx_service_url=httpserver.url_for("/tx"), generator_url=httpserver.url_for("/gen"))
+    contracts = [
+        {"name": "aibtc-base-dao", "source": "(define-read-only (b) true)", "deploymentOrder": 20, "clarityVersion": 3},
+        {"name": "aibtc-faktory", "source": "(define-read-only (f) true)", "deploymentOrder": 10, "clarityVersion": 3},
+    ]
+    httpserver.expect_request("/gen/api/generate-dao-contracts", method="POST").respond_with_json(
+        {"success": True, "data": {"network": "mainnet", "tokenSymbol": "new", "contracts": contracts}}
+    )
+    httpserver.expect_request("/tx/contract-calls").respond_with_json(
+        {"txid": "0x01", "status": "broadcast", "contract_id": f"{WALLET}.new-faktory"}
+    )
+    job = run(enqueue("dao_deployment", DEPLOYMENT))
+    assert job.status == Status.SCHEDULED, job.last_error
+    asked = json.loads(httpserver.log[0][0].get_data())
+    assert asked["tokenSymbol"] == "NEW"
+    assert asked["customReplacements"] == {"origin_address": WALLET, "dao_manifest": "Build"}
+    sent = json.loads(httpserver.log[1][0].get_data())
+    assert sent["arguments"]["contract_name"] == "new-faktory"
+    assert list(DaoContract.objects.order_by("order").values_list("name", flat=True)) == ["new-faktory", "new-base-dao"]
+
+
+def test_agent_account_is_deployed_under_its_name_with_owner_and_agent(configure: Any, httpserver: HTTPServer) -> None:
+    configure("agent_account_deploy", tx_service_url=httpserver.url_for("/tx"), contracts_dir=CONTRACTS_DIR)
+    account = f"{WALLET}.{naming.agent_account_name(OWNER, AGENT)}"
+    receipt = {"txid": "0xacc", "status": "broadcast", "contract_id": account}
     httpserver.expect_request("/tx/contract-calls").respond_with_json(receipt)
-    payload = {"owner_address": OWNER, "dao_token_contract": TOKEN, "dao_dex_contract": DEX}
+    payload = {"owner_address": OWNER, "agent_address": AGENT, "dao_token_contract": TOKEN}
     first = run(enqueue("agent_account_deploy", payload))
     second = run(enqueue("agent_account_deploy", payload))
-    assert (first.status, second.status) == (Status.SUCCEEDED, Status.SUCCEEDED)
-    account = AgentAccount.objects.get()
-    assert (account.account_contract, account.tx_id, account.dao_dex_contract) == (f"{OWNER}.account", "0xacc", DEX)
+    assert (first.status, second.status) == (Status.SUCCEEDED, Status.SUCCEEDED), first.last_error
+    record = AgentAccount.objects.get()
+    assert (record.account_contract, record.agent_address, record.tx_id) == (account, AGENT, "0xacc")
     sent = json.loads(httpserver.log[0][0].get_data())
-    assert sent == {"action": "deploy_agent_account", "arguments": payload}
+    assert sent["action"] == "deploy_agent_account"
+    arguments = sent["arguments"]
+    assert (arguments["owner_address"], arguments["agent_address"]) == (OWNER, AGENT)
+    assert f"(define-constant ACCOUNT_OWNER '{OWNER})" in arguments["source"]
+    assert f"(define-constant ACCOUNT_AGENT '{AGENT})" in arguments["source"]
     assert len(httpserver.log) == 1
     assert second.result["message"] == "already deployed"
 
 
 def test_agent_account_without_a_configured_service_is_dead_not_defaulted(configure: Any) -> None:
     configure("agent_account_deploy")  # enabled, but no tx_service_url
-    payload = {"owner_address": OWNER, "dao_token_contract": TOKEN, "dao_dex_contract": DEX}
+    payload = {"owner_address": OWNER, "agent_address": AGENT, "dao_token_contract": TOKEN}
     job = run(enqueue("agent_account_deploy", payload))
     assert job.status == Status.DEAD
     assert "set the tx_service_url setting" in job.last_error

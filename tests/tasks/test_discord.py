@@ -46,7 +46,22 @@ def test_embeds_are_sent(hooks: None, httpserver: HTTPServer) -> None:
     assert job.status == Status.SUCCEEDED, job.last_error
     request = httpserver.log[0][0]
     assert request.path == "/hooks/passed"
-    assert json.loads(request.get_data()) == {"content": "", "tts": False, "embeds": [embed]}
+    sent = json.loads(request.get_data())
+    assert sent == {"content": "", "tts": False, "embeds": [embed], "allowed_mentions": {"parse": []}}
+
+
+def test_a_post_pings_no_one_whatever_its_text_says(hooks: None, httpserver: HTTPServer) -> None:
+    # A proposal's memo is written by whoever created it and can end up in a post.
+    job = run(enqueue("discord", {"content": "@everyone <@&1234> vote now"}))
+    assert job.status == Status.SUCCEEDED, job.last_error
+    assert json.loads(httpserver.log[0][0].get_data())["allowed_mentions"] == {"parse": []}
+
+
+def test_embeds_over_discords_6000_character_total_are_refused_at_enqueue(hooks: None) -> None:
+    embeds = [{"title": "t" * 200, "description": "d" * 4000}, {"description": "d" * 1801}]
+    with pytest.raises(PayloadValidationError, match="total 6001 characters; Discord allows 6000"):
+        enqueue("discord", {"embeds": embeds})
+    assert not Job.objects.exists()
 
 
 def test_a_payload_cannot_name_a_webhook(hooks: None, httpserver: HTTPServer) -> None:

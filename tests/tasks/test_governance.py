@@ -15,7 +15,7 @@ from jobqueue import enqueue
 from jobqueue.models import Job, Status
 from tasks.governance import Clock
 from tasks.models import Proposal, Vote
-from tests.tasks.conftest import WALLET, make_due, run
+from tests.tasks.conftest import ACCOUNT, make_due, run
 from tests.tasks.recorded import RecordedChain
 
 HEIGHTS = {"starts_at_block": 870_012, "ends_at_block": 870_156, "executes_at_block": 870_168}
@@ -56,10 +56,10 @@ def test_a_vote_waits_for_voting_to_open_without_spending_an_attempt(
     configure: Any, chain: RecordedChain, httpserver: HTTPServer, proposal: Proposal
 ) -> None:
     configure("dao_proposal_vote", **settings_for(chain, httpserver))
-    Vote.objects.create(proposal=proposal, wallet_address=WALLET, approve=True, confidence=0.9)
+    Vote.objects.create(proposal=proposal, wallet_address=ACCOUNT, approve=True, confidence=0.9)
     httpserver.expect_request("/tx/contract-calls").respond_with_json({"txid": "0xv", "status": "broadcast"})
     chain.at(burn_height=870_002, seconds_per_block=590)
-    job = run(enqueue("dao_proposal_vote", {"proposal_id": proposal.pk, "wallet_address": WALLET}))
+    job = run(enqueue("dao_proposal_vote", {"proposal_id": proposal.pk, "wallet_address": ACCOUNT}))
     assert job.status == Status.SCHEDULED
     assert job.attempts == 0  # the attempt was given back
     assert 10 * 590 - 5 < seconds_until(job) <= 10 * 590
@@ -76,9 +76,9 @@ def test_a_vote_after_voting_closed_is_skipped_with_the_reason(
     configure: Any, chain: RecordedChain, httpserver: HTTPServer, proposal: Proposal
 ) -> None:
     configure("dao_proposal_vote", **settings_for(chain, httpserver))
-    Vote.objects.create(proposal=proposal, wallet_address=WALLET, approve=True, confidence=0.9)
+    Vote.objects.create(proposal=proposal, wallet_address=ACCOUNT, approve=True, confidence=0.9)
     chain.at(burn_height=870_156)
-    job = run(enqueue("dao_proposal_vote", {"proposal_id": proposal.pk, "wallet_address": WALLET}))
+    job = run(enqueue("dao_proposal_vote", {"proposal_id": proposal.pk, "wallet_address": ACCOUNT}))
     assert job.status == Status.SKIPPED
     assert job.result["skipped"] == "too late to vote: voting closed at burn block 870156, the chain is at 870156"
     assert not Vote.objects.get().voted
@@ -118,7 +118,7 @@ def test_the_evaluation_schedules_the_vote_for_when_voting_opens(
         {"choices": [{"message": {"content": json.dumps(answer)}}]}
     )
     chain.at(burn_height=870_000)
-    job = run(enqueue("dao_proposal_evaluation", {"proposal_id": proposal.pk, "wallet_address": WALLET}))
+    job = run(enqueue("dao_proposal_evaluation", {"proposal_id": proposal.pk, "wallet_address": ACCOUNT}))
     assert job.status == Status.SUCCEEDED, job.last_error
     vote = Job.objects.get(job_type__name="dao_proposal_vote")
     assert 12 * 600 - 10 < seconds_until(vote) <= 12 * 600
@@ -128,7 +128,7 @@ def test_a_vote_for_a_proposal_with_heights_needs_the_chain_api(
     configure: Any, httpserver: HTTPServer, proposal: Proposal
 ) -> None:
     configure("dao_proposal_vote", tx_service_url=httpserver.url_for("/tx"))
-    Vote.objects.create(proposal=proposal, wallet_address=WALLET, approve=True, confidence=0.9)
-    job = run(enqueue("dao_proposal_vote", {"proposal_id": proposal.pk, "wallet_address": WALLET}))
+    Vote.objects.create(proposal=proposal, wallet_address=ACCOUNT, approve=True, confidence=0.9)
+    job = run(enqueue("dao_proposal_vote", {"proposal_id": proposal.pk, "wallet_address": ACCOUNT}))
     assert job.status == Status.DEAD
     assert "set the chain_api_url setting" in job.last_error

@@ -8,7 +8,7 @@ import pytest
 
 from jobqueue import PayloadValidationError, enqueue
 from jobqueue.models import Job
-from tests.tasks.conftest import DEX, OWNER, TOKEN, WALLET
+from tests.tasks.conftest import OWNER, TOKEN, WALLET
 
 DEPLOYMENT = {
     "token_symbol": "FACE",
@@ -37,10 +37,10 @@ BAD = [
     ("dao_proposal_evaluation", {"proposal_id": 1, "wallet_address": "alice"}, "payload.wallet_address"),
     ("dao_proposal_vote", {"proposal_id": -1, "wallet_address": WALLET}, "payload.proposal_id"),
     ("dao_proposal_conclude", {"proposal_id": "seven"}, "payload.proposal_id"),
-    ("agent_account_deploy", {"owner_address": OWNER, "dao_token_contract": TOKEN}, "payload.dao_dex_contract"),
+    ("agent_account_deploy", {"owner_address": OWNER, "dao_token_contract": TOKEN}, "payload.agent_address"),
     (
         "agent_account_deploy",
-        {"owner_address": OWNER, "dao_token_contract": WALLET, "dao_dex_contract": DEX},
+        {"owner_address": OWNER, "agent_address": OWNER, "dao_token_contract": WALLET},
         "payload.dao_token_contract",
     ),
     ("dao_proposal_embedder", {"proposal_ids": [0]}, "payload.proposal_ids.0"),

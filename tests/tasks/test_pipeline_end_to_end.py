@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -21,6 +22,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
+import jsonschema
 import pytest
 from pytest_httpserver import HTTPServer
 from rest_framework.test import APIClient
@@ -29,9 +32,10 @@ from werkzeug import Request, Response
 from jobqueue import enqueue
 from jobqueue.models import Job, JobType, Status
 from jobqueue.services import sync_job_types, update_job_type
+from tasks.aibtc.naming import agent_account_name
 from tasks.models import DAO, AgentAccount, Chainhook, Proposal, ProposalStatus, Vote, XAccount
 from tests.conftest import wait_for
-from tests.tasks.conftest import WALLET
+from tests.tasks.conftest import OWNER, VOTING, WALLET
 from tests.tasks.oauth import DEFAULT_IDENTITY, Identity, signed_by
 from tests.tasks.recorded import RecordedChain, load
 
@@ -40,7 +44,11 @@ pytestmark = [pytest.mark.cluster, pytest.mark.timeout(240)]
 SIGNER = Path(__file__).parents[2] / "signer"
 SIGNER_KEY = "99da56b1ae14fc38bfe848808df771d585b9418743e37452522f7fcb2317d49c01"  # signer/test/keys.js
 SIGNER_ADDRESS = "SPMYA705ADHF9HNRJQG4ZW04X69ZBFV2GTZVEPRJ"
-DAO_CONTRACT = f"{WALLET}.face-dao"
+# The agent of ACCOUNT (tests/tasks/conftest.py), whose key the signer holds (signer/test/keys.js).
+AGENT_KEY = "0590dd58a59ad8dbaf448a1271b70a5c4507765d4363f184c027d7d8d9afac0301"
+AGENT = "SP2RR5T1RW9M9DE3BDA46QC8GF7QZXAA9ZQQFW6ZD"
+ACCOUNT = f"{WALLET}.{agent_account_name(OWNER, AGENT)}"
+DAO_CONTRACT = f"{WALLET}.face-base-dao"
 HOOK_SECRET = "Bearer e2e-hook-secret-long-enough-to-pass"
 FACE = Identity("face-consumer-key", "face-consumer-secret", "7-face-access-token", "face-access-token-secret")
 CONCLUDE_PRINT = next(
@@ -48,23 +56,55 @@ CONCLUDE_PRINT = next(
 )["events"][0]
 
 
+NODE_FIXTURES = Path(__file__).parent / "fixtures" / "stacks_node"
+
+
 class NodeDouble:
-    """A Stacks node's POST /v2/transactions and GET /v2/accounts; each accepted transaction shows up
-    in the Stacks API double as successful (a conclusion with the DAO's print event)."""
+    """A Stacks node and API as the signer uses them: nonces (possible_next_nonce, counting what
+    it accepted), no fee estimate (the signer's configured fee), the contracts' interfaces (those of
+    signer/clarity's contracts, as the simnet reads them) and POST /v2/transactions. Each accepted
+    transaction shows up in the Stacks API double as successful (a conclusion with the DAO's print)."""
 
     def __init__(self, httpserver: HTTPServer, chain: RecordedChain) -> None:
         self.chain = chain
         self.broadcasts: list[tuple[str, str]] = []
-        httpserver.expect_request(f"/node/v2/accounts/{SIGNER_ADDRESS}").respond_with_json(
-            {"nonce": 0, "balance": "0x0"}
+        self.senders: list[str] = []
+        httpserver.expect_request(re.compile(r"^/node/extended/v1/address/[^/]+/nonces$")).respond_with_handler(
+            self.nonces
         )
+        httpserver.expect_request("/node/v2/fees/transaction", method="POST").respond_with_json(
+            {"error": "Estimation could not be performed", "reason": "NoEstimateAvailable"}, 400
+        )
+        httpserver.expect_request(re.compile(r"^/node/v2/contracts/interface/.*")).respond_with_handler(self.interface)
         httpserver.expect_request("/node/v2/transactions", method="POST").respond_with_handler(self.accept)
+        # The API's view of a transaction, as the chain double records it (the signer's GET /transactions).
+        httpserver.expect_request(re.compile(r"^/node/extended/v1/tx/")).respond_with_handler(self.transaction)
+
+    def transaction(self, request: Request) -> Response:
+        body = self.chain.responses.get(request.path.removeprefix("/node"))
+        if body is None:
+            return Response(json.dumps({"error": "not found"}), status=404, content_type="application/json")
+        return Response(json.dumps(body), content_type="application/json")
+
+    def nonces(self, request: Request) -> Response:
+        address = request.path.split("/")[-2]
+        sent = self.senders.count(address)
+        body = {"possible_next_nonce": sent, "detected_missing_nonces": [], "last_executed_tx_nonce": None}
+        return Response(json.dumps(body), content_type="application/json")
+
+    def interface(self, request: Request) -> Response:
+        name = request.path.rsplit("/", 1)[-1]
+        template = "aibtc-agent-account" if name.startswith("aibtc-acct-") else "aibtc-action-proposal-voting"
+        return Response((NODE_FIXTURES / f"interface_{template}.json").read_text(), content_type="application/json")
 
     def accept(self, request: Request) -> Response:
-        raw = bytes.fromhex(json.loads(request.get_data())["tx"])
+        assert request.content_type == "application/octet-stream"
+        raw = request.get_data()
         txid = hashlib.new("sha512_256", raw).hexdigest()
         function = "conclude-action-proposal" if b"conclude-action-proposal" in raw else "vote-on-action-proposal"
+        contract = VOTING if function.startswith("conclude") else ACCOUNT
         self.broadcasts.append((function, txid))
+        self.senders.append(AGENT if function.startswith("vote") else SIGNER_ADDRESS)
         events = [{**CONCLUDE_PRINT, "tx_id": f"0x{txid}"}] if function.startswith("conclude") else []
         self.chain.add(
             {
@@ -72,8 +112,8 @@ class NodeDouble:
                     "tx_id": f"0x{txid}",
                     "tx_status": "success",
                     "tx_type": "contract_call",
-                    "sender_address": SIGNER_ADDRESS,
-                    "contract_call": {"contract_id": DAO_CONTRACT, "function_name": function, "function_args": []},
+                    "sender_address": self.senders[-1],
+                    "contract_call": {"contract_id": contract, "function_name": function, "function_args": []},
                     "tx_result": {"hex": "0x0703", "repr": "(ok true)"},
                     "event_count": len(events),
                     "events": events,
@@ -100,6 +140,7 @@ def signer(httpserver: HTTPServer, tmp_path: Path) -> Iterator[str]:
     env = {
         **os.environ,
         "SIGNER_PRIVATE_KEY": SIGNER_KEY,
+        "SIGNER_AGENT_KEYS": AGENT_KEY,
         "STACKS_NODE_URL": httpserver.url_for("/node"),
         "SIGNER_API_KEY": "e2e-service-key",
         "SIGNER_FEE_USTX": "3000",
@@ -127,8 +168,9 @@ def jobs(name: str, **filters: Any) -> list[Job]:
 
 
 def test_a_proposal_from_a_chainhook_to_its_posts(
-    start_cluster: Callable[..., Any], httpserver: HTTPServer, signer: str
+    start_cluster: Callable[..., Any], httpserver: HTTPServer, signer: str, tmp_path: Path
 ) -> None:
+    signer_state = tmp_path / "signer-state.json"
     chain = RecordedChain(httpserver).at(burn_height=870_001, seconds_per_block=1)
     chain.add(load("stacks_api/block_150000_creates_proposal_7.json"))
     node = NodeDouble(httpserver, chain)
@@ -166,15 +208,16 @@ def test_a_proposal_from_a_chainhook_to_its_posts(
         token_max_supply=1_000_000,
         origin_address=WALLET,
         dao_contract=DAO_CONTRACT,
-        token_contract=f"{WALLET}.face-token",
+        token_contract=f"{WALLET}.face-faktory",
         is_broadcast=True,
         is_deployed=True,
         x_account=account,
     )
     AgentAccount.objects.create(
-        owner_address=SIGNER_ADDRESS,
+        owner_address=OWNER,
+        agent_address=AGENT,
+        account_contract=ACCOUNT,
         dao_token_contract=dao.token_contract,
-        dao_dex_contract=f"{WALLET}.face-dex",
         tx_id="0xacc",
         is_deployed=True,
     )
@@ -187,7 +230,7 @@ def test_a_proposal_from_a_chainhook_to_its_posts(
     assert hook.post("/api/chainhooks/dao-events/", delivery, format="json").json()["enqueued"] == 1
 
     # Recorded and evaluated; the vote waits for burn block 870012.
-    vote = wait_for(lambda: Vote.objects.filter(wallet_address=SIGNER_ADDRESS).first(), timeout=60)
+    vote = wait_for(lambda: Vote.objects.filter(wallet_address=ACCOUNT).first(), timeout=60)
     proposal = Proposal.objects.get()
     assert (proposal.onchain_id, vote.approve, vote.voted) == (7, True, False)
     wait_for(lambda: jobs("dao_proposal_vote", last_error__contains="voting opens at burn block 870012"), timeout=30)
@@ -199,6 +242,7 @@ def test_a_proposal_from_a_chainhook_to_its_posts(
     )
     vote.refresh_from_db()
     assert [f for f, _ in node.broadcasts] == ["vote-on-action-proposal"]
+    assert node.senders == [AGENT]  # through the account, signed by its agent
     assert vote.tx_id == f"0x{node.broadcasts[0][1]}"
 
     # The conclusion waits for execStart (870168), then goes out and is confirmed.
@@ -222,8 +266,24 @@ def test_a_proposal_from_a_chainhook_to_its_posts(
     assert len(discord) == 1
     assert len(tweets) == 1
     assert posted
-    assert json.loads(discord[0].get_data())["content"] == "FACE DAO proposal #7 passed: Fund the docs"
+    posted_discord = json.loads(discord[0].get_data())
+    assert posted_discord["content"].startswith("✅ Approved: proposal #7 of FACE DAO\nFund the docs")
+    assert posted_discord["allowed_mentions"] == {"parse": []}  # pings no one
     assert signed_by(tweets[0], FACE)
     assert len(node.broadcasts) == 2
     assert Proposal.objects.count() == 1
     assert Vote.objects.count() == 1
+
+    # Both sides kept to the published contract: what the Python client asked of the signer (as
+    # the signer recorded it) and what the signer answers.
+    contract = json.loads((Path(__file__).parents[2] / "docs" / "transaction-service.openapi.json").read_text())
+    asked = json.loads((signer_state).read_text())
+    assert {entry["action"] for entry in asked.values()} == {"vote", "conclude"}
+    for entry in asked.values():
+        schema = {**contract, "$ref": "#/components/schemas/ContractCall"}
+        jsonschema.Draft202012Validator(schema).validate({"action": entry["action"], "arguments": entry["args"]})
+        answer = httpx.get(
+            f"{signer}/transactions/{entry['answer']['txid']}", headers={"Authorization": "Bearer e2e-service-key"}
+        )
+        assert answer.status_code == 200
+        jsonschema.Draft202012Validator({**contract, "$ref": "#/components/schemas/Receipt"}).validate(answer.json())

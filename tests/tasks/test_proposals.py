@@ -8,9 +8,9 @@ from typing import Any
 from pytest_httpserver import HTTPServer
 
 from jobqueue import enqueue
-from jobqueue.models import Job, Status
+from jobqueue.models import DeadLetter, Job, Status
 from tasks.models import Proposal, ProposalStatus, Vote
-from tests.tasks.conftest import WALLET, make_due, run
+from tests.tasks.conftest import ACCOUNT, ACTION, VOTING, WALLET, make_due, run
 
 
 def chat(content: str) -> dict[str, Any]:
@@ -25,7 +25,7 @@ def test_malformed_evaluation_is_retried_then_stored_and_the_vote_enqueued(
     good = {"decision": "reject", "confidence": 0.7, "reasoning": "Too expensive."}
     httpserver.expect_request("/llm/chat/completions").respond_with_json(chat(f"```json\n{json.dumps(good)}\n```"))
     proposal = make_proposal()
-    job = run(enqueue("dao_proposal_evaluation", {"proposal_id": proposal.pk, "wallet_address": WALLET}))
+    job = run(enqueue("dao_proposal_evaluation", {"proposal_id": proposal.pk, "wallet_address": ACCOUNT}))
     assert job.status == Status.RETRYING
     assert "not a valid evaluation" in job.last_error
     assert not Vote.objects.exists()
@@ -38,7 +38,7 @@ def test_malformed_evaluation_is_retried_then_stored_and_the_vote_enqueued(
     assert proposal.evaluated
     assert proposal.evaluation_summary == "Too expensive."
     follow_up = Job.objects.get(job_type__name="dao_proposal_vote")
-    assert follow_up.payload == {"proposal_id": proposal.pk, "wallet_address": WALLET}
+    assert follow_up.payload == {"proposal_id": proposal.pk, "wallet_address": ACCOUNT}
     request = json.loads(httpserver.log[-1][0].get_data())
     assert request["response_format"] == {"type": "json_object"}
 
@@ -46,8 +46,8 @@ def test_malformed_evaluation_is_retried_then_stored_and_the_vote_enqueued(
 def test_vote_with_nothing_to_vote_is_done(tx_service: Any, make_proposal: Any, httpserver: HTTPServer) -> None:
     tx_service("dao_proposal_vote")
     proposal = make_proposal()
-    Vote.objects.create(proposal=proposal, wallet_address=WALLET, approve=True, confidence=1, voted=True)
-    job = run(enqueue("dao_proposal_vote", {"proposal_id": proposal.pk, "wallet_address": WALLET}))
+    Vote.objects.create(proposal=proposal, wallet_address=ACCOUNT, approve=True, confidence=1, voted=True)
+    job = run(enqueue("dao_proposal_vote", {"proposal_id": proposal.pk, "wallet_address": ACCOUNT}))
     assert job.status == Status.SUCCEEDED
     assert job.result["message"] == "nothing to vote"
     assert job.result["counters"] == {"voted": 0}
@@ -62,9 +62,9 @@ def test_a_vote_broadcast_by_an_attempt_that_died_is_followed_not_sent_again(
     tx_service("dao_proposal_vote")
     proposal = make_proposal()
     vote = Vote.objects.create(
-        proposal=proposal, wallet_address=WALLET, approve=True, confidence=1, voted=True, tx_id="0xlost"
+        proposal=proposal, wallet_address=ACCOUNT, approve=True, confidence=1, voted=True, tx_id="0xlost"
     )
-    job = run(enqueue("dao_proposal_vote", {"proposal_id": proposal.pk, "wallet_address": WALLET}))
+    job = run(enqueue("dao_proposal_vote", {"proposal_id": proposal.pk, "wallet_address": ACCOUNT}))
     assert job.status == Status.SUCCEEDED, job.last_error
     assert httpserver.log == []  # never voted twice
     (follow,) = Job.objects.filter(job_type__name="tx_confirmation")
@@ -72,7 +72,7 @@ def test_a_vote_broadcast_by_an_attempt_that_died_is_followed_not_sent_again(
     # Once the chain's final status is known, there is nothing left to follow.
     Vote.objects.filter(pk=vote.pk).update(tx_status="success")
     follow.delete()
-    run(enqueue("dao_proposal_vote", {"proposal_id": proposal.pk, "wallet_address": WALLET}))
+    run(enqueue("dao_proposal_vote", {"proposal_id": proposal.pk, "wallet_address": ACCOUNT}))
     assert not Job.objects.filter(job_type__name="tx_confirmation").exists()
 
 
@@ -81,9 +81,9 @@ def test_vote_records_tx_ids_and_sends_the_decision(
 ) -> None:
     tx_service("dao_proposal_vote")
     proposal = make_proposal(onchain_id=12)
-    vote = Vote.objects.create(proposal=proposal, wallet_address=WALLET, approve=False, confidence=0.6)
+    vote = Vote.objects.create(proposal=proposal, wallet_address=ACCOUNT, approve=False, confidence=0.6)
     httpserver.expect_request("/tx/contract-calls").respond_with_json({"txid": "0xv", "status": "broadcast"})
-    job = run(enqueue("dao_proposal_vote", {"proposal_id": proposal.pk, "wallet_address": WALLET}))
+    job = run(enqueue("dao_proposal_vote", {"proposal_id": proposal.pk, "wallet_address": ACCOUNT}))
     assert job.status == Status.SUCCEEDED, job.last_error
     vote.refresh_from_db()
     assert (vote.voted, vote.tx_id) == (True, "0xv")
@@ -91,12 +91,83 @@ def test_vote_records_tx_ids_and_sends_the_decision(
     assert follow.payload == {"tx_id": "0xv", "kind": "vote", "object_id": vote.pk}
     sent = json.loads(httpserver.log[0][0].get_data())
     assert sent["action"] == "vote"
+    # Through the agent account, which the service signs with the account's agent key.
     assert sent["arguments"] == {
-        "dao_contract": proposal.dao.dao_contract,
+        "account_contract": ACCOUNT,
+        "voting_contract": proposal.voting_contract,
         "proposal_id": 12,
-        "approve": False,
-        "voter": WALLET,
+        "vote": False,
     }
+
+
+def test_a_vote_for_an_account_whose_agent_key_the_service_lacks_is_a_dead_letter_saying_so(
+    tx_service: Any, make_proposal: Any, httpserver: HTTPServer
+) -> None:
+    tx_service("dao_proposal_vote")
+    proposal = make_proposal()
+    vote = Vote.objects.create(proposal=proposal, wallet_address=ACCOUNT, approve=True, confidence=0.9)
+    detail = f"this service holds no agent key for {ACCOUNT}; add the agent's key to SIGNER_AGENT_KEYS"
+    httpserver.expect_request("/tx/contract-calls").respond_with_json({"detail": detail}, 403)
+    job = run(enqueue("dao_proposal_vote", {"proposal_id": proposal.pk, "wallet_address": ACCOUNT}))
+    assert job.status == Status.DEAD
+    assert job.attempts == 1
+    assert "SIGNER_AGENT_KEYS" in DeadLetter.objects.get(job=job).error_message
+    vote.refresh_from_db()
+    assert not vote.voted
+
+
+def test_a_wallet_that_is_not_an_agent_account_cannot_vote(tx_service: Any, make_proposal: Any) -> None:
+    tx_service("dao_proposal_vote")
+    proposal = make_proposal()
+    Vote.objects.create(proposal=proposal, wallet_address=WALLET, approve=True, confidence=0.9)
+    job = run(enqueue("dao_proposal_vote", {"proposal_id": proposal.pk, "wallet_address": WALLET}))
+    assert job.status == Status.DEAD
+    assert "votes go through one; deploy an agent account" in job.last_error
+
+
+def test_an_evaluation_below_the_confidence_threshold_abstains_and_says_why(
+    configure: Any, httpserver: HTTPServer, make_proposal: Any
+) -> None:
+    configure("dao_proposal_evaluation", llm_base_url=httpserver.url_for("/llm"))  # threshold 0.7 by default
+    unsure = {"decision": "approve", "confidence": 0.55, "reasoning": "Unclear budget."}
+    httpserver.expect_request("/llm/chat/completions").respond_with_json(chat(json.dumps(unsure)))
+    proposal = make_proposal()
+    job = run(enqueue("dao_proposal_evaluation", {"proposal_id": proposal.pk, "wallet_address": ACCOUNT}))
+    assert job.status == Status.SUCCEEDED, job.last_error
+    assert job.result["message"] == "abstained: confidence 0.55 is below the threshold 0.7"
+    vote = Vote.objects.get()
+    assert (vote.voted, vote.abstain_reason) == (False, "confidence 0.55 is below the threshold 0.7")
+    assert not Job.objects.filter(job_type__name="dao_proposal_vote").exists()
+    # A vote job for it anyway sends nothing.
+    configure("dao_proposal_vote", tx_service_url=httpserver.url_for("/tx"))
+    voted = run(enqueue("dao_proposal_vote", {"proposal_id": proposal.pk, "wallet_address": ACCOUNT}))
+    assert voted.result["message"] == "nothing to vote"
+
+
+def test_conclusion_sends_the_action_of_the_creation_event(
+    tx_service: Any, make_proposal: Any, httpserver: HTTPServer
+) -> None:
+    tx_service("dao_proposal_conclude")
+    proposal = make_proposal(onchain_id=3)
+    httpserver.expect_request("/tx/contract-calls").respond_with_json({"txid": "0xc", "status": "broadcast"})
+    job = run(enqueue("dao_proposal_conclude", {"proposal_id": proposal.pk}))
+    assert job.status == Status.SUCCEEDED, job.last_error
+    sent = json.loads(httpserver.log[0][0].get_data())
+    assert sent == {
+        "action": "conclude",
+        "arguments": {"voting_contract": VOTING, "proposal_id": 3, "action_contract": ACTION},
+    }
+
+
+def test_conclusion_without_its_action_is_dead_before_anything_is_sent(
+    tx_service: Any, make_proposal: Any, httpserver: HTTPServer
+) -> None:
+    tx_service("dao_proposal_conclude")
+    proposal = make_proposal(action_contract="")
+    job = run(enqueue("dao_proposal_conclude", {"proposal_id": proposal.pk}))
+    assert job.status == Status.DEAD
+    assert "has no action contract" in job.last_error
+    assert httpserver.log == []
 
 
 def test_conclude_succeeds_only_once_broadcast(tx_service: Any, make_proposal: Any, httpserver: HTTPServer) -> None:

@@ -13,7 +13,7 @@ from werkzeug import Request, Response
 from jobqueue import enqueue
 from jobqueue.models import Job, Status
 from tasks.models import ThreadPost, XAccount
-from tasks.social import split_post
+from tasks.social import split_post, weighted_length
 from tests.tasks.conftest import make_due, run
 from tests.tasks.oauth import DEFAULT, DEFAULT_IDENTITY, Identity, signed_by
 
@@ -207,3 +207,14 @@ def test_the_admin_keeps_x_credentials_write_only(admin_client: Any) -> None:
     assert admin_client.post(f"/admin/tasks/xaccount/{account.pk}/change/", changed).status_code == 302
     account.refresh_from_db()
     assert (account.consumer_secret, account.access_token_secret) == ("cs-1", "ats-2")
+
+
+def test_posts_are_measured_by_x_weighted_length() -> None:
+    # A link counts 23 whatever its length; CJK characters count 2 each.
+    link = "https://example.com/" + "a" * 300
+    assert weighted_length(link) == 23
+    assert split_post(f"see {link}") == [f"see {link}"]
+    cjk = "漢" * 200
+    posts = split_post(cjk)
+    assert [len(p) for p in posts] == [140, 60]
+    assert all(weighted_length(p) <= 280 for p in posts)

@@ -34,7 +34,7 @@ def test_the_client_model_is_the_published_receipt() -> None:
     [
         ({"txid": "0xab", "status": "done"}, "status"),
         ({"txid": "0xab", "status": "broadcast", "nonce": -1}, "nonce"),
-        ({"txid": "0xab", "status": "broadcast", "contracts": {"dao": "not a contract"}}, "contracts.dao"),
+        ({"txid": "0xab", "status": "broadcast", "contract_id": "not a contract"}, "contract_id"),
         ({"status": "broadcast"}, "without a txid"),
     ],
 )
