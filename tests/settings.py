@@ -35,7 +35,9 @@ if "STATIC_MANIFEST" not in os.environ:
 OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests only
-JOBQUEUE = {"CONFIG_CACHE_SECONDS": 0.2, "RECLAIM_INTERVAL": 0.5, "LEASE_GRACE": 2}
+# HEALTH_CACHE_SECONDS 0: the suite polls /api/health/ for changes it has just caused (its
+# caching is tested on its own, in tests/api/test_search_limits.py).
+JOBQUEUE = {"CONFIG_CACHE_SECONDS": 0.2, "RECLAIM_INTERVAL": 0.5, "LEASE_GRACE": 2, "HEALTH_CACHE_SECONDS": 0}
 
 # Django's own task log lines ("Task id=... state=..."), which the cluster tests read in a worker's output.
 _loggers = cast(dict[str, Any], LOGGING["loggers"])

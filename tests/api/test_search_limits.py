@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test import override_settings
 
@@ -44,6 +45,7 @@ def test_a_search_runs_under_the_limit(api: Any) -> None:
     assert len(response.json()["results"]) == 1
 
 
+@override_settings(JOBQUEUE={**settings.JOBQUEUE, "HEALTH_CACHE_SECONDS": 5})
 def test_the_anonymous_health_verdict_is_cached(client_for: Any) -> None:
     from rest_framework.test import APIClient
 
