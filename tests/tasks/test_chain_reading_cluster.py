@@ -24,7 +24,7 @@ from tests.tasks.recorded import RecordedChain
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(180)]
 
-SECRET = "Bearer cluster-hook-secret"
+SECRET = "Bearer cluster-hook-secret-long-enough-to-pass"
 
 
 def snapshot() -> Any:

@@ -19,7 +19,7 @@ from tasks.models import DAO, AgentAccount, Chainhook, ParkedEvent, Proposal, Pr
 from tests.tasks import dao_chain
 from tests.tasks.conftest import run
 
-SECRET = "Bearer bloom-hook-secret"
+SECRET = "Bearer bloom-hook-secret-long-enough-to-pass"
 URL = "/api/chainhooks/bloom-events/"
 
 

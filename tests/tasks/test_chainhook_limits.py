@@ -16,7 +16,7 @@ from tasks.models import DAO, Chainhook, ParkedEvent
 from tests.tasks import dao_chain, hiro
 from tests.tasks.conftest import run
 
-SECRET = "Bearer bloom-hook-secret"
+SECRET = "Bearer bloom-hook-secret-long-enough-to-pass"
 URL = "/api/chainhooks/bloom-events/"
 
 
