@@ -60,8 +60,9 @@ def start_unit(claims: Sequence[Claim], *, worker: str, timeout: int, rated: boo
             )
         )
     if rated and snapshots:
-        # The rate window counts real starts: move each entry from its claim to its start.
-        ratewindow.move([s.id for s in snapshots], now)
+        # The rate window counts the starts of the jobs' code: stamped after the start is
+        # written (which may wait on locks), the last write before the code runs.
+        ratewindow.mark_started([s.id for s in snapshots])
     return snapshots
 
 
@@ -86,13 +87,6 @@ def renew_held(cluster: str, held: Sequence[str]) -> set[str]:
     lease = sql.when(lease_until(timezone.now(), 0))
     found = sql.rows("renew_held", [lease, cluster, *(sql.job_id(j) for j in held)], ids=len(held))
     return {sql.read_id(row[0]) for row in found}
-
-
-def hold_in_rate_window(job_ids: Sequence[str]) -> None:
-    """Claims of rate-limited types still waiting for a worker count as starting now: a row
-    left at its claim time would leave the window before the job starts, and let the window
-    take more starts than its limit."""
-    ratewindow.move(job_ids)
 
 
 def release_unheld(cluster: str, held: Sequence[str], older_than: datetime) -> list[str]:

@@ -414,11 +414,12 @@ class UniqueLock(models.Model):
 
 
 class RateLimitStart(models.Model):
-    """One row per job start of a rate-limited type: the window the broker counts in."""
+    """One row per job start of a rate-limited type: the window the claim counts in. `at` is
+    the start, or NULL while the claim waits for a worker (counted in every window)."""
 
     job_type = models.ForeignKey(JobType, on_delete=models.CASCADE, related_name="+")
     job_id = models.UUIDField()
-    at = models.DateTimeField()
+    at = models.DateTimeField(null=True)
 
     class Meta:
         indexes = [

@@ -62,6 +62,9 @@ def prune(now: datetime | None = None, *, batch_size: int = 1000, max_batches: i
             break
     day_ago = now - timedelta(days=1)
     report.housekeeping += RateLimitStart.objects.filter(at__lt=day_ago).delete()[0]
+    # A claim's row waits for its start; one whose job is no longer claimed would count forever.
+    claimed = Job.objects.filter(status=Status.RUNNING).values("id")
+    report.housekeeping += RateLimitStart.objects.filter(at__isnull=True).exclude(job_id__in=claimed).delete()[0]
     report.housekeeping += UniqueLock.objects.filter(expires_at__lt=now).delete()[0]
     report.housekeeping += ClusterHeartbeat.objects.filter(last_seen_at__lt=day_ago).delete()[0]
     # The rollup keeps its own history, longer than the jobs' (the metrics' windows outlive them).
