@@ -17,11 +17,12 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from django.utils import timezone
 
 from jobqueue.conf import jobqueue_settings
-from jobqueue.engine import inserts, ratewindow, sql
+from jobqueue.engine import dependencies, inserts, ratewindow, sql
 from jobqueue.engine.decide import FAILURES, AttemptReport, DecidedAttempt, give_back
 from jobqueue.engine.enqueue import build_job, enqueue_built
 from jobqueue.engine.lease import lease_until
 from jobqueue.engine.units import Claim, JobSnapshot
+from jobqueue.engine.wakeup import notify
 from jobqueue.models import FINISHED, Attempt, DeadLetter, DeadReason, Job, Status
 
 logger = logging.getLogger("jobqueue")
@@ -122,6 +123,9 @@ def record(
         dead = [e for e in recorded if e.decision.status == Status.DEAD]
         if dead:
             DeadLetter.objects.bulk_create([_dead_letter(e) for e in dead])
+        finished_ids = [e.job_id for e in recorded if e.decision.status in FINISHED]
+        if finished_ids and dependencies.resolve(finished_ids):
+            notify()
         for entry in recorded:
             if entry.decision.status == Status.SUCCEEDED and entry.report is not None and entry.report.follow_ups:
                 _enqueue_follow_ups(entry)
