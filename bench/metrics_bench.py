@@ -145,7 +145,7 @@ def _statements(vendor: str, n: int, type_ids: list[int], now: float) -> list[st
 
 def roll_up() -> None:
     """Roll up every closed minute the metrics' longest window needs, as the job type would."""
-    from jobqueue import rollup
+    from jobqueue.observability import rollup
 
     started = time.perf_counter()
     minutes = rows = 0
@@ -165,7 +165,7 @@ def explain(window: str) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from jobqueue import health, metrics
+    from jobqueue.observability import health, metrics
 
     with CaptureQueriesContext(connection) as captured:
         health.evaluate(metrics.snapshot(window))
@@ -184,8 +184,8 @@ def measure(repeat: int) -> None:
     from django.db import connection
     from django.utils import timezone
 
-    from jobqueue import health, metrics
     from jobqueue.models import Attempt
+    from jobqueue.observability import health, metrics
 
     print(f"{connection.vendor}: {Attempt.objects.count():,} attempts in the table")
     for window in metrics.WINDOWS:

@@ -55,8 +55,8 @@ def kill(pids: list[int]) -> None:
 
 class Soak:
     def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
+        from jobqueue.config.effective import type_states
         from jobqueue.registry import registry
-        from jobqueue.typeconfig import type_states
 
         self.args = args
         self.workdir = workdir

@@ -8,6 +8,7 @@ the app registry; they are loaded on first use so that importing this package st
 from typing import Any
 
 from jobqueue.base import BaseJob, JobResult
+from jobqueue.config.options import Priority
 from jobqueue.exceptions import (
     PayloadValidationError,
     PermanentError,
@@ -18,7 +19,6 @@ from jobqueue.exceptions import (
     UnknownJobTypeError,
     WorkerLost,
 )
-from jobqueue.options import Priority
 from jobqueue.registry import Unique, job
 
 _LAZY = {

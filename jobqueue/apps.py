@@ -18,12 +18,12 @@ class JobQueueConfig(AppConfig):
 
     def ready(self) -> None:
         from jobqueue import checks as jq_checks
-        from jobqueue.conf import jobqueue_settings, reload_on_setting_changed
+        from jobqueue.config.effective import clear_cache
+        from jobqueue.config.settings import jobqueue_settings, reload_on_setting_changed
         from jobqueue.registry import autodiscover
-        from jobqueue.typeconfig import clear_cache
 
-        setting_changed.connect(reload_on_setting_changed, dispatch_uid="jobqueue.conf.reload")
-        setting_changed.connect(clear_cache, dispatch_uid="jobqueue.typeconfig.clear")
+        setting_changed.connect(reload_on_setting_changed, dispatch_uid="jobqueue.config.settings.reload")
+        setting_changed.connect(clear_cache, dispatch_uid="jobqueue.config.effective.clear")
         post_migrate.connect(_sync_after_migrate, sender=self, dispatch_uid="jobqueue.sync")
 
         checks.register(jq_checks.check_settings, "jobqueue")

@@ -8,8 +8,8 @@ from typing import Any
 from django.core.checks import CheckMessage, Error, Warning
 from django.db import DatabaseError, connections
 
-from jobqueue.conf import DEFAULTS, django_setting, jobqueue_settings, loaded_settings
-from jobqueue.options import OPTIONS, env_var, resolve
+from jobqueue.config.options import OPTIONS, env_var, resolve
+from jobqueue.config.settings import DEFAULTS, django_setting, jobqueue_settings, loaded_settings
 from jobqueue.registry import registry
 
 BROKER_CLASS = "jobqueue.djangoq.broker.JobBroker"
@@ -109,7 +109,7 @@ def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckM
     from django.conf import settings
     from django.core.exceptions import ImproperlyConfigured
 
-    from jobqueue import crypto
+    from jobqueue.secrets import crypto
 
     if not crypto.configured_keys():
         if settings.DEBUG:
@@ -203,8 +203,8 @@ def check_records(app_configs: Any = None, databases: Any = None, **kwargs: Any)
     """W001: records whose code is gone. E005: records whose stored values are invalid."""
     if not databases or "default" not in databases:
         return []
+    from jobqueue.config.effective import resolve_for
     from jobqueue.models import JobType
-    from jobqueue.typeconfig import resolve_for
 
     messages: list[CheckMessage] = []
     try:

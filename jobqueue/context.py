@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pydantic
 from django.utils import timezone
 
-from jobqueue.conf import jobqueue_settings
+from jobqueue.config.options import EffectiveConfig, placement_errors
+from jobqueue.config.settings import jobqueue_settings
 from jobqueue.exceptions import PayloadValidationError
-from jobqueue.options import EffectiveConfig, placement_errors
 
 if TYPE_CHECKING:
     from jobqueue.registry import JobDefinition

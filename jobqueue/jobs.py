@@ -9,11 +9,11 @@ import pydantic
 from asgiref.sync import async_to_sync
 
 from jobqueue.base import BaseJob, JobResult, overrides
+from jobqueue.config.options import Priority
 from jobqueue.context import JobContext
 from jobqueue.engine import steps
 from jobqueue.engine.drivers import adrive, drive
 from jobqueue.engine.reclaim import HOOK_TYPE, WORKER_LOST, WORKER_TIMED_OUT
-from jobqueue.options import Priority
 from jobqueue.registry import job
 
 
@@ -30,7 +30,7 @@ def prune_history(ctx: JobContext) -> JobResult:
 @job(name="jobqueue_rollup", schedule=60, overlap=False, max_attempts=1, timeout=600, priority=Priority.LOW)
 def roll_up_metrics(ctx: JobContext) -> JobResult:
     """Roll the closed minutes of the history up into per-minute metrics (MetricMinute)."""
-    from jobqueue.rollup import roll_up
+    from jobqueue.observability.rollup import roll_up
 
     report = roll_up()
     ctx.log.info("rolled up %s minutes (%s rows), until %s", report.minutes, report.rows, report.rolled_until)
@@ -57,9 +57,9 @@ class RunReclaimedHook(BaseJob):
         attempt: int = pydantic.Field(ge=1)
 
     def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
+        from jobqueue.config.effective import type_state
         from jobqueue.exceptions import PayloadValidationError, SkipJob, UnknownJobTypeError, WorkerLost
         from jobqueue.models import Attempt, Job, Outcome, Status
-        from jobqueue.typeconfig import type_state
 
         target = Job.objects.select_related("job_type").filter(pk=payload.job_id).first()
         closed = Attempt.objects.filter(

@@ -18,6 +18,7 @@ from typing import Any, TypeVar, overload
 import pydantic
 
 from jobqueue.base import BaseJob, JobResult, NoPayload, overrides
+from jobqueue.config.options import CODE_DEFAULTS, validate_options
 from jobqueue.exceptions import (
     ConfigurationError,
     DuplicateJobTypeError,
@@ -25,8 +26,7 @@ from jobqueue.exceptions import (
     UnknownJobTypeError,
     pydantic_errors,
 )
-from jobqueue.options import CODE_DEFAULTS, validate_options
-from jobqueue.secrets import secret_paths
+from jobqueue.secrets.sealing import secret_paths
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 

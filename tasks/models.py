@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from jobqueue.fields import EncryptedTextField
+from jobqueue.secrets.fields import EncryptedTextField
 
 
 class XAccount(models.Model):

@@ -16,7 +16,7 @@ from urllib.parse import quote
 import pytest
 from django.db import connection
 
-from jobqueue.typeconfig import clear_cache
+from jobqueue.config.effective import clear_cache
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from jobqueue.fields import EncryptedTextField
+from jobqueue.secrets.fields import EncryptedTextField
 
 
 class Credential(models.Model):

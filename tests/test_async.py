@@ -80,9 +80,9 @@ def test_job_refuses_a_generator_function() -> None:
 
 @pytest.mark.django_db
 def test_a_types_async_concurrency_sizes_its_units(monkeypatch: pytest.MonkeyPatch) -> None:
+    from jobqueue.config.effective import clear_cache
     from jobqueue.models import JobType
     from jobqueue.services.types import update_job_type
-    from jobqueue.typeconfig import clear_cache
 
     enqueue_many([{"type": "wait_async", "payload": {"seconds": 0}}] * 12)
     update_job_type(JobType.objects.get(name="wait_async"), {"async_concurrency": "5"})

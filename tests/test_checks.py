@@ -15,7 +15,7 @@ from django.test import override_settings
 
 from jobqueue import job
 from jobqueue.checks import check_sqlite_wal, sqlite_journal_mode
-from jobqueue.conf import DEFAULTS, expected, jobqueue_settings, loaded_settings
+from jobqueue.config.settings import DEFAULTS, expected, jobqueue_settings, loaded_settings
 from jobqueue.models import JobType
 from jobqueue.registry import registry
 from tests.conftest import ROOT

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
+from jobqueue.config.effective import effective_config, type_state
+from jobqueue.config.options import Source
 from jobqueue.models import JobType
-from jobqueue.options import Source
 from jobqueue.services import update_job_type
-from jobqueue.typeconfig import effective_config, type_state
 
 pytestmark = pytest.mark.django_db
 

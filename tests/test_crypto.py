@@ -13,7 +13,7 @@ from django.core.exceptions import FieldError, ImproperlyConfigured
 from django.db import connection
 from django.test import override_settings
 
-from jobqueue import crypto
+from jobqueue.secrets import crypto
 from tests.conftest import ROOT
 from tests.models import Credential
 

@@ -8,10 +8,10 @@ from types import MappingProxyType
 
 import pytest
 
+from jobqueue.config.options import CODE_DEFAULTS, EffectiveConfig
 from jobqueue.engine.decide import AttemptReport, Decision, classify, decide, give_back
 from jobqueue.exceptions import PermanentError, RetryableError
 from jobqueue.models import DeadReason, Outcome, Status
-from jobqueue.options import CODE_DEFAULTS, EffectiveConfig
 from jobqueue.registry import JobDefinition
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)

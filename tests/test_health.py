@@ -9,8 +9,8 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from jobqueue import health
 from jobqueue.models import ClusterHeartbeat, Job, JobType
+from jobqueue.observability import health
 from jobqueue.services import update_job_type
 
 pytestmark = pytest.mark.django_db
@@ -115,7 +115,7 @@ def test_late_schedule_degrades(add_attempt: Any) -> None:
 
 
 def test_schedule_interval_of_a_cron_expression() -> None:
-    from jobqueue.options import Schedule
+    from jobqueue.config.options import Schedule
 
     assert health.schedule_interval(Schedule.parse("*/5 * * * *"), timezone.now()) == 300
     assert health.schedule_interval(Schedule.parse(90), timezone.now()) == 90

@@ -12,6 +12,7 @@ import pytest
 from django.utils import timezone
 
 from jobqueue import BaseJob, PermanentError, enqueue, job
+from jobqueue.config.effective import type_state
 from jobqueue.engine import transitions
 from jobqueue.engine.decide import AttemptReport, DecidedAttempt, decide
 from jobqueue.engine.pipeline import run_unit
@@ -20,7 +21,6 @@ from jobqueue.engine.units import Claim
 from jobqueue.models import Job, Outcome, Status
 from jobqueue.registry import registry
 from jobqueue.testing import drain
-from jobqueue.typeconfig import type_state
 from tests.helpers import CLUSTER, claim
 
 pytestmark = pytest.mark.django_db

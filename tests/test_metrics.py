@@ -9,8 +9,8 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from jobqueue import metrics
 from jobqueue.models import ClusterHeartbeat, Job, JobType, Status
+from jobqueue.observability import metrics
 
 pytestmark = pytest.mark.django_db
 

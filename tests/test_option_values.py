@@ -15,11 +15,11 @@ from rest_framework.test import APIClient
 
 from jobqueue.admin.jobtypes import JobTypeForm
 from jobqueue.api.serializers.job_types import OPTION_SCHEMAS
+from jobqueue.config.effective import resolve_for
+from jobqueue.config.options import OPTIONS, RateLimit, Schedule, resolve
 from jobqueue.models import JobType
-from jobqueue.options import OPTIONS, RateLimit, Schedule, resolve
 from jobqueue.registry import registry
 from jobqueue.services.tokens import create_token
-from jobqueue.typeconfig import resolve_for
 
 pytestmark = pytest.mark.django_db
 

@@ -10,10 +10,10 @@ from django.db import connection
 from django.utils import timezone
 
 from jobqueue import enqueue
+from jobqueue.config.effective import type_state
 from jobqueue.engine import transitions
 from jobqueue.engine.decide import AttemptReport, DecidedAttempt, decide
 from jobqueue.models import Attempt, Job, Outcome, Status
-from jobqueue.typeconfig import type_state
 from tests.helpers import CLUSTER, claim
 
 pytestmark = pytest.mark.django_db(transaction=True)

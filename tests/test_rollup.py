@@ -13,8 +13,9 @@ from django.db.models import F, Sum
 from django.test import override_settings
 from django.utils import timezone
 
-from jobqueue import enqueue, metrics, rollup
+from jobqueue import enqueue
 from jobqueue.models import Attempt, Job, JobType, MetricHour, MetricMinute, MetricRollup, Status
+from jobqueue.observability import metrics, rollup
 from jobqueue.registry import registry
 from jobqueue.services.retention import prune
 from tests.helpers import drain

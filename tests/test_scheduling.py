@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.test import override_settings
 
+from jobqueue.config.options import Schedule
 from jobqueue.engine.scheduler import latest_slot, slots_between, tick
 from jobqueue.models import Job, JobType, ScheduleState, Status
-from jobqueue.options import Schedule
 from jobqueue.services import update_job_type
 
 pytestmark = pytest.mark.django_db

@@ -16,10 +16,10 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import override_settings
 
+from jobqueue.config.effective import effective_config
 from jobqueue.models import JobType
-from jobqueue.secrets import MASK, keep_masked, mask, masked_settings, open_settings, secret_fields
+from jobqueue.secrets.sealing import MASK, keep_masked, mask, masked_settings, open_settings, secret_fields
 from jobqueue.services import update_job_type
-from jobqueue.typeconfig import effective_config
 from tests.models import Credential
 from tests.test_crypto import raw_column
 

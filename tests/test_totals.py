@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
-from jobqueue import rollup
 from jobqueue.models import Attempt, MetricMinute, MetricTotal
+from jobqueue.observability import rollup
+from jobqueue.observability.totals import TOTAL_FIELDS
 from jobqueue.services.retention import prune
-from jobqueue.totals import TOTAL_FIELDS
 from tests.test_rollup import minute_now, roll_all, seed_history, start_rollup_at
 
 pytestmark = pytest.mark.django_db

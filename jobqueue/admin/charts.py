@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from jobqueue.metrics import ThroughputPoint
+from jobqueue.observability.metrics import ThroughputPoint
 
 SUCCEEDED = "#2e7d32"
 FAILED = "#c62828"

@@ -20,13 +20,12 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.http import urlencode
 
-from jobqueue import metrics
 from jobqueue.admin import charts
 from jobqueue.admin.dashboard import dashboard_context
-from jobqueue.conf import jobqueue_settings
+from jobqueue.config.settings import jobqueue_settings
 from jobqueue.exceptions import ActionRefused
 from jobqueue.models import JobType
-from jobqueue.observability import activity, failures
+from jobqueue.observability import activity, failures, metrics
 from jobqueue.services import discard_group, requeue_group
 from jobqueue.services.permissions import may_run_again, require_again
 

@@ -9,10 +9,10 @@ from typing import Any
 from django.urls import reverse
 from django.utils.http import urlencode
 
-from jobqueue import health, metrics
 from jobqueue.admin import charts
-from jobqueue.conf import jobqueue_settings
+from jobqueue.config.settings import jobqueue_settings
 from jobqueue.models import JobType
+from jobqueue.observability import health, metrics
 
 
 def reason_link(reason: health.Reason, window: str) -> str:

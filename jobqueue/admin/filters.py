@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
-from jobqueue.options import Priority
+from jobqueue.config.options import Priority
 
 # Ranges between the named levels, highest first: a priority may be any integer from -100 to 100.
 PRIORITY_RANGES = {

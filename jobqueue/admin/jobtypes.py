@@ -17,19 +17,19 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from jobqueue import metrics
 from jobqueue.admin.common import PayloadForm, confirm_page
 from jobqueue.admin.overrides import EffectiveEnabledFilter, OverrideFields, option_rows
 from jobqueue.admin.typepage import type_urls
+from jobqueue.config.effective import resolve_for
+from jobqueue.config.options import OPTIONS, Option, is_blank
 from jobqueue.exceptions import ConfigurationError, JobQueueError, PayloadValidationError
 from jobqueue.models import WAITING, DeadLetter, Job, JobType, Status
-from jobqueue.options import OPTIONS, Option, is_blank
+from jobqueue.observability import metrics
 from jobqueue.registry import registry
-from jobqueue.secrets import keep_masked, masked_settings
+from jobqueue.secrets.sealing import keep_masked, masked_settings
 from jobqueue.services import enqueue, update_job_type
 from jobqueue.services.audit import actor_label
 from jobqueue.services.permissions import enqueue_refusal, is_builtin
-from jobqueue.typeconfig import resolve_for
 
 
 def _settings_model(record: JobType) -> Any:

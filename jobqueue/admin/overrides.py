@@ -1,6 +1,6 @@
 """The job type form's layout: every option says its code default, and an override is set or
 cleared explicitly (never a "Unknown" choice). Validation stays in the form's clean() and the
-shared validators of jobqueue.options; this module only shapes fields and widgets."""
+shared validators of jobqueue.config.options; this module only shapes fields and widgets."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from jobqueue.config.effective import resolve_for
+from jobqueue.config.options import OPTIONS
 from jobqueue.models import JobType
-from jobqueue.options import OPTIONS
 from jobqueue.registry import registry
-from jobqueue.typeconfig import resolve_for
 
 BOOLEAN_OPTIONS = ("enabled", "overlap")
 CLEAR_PREFIX = "clear_"

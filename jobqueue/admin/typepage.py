@@ -15,14 +15,14 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 
 from jobqueue.admin import charts, display
+from jobqueue.config.effective import resolve_for
+from jobqueue.config.options import OPTIONS
 from jobqueue.exceptions import InvalidStateError
-from jobqueue.metrics import ThroughputPoint
 from jobqueue.models import JobType
 from jobqueue.observability import failures, history
-from jobqueue.options import OPTIONS
+from jobqueue.observability.metrics import ThroughputPoint
 from jobqueue.registry import registry
 from jobqueue.services import pause, resume
-from jobqueue.typeconfig import resolve_for
 
 WINDOWS = ("24h", "7d")
 

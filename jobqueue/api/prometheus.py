@@ -1,5 +1,5 @@
 """The Prometheus text exposition of the job queue's metrics: gauges of the current state, and
-counters and histograms per job type read from the rollup's totals (jobqueue.totals)."""
+counters and histograms per job type read from the rollup's totals (jobqueue.observability.totals)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from collections.abc import Sequence
 
 from django.utils import timezone
 
-from jobqueue import metrics, rollup
-from jobqueue.conf import jobqueue_settings
+from jobqueue.config.settings import jobqueue_settings
 from jobqueue.models import HISTOGRAM_BINS, DeadLetter, Job, MetricTotal
+from jobqueue.observability import metrics, rollup
 
 # Attempt outcomes (a column of MetricTotal each), and the final states of jobs with their column.
 ATTEMPT_OUTCOMES = ("succeeded", "failed", "timed_out", "crashed", "cancelled", "skipped")
@@ -20,7 +20,7 @@ JOB_OUTCOMES = (
     ("cancelled", "jobs_cancelled"),
     ("dead", "dead_lettered"),
 )
-# Bin i holds values below 2 ** (i / 2) ms (jobqueue.rollup.bin_of); the last bin is open.
+# Bin i holds values below 2 ** (i / 2) ms (jobqueue.observability.rollup.bin_of); the last bin is open.
 BUCKET_BOUNDS = tuple(2 ** (i / 2) / 1000 for i in range(HISTOGRAM_BINS - 1))
 
 

@@ -269,7 +269,7 @@ def _operations(schema: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _bulk_max() -> int:
-    from jobqueue.conf import jobqueue_settings
+    from jobqueue.config.settings import jobqueue_settings
 
     return int(jobqueue_settings.API_BULK_MAX)
 

@@ -10,7 +10,7 @@ from typing import Any
 import pydantic
 
 from jobqueue.registry import JobDefinition, registry
-from jobqueue.secrets import secret_fields
+from jobqueue.secrets.sealing import secret_fields
 from jobqueue.services.permissions import is_builtin
 
 REF = "#/components/schemas/"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework.throttling import UserRateThrottle
 
-from jobqueue.conf import jobqueue_settings
+from jobqueue.config.settings import jobqueue_settings
 
 
 class EnqueueRateThrottle(UserRateThrottle):

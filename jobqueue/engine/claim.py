@@ -20,11 +20,11 @@ from django.db import connection
 from django.db.models import Count
 from django.utils import timezone
 
+from jobqueue.config.effective import TypeState, type_state, type_states
 from jobqueue.engine import ratewindow, sql
 from jobqueue.engine.lease import lease_until
 from jobqueue.engine.units import Unit, mode_of
 from jobqueue.models import Job, JobType, Status
-from jobqueue.typeconfig import TypeState, type_state, type_states
 
 # Candidates read per claim at most: enough to fill the room with full units.
 MAX_CANDIDATES = 500

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
+from jobqueue.config.options import EffectiveConfig
 from jobqueue.engine.backoff import retry_delay
 from jobqueue.exceptions import PermanentError, RetryableError
 from jobqueue.models import DeadReason, Outcome, Status
-from jobqueue.options import EffectiveConfig
 
 if TYPE_CHECKING:
     from jobqueue.base import BaseJob

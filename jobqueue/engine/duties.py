@@ -23,7 +23,7 @@ from typing import Any
 from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
-from jobqueue.conf import jobqueue_settings
+from jobqueue.config.settings import jobqueue_settings
 from jobqueue.engine import inflight, reclaim, scheduler, sql, transitions
 from jobqueue.engine.claim import claim
 from jobqueue.engine.lease import longest_lease

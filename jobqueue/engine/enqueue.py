@@ -12,14 +12,14 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from jobqueue.config.effective import type_state, type_states
+from jobqueue.config.options import placement_errors
 from jobqueue.engine import dependencies, inserts, sql
 from jobqueue.engine.dependencies import After
 from jobqueue.engine.wakeup import notify
 from jobqueue.exceptions import JobQueueError, PayloadValidationError, UnknownJobTypeError
 from jobqueue.models import ACTIVE, Job, Status, UniqueLock
-from jobqueue.options import placement_errors
 from jobqueue.registry import JobDefinition, resolve_definition
-from jobqueue.typeconfig import type_state, type_states
 
 JobTypeRef = str | JobDefinition | type | Callable[..., Any]
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from jobqueue.conf import jobqueue_settings
-from jobqueue.typeconfig import type_states
+from jobqueue.config.effective import type_states
+from jobqueue.config.settings import jobqueue_settings
 
 
 def lease_seconds(timeout: int) -> int:

@@ -21,6 +21,8 @@ from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
 
+from jobqueue.config.effective import TypeState, type_state
+from jobqueue.config.options import CODE_DEFAULTS, EffectiveConfig
 from jobqueue.context import JobContext
 from jobqueue.engine import inflight, steps, transitions
 from jobqueue.engine.decide import DecidedAttempt, JobRun, give_back
@@ -30,8 +32,6 @@ from jobqueue.engine.shutdown import shutting_down
 from jobqueue.engine.units import JobSnapshot, Mode, Unit
 from jobqueue.exceptions import UnknownJobTypeError
 from jobqueue.models import DeadReason, Outcome
-from jobqueue.options import CODE_DEFAULTS, EffectiveConfig
-from jobqueue.typeconfig import TypeState, type_state
 
 logger = logging.getLogger("jobqueue")
 

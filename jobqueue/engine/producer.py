@@ -19,14 +19,14 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
-from jobqueue.conf import jobqueue_settings
+from jobqueue.config.effective import type_states
+from jobqueue.config.settings import jobqueue_settings
 from jobqueue.engine import checkpoint, inflight, transitions
 from jobqueue.engine.duties import Claimer, Heartbeat, Reclaimer, Scheduler, pid_alive
 from jobqueue.engine.shutdown import shutting_down
 from jobqueue.engine.units import Claim, Unit
 from jobqueue.engine.wakeup import Listener
 from jobqueue.models import WAITING, Job
-from jobqueue.typeconfig import type_states
 
 HOST = socket.gethostname()
 # How long a full cluster waits before looking again: a shared-memory read, so a short wait

@@ -19,13 +19,13 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
+from jobqueue.config.effective import TypeState, type_states
+from jobqueue.config.options import CODE_DEFAULTS, EffectiveConfig
 from jobqueue.engine import inflight, transitions
 from jobqueue.engine.decide import AttemptReport, DecidedAttempt, decide, give_back
 from jobqueue.engine.enqueue import build_job, enqueue_built
 from jobqueue.engine.units import Claim, JobSnapshot
 from jobqueue.models import DeadReason, Job, Outcome, Status
-from jobqueue.options import CODE_DEFAULTS, EffectiveConfig
-from jobqueue.typeconfig import TypeState, type_states
 
 logger = logging.getLogger("jobqueue")
 

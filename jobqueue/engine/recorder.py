@@ -19,13 +19,13 @@ from collections.abc import Sequence
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
-from jobqueue.conf import jobqueue_settings
+from jobqueue.config.options import EffectiveConfig
+from jobqueue.config.settings import jobqueue_settings
 from jobqueue.engine import transitions
 from jobqueue.engine.decide import AttemptReport, DecidedAttempt, JobRun, decide, give_back
 from jobqueue.engine.lease import renew_after
 from jobqueue.engine.units import JobSnapshot, Unit
 from jobqueue.models import Outcome
-from jobqueue.options import EffectiveConfig
 
 logger = logging.getLogger("jobqueue")
 HOST = socket.gethostname()

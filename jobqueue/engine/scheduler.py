@@ -18,13 +18,13 @@ from datetime import UTC, datetime, timedelta
 from django.db import IntegrityError
 from django.utils import timezone
 
-from jobqueue.conf import django_setting, jobqueue_settings
+from jobqueue.config.effective import TypeState, type_states
+from jobqueue.config.options import Schedule
+from jobqueue.config.settings import django_setting, jobqueue_settings
 from jobqueue.engine import sql
 from jobqueue.engine.enqueue import enqueue
 from jobqueue.exceptions import PayloadValidationError
 from jobqueue.models import ACTIVE, Job, ScheduleState
-from jobqueue.options import Schedule
-from jobqueue.typeconfig import TypeState, type_states
 
 logger = logging.getLogger("jobqueue")
 

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.utils import timezone
 
-from jobqueue.conf import jobqueue_settings
+from jobqueue.config.settings import jobqueue_settings
 from jobqueue.engine import dependencies, inserts, ratewindow, sql
 from jobqueue.engine.decide import FAILURES, AttemptReport, DecidedAttempt, give_back
 from jobqueue.engine.enqueue import build_job, enqueue_built

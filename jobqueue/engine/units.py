@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
-from jobqueue.conf import jobqueue_settings
+from jobqueue.config.settings import jobqueue_settings
 from jobqueue.engine import inflight
 
 if TYPE_CHECKING:
+    from jobqueue.config.effective import TypeState
     from jobqueue.models import Job
-    from jobqueue.typeconfig import TypeState
 
 
 class Mode(enum.StrEnum):

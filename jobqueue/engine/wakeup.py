@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db import connection
 
-from jobqueue.conf import jobqueue_settings
+from jobqueue.config.settings import jobqueue_settings
 from jobqueue.engine import sql
 
 logger = logging.getLogger("jobqueue")

@@ -5,7 +5,7 @@ from django.db import migrations
 
 def seal(apps, schema_editor):
     from jobqueue.registry import registry
-    from jobqueue.secrets import seal_settings
+    from jobqueue.secrets.sealing import seal_settings
 
     JobType = apps.get_model("jobqueue", "JobType")
     for record in JobType.objects.all():
@@ -17,7 +17,7 @@ def seal(apps, schema_editor):
 
 
 def unseal(apps, schema_editor):
-    from jobqueue.secrets import open_settings
+    from jobqueue.secrets.sealing import open_settings
 
     JobType = apps.get_model("jobqueue", "JobType")
     for record in JobType.objects.all():

@@ -13,8 +13,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from jobqueue.config.options import OPTIONS
 from jobqueue.exceptions import ConfigurationError
-from jobqueue.options import OPTIONS
 
 _id_lock = threading.Lock()
 _last_id = 0  # the latest id's 48-bit time and 74 random bits, as one number

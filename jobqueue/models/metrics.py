@@ -8,7 +8,7 @@ from django.utils import timezone
 from jobqueue.models.core import JobType
 
 # Durations and queue waits are counted in log-scale bins, HISTOGRAM_BINS of them, whose edges are
-# powers of sqrt(2) in milliseconds (jobqueue.rollup.bin_of); the last bin is open-ended.
+# powers of sqrt(2) in milliseconds (jobqueue.observability.rollup.bin_of); the last bin is open-ended.
 HISTOGRAM_BINS = 48
 
 

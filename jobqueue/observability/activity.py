@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from jobqueue.metrics import Cluster, clusters
 from jobqueue.models import Job
+from jobqueue.observability.metrics import Cluster, clusters
 
 # Running jobs listed at most (a page, not a report).
 MAX_RUNNING = 500

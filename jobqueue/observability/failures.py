@@ -22,9 +22,9 @@ from django.db.models import BigIntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce, Substr
 from django.utils import timezone
 
-from jobqueue.metrics import FAILED_OUTCOMES, window_delta
 from jobqueue.models import Attempt, DeadLetter, Job, JobType
-from jobqueue.rollup import EpochSeconds
+from jobqueue.observability.metrics import FAILED_OUTCOMES, window_delta
+from jobqueue.observability.rollup import EpochSeconds
 
 # The newest failed attempts one report reads; older ones in the window are counted as "more".
 MAX_ATTEMPTS = 20_000

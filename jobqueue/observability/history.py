@@ -16,10 +16,10 @@ from typing import Any
 
 from django.utils import timezone
 
-from jobqueue import rollup
-from jobqueue.conf import jobqueue_settings
-from jobqueue.metrics import FAILED_OUTCOMES, window_delta
+from jobqueue.config.settings import jobqueue_settings
 from jobqueue.models import HISTOGRAM_BINS, DeadLetter, Job, JobType, MetricHour, MetricMinute, Outcome
+from jobqueue.observability import rollup
+from jobqueue.observability.metrics import FAILED_OUTCOMES, window_delta
 
 STEP = timedelta(hours=1)
 

@@ -9,11 +9,11 @@ from django.apps import apps
 from django.db import models, transaction
 from django.db.models.functions import Cast
 
-from jobqueue import crypto
-from jobqueue.fields import EncryptedTextField
 from jobqueue.models import JobType
 from jobqueue.registry import registry
-from jobqueue.secrets import reseal_settings, sealed_tokens
+from jobqueue.secrets import crypto
+from jobqueue.secrets.fields import EncryptedTextField
+from jobqueue.secrets.sealing import reseal_settings, sealed_tokens
 
 logger = logging.getLogger("jobqueue")
 
@@ -85,7 +85,7 @@ def _rotate_job_types(report: RotationReport) -> None:
             if fresh != record.settings or sealed_tokens(record.settings):
                 JobType.objects.filter(pk=record.pk).update(settings=fresh)
                 report.job_types.append(record.name)
-    from jobqueue.typeconfig import clear_cache
+    from jobqueue.config.effective import clear_cache
 
     clear_cache()
 

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 from django.db.models import Q
 from django.utils import timezone
 
-from jobqueue.conf import jobqueue_settings
+from jobqueue.config.effective import type_states
+from jobqueue.config.settings import jobqueue_settings
 from jobqueue.models import (
     FINISHED,
     ClusterHeartbeat,
@@ -20,7 +21,6 @@ from jobqueue.models import (
     Status,
     UniqueLock,
 )
-from jobqueue.typeconfig import type_states
 
 
 @dataclass

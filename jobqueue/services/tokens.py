@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from jobqueue.conf import jobqueue_settings
+from jobqueue.config.settings import jobqueue_settings
 from jobqueue.exceptions import InvalidStateError
 from jobqueue.models import ApiToken
 from jobqueue.services.audit import Actor, record

@@ -10,12 +10,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from jobqueue.config.effective import clear_cache, record_fields, resolve_for
+from jobqueue.config.options import OPTIONS
 from jobqueue.models import JobType
-from jobqueue.options import OPTIONS
 from jobqueue.registry import JobDefinition, registry
-from jobqueue.secrets import open_settings, seal_settings
+from jobqueue.secrets.sealing import open_settings, seal_settings
 from jobqueue.services.permissions import ensure_enqueue_permissions
-from jobqueue.typeconfig import clear_cache, record_fields, resolve_for
 
 logger = logging.getLogger("jobqueue")
 

@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import jobqueue.fields
+import jobqueue.secrets.fields
 from django.db import migrations, models
 
 
@@ -18,10 +18,10 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('name', models.CharField(help_text="a label, e.g. the account's handle", max_length=100, unique=True)),
-                ('consumer_key', jobqueue.fields.EncryptedTextField()),
-                ('consumer_secret', jobqueue.fields.EncryptedTextField()),
-                ('access_token', jobqueue.fields.EncryptedTextField()),
-                ('access_token_secret', jobqueue.fields.EncryptedTextField()),
+                ('consumer_key', jobqueue.secrets.fields.EncryptedTextField()),
+                ('consumer_secret', jobqueue.secrets.fields.EncryptedTextField()),
+                ('access_token', jobqueue.secrets.fields.EncryptedTextField()),
+                ('access_token_secret', jobqueue.secrets.fields.EncryptedTextField()),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from jobqueue import metrics, rollup
 from jobqueue.models import Job, JobType
+from jobqueue.observability import metrics, rollup
 from jobqueue.observability.history import history
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 
 from jobqueue.models import Job, JobType, Status
-from jobqueue.secrets import open_settings
+from jobqueue.secrets.sealing import open_settings
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from django.contrib.admin.models import LogEntry
 
 from jobqueue import enqueue
 from jobqueue.models import Job, JobType
-from jobqueue.secrets import open_settings
+from jobqueue.secrets.sealing import open_settings
 from jobqueue.services import update_job_type
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from jobqueue.api.serializers.strict import StrictSerializer
-from jobqueue.conf import jobqueue_settings
+from jobqueue.config.settings import jobqueue_settings
 from jobqueue.models import DeadLetter, Resolution
 
 

@@ -13,10 +13,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from jobqueue.api.serializers.strict import StrictSerializer, raise_unless_strict_json
-from jobqueue.exceptions import ConfigurationError
-from jobqueue.models import JobType
-from jobqueue.options import OPTIONS, Option, RateLimit, Schedule, Source
-from jobqueue.optionvalues import (
+from jobqueue.config.effective import resolve_for
+from jobqueue.config.options import OPTIONS, Option, RateLimit, Schedule, Source
+from jobqueue.config.values import (
     MAX_ASYNC_CONCURRENCY,
     MAX_ATTEMPTS,
     MAX_BATCH_SIZE,
@@ -25,9 +24,10 @@ from jobqueue.optionvalues import (
     MAX_SCHEDULE_INTERVAL,
     MAX_TIMEOUT,
 )
+from jobqueue.exceptions import ConfigurationError
+from jobqueue.models import JobType
 from jobqueue.registry import registry
-from jobqueue.secrets import MASK, mask, secret_fields
-from jobqueue.typeconfig import resolve_for
+from jobqueue.secrets.sealing import MASK, mask, secret_fields
 
 _SOURCES = [s.value for s in Source]
 

@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from jobqueue.api.serializers.strict import StrictSerializer, raise_unless_strict_json
-from jobqueue.conf import jobqueue_settings
+from jobqueue.config.settings import jobqueue_settings
 from jobqueue.models import Attempt, Job, Status
 from jobqueue.observability.search import QUERY_PATTERN
 from jobqueue.registry import registry

@@ -18,7 +18,7 @@ from jobqueue.api.parsers import StrictJSONParser
 from jobqueue.api.permissions import ActionPermission
 from jobqueue.api.schema import OwnDocsAutoSchema
 from jobqueue.api.throttling import EnqueueRateThrottle
-from jobqueue.conf import jobqueue_settings
+from jobqueue.config.settings import jobqueue_settings
 from jobqueue.exceptions import ActionRefused, InvalidStateError
 from jobqueue.models import Job, JobType
 from jobqueue.services.audit import record

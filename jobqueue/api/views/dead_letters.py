@@ -24,7 +24,7 @@ from jobqueue.api.serializers.dead_letters import (
 )
 from jobqueue.api.serializers.jobs import JobSerializer
 from jobqueue.api.views.base import ApiViewSet, audited
-from jobqueue.conf import jobqueue_settings
+from jobqueue.config.settings import jobqueue_settings
 from jobqueue.exceptions import ActionRefused, InvalidStateError, PayloadValidationError
 from jobqueue.models import DeadLetter
 from jobqueue.services import discard_dead_letter, requeue_dead_letter

@@ -24,7 +24,7 @@ from jobqueue.api.serializers.jobs import EnqueuedJobSerializer, RunNowSerialize
 from jobqueue.api.views.base import ApiViewSet, check_backlog
 from jobqueue.models import DeadLetter, Job, JobType
 from jobqueue.registry import NAME_RE, registry
-from jobqueue.secrets import keep_masked
+from jobqueue.secrets.sealing import keep_masked
 from jobqueue.services import enqueue, update_job_type
 from jobqueue.services.audit import actor_label, record
 

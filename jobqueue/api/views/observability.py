@@ -18,10 +18,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from jobqueue import health, metrics
 from jobqueue.api.authentication import ApiTokenAuthentication, SessionAuthentication
 from jobqueue.api.errors import DATABASE_RETRY_AFTER, handle_exception
-from jobqueue.conf import jobqueue_settings
+from jobqueue.config.settings import jobqueue_settings
+from jobqueue.observability import health, metrics
 
 logger = logging.getLogger(__name__)
 

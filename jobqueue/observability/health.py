@@ -1,6 +1,6 @@
 """The health verdict (healthy, degraded or unhealthy) with its reasons, from metrics and rules.
 
-Thresholds are JOBQUEUE settings (`HEALTH_*` in jobqueue.conf); each rule is a function
+Thresholds are JOBQUEUE settings (`HEALTH_*` in jobqueue.config.settings); each rule is a function
 of a metrics Snapshot, so a rule is tested by building the history that triggers it.
 """
 
@@ -12,12 +12,12 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from jobqueue import metrics
-from jobqueue.conf import jobqueue_settings
+from jobqueue.config.effective import resolve_for
+from jobqueue.config.options import Schedule
+from jobqueue.config.settings import jobqueue_settings
 from jobqueue.models import JobType
-from jobqueue.options import Schedule
+from jobqueue.observability import metrics
 from jobqueue.registry import registry
-from jobqueue.typeconfig import resolve_for
 
 
 class Verdict(enum.StrEnum):

@@ -16,7 +16,7 @@ from django.conf import settings as django_settings
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 # The bounds of the `timeout` and `retention` options, which these defaults stand in for.
-from jobqueue.optionvalues import MAX_ASYNC_CONCURRENCY, MAX_RETENTION, MAX_TIMEOUT
+from jobqueue.config.values import MAX_ASYNC_CONCURRENCY, MAX_RETENTION, MAX_TIMEOUT
 
 logger = logging.getLogger("jobqueue")
 

@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from jobqueue.conf import jobqueue_settings
-from jobqueue.exceptions import ConfigurationError
-from jobqueue.optionvalues import (
+from jobqueue.config.settings import jobqueue_settings
+from jobqueue.config.values import (
     MAX_ASYNC_CONCURRENCY,
     MAX_ATTEMPTS,
     MAX_BATCH_SIZE,
@@ -33,6 +32,7 @@ from jobqueue.optionvalues import (
     unlimited_if_zero,
     unset_or,
 )
+from jobqueue.exceptions import ConfigurationError
 
 
 class Source(enum.StrEnum):

@@ -2,7 +2,7 @@
 
 A `SecretStr` field of a job type's `Settings` model is stored in `JobType.settings` sealed,
 as `{"<field>": {"$enc": "<Fernet token>"}}`; it is opened only to build the effective
-configuration a job runs with (`jobqueue.typeconfig.resolve_for`). Everything that shows
+configuration a job runs with (`jobqueue.config.effective.resolve_for`). Everything that shows
 settings (admin, API, logs) shows `mask(value)` instead, and a mask sent back unchanged keeps
 the stored value.
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 import pydantic
 
-from jobqueue import crypto
+from jobqueue.secrets import crypto
 
 MASK = "**********"
 SEALED = "$enc"

@@ -22,8 +22,7 @@ from django.db.models import F, Func, IntegerField, Max, Q, QuerySet, Sum, Value
 from django.db.models.expressions import Combinable
 from django.utils import timezone
 
-from jobqueue import totals
-from jobqueue.conf import jobqueue_settings
+from jobqueue.config.settings import jobqueue_settings
 from jobqueue.models import (
     HISTOGRAM_BINS,
     Attempt,
@@ -35,6 +34,7 @@ from jobqueue.models import (
     Outcome,
     Status,
 )
+from jobqueue.observability import totals
 
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
@@ -197,7 +197,7 @@ def _replace(lower: datetime, upper: datetime, counted_until: datetime | None, *
     """Write the minutes in [lower, upper) afresh, then every hour that ends in (lower, upper]
     from its minutes; the caller holds the watermark's lock.
 
-    The totals (jobqueue.totals) already hold the minutes before `counted_until`: they gain only
+    The totals (jobqueue.observability.totals) already hold the minutes before `counted_until`: they gain only
     what a new aggregation adds (never less), and only for minutes young enough that pruning cannot
     have removed their rows (METRICS_RETENTION), so that nothing is counted twice. With `count_new`
     the later minutes are added whole (the caller moves the watermark past them)."""

@@ -12,11 +12,11 @@ import threading
 import time
 from dataclasses import dataclass
 
-from jobqueue.conf import jobqueue_settings
+from jobqueue.config.options import EffectiveConfig, resolve
+from jobqueue.config.settings import jobqueue_settings
 from jobqueue.models import JobType
-from jobqueue.options import EffectiveConfig, resolve
 from jobqueue.registry import JobDefinition, registry
-from jobqueue.secrets import open_settings
+from jobqueue.secrets.sealing import open_settings
 
 
 @dataclass(frozen=True)

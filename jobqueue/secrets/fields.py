@@ -1,4 +1,4 @@
-"""Model fields that keep secrets encrypted at rest (Fernet tokens, see jobqueue.crypto)."""
+"""Model fields that keep secrets encrypted at rest (Fernet tokens, see jobqueue.secrets.crypto)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from django.db import models
 from django.db.models import Lookup
 
-from jobqueue import crypto
+from jobqueue.secrets import crypto
 
 # Tokens are random (a fresh IV each time), so only emptiness can be looked up.
 _LOOKUPS = {"isnull", "exact"}

@@ -1,7 +1,7 @@
 """Metrics of the queue as dataclasses: counts, rates, percentiles, depth and clusters.
 
 The admin, the API and the CLI read only this module. A window's whole minutes that are
-already rolled up are read from MetricMinute (jobqueue.rollup), a few rows a minute; only
+already rolled up are read from MetricMinute (jobqueue.observability.rollup), a few rows a minute; only
 its first partial minute and its last few minutes are read from the history, over indexed
 columns (`Attempt.finished_at`, `Job.created_at`, `Job.finished_at`, `DeadLetter.created_at`).
 "Now" counts use the partial indexes of ready and running jobs. So the cost follows neither
@@ -19,8 +19,7 @@ from typing import Any
 from django.db.models import Count, Min
 from django.utils import timezone
 
-from jobqueue import rollup
-from jobqueue.conf import Window, jobqueue_settings
+from jobqueue.config.settings import Window, jobqueue_settings
 from jobqueue.models import (
     HISTOGRAM_BINS,
     ClusterHeartbeat,
@@ -30,7 +29,8 @@ from jobqueue.models import (
     Outcome,
     Status,
 )
-from jobqueue.rollup import bin_value
+from jobqueue.observability import rollup
+from jobqueue.observability.rollup import bin_value
 
 # Keyed by the windows the JOBQUEUE setting accepts (HEALTH_WINDOW).
 WINDOWS: dict[Window, timedelta] = {
