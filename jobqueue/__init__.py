@@ -1,6 +1,6 @@
 """A job queue for Django: job types declared in code, configured in the database, run by django-q2.
 
-Public API: `job`, `BaseJob`, `JobContext`, `JobResult`, `Unique`, `Priority`, `enqueue`,
+Public API: `job`, `BaseJob`, `JobContext`, `JobResult`, `Unique`, `Priority`, `enqueue`, `Workflow`,
 `enqueue_many` and the errors a job raises. `enqueue`, `enqueue_many` and `JobContext` need
 the app registry; they are loaded on first use so that importing this package stays cheap.
 """
@@ -26,6 +26,9 @@ _LAZY = {
     "enqueue": "jobqueue.services",
     "enqueue_many": "jobqueue.services",
     "JobContext": "jobqueue.context",
+    "Workflow": "jobqueue.engine.workflow",
+    "needs": "jobqueue.engine.workflow",
+    "After": "jobqueue.engine.dependencies",
 }
 
 
@@ -38,6 +41,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "After",
     "BaseJob",
     "JobContext",
     "JobResult",
@@ -52,7 +56,9 @@ __all__ = [
     "UnknownJobTypeError",
     "WorkerLost",
     "WorkerTimedOut",
+    "Workflow",
     "enqueue",
     "enqueue_many",
     "job",
+    "needs",
 ]

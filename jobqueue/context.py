@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+import pydantic
 from django.utils import timezone
 
 from jobqueue.config.options import EffectiveConfig, placement_errors
@@ -16,6 +18,8 @@ from jobqueue.exceptions import PayloadValidationError
 
 if TYPE_CHECKING:
     from jobqueue.registry import JobDefinition
+
+M = TypeVar("M", bound=pydantic.BaseModel)
 
 # How often a running job may touch the database for progress writes and cancel checks.
 _PROGRESS_INTERVAL = 0.5
@@ -196,6 +200,30 @@ class JobContext:
             self._cancelled = await Job.objects.filter(pk=self.job_id, cancel_requested_at__isnull=False).aexists()
         return self._cancelled
 
+    def results_of(self, job: Any, model: type[M] | None = None) -> Any:
+        """The result data of a job this one was enqueued `after` (a Job or its id): the `data`
+        of its JobResult, validated into `model` when given. None for a dependency that ended
+        without success (`ignore_failure`); an error for a job this one does not wait for."""
+        from jobqueue.models import Dependency
+
+        on_id = str(getattr(job, "pk", job))
+        found = Dependency.objects.filter(job_id=self.job_id, on_id=uuid.UUID(on_id)).values_list(
+            "on__status", "on__result"
+        )
+        if not found:
+            raise LookupError(f"job {self.job_id} does not depend on job {on_id}: pass it in enqueue(after=[...])")
+        status, result = found[0]
+        if status != "succeeded":
+            return None
+        return _data(result) if model is None else model.model_validate(_data(result))
+
+    def dependency_results(self) -> dict[str, Any]:
+        """The result data of every job this one was enqueued `after`, by job id (see `results_of`)."""
+        from jobqueue.models import Dependency
+
+        rows = Dependency.objects.filter(job_id=self.job_id).values_list("on_id", "on__status", "on__result")
+        return {str(on_id): _data(result) if status == "succeeded" else None for on_id, status, result in rows}
+
     def enqueue(self, job_type: Any, payload: Any = None, **options: Any) -> None:
         """Enqueue a follow-up job, committed together with this job's success (and not at all
         if this attempt fails). The payload and options are checked now, so bad ones fail
@@ -216,3 +244,8 @@ class JobContext:
         if errors:
             raise PayloadValidationError(definition.name, errors)
         self.follow_ups.append(FollowUp(definition, payload_json, options))
+
+
+def _data(result: Any) -> Any:
+    """The `data` of a stored JobResult; a result stored otherwise, as it is."""
+    return result.get("data") if isinstance(result, dict) and "success" in result else result

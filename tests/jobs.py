@@ -288,3 +288,15 @@ async def async_snoozer(ctx: JobContext, seconds: float = 0.0) -> JobResult:
     if ctx.attempt == 1:
         raise Snooze(seconds, "later, please")
     return JobResult.ok()
+
+
+@job(max_attempts=1, timeout=30)
+def step(ctx: JobContext, ledger: str = "", tag: str = "", value: int = 0, fail_while: str = "") -> JobResult:
+    """A workflow step: its start in the ledger; fails while the file `fail_while` exists;
+    its total is its value plus its dependencies' totals."""
+    if ledger:
+        _ledger(ledger, f"start {tag} {ctx.job_id} {time.time():.6f}")
+    if fail_while and os.path.exists(fail_while):
+        raise PermanentError(f"{fail_while} exists")
+    totals = [r["total"] for r in ctx.dependency_results().values() if r]
+    return JobResult.ok(data={"total": value + sum(totals)})

@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 
 from jobqueue import BaseJob, RateLimited, enqueue, enqueue_many, job
+from jobqueue.engine.claim import claim as engine_claim
 from jobqueue.engine.pipeline import run_unit
 from jobqueue.models import Attempt, Job, JobType, RateLimitStart, Status, UniqueLock
 from jobqueue.registry import registry
@@ -59,6 +60,16 @@ def test_rate_limit_counts_starts_in_the_window() -> None:
     RateLimitStart.objects.update(at=timezone.now() - timedelta(seconds=3))
     assert len(claim(20, CLUSTER)) == 3
     assert Job.objects.filter(status=Status.QUEUED).count() == 0
+
+
+def test_a_claim_not_yet_started_counts_in_every_window() -> None:
+    for _ in range(8):
+        enqueue("rate_limited", {"ledger": "/dev/null"})
+    assert len(claim(20, CLUSTER)) == 5
+    # Claimed, but no worker has started them: however long they wait, they will start later
+    # than any window seen so far, so a claim ten seconds on still has no room.
+    assert engine_claim(20, CLUSTER, now=timezone.now() + timedelta(seconds=10)) == []
+    assert RateLimitStart.objects.filter(at__isnull=True).count() == 5
 
 
 def test_a_job_may_push_back_without_using_an_attempt() -> None:

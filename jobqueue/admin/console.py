@@ -22,6 +22,7 @@ from django.utils.http import urlencode
 
 from jobqueue.admin import charts
 from jobqueue.admin.dashboard import dashboard_context
+from jobqueue.admin.workflows import workflow_view
 from jobqueue.config.settings import jobqueue_settings
 from jobqueue.exceptions import ActionRefused
 from jobqueue.models import JobType
@@ -42,6 +43,7 @@ def console_urls(site: admin.AdminSite) -> list[URLPattern]:
         path("failures/<str:key>/", view(group_view), name="jobqueue_failure_group"),
         path("failures/<str:key>/<str:action>/", view(group_action_view), name="jobqueue_failure_action"),
         path("clusters/", view(clusters_view), name="jobqueue_clusters"),
+        path("workflows/<str:workflow_id>/", view(workflow_view), name="jobqueue_workflow"),
     ]
 
 

@@ -14,6 +14,7 @@ from jobqueue.api.views.job_types import JobTypeViewSet
 from jobqueue.api.views.jobs import JobViewSet
 from jobqueue.api.views.not_found import not_found
 from jobqueue.api.views.observability import HealthView, MetricsView, PrometheusView
+from jobqueue.api.views.workflows import WorkflowViewSet
 
 app_name = "jobqueue_api"
 
@@ -21,6 +22,7 @@ router = SimpleRouter()
 router.register("job-types", JobTypeViewSet, basename="job-type")
 router.register("jobs", JobViewSet, basename="job")
 router.register("dead-letters", DeadLetterViewSet, basename="dead-letter")
+router.register("workflows", WorkflowViewSet, basename="workflow")
 
 urlpatterns = [
     path("schema/", SchemaView.as_view(), name="schema"),

@@ -56,7 +56,7 @@ def claim(room: int, cluster: str, unit_size: UnitSize | None = None, now: datet
         params = [cluster, sql.when(lease_until(now, 0)), sql.when(now), *(sql.job_id(j) for j in chosen)]
         attempts = {sql.read_id(row[0]): int(row[2]) for row in sql.rows("mark_claimed", params, ids=len(chosen))}
         ratewindow.enter(
-            ((job_id, tid) for tid, members in groups if runnable[tid].config.rate_limit for job_id in members), now
+            (job_id, tid) for tid, members in groups if runnable[tid].config.rate_limit for job_id in members
         )
     units = []
     for tid, members in groups:

@@ -120,7 +120,6 @@ class Reclaimer(Duty):
         for job_id in [j for j, at in held.items() if now - at > limit]:
             del held[job_id]
         still = transitions.renew_held(cluster, list(held))
-        transitions.hold_in_rate_window(list(still))
         for job_id in [j for j in held if j not in still]:
             del held[job_id]  # started (or finished) since: no longer ours to renew
         released = transitions.release_unheld(cluster, list(held), _ago(1.0))

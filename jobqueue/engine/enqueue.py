@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from jobqueue.config.effective import type_state, type_states
 from jobqueue.config.options import placement_errors
-from jobqueue.engine import inserts, sql
+from jobqueue.engine import dependencies, inserts, sql
+from jobqueue.engine.dependencies import After
 from jobqueue.engine.wakeup import notify
 from jobqueue.exceptions import JobQueueError, PayloadValidationError, UnknownJobTypeError
 from jobqueue.models import ACTIVE, Job, Status, UniqueLock
@@ -104,11 +105,16 @@ def enqueue(
     unique_key: str | None = None,
     created_by: str = "",
     rerun_of: Job | None = None,
+    after: Iterable[After | Job | str] = (),
+    workflow_id: str | None = None,
 ) -> Job:
     """Enqueue one job. The row joins the caller's transaction: workers see it only after commit.
 
-    Raises UnknownJobTypeError (listing the known types) or PayloadValidationError (with field
-    paths); in both cases nothing is written.
+    `after`: jobs (or ids, or `After(job, ignore_failure=True)`) this one waits for; it stays
+    `blocked` until they have all succeeded (see `engine.dependencies`).
+
+    Raises UnknownJobTypeError (listing the known types), PayloadValidationError (with field
+    paths) or UnknownDependencyError; in each case nothing is written.
     """
     new = build_job(
         job_type,
@@ -120,7 +126,19 @@ def enqueue(
         created_by=created_by,
         rerun_of=rerun_of,
     )
-    return enqueue_built(new, resolve_definition(job_type))
+    new.workflow_id = workflow_id
+    edges = dependencies.edges(after)
+    if not edges:
+        return enqueue_built(new, resolve_definition(job_type))
+    with sql.write_transaction():
+        status, reason = dependencies.initial_status(new, edges)
+        new.status, new.last_error = status, reason
+        if status == Status.CANCELLED:
+            new.finished_at = new.created_at
+        built = enqueue_built(new, resolve_definition(job_type))
+        if not built.is_duplicate:
+            dependencies.attach(built, edges)
+    return built
 
 
 def enqueue_built(new: Job, definition: JobDefinition | None = None) -> Job:

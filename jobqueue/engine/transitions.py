@@ -17,11 +17,12 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from django.utils import timezone
 
 from jobqueue.config.settings import jobqueue_settings
-from jobqueue.engine import inserts, ratewindow, sql
+from jobqueue.engine import dependencies, inserts, ratewindow, sql
 from jobqueue.engine.decide import FAILURES, AttemptReport, DecidedAttempt, give_back
 from jobqueue.engine.enqueue import build_job, enqueue_built
 from jobqueue.engine.lease import lease_until
 from jobqueue.engine.units import Claim, JobSnapshot
+from jobqueue.engine.wakeup import notify
 from jobqueue.models import FINISHED, Attempt, DeadLetter, DeadReason, Job, Status
 
 logger = logging.getLogger("jobqueue")
@@ -60,8 +61,9 @@ def start_unit(claims: Sequence[Claim], *, worker: str, timeout: int, rated: boo
             )
         )
     if rated and snapshots:
-        # The rate window counts real starts: move each entry from its claim to its start.
-        ratewindow.move([s.id for s in snapshots], now)
+        # The rate window counts the starts of the jobs' code: stamped after the start is
+        # written (which may wait on locks), the last write before the code runs.
+        ratewindow.mark_started([s.id for s in snapshots])
     return snapshots
 
 
@@ -86,13 +88,6 @@ def renew_held(cluster: str, held: Sequence[str]) -> set[str]:
     lease = sql.when(lease_until(timezone.now(), 0))
     found = sql.rows("renew_held", [lease, cluster, *(sql.job_id(j) for j in held)], ids=len(held))
     return {sql.read_id(row[0]) for row in found}
-
-
-def hold_in_rate_window(job_ids: Sequence[str]) -> None:
-    """Claims of rate-limited types still waiting for a worker count as starting now: a row
-    left at its claim time would leave the window before the job starts, and let the window
-    take more starts than its limit."""
-    ratewindow.move(job_ids)
 
 
 def release_unheld(cluster: str, held: Sequence[str], older_than: datetime) -> list[str]:
@@ -128,6 +123,9 @@ def record(
         dead = [e for e in recorded if e.decision.status == Status.DEAD]
         if dead:
             DeadLetter.objects.bulk_create([_dead_letter(e) for e in dead])
+        finished_ids = [e.job_id for e in recorded if e.decision.status in FINISHED]
+        if finished_ids and dependencies.resolve(finished_ids):
+            notify()
         for entry in recorded:
             if entry.decision.status == Status.SUCCEEDED and entry.report is not None and entry.report.follow_ups:
                 _enqueue_follow_ups(entry)

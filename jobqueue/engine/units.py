@@ -41,13 +41,14 @@ def mode_of(state: TypeState) -> Mode:
 def unit_size(state: TypeState) -> int:
     """How many jobs of a type one unit holds: its batch size; its async_concurrency (else the
     ASYNC_CONCURRENCY setting); or for sync jobs as many as fit CHUNK_BUDGET_MS by their recent
-    time per job (one with none)."""
+    time per job (one with none). A rate-limited sync type runs one job per unit: the jobs of a
+    chunk start one after another, later than the start the rate window records for them."""
     if state.definition.is_batch:
         return max(1, int(state.config.batch_size))
     if state.definition.is_async:
         return int(state.config.async_concurrency or jobqueue_settings.ASYNC_CONCURRENCY)
     per_job = inflight.seconds_per_job(state.definition.name)
-    if per_job <= 0.0:
+    if per_job <= 0.0 or state.config.rate_limit:
         return 1
     budget = jobqueue_settings.CHUNK_BUDGET_MS / 1000
     return max(1, min(jobqueue_settings.CHUNK_MAX_JOBS, math.floor(budget / per_job)))

@@ -31,6 +31,7 @@ from jobqueue.models.metrics import (
     MetricRollup,
     MetricTotal,
 )
+from jobqueue.models.workflows import Dependency
 
 __all__ = [
     "ACTIVE",
@@ -43,6 +44,7 @@ __all__ = [
     "DeadLetter",
     "DeadLetterQuerySet",
     "DeadReason",
+    "Dependency",
     "Job",
     "JobQuerySet",
     "JobType",

@@ -122,6 +122,9 @@ class Status(models.TextChoices):
     DEAD = "dead"
     CANCELLED = "cancelled"
     SKIPPED = "skipped"
+    # Waiting for the jobs it depends on (`enqueue(after=...)`); never claimed. Not in WAITING,
+    # which names the statuses a claim takes from.
+    BLOCKED = "blocked"
 
 
 WAITING = (Status.QUEUED, Status.SCHEDULED, Status.RETRYING)
@@ -178,6 +181,8 @@ class Job(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns", db_index=False
     )
     created_by = models.CharField(max_length=150, blank=True)
+    # The workflow the job belongs to: every job of one `Workflow` shares it.
+    workflow_id = models.UUIDField(null=True, blank=True)
 
     objects = JobQuerySet.as_manager()
 
@@ -215,6 +220,7 @@ class Job(models.Model):
             models.Index(fields=["rerun_of"], name="jq_job_rerun_of", condition=Q(rerun_of__isnull=False)),
             models.Index(fields=["job_type", "-created_at"], name="jq_job_type_created"),
             models.Index(fields=["finished_at"], name="jq_job_finished"),
+            models.Index(fields=["workflow_id"], name="jq_job_workflow", condition=Q(workflow_id__isnull=False)),
         ]
         constraints = [
             # A unique job: one waiting or running job per key and type, enforced by the
@@ -417,11 +423,12 @@ class UniqueLock(models.Model):
 
 
 class RateLimitStart(models.Model):
-    """One row per job start of a rate-limited type: the window the broker counts in."""
+    """One row per job start of a rate-limited type: the window the claim counts in. `at` is
+    the start, or NULL while the claim waits for a worker (counted in every window)."""
 
     job_type = models.ForeignKey(JobType, on_delete=models.CASCADE, related_name="+")
     job_id = models.UUIDField()
-    at = models.DateTimeField()
+    at = models.DateTimeField(null=True)
 
     class Meta:
         indexes = [

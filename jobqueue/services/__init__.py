@@ -5,6 +5,7 @@ from jobqueue.services.control import GroupOutcome, discard_group, pause, requeu
 from jobqueue.services.operations import cancel, discard_dead_letter, requeue_dead_letter, rerun, run_now
 from jobqueue.services.retention import PruneReport, prune
 from jobqueue.services.types import SyncReport, sync_job_type, sync_job_types, update_job_type
+from jobqueue.services.workflows import WorkflowCancelled, cancel_workflow
 
 __all__ = [
     "BulkEnqueueError",
@@ -12,7 +13,9 @@ __all__ = [
     "GroupOutcome",
     "PruneReport",
     "SyncReport",
+    "WorkflowCancelled",
     "cancel",
+    "cancel_workflow",
     "discard_dead_letter",
     "discard_group",
     "enqueue",

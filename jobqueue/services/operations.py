@@ -8,6 +8,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from jobqueue.engine import dependencies
 from jobqueue.engine.enqueue import enqueue
 from jobqueue.exceptions import InvalidStateError
 from jobqueue.models import WAITING, DeadLetter, Job, JobType, Resolution, Status
@@ -32,7 +33,17 @@ def rerun(job: Job, *, by: Actor, reason: str = "") -> Job:
         raise InvalidStateError(f"job {job.pk} is {job.status}; only a finished job can be re-run")
     require_again(by, job.job_type.name, payload_edited=False)
     with transaction.atomic():
-        new = enqueue(job.job_type.name, job.payload, priority=job.priority, created_by=actor_label(by), rerun_of=job)
+        new = enqueue(
+            job.job_type.name,
+            job.payload,
+            priority=job.priority,
+            created_by=actor_label(by),
+            rerun_of=job,
+            workflow_id=str(job.workflow_id) if job.workflow_id else None,
+            after=dependencies.edges_of(job),
+        )
+        # The dependents this job's failure cancelled wait for the re-run instead.
+        dependencies.rearm(str(job.pk), str(new.pk))
         record(by, job, "rerun", reason, f"re-run as {new.pk}")
     return new
 
@@ -41,10 +52,11 @@ def cancel(job: Job, *, by: Actor, reason: str = "") -> Job:
     """Cancel a waiting job at once; ask a running one to stop (it sees ctx.is_cancelled())."""
     now = timezone.now()
     with transaction.atomic():
-        if Job.objects.filter(pk=job.pk, status__in=WAITING).update(
+        if Job.objects.filter(pk=job.pk, status__in=[*WAITING, Status.BLOCKED]).update(
             status=Status.CANCELLED, finished_at=now, cancel_requested_at=now
         ):
             outcome = "cancelled"
+            dependencies.resolve([str(job.pk)], now)
         elif Job.objects.filter(pk=job.pk, status=Status.RUNNING, cancel_requested_at__isnull=True).update(
             cancel_requested_at=now
         ):
@@ -79,7 +91,10 @@ def requeue_dead_letter(dead_letter: DeadLetter, *, by: Actor, payload: Any = No
             priority=job.priority,
             created_by=actor_label(by),
             rerun_of=job,
+            workflow_id=str(job.workflow_id) if job.workflow_id else None,
+            after=dependencies.edges_of(job),
         )
+        dependencies.rearm(str(job.pk), str(new.pk))
         _resolve(dead_letter, Resolution.REQUEUED, by, reason, requeued_job=new)
         record(by, dead_letter, "requeue", reason, f"re-queued as {new.pk}")
     return new
