@@ -38,7 +38,10 @@ DJANGO_SETTINGS_MODULE=tests.settings "$PY" manage.py makemigrations --check --d
 # The reference transaction service (signer/, Node) has its own tests; `make run` never needs Node.
 if command -v node >/dev/null && command -v npm >/dev/null; then
   step "signer/ (node --test)"
-  (cd signer && npm ci --no-audit --no-fund --loglevel=error && node --test test/)
+  # One test file at a time: both start a simnet from the same Clarinet project, whose deployment
+  # plan a fresh checkout writes on first use; a hung test fails after its timeout, not CI's.
+  (cd signer && npm ci --no-audit --no-fund --loglevel=error &&
+    node --test --test-concurrency=1 --test-timeout=300000 --test-force-exit test/)
 else
   step "signer/ tests skipped: node and npm are not installed"
 fi

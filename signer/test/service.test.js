@@ -27,8 +27,11 @@ let scratch;
 
 before(async () => {
   // The interfaces the double serves are those of the test contracts, as the simnet reads them.
-  const interfaces = (await startSimnet()).getContractsInterfaces();
-  const deployer = [...interfaces.keys()][0].split('.')[0];
+  const simnet = await startSimnet();
+  const interfaces = simnet.getContractsInterfaces();
+  // The contracts' deployer, not the first key: boot contracts come first, under an address that
+  // differs between a fresh checkout (no deployment plan yet) and a later run.
+  const { deployer } = simnet;
   const byTemplate = (name) => interfaces.get(`${deployer}.${name}`);
   node = await startNode({
     interfaceFor: (id) => (id.includes('.aibtc-acct-') ? byTemplate('aibtc-agent-account') : id.endsWith('-action-proposal-voting') ? byTemplate('aibtc-action-proposal-voting') : null),
