@@ -244,9 +244,7 @@ def run(args: Any, pg_ours_url: str, scratch: Path, probe: Callable[..., dict[st
                     }
                     result = probe("race_ours", "ours", pg_ours_url, probe_args, {}, 120 + jobs * 0.3)
                     runs.setdefault("ours", []).append(result)
-                    _log(
-                        f"race {case} ours rep {rep + 1}: {result.get('drain_finish_to_finish_per_s') or result.get('error')}"
-                    )
+                    _log(f"race {case} ours rep {rep + 1}: {result.get('drain_per_s') or result.get('error')}")
                     for name in peers:
                         if case.endswith("_100") and name in ONE_AT_A_TIME:
                             continue
