@@ -31,6 +31,13 @@ def configure(report_port: int) -> None:
     _target = ("127.0.0.1", report_port)
 
 
+def close() -> None:
+    global _socket, _target
+    if _socket is not None:
+        _socket.close()
+    _socket = _target = None
+
+
 def _send(what: bytes) -> None:
     if _socket is not None and _target is not None:
         _socket.sendto(what, _target)

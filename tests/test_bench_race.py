@@ -23,6 +23,7 @@ def test_a_job_body_reports_its_start_and_finish_to_the_tally() -> None:
         assert tally.count == 4
         assert began <= tally.first_start <= tally.first <= tally.last
     finally:
+        race_peer.close()
         tally.close()
 
 
