@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import cases as concurrency
-from bench import ceiling, databases, report
+from bench import ceiling, databases, race, report
 from bench.probe import MARKER
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,7 +46,25 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--growth", action="store_true", help="add the 1,000,000-row growth cases (slow)")
     parser.add_argument("--no-growth", action="store_true", help="skip even the 10,000-ready growth case")
     parser.add_argument("--growth-only", action="store_true", help="run only the growth cases (with --growth: all)")
-    parser.add_argument("--peers", action="store_true", help="add Celery and Dramatiq on Redis (needs .[bench])")
+    parser.add_argument(
+        "--peers",
+        action="store_true",
+        help="add Celery and Dramatiq on Redis (needs .[bench]) and, on PostgreSQL, the race against pgqueuer, "
+        "chancy, oban, procrastinate and django-tasks-db (each in a virtualenv under .venv-peers/, made from PyPI)",
+    )
+    parser.add_argument("--race-only", action="store_true", help="run only the PostgreSQL race of --peers")
+    parser.add_argument(
+        "--race-peers",
+        default=",".join(race.PEERS),
+        type=lambda text: [name for name in text.split(",") if name],
+        help=f"peers of the race (default all: {','.join(race.PEERS)})",
+    )
+    parser.add_argument(
+        "--race-default-jobs",
+        type=int,
+        default=200,
+        help="jobs of the race's case at each side's default concurrency (some run one at a time; default 200)",
+    )
     parser.add_argument("--smoke", action="store_true", help="a few hundred jobs, one run: only checks completion")
     parser.add_argument("--io-jobs", type=int, default=1000, help="jobs of the I/O-bound drain (default 1000)")
     parser.add_argument("--io-delay-ms", type=int, default=200, help="delay of each I/O response (default 200)")
@@ -67,6 +85,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not re.fullmatch(r"[a-z0-9_]*", os.environ.get(databases.PREFIX_VARIABLE, "")):
         parser.error(f"{databases.PREFIX_VARIABLE} may hold only lower-case letters, digits and underscores")
+    unknown = set(args.race_peers) - set(race.PEERS)
+    if unknown:
+        parser.error(f"unknown race peers {sorted(unknown)}: choose among {','.join(race.PEERS)}")
+    if args.race_only:
+        args.peers, args.database = True, "postgres"
     if args.smoke:
         args.jobs, args.repetitions, args.latency_jobs, args.no_growth = 300, 1, 20, True
         args.growth = args.peers = False
@@ -147,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         databases.recreate(vendor, url)
         databases.migrate(side, url)
     timeout = max(120.0, args.jobs / 20)
+    if args.race_only:
+        return _race_only(args, results, urls[("postgres", "ours")], scratch)
     compare = not args.growth_only
     for vendor in vendors if compare else []:
         count = 500 if args.smoke else (20_000 if vendor == "sqlite" else 3_000)
@@ -192,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
         results["peers"] = peers.run_all(args.jobs, args.repetitions, scratch)
     if compare and not args.no_concurrency:
         results |= concurrency.run(args, vendors, urls, scratch, run_probe)
+    if args.peers and compare and "postgres" in vendors:
+        results["race"] = race.run(args, urls[("postgres", "ours")], scratch, run_probe)
     raw_growth = results["growth"]
     results["growth_raw"] = raw_growth
     results["growth"] = {vendor: report.summarize_growth(cases) for vendor, cases in raw_growth.items()}
@@ -202,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2, default=str))
     print(report.table(results))
+    if "race" in results:
+        print(race.table(results["race"]))
     print(f"JSON written to {args.output}")
     for failure in failures:
         print(f"INCOMPLETE: {failure}", file=sys.stderr)
@@ -210,6 +239,23 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     shutil.rmtree(scratch, ignore_errors=True)  # SQLite files of the growth cases reach a gigabyte
     return 0
+
+
+def _race_only(args: argparse.Namespace, results: dict[str, Any], url: str, scratch: Path) -> int:
+    """`--race-only`: the PostgreSQL race alone, its table on stdout and its JSON in --output."""
+    results["race"] = race.run(args, url, scratch, run_probe)
+    results["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+    failures = race.failures(results["race"])
+    results["failures"] = failures
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2, default=str))
+    print(race.table(results["race"]))
+    print(f"JSON written to {args.output}")
+    for failure in failures:
+        print(f"INCOMPLETE: {failure}", file=sys.stderr)
+    if not failures:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return 1 if failures else 0
 
 
 def _brief(result: dict[str, Any]) -> str:
@@ -236,4 +282,4 @@ def _failures(results: dict[str, Any]) -> list[str]:
                 failures.append(f"{vendor} growth {case}: {result.get('error')}")
     for name, reps in results.get("peers", {}).items():
         failures += [f"peer {name}: {r.get('error')}" for r in reps if not r.get("ok")]
-    return failures + concurrency.failures(results)
+    return failures + concurrency.failures(results) + race.failures(results.get("race", {}))

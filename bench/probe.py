@@ -18,7 +18,7 @@ def main(argv: list[str]) -> int:
     import django
 
     django.setup()
-    from bench import growth, iobound, memory, ours, priority, profile, rawq
+    from bench import growth, iobound, memory, ours, priority, profile, race_ours, rawq
     from bench.measure import Incomplete
 
     kinds: dict[str, Any] = {
@@ -30,6 +30,7 @@ def main(argv: list[str]) -> int:
         "io_rawq": iobound.run_rawq,
         "priority": priority.run,
         "memory": memory.run,
+        "race_ours": race_ours.run,
     }
     kind, args = argv[0], json.loads(argv[1])
     try:

@@ -1,9 +1,12 @@
 """The job types the benchmark drains through our broker and runner.
 
-`bench_noop` measures the queue's own cost per job; `bench_io_async` and `bench_io_sync` each
+`bench_noop` measures the queue's own cost per job; `bench_sleep_async` awaits `asyncio.sleep`
+(the I/O wait of the PostgreSQL race, `bench.race`); `bench_io_async` and `bench_io_sync` each
 wait on one response of the harness's delay server (`bench.delayserver`), the first on the
 worker's event loop, the second blocking its worker process.
 """
+
+import asyncio
 
 from bench.benchjobs import http
 from jobqueue import job
@@ -18,6 +21,12 @@ def bench_noop() -> None:
 async def bench_io_async(url: str) -> None:
     """Await one delayed response (many at once per worker)."""
     await http.get_async(url)
+
+
+@job(max_attempts=1, timeout=60)
+async def bench_sleep_async(ms: int) -> None:
+    """Await `asyncio.sleep` for `ms` milliseconds: the wait every peer of the PostgreSQL race runs too."""
+    await asyncio.sleep(ms / 1000)
 
 
 @job(max_attempts=1, timeout=60)

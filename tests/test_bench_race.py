@@ -1,0 +1,46 @@
+"""The PostgreSQL race's own plumbing, without any peer installed (CI has no time to make their
+virtualenvs): the job body's datagrams reach the harness's tally, and ratios are taken per round."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from bench import race, race_peer
+
+
+def test_a_job_body_reports_its_start_and_finish_to_the_tally() -> None:
+    tally = race.Tally()
+    try:
+        race_peer.configure(tally.port)
+        began = time.time()
+        for _ in range(3):
+            asyncio.run(race_peer.body("sleep", 1))
+        race_peer.sync_body("noop", None)
+        deadline = time.monotonic() + 5
+        while tally.count < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert tally.count == 4
+        assert began <= tally.first_start <= tally.first <= tally.last
+    finally:
+        race_peer.close()
+        tally.close()
+
+
+def test_ratios_are_taken_within_each_round_and_a_failed_run_has_none() -> None:
+    cases = {
+        "noop": {
+            "ours": [{"ok": True, "drain_per_s": 100.0}, {"ok": True, "drain_per_s": 200.0}],
+            "pgqueuer": [{"ok": True, "drain_per_s": 300.0}, {"ok": False, "error": "3 of 5 jobs finished"}],
+        }
+    }
+    summary = race.summarize(cases)["noop"]
+    assert summary["pgqueuer"]["ratio_to_ours"] == [3.0, None]
+    assert summary["pgqueuer"]["median_ratio"] == 3.0
+    assert summary["ours"]["median_per_s"] == 150.0
+    assert race.failures({"cases": cases}) == ["race noop pgqueuer run 2: 3 of 5 jobs finished"]
+    shown = race.table(
+        {"summary": {"noop": summary}, "history": {"ours": "Job + Attempt rows"} | dict.fromkeys(race.PEERS, "rows")}
+    )
+    assert "| this queue | Job + Attempt rows | 150/s |" in shown
+    assert "300/s (3.00, -" in shown
