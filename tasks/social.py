@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
+import warnings
 
 import pydantic
-from twitter_text import parse_tweet
 
 from jobqueue import BaseJob, JobContext, JobResult, PermanentError, Priority, RetryableError, job
 from tasks.clients.images import download_image
@@ -14,6 +14,12 @@ from tasks.clients.oauth1 import OAuth1Credentials
 from tasks.clients.social import SocialClient, SocialSettings
 from tasks.fields import RecordId
 from tasks.models import DAO, ThreadPost
+
+with warnings.catch_warnings():
+    # twitter-text-parser reads its emoji table through pkg_resources (setuptools < 81, pinned in
+    # pyproject.toml), which warns on import that it is deprecated; nothing for us to act on.
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+    from twitter_text import parse_tweet
 
 POST_MAX_CHARS = 280
 _TOKENS = re.compile(r"\S+|\s+")
