@@ -289,10 +289,13 @@ def deploy_check(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_the_pages_env_file_passes_the_deploy_checks(page_env: dict[str, str]) -> None:
+def test_the_pages_env_file_passes_the_deploy_checks(page_env: dict[str, str], tmp_path: Path) -> None:
     """What `migrate` refused with jobqueue.E020 when the page did not set FIELD_ENCRYPTION_KEYS."""
     assert page_env["DEBUG"] == "false"
-    result = deploy_check(page_env)
+    # The page's SQLite file lives in /srv/jobqueue/, which this machine lacks, and Django 6's
+    # JSONField check opens the database: the same URL, in a folder that exists.
+    assert page_env["DATABASE_URL"].startswith("sqlite:////")
+    result = deploy_check({**page_env, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"})
     assert result.returncode == 0, result.stdout + result.stderr
 
 
