@@ -1,7 +1,7 @@
 """CPU of an idle cluster: what waiting for work costs when there is none.
 
     DATABASE_URL=sqlite:////tmp/idle.sqlite3 .venv/bin/python -m bench.idle_cpu --seconds 60
-    DATABASE_URL=sqlite:////tmp/idle-main.sqlite3 .venv/bin/python -m bench.idle_cpu --root /work/main
+    DATABASE_URL=sqlite:////tmp/idle-main.sqlite3 .venv/bin/python -m bench.idle_cpu --root /work/main --python .venv/bin/python
 
 Migrates the database with the checkout at `--root` (default: this one), starts its
 `manage.py qcluster` (2 workers, the project's settings), lets it settle, then reads the
@@ -53,9 +53,10 @@ def main() -> None:
     parser.add_argument("--root", default=str(Path(__file__).resolve().parent.parent))
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--settle", type=float, default=10)
+    parser.add_argument("--python", help="the interpreter (default: the checkout's .venv)")
     args = parser.parse_args()
     root = Path(args.root)
-    python = str(root / ".venv" / "bin" / "python")
+    python = args.python or str(root / ".venv" / "bin" / "python")
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",

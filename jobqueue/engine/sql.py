@@ -125,10 +125,11 @@ def data_version() -> tuple[object, int] | None:
     """SQLite: this connection's `PRAGMA data_version` (it changes when another connection
     commits a write), with the connection it belongs to, since a new connection counts
     afresh; None on the other databases. A read of the WAL index in shared memory, no I/O."""
-    if connection.vendor != "sqlite":
+    db = connections[DEFAULT_DB_ALIAS]  # the wrapper itself: each read through the proxy is a lookup
+    if db.vendor != "sqlite":
         return None
-    connection.ensure_connection()
-    raw = connection.connection
+    db.ensure_connection()
+    raw = db.connection
     return raw, int(raw.execute("PRAGMA data_version").fetchone()[0])
 
 

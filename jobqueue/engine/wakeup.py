@@ -18,9 +18,14 @@ logger = logging.getLogger("jobqueue")
 # moment ago is still polling at its shortest interval and will see the rest.
 _NOTIFY_MIN_INTERVAL = 0.02
 _last_notify = 0.0
-# How often an idle cluster on SQLite looks at the database's commit counter. A look reads
-# a counter in the WAL index (shared memory): measured cost in docs/performance.md.
+# How often an idle cluster on SQLite looks at the database's commit counter: every
+# millisecond for a while after it last claimed work (work comes in bursts), then less
+# often. Not after a ring alone: other processes commit now and then without enqueueing
+# (django-q2's sentinel saves its stats every half second, in the database cache by
+# default). Each look costs some 40 us of CPU with its sleep (docs/performance.md).
 DOORBELL_INTERVAL = 0.001
+DOORBELL_BRISK_SECONDS = 2.0
+DOORBELL_IDLE_INTERVAL = 0.005
 
 
 def supports_notify() -> bool:
@@ -45,8 +50,10 @@ class Listener:
 
     def __init__(self) -> None:
         self._conn: Any = None
-        # SQLite: the commit counter last seen, and the connection it was read on.
+        # SQLite: the commit counter last seen, and the connection it was read on; until when
+        # the doorbell is looked at every DOORBELL_INTERVAL.
         self._seen: tuple[object, int] | None = None
+        self._brisk_until = 0.0
 
     def _connect(self) -> Any:
         if self._conn is None or self._conn.closed:
@@ -77,7 +84,9 @@ class Listener:
         """SQLite: return True as soon as another connection has committed since the last look
         (an enqueue, or a worker's finish that may free a slot of a limited type), False after
         `timeout`. The counter is compared with the one seen at the end of the previous wait,
-        so a commit that landed while the cluster was claiming still rings. Elsewhere: sleep."""
+        so a commit that landed while the cluster was claiming still rings. Looked at every
+        millisecond for DOORBELL_BRISK_SECONDS after the cluster last claimed work (`worked()`),
+        every DOORBELL_IDLE_INTERVAL after that. Elsewhere: sleep."""
         deadline = time.monotonic() + timeout
         seen = self._seen
         while True:
@@ -86,14 +95,20 @@ class Listener:
                 time.sleep(max(0.0, deadline - time.monotonic()))
                 return False
             self._seen = current
+            now = time.monotonic()
             # A new connection counts afresh: its first value says nothing about commits.
             if seen is not None and seen[0] is current[0] and seen[1] != current[1]:
                 return True
             seen = current
-            left = deadline - time.monotonic()
+            left = deadline - now
             if left <= 0:
                 return False
-            time.sleep(min(DOORBELL_INTERVAL, left))
+            interval = DOORBELL_INTERVAL if now < self._brisk_until else DOORBELL_IDLE_INTERVAL
+            time.sleep(min(interval, left))
+
+    def worked(self) -> None:
+        """The cluster claimed work: look at the doorbell every millisecond for a while."""
+        self._brisk_until = time.monotonic() + DOORBELL_BRISK_SECONDS
 
     def close(self) -> None:
         if self._conn is not None:
