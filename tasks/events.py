@@ -54,15 +54,6 @@ class KnownContracts:
     def all(self) -> set[str]:
         return set(self.voting) | set(self.accounts)
 
-    def may_print(self, contract: str) -> bool:
-        """Whether a call to `contract` may make one of our contracts print: it is one, an agent
-        account (through which proposals and votes are made: the account prints, then the voting
-        extension it calls), or another contract of a DAO's deployer (its actions)."""
-        if contract in self.voting or contract in self.accounts or naming.is_agent_account(contract):
-            return True
-        deployers = {principal.partition(".")[0] for principal in self.voting}
-        return contract.partition(".")[0] in deployers
-
 
 @dataclass
 class PrintsRead:
