@@ -1,4 +1,4 @@
-"""Which prints of a transaction are ours, and what they say (the facts are in `tasks.aibtc.notifications`).
+"""Which prints of a transaction are ours, and what they say (the facts are in `tasks.aibtc.payloads`).
 
 A print is read only from a contract this deployment knows: a DAO's voting extension
 (`<deployer>.<symbol>-action-proposal-voting`, whose notifications are acted on) or one of our
