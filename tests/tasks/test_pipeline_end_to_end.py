@@ -172,7 +172,7 @@ def test_a_proposal_from_a_chainhook_to_its_posts(
 ) -> None:
     signer_state = tmp_path / "signer-state.json"
     chain = RecordedChain(httpserver).at(burn_height=870_001, seconds_per_block=1)
-    chain.add(load("stacks_api/block_150000_creates_proposal_7.json"))
+    chain.add_recorded_block(load("stacks_api/block_150000_creates_proposal_7.json"))
     node = NodeDouble(httpserver, chain)
     answer = {"decision": "approve", "confidence": 0.9, "reasoning": "It serves the mission."}
     httpserver.expect_request("/llm/chat/completions").respond_with_json(
@@ -256,10 +256,11 @@ def test_a_proposal_from_a_chainhook_to_its_posts(
     posted = wait_for(lambda: [r for r, _ in httpserver.log if r.path in ("/discord", "/x/tweets")][1:], timeout=60)
     assert [f for f, _ in node.broadcasts] == ["vote-on-action-proposal", "conclude-action-proposal"]
 
-    # A redelivered chainhook and a replayed block change nothing.
+    # A redelivered chainhook and a replay of the contracts' events change nothing.
     assert hook.post("/api/chainhooks/dao-events/", delivery, format="json").json()["duplicates"] == 1
-    replay = enqueue("chain_block_replay", {"height": 150_000})
+    replay = enqueue("chain_block_replay", {"network": "mainnet"})
     wait_for(lambda: Job.objects.filter(pk=replay.pk, status=Status.SUCCEEDED).exists(), timeout=30)
+    assert Job.objects.get(pk=replay.pk).result["data"]["blocks"] == [150_000]
     time.sleep(3)  # room for anything a duplicate would have set off
     discord = [r for r, _ in httpserver.log if r.path == "/discord"]
     tweets = [r for r, _ in httpserver.log if r.path == "/x/tweets"]
