@@ -17,7 +17,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from jobqueue.admin.common import PayloadForm, StrictJSONField, confirm_page
+from jobqueue.admin.common import PayloadForm, StrictJSONField, confirm_page, rate_refusal
 from jobqueue.admin.overrides import EffectiveEnabledFilter, OverrideFields, option_rows
 from jobqueue.admin.typepage import type_urls
 from jobqueue.config.effective import resolve_for
@@ -29,6 +29,7 @@ from jobqueue.registry import registry
 from jobqueue.secrets.sealing import keep_masked, masked_settings
 from jobqueue.services import enqueue, update_job_type
 from jobqueue.services.audit import actor_label
+from jobqueue.services.jobrate import JobRateExceeded, spend, subject_of
 from jobqueue.services.permissions import enqueue_refusal, is_builtin
 
 
@@ -208,9 +209,12 @@ class JobTypeAdmin(admin.ModelAdmin):
         form = PayloadForm(request.POST if request.method == "POST" else None, initial={"payload": {}})
         if form.is_bound and form.is_valid():
             try:
+                spend(subject_of(request.user), 1)  # the user's job rate, as the API's run now
                 job = enqueue(record.name, form.cleaned_data["payload"], created_by=actor_label(request.user))
             except PayloadValidationError as exc:
                 form.add_payload_errors(exc)
+            except JobRateExceeded as exc:
+                form.add_error(None, rate_refusal(exc, "enqueued"))
             except JobQueueError as exc:
                 form.add_error(None, str(exc))
             else:
