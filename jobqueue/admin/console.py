@@ -21,6 +21,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.http import urlencode
 
 from jobqueue.admin import charts
+from jobqueue.admin.common import within_job_rate
 from jobqueue.admin.dashboard import dashboard_context
 from jobqueue.admin.workflows import workflow_view
 from jobqueue.config.settings import jobqueue_settings
@@ -167,6 +168,8 @@ def group_action_view(site: admin.AdminSite, request: HttpRequest, key: str, act
             messages.error(request, f"{exc}; nothing was re-queued.")
             return redirect(back)
     targets = failures.dead_letters(group, found.since, until)
+    if action == "requeue" and not within_job_rate(request, len(targets), "re-queued"):
+        return redirect(back)
     record = JobType.objects.get(pk=group.job_type_id)
     label = f"{group.error_type}: {group.message}"
     perform = requeue_group if action == "requeue" else discard_group

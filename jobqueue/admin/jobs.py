@@ -189,6 +189,7 @@ class JobAdmin(LiveListMixin, admin.ModelAdmin):
             permission="jobqueue.rerun_job",
             title="Re-run this job",
             perform=lambda job, reason: rerun(job, by=request.user, reason=reason),
+            creates="re-run",
         )
 
     def cancel_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -216,6 +217,7 @@ class JobAdmin(LiveListMixin, admin.ModelAdmin):
             action="rerun_jobs",
             title="Re-run the selected jobs",
             perform=lambda job, reason: rerun(job, by=request.user, reason=reason),
+            creates="re-run",
         )
 
     @admin.action(description="Cancel the selected jobs", permissions=["cancel"])
