@@ -28,7 +28,7 @@ from jobqueue.models import JobRateCount
 
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
-__all__ = ["JobRateExceeded", "Rate", "current_rate", "spend", "subject_of"]
+__all__ = ["JobRateExceeded", "Rate", "current_rate", "give_back", "spend", "subject_of"]
 
 
 @dataclass(frozen=True)
@@ -67,13 +67,15 @@ def subject_of(user: object, address: str = "") -> str:
     return f"user:{pk}" if pk is not None else f"address:{address}"[:100]
 
 
-def spend(subject: str, jobs: int) -> None:
+def spend(subject: str, jobs: int, rate: Rate | None = None) -> None:
     """Count `jobs` against `subject`'s rate, or raise JobRateExceeded without counting them.
     Called by each action that creates jobs, once it knows how many, before creating any.
+    `rate` defaults to the job rate (`API_ENQUEUE_RATE`); other counters (the chainhook
+    endpoint's failed authentications) pass their own, under a subject prefix of their own.
 
     Inside a transaction the count is part of it: a rollback (the jobs were not created after
     all) gives the jobs back."""
-    rate = current_rate()
+    rate = rate if rate is not None else current_rate()
     if rate is None or jobs <= 0:
         return
     now = time.time()
@@ -122,3 +124,11 @@ def _count(subject: str, rate: Rate, start: int, jobs: int) -> bool:
         )
     )
     return updated > 0
+
+
+def give_back(subject: str, jobs: int, rate: Rate) -> None:
+    """Return `jobs` spent in the current window (a reservation that turned out not to count)."""
+    start = int(time.time() // rate.period) * rate.period
+    JobRateCount.objects.filter(subject=subject, period=rate.period, window_start=start).update(
+        spent=Greatest(F("spent") - jobs, Value(0), output_field=IntegerField())
+    )
