@@ -10,9 +10,12 @@
 // voting extension, the accounts hold the DAO's tokens), then writes {url, contracts, accounts}
 // as JSON to the file SIMNET_CHAIN_READY_FILE names (or prints it).
 import { once } from 'node:events';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 
+import { initSimnet } from '@stacks/clarinet-sdk';
 import {
   addressToString,
   Cl,
@@ -28,7 +31,7 @@ import {
 
 import { createSender } from '../src/service.js';
 import { AGENTS, OWNERS, PRIVATE_KEY, TESTNET_ADDRESS } from '../test/keys.js';
-import { execute, render, senderOf, startSimnet, TEMPLATES } from '../test/simnet.js';
+import { execute, MANIFEST, render, senderOf, TEMPLATES } from '../test/simnet.js';
 import { blockHash, decodedJson, deliveries, stringify } from './chainhook.js';
 
 const SYMBOL = 'faces';
@@ -36,7 +39,14 @@ const DAO_SET = ['aibtc-faktory', 'aibtc-base-dao', 'aibtc-treasury', 'aibtc-act
 const GENESIS_TIME = 1_764_000_000;
 const SECONDS_PER_BURN_BLOCK = 1; // what the burn-blocks endpoint reports: the job queue's waits stay short
 
-const simnet = await startSimnet();
+// A copy of the Clarinet project for this process: the simnet writes its deployment plan into the
+// project, and the suite's legs (SQLite, PostgreSQL) may start chains at the same moment.
+const project = mkdtempSync(join(tmpdir(), 'simnet-chain-'));
+cpSync(dirname(MANIFEST), project, { recursive: true, filter: (path) => !/[/\\](deployments|\.cache)$/.test(path) });
+const removeProject = () => rmSync(project, { recursive: true, force: true });
+process.on('exit', removeProject);
+for (const signal of ['SIGTERM', 'SIGINT']) process.on(signal, () => process.exit(0));
+const simnet = await initSimnet(join(project, 'Clarinet.toml'));
 const dao = (template) => `${TESTNET_ADDRESS}.${template.replace('aibtc', SYMBOL)}`;
 const contracts = { dao: dao('aibtc-base-dao'), token: dao('aibtc-faktory'), voting: dao('aibtc-action-proposal-voting'), action: dao('aibtc-action-send-message'), treasury: dao('aibtc-treasury') };
 const blocks = []; // {height, burnHeight, time, txs: [record]}
