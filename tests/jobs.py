@@ -208,8 +208,8 @@ async def wait_async(ctx: JobContext, seconds: float = 0.2, ledger: str = "") ->
 
 @job(name="async_mix", max_attempts=1, timeout=1)
 class AsyncMix(BaseJob):
-    """An async class-form type whose payload says how each job ends: ok, raise, hang past
-    its timeout, or wait for its cancel request. Its hooks and cleanup are async too."""
+    """An async class-form type whose payload says how each job ends: ok, raise, exit, hang
+    past its timeout, or wait for its cancel request. Its hooks and cleanup are async too."""
 
     class Payload(pydantic.BaseModel):
         how: str = "ok"
@@ -218,6 +218,8 @@ class AsyncMix(BaseJob):
     async def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
         if payload.how == "raise":
             raise PermanentError("told to fail")
+        if payload.how == "exit":
+            raise SystemExit(4)  # as sys.exit() in the job's code
         if payload.how == "hang":
             await asyncio.sleep(30)
         if payload.how == "cancel":

@@ -33,7 +33,9 @@ _SET_CLAIMED = (
     "lease_expires_at = %s, claimed_at = %s, started_at = NULL, worker = ''"
 )
 _SET_STARTED = f"UPDATE {_JOB} SET started_at = %s, worker = %s, timeout = %s, lease_expires_at = %s"  # noqa: S608
-_STARTED_COLUMNS = "id, attempts, payload, max_attempts, progress, cancel_requested_at, priority, job_type_id"
+_STARTED_COLUMNS = (
+    "id, attempts, payload, max_attempts, progress, cancel_requested_at, priority, job_type_id, trace_context"
+)
 # The one "give back" clause: a claimed job back to waiting, its attempt unspent, as if never
 # claimed. run_after and last_error are kept unless given (a rate-limited job's wait, a note),
 # so a job handed back keeps its place in the queue (the claim orders by priority, then

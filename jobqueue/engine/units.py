@@ -113,6 +113,8 @@ class JobSnapshot:
     cancel_requested: bool
     started_at: datetime
     cluster: str
+    # The W3C trace context stored at enqueue (jobqueue.tracing), or None.
+    trace_context: dict[str, str] | None = None
 
     @property
     def claim(self) -> Claim:
@@ -133,4 +135,5 @@ class JobSnapshot:
             cancel_requested=job.cancel_requested_at is not None,
             started_at=started_at or job.started_at or job.claimed_at or timezone.now(),
             cluster=job.claimed_by,
+            trace_context=job.trace_context,
         )

@@ -183,6 +183,9 @@ class Job(models.Model):
     created_by = models.CharField(max_length=150, blank=True)
     # The workflow the job belongs to: every job of one `Workflow` shares it.
     workflow_id = models.UUIDField(null=True, blank=True)
+    # The W3C trace context (`traceparent`, `tracestate`) of the enqueue, with the `otel` extra
+    # and a tracer provider; the worker continues the trace from it (jobqueue.tracing).
+    trace_context = models.JSONField(null=True, blank=True)
 
     objects = JobQuerySet.as_manager()
 
