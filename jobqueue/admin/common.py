@@ -46,7 +46,7 @@ class StrictJSONField(forms.JSONField):
         if self.disabled or value in self.empty_values or not isinstance(value, str):
             return super().to_python(value)
         try:
-            return loads_strict(value, int(jobqueue_settings.API_MAX_JSON_DEPTH))
+            return loads_strict(value, jobqueue_settings.API_MAX_JSON_DEPTH)
         except ValueError as exc:
             raise ValidationError(f"Enter a valid JSON: {exc}.", code="invalid") from None
 
@@ -54,7 +54,7 @@ class StrictJSONField(forms.JSONField):
         if self.disabled or not isinstance(data, str):
             return super().bound_data(data, initial)
         try:
-            return loads_strict(data, int(jobqueue_settings.API_MAX_JSON_DEPTH))
+            return loads_strict(data, jobqueue_settings.API_MAX_JSON_DEPTH)
         except ValueError:
             return forms.fields.InvalidJSONInput(data)
 

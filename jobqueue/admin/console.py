@@ -69,7 +69,7 @@ def _window(request: HttpRequest, default: str) -> str:
 
 def dashboard_view(site: admin.AdminSite, request: HttpRequest) -> TemplateResponse:
     _require(request, "jobqueue.view_job")
-    window = _window(request, str(jobqueue_settings.HEALTH_WINDOW))
+    window = _window(request, jobqueue_settings.HEALTH_WINDOW)
     return page(site, request, "dashboard", "Job queue dashboard", dashboard_context(window))
 
 
@@ -89,7 +89,7 @@ def failures_view(site: admin.AdminSite, request: HttpRequest) -> TemplateRespon
         "windows": list(metrics.WINDOWS),
         "job_type": job_type or "",
         "type_names": list(JobType.objects.values_list("name", flat=True)),
-        "refresh": int(jobqueue_settings.DASHBOARD_REFRESH),
+        "refresh": jobqueue_settings.DASHBOARD_REFRESH,
     }
     return page(site, request, "failures", "Failures by cause", context)
 
@@ -182,6 +182,6 @@ def clusters_view(site: admin.AdminSite, request: HttpRequest) -> TemplateRespon
     _require(request, "jobqueue.view_job")
     context = {
         "activity": activity.activity(timezone.now()),
-        "refresh": int(jobqueue_settings.DASHBOARD_REFRESH),
+        "refresh": jobqueue_settings.DASHBOARD_REFRESH,
     }
     return page(site, request, "clusters", "Clusters and what they run", context)

@@ -75,7 +75,7 @@ class JobAdmin(LiveListMixin, admin.ModelAdmin):
             return super().changelist_view(request, extra_context)
         # The page's queries run while it renders: render inside the time limit.
         try:
-            with time_limited(float(jobqueue_settings.SEARCH_TIMEOUT)):
+            with time_limited(jobqueue_settings.SEARCH_TIMEOUT):
                 response = super().changelist_view(request, extra_context)
                 if hasattr(response, "render"):
                     response.render()

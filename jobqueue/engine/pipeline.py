@@ -23,7 +23,7 @@ from asgiref.sync import async_to_sync, sync_to_async
 
 from jobqueue import tracing
 from jobqueue.config.effective import TypeState, type_state
-from jobqueue.config.options import CODE_DEFAULTS, EffectiveConfig
+from jobqueue.config.options import EffectiveConfig
 from jobqueue.context import JobContext
 from jobqueue.engine import inflight, steps, transitions
 from jobqueue.engine.decide import DecidedAttempt, JobRun, give_back
@@ -64,7 +64,7 @@ def _run(unit: Unit) -> str:
         state: TypeState | None = type_state(unit.type_name)
     except UnknownJobTypeError:
         state = None
-    config = state.config if state is not None else EffectiveConfig("", dict(CODE_DEFAULTS), {})
+    config = state.config if state is not None else EffectiveConfig(name="")
     inflight.taken(unit.priority)
     worker = f"{HOST}:{os.getpid()}"
     rated = bool(config.rate_limit)

@@ -44,9 +44,9 @@ def unit_size(state: TypeState) -> int:
     time per job (one with none). A rate-limited sync type runs one job per unit: the jobs of a
     chunk start one after another, later than the start the rate window records for them."""
     if state.definition.is_batch:
-        return max(1, int(state.config.batch_size))
+        return max(1, state.config.batch_size)
     if state.definition.is_async:
-        return int(state.config.async_concurrency or jobqueue_settings.ASYNC_CONCURRENCY)
+        return state.config.async_concurrency or jobqueue_settings.ASYNC_CONCURRENCY
     per_job = inflight.seconds_per_job(state.definition.name)
     if per_job <= 0.0 or state.config.rate_limit:
         return 1

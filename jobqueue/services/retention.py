@@ -40,8 +40,8 @@ def prune(now: datetime | None = None, *, batch_size: int = 1000, max_batches: i
     """
     now = now or timezone.now()
     report = PruneReport()
-    default = int(jobqueue_settings.DEFAULT_RETENTION)
-    retention = {s.type_id: int(s.config.retention or default) for s in type_states().values()}
+    default = jobqueue_settings.DEFAULT_RETENTION
+    retention = {s.type_id: s.config.retention or default for s in type_states().values()}
     budget = max_batches
     unfinished = [*ACTIVE, Status.BLOCKED]
     live_workflows = Job.objects.filter(status__in=unfinished, workflow_id__isnull=False).values("workflow_id")
@@ -73,7 +73,7 @@ def prune(now: datetime | None = None, *, batch_size: int = 1000, max_batches: i
     report.housekeeping += UniqueLock.objects.filter(expires_at__lt=now).delete()[0]
     report.housekeeping += ClusterHeartbeat.objects.filter(last_seen_at__lt=day_ago).delete()[0]
     # The rollup keeps its own history, longer than the jobs' (the metrics' windows outlive them).
-    metrics_cutoff = now - timedelta(seconds=int(jobqueue_settings.METRICS_RETENTION))
+    metrics_cutoff = now - timedelta(seconds=jobqueue_settings.METRICS_RETENTION)
     report.housekeeping += MetricMinute.objects.filter(minute__lt=metrics_cutoff).delete()[0]
     report.housekeeping += MetricHour.objects.filter(hour__lt=metrics_cutoff).delete()[0]
     return report

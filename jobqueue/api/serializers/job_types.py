@@ -91,14 +91,14 @@ def describe(record: JobType, counts: dict[str, int]) -> dict[str, Any]:
         return base
     definition = registry.get(record.name)
     config = resolve_for(definition, record)
-    base["enabled"] = bool(config.values["enabled"])
+    base["enabled"] = config.enabled
     base["config"] = {
         name: {"value": plain(config.values[name]), "source": config.sources[name], "pinned_by": config.pins.get(name)}
         for name in OPTIONS
     }
     base["schedule"] = {
-        "value": plain(config.values["schedule"]) if config.values["schedule"] is not None else None,
-        "timezone": config.values["schedule_timezone"],
+        "value": plain(config.schedule) if config.schedule is not None else None,
+        "timezone": config.schedule_timezone,
     }
     base["payload_schema"] = definition.payload_schema()
     if definition.settings_model is not None:
