@@ -287,8 +287,11 @@ ACCOUNT_NOTIFICATIONS: tuple[type[Notification], ...] = (
     AccountConcluded,
 )
 # The agent account's other notifications: known, printed by our accounts, not read here.
+# `user-agent-account-created` is printed once, by the account's deployment: a replay reading an
+# account's whole history meets it first.
 ACCOUNT_EVENTS_NOT_READ = frozenset(
     {
+        "user-agent-account-created",
         "deposit-stx",
         "deposit-ft",
         "withdraw-stx",
