@@ -128,6 +128,17 @@ OPTIONS: dict[str, Option] = {
             "rate_limit", optional(RateLimit.parse), "job starts per period across all clusters, e.g. 30/60s, or off",
             to_record=_off_as_text, max_length=50,
         ),
+        Option(
+            "partition_concurrency", unlimited_if_zero(MAX_CONCURRENCY),
+            f"partitioned types: jobs of one partition value running at once across all clusters (0..{MAX_CONCURRENCY}; "
+            "0 or off: unlimited)",
+            to_record=_unlimited_as_zero, json_type="integer",
+        ),
+        Option(
+            "partition_rate_limit", optional(RateLimit.parse),
+            "partitioned types: job starts of one partition value per period across all clusters, e.g. 50/15m, or off",
+            to_record=_off_as_text, max_length=50,
+        ),
         Option("batch_size", int_between(1, MAX_BATCH_SIZE), "jobs claimed together into one attempt of execute_batch", json_type="integer"),
         Option(
             "async_concurrency", unset_or(int_between(1, MAX_ASYNC_CONCURRENCY)),
@@ -160,6 +171,8 @@ CODE_DEFAULTS: dict[str, Any] = {
     "timeout": None,
     "concurrency": None,
     "rate_limit": None,
+    "partition_concurrency": None,
+    "partition_rate_limit": None,
     "batch_size": 1,
     "async_concurrency": None,
     "backoff_base": 30.0,

@@ -31,6 +31,7 @@ from jobqueue.models.metrics import (
     MetricRollup,
     MetricTotal,
 )
+from jobqueue.models.partitions import PartitionTurn
 from jobqueue.models.workflows import Dependency
 
 __all__ = [
@@ -55,6 +56,7 @@ __all__ = [
     "MetricRollup",
     "MetricTotal",
     "Outcome",
+    "PartitionTurn",
     "RateLimitStart",
     "Resolution",
     "ScheduleState",
