@@ -46,7 +46,9 @@ def test_two_clusters_run_at_most_the_concurrency_per_dao_while_other_daos_proce
         total_peak = max(total_peak, sum(running.values()))
     assert set(peak) == {"a", "b", "c"}
     assert max(peak.values()) == 2  # never exceeded for any DAO, and reached
-    assert total_peak >= 4  # while one DAO was at its limit, the others ran beside it
+    # More at once than one DAO's limit: the others ran beside a DAO at its limit. (Not all
+    # six: a cluster's claim ahead of a free worker counts as running until it starts.)
+    assert total_peak >= 3
 
 
 def test_two_clusters_never_start_more_than_the_rate_per_account_in_any_window(start_cluster, tmp_path: Path) -> None:
