@@ -62,5 +62,5 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('job_type', 'partition_key'), name='jq_partition_turn_once')],
             },
         ),
-        migrations.RunPython(_exact_on_mysql, migrations.RunPython.noop, elidable=False),
+        migrations.RunPython(_exact_on_mysql, migrations.RunPython.noop, atomic=False, elidable=False),
     ]
