@@ -56,9 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    from jobqueue.services import sync_job_types
+    from jobqueue.models import JobType
+    from jobqueue.services import sync_job_types, update_job_type
 
     sync_job_types()
+    update_job_type(JobType.objects.get(name="bench_partitioned"), {"enabled": True})
     results: dict[str, Any] = {"database": args.database_url.split(":", 1)[0]}
     cases = set(args.cases.split(","))
     if "fanin" in cases:
