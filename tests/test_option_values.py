@@ -66,6 +66,15 @@ TABLE: dict[str, list[tuple[str, bool]]] = {
         ("1" * 51, BAD),
         ("2000000000/s", BAD),
     ],
+    "partition_concurrency": [("0", OK), ("100000", OK), ("2", OK), ("-1", BAD), ("100001", BAD), ("two", BAD)],
+    "partition_rate_limit": [
+        ("50/15m", OK),
+        ("off", OK),
+        ("3/2s", OK),
+        ("often", BAD),
+        ("0/s", BAD),
+        ("1" * 51, BAD),
+    ],
     "batch_size": [("1", OK), ("10000", OK), ("0", BAD), ("10001", BAD)],
     "async_concurrency": [
         ("1", OK),

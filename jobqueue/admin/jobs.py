@@ -56,6 +56,7 @@ class JobAdmin(LiveListMixin, admin.ModelAdmin):
         "worker",
         "last_error",
         "unique_key",
+        "partition_key",
         "created_by",
         "rerun_link",
         "reruns_links",

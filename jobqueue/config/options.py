@@ -131,6 +131,17 @@ OPTIONS: dict[str, Option] = {
             "rate_limit", optional(RateLimit.parse), "job starts per period across all clusters, e.g. 30/60s, or off",
             to_record=_off_as_text, max_length=50,
         ),
+        Option(
+            "partition_concurrency", unlimited_if_zero(MAX_CONCURRENCY),
+            f"partitioned types: jobs of one partition value running at once across all clusters (0..{MAX_CONCURRENCY}; "
+            "0 or off: unlimited)",
+            to_record=_unlimited_as_zero, json_type="integer",
+        ),
+        Option(
+            "partition_rate_limit", optional(RateLimit.parse),
+            "partitioned types: job starts of one partition value per period across all clusters, e.g. 50/15m, or off",
+            to_record=_off_as_text, max_length=50,
+        ),
         Option("batch_size", int_between(1, MAX_BATCH_SIZE), "jobs claimed together into one attempt of execute_batch", json_type="integer"),
         Option(
             "async_concurrency", unset_or(int_between(1, MAX_ASYNC_CONCURRENCY)),
@@ -168,6 +179,8 @@ class OptionValues:
     timeout: int | None = None  # None: the DEFAULT_TIMEOUT setting
     concurrency: int | None = None  # None: unlimited
     rate_limit: RateLimit | None = None
+    partition_concurrency: int | None = None  # None: no limit per partition value
+    partition_rate_limit: RateLimit | None = None
     batch_size: int = 1
     async_concurrency: int | None = None  # None: the ASYNC_CONCURRENCY setting
     backoff_base: float = 30.0

@@ -65,11 +65,14 @@ def build_job(
     definition = resolve_definition(job_type)
     state = type_state(definition.name)
     errors: dict[str, list[str]] = {}
+    payload_json: dict[str, Any] = {}
+    partition_key = ""
     try:
-        payload_json = definition.payload_json(payload)
+        validated = definition.validate_payload(payload)
+        payload_json = validated.model_dump(mode="json")
+        partition_key = definition.partition_of(validated)
     except PayloadValidationError as exc:
         errors.update({f"payload.{p}" if p else "payload": m for p, m in exc.errors.items()})
-        payload_json = {}
     now = now or timezone.now()
     priority, run_after, placement = placement_errors(
         priority=priority, run_after=run_after, delay=delay, unique_key=unique_key, now=now
@@ -93,6 +96,7 @@ def build_job(
         unique_key=unique_key,
         created_by=created_by[:150],
         rerun_of=rerun_of,
+        partition_key=partition_key,
     )
 
 

@@ -30,7 +30,7 @@ from jobqueue.engine.decide import DecidedAttempt, JobRun, give_back
 from jobqueue.engine.drivers import adrive, drive
 from jobqueue.engine.recorder import HOST, Recorder, reset_connection
 from jobqueue.engine.shutdown import shutting_down
-from jobqueue.engine.units import JobSnapshot, Mode, Unit
+from jobqueue.engine.units import JobSnapshot, Mode, Unit, is_rated
 from jobqueue.exceptions import UnknownJobTypeError
 from jobqueue.models import DeadReason, Outcome
 from jobqueue.tracing import AttemptSpan
@@ -67,7 +67,7 @@ def _run(unit: Unit) -> str:
     config = state.config if state is not None else EffectiveConfig(name="")
     inflight.taken(unit.priority)
     worker = f"{HOST}:{os.getpid()}"
-    rated = bool(config.rate_limit)
+    rated = state is not None and is_rated(state)
     snapshots = transitions.patiently(
         transitions.start_unit, unit.claims, worker=worker, timeout=unit.timeout, rated=rated
     )

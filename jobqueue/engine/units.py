@@ -38,6 +38,12 @@ def mode_of(state: TypeState) -> Mode:
     return Mode.SYNC
 
 
+def is_rated(state: TypeState) -> bool:
+    """Whether a type's starts are counted in a rate window: it has a rate limit, or a
+    partitioned type has one per partition value."""
+    return bool(state.config.rate_limit or (state.definition.partition and state.config.partition_rate_limit))
+
+
 def unit_size(state: TypeState) -> int:
     """How many jobs of a type one unit holds: its batch size; its async_concurrency (else the
     ASYNC_CONCURRENCY setting); or for sync jobs as many as fit CHUNK_BUDGET_MS by their recent
@@ -48,7 +54,7 @@ def unit_size(state: TypeState) -> int:
     if state.definition.is_async:
         return state.config.async_concurrency or jobqueue_settings.ASYNC_CONCURRENCY
     per_job = inflight.seconds_per_job(state.definition.name)
-    if per_job <= 0.0 or state.config.rate_limit:
+    if per_job <= 0.0 or is_rated(state):
         return 1
     budget = jobqueue_settings.CHUNK_BUDGET_MS / 1000
     return max(1, min(jobqueue_settings.CHUNK_MAX_JOBS, math.floor(budget / per_job)))

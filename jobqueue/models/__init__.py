@@ -33,6 +33,7 @@ from jobqueue.models.metrics import (
     MetricRollup,
     MetricTotal,
 )
+from jobqueue.models.partitions import PartitionTurn
 from jobqueue.models.workflows import Dependency
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "MetricRollup",
     "MetricTotal",
     "Outcome",
+    "PartitionTurn",
     "RateLimitStart",
     "Resolution",
     "ScheduleState",

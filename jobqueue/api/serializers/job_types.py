@@ -189,6 +189,12 @@ OPTION_SCHEMAS: dict[str, dict[str, Any]] = {
     "timeout": _number(0, MAX_TIMEOUT, low_open=True),
     "concurrency": _integer(0, MAX_CONCURRENCY),
     "rate_limit": {"type": "string", "pattern": f"^(off|{RATE})$", "maxLength": OPTIONS["rate_limit"].max_length},
+    "partition_concurrency": _integer(0, MAX_CONCURRENCY),
+    "partition_rate_limit": {
+        "type": "string",
+        "pattern": f"^(off|{RATE})$",
+        "maxLength": OPTIONS["partition_rate_limit"].max_length,
+    },
     "batch_size": _integer(1, MAX_BATCH_SIZE),
     "async_concurrency": _integer(1, MAX_ASYNC_CONCURRENCY),
     "backoff_base": _number(0, 1e7, low_open=True),

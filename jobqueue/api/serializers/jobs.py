@@ -73,6 +73,7 @@ class JobSerializer(serializers.ModelSerializer):
             "progress_message",
             "cancel_requested_at",
             "unique_key",
+            "partition_key",
             "rerun_of",
             "created_by",
         ]
