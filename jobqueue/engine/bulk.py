@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 import pydantic
 from django.utils import timezone
 
+from jobqueue import tracing
 from jobqueue.config.effective import TypeState, type_state
 from jobqueue.config.options import placement_errors
 from jobqueue.engine import inserts, sql
@@ -87,14 +88,21 @@ def enqueue_many(items: Iterable[EnqueueRequest | Mapping[str, Any]], *, created
             values.append(row)
     if errors:
         raise BulkEnqueueError(dict(sorted(errors.items())))
-    jobs = [inserts.build(Job, row) for row in values]
-    if any(j.unique_key is not None for j in jobs):
-        # Unique jobs go one by one so that each duplicate resolves to its holder.
+    if not values:
+        return []
+    names = {d.name for d in definitions.values()}
+    with tracing.enqueuing(names.pop() if len(names) == 1 else "many types", len(values)) as trace_context:
+        jobs = [inserts.build(Job, row) for row in values]
+        if trace_context is not None:
+            for job in jobs:
+                job.trace_context = trace_context
+        if any(j.unique_key is not None for j in jobs):
+            # Unique jobs go one by one so that each duplicate resolves to its holder.
+            with sql.write_transaction():
+                return [enqueue_built(j) for j in jobs]
         with sql.write_transaction():
-            return [enqueue_built(j) for j in jobs]
-    with sql.write_transaction():
-        inserts.insert(jobs)
-        inserted(jobs)
+            inserts.insert(jobs)
+            inserted(jobs)
     return jobs
 
 
@@ -120,9 +128,10 @@ def _request(item: Mapping[str, Any]) -> EnqueueRequest:
 
 def _payloads(
     requests: dict[int, EnqueueRequest], definitions: dict[int, JobDefinition], errors: dict[int, dict[str, list[str]]]
-) -> dict[int, dict[str, Any]]:
-    """Each request's payload in its stored JSON form, validated one list per payload model
-    (the same validation and dump as `JobDefinition.payload_json`); errors go into `errors`."""
+) -> dict[int, tuple[dict[str, Any], str]]:
+    """Each request's payload in its stored JSON form and its partition, validated one list
+    per payload model (the same validation and dump as `enqueue.build_job`); errors go into
+    `errors`."""
     groups: dict[type[pydantic.BaseModel], list[tuple[int, dict[str, Any]]]] = {}
     for index, request in requests.items():
         definition = definitions[index]
@@ -135,13 +144,14 @@ def _payloads(
             errors[index] = {"payload": [f"must be a JSON object, not {type(data).__name__}"]}
             continue
         groups.setdefault(definition.payload_model, []).append((index, dict(data)))
-    found: dict[int, dict[str, Any]] = {}
+    found: dict[int, tuple[dict[str, Any], str]] = {}
     for model, members in groups.items():
         adapter = _list_adapters.get(model)
         if adapter is None:
             adapter = _list_adapters[model] = pydantic.TypeAdapter(list[model])  # type: ignore[valid-type]
         try:
-            dumped = adapter.dump_python(adapter.validate_python([data for _, data in members]), mode="json")
+            validated = adapter.validate_python([data for _, data in members])
+            dumped = adapter.dump_python(validated, mode="json")
         except pydantic.ValidationError as exc:
             for err in exc.errors():
                 position, *path = err.get("loc", ())
@@ -151,14 +161,15 @@ def _payloads(
                     str(err.get("msg", "invalid value"))
                 )
             continue
-        found.update((index, payload) for (index, _), payload in zip(members, dumped, strict=True))
+        for (index, _), model_payload, payload in zip(members, validated, dumped, strict=True):
+            found[index] = (payload, definitions[index].partition_of(model_payload))
     return found
 
 
 def _row(
     request: EnqueueRequest,
     state: TypeState,
-    payload: dict[str, Any] | None,
+    payload: tuple[dict[str, Any], str] | None,
     created_by: str,
     now: datetime,
     errors: dict[int, dict[str, list[str]]],
@@ -175,13 +186,15 @@ def _row(
     if payload is None or index in errors:
         return None
     run_after = run_after or now
+    payload_json, partition_key = payload
     unique_key = request.unique_key
     if unique_key is None and state.definition.unique is not None:
-        unique_key = unique_key_for(state.definition, payload)
+        unique_key = unique_key_for(state.definition, payload_json)
     return {
         "id": new_id(),
         "job_type_id": state.type_id,
-        "payload": payload,
+        "payload": payload_json,
+        "partition_key": partition_key,
         "priority": int(state.config.priority) if priority is None else priority,
         "status": Status.SCHEDULED if run_after > now else Status.QUEUED,
         "max_attempts": int(state.config.max_attempts),

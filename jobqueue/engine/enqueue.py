@@ -11,6 +11,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from jobqueue import tracing
 from jobqueue.config.effective import type_state, type_states
 from jobqueue.config.options import placement_errors
 from jobqueue.engine import dependencies, inserts, sql
@@ -42,11 +43,14 @@ def build_job(
     definition = resolve_definition(job_type)
     state = type_state(definition.name)
     errors: dict[str, list[str]] = {}
+    payload_json: dict[str, Any] = {}
+    partition_key = ""
     try:
-        payload_json = definition.payload_json(payload)
+        validated = definition.validate_payload(payload)
+        payload_json = validated.model_dump(mode="json")
+        partition_key = definition.partition_of(validated)
     except PayloadValidationError as exc:
         errors.update({f"payload.{p}" if p else "payload": m for p, m in exc.errors.items()})
-        payload_json = {}
     now = now or timezone.now()
     priority, run_after, placement = placement_errors(
         priority=priority, run_after=run_after, delay=delay, unique_key=unique_key, now=now
@@ -72,6 +76,7 @@ def build_job(
             "created_at": now,
             "unique_key": unique_key,
             "created_by": created_by[:150],
+            "partition_key": partition_key,
         },
     )
     if rerun_of is not None:
@@ -100,29 +105,31 @@ def enqueue(
     Raises UnknownJobTypeError (listing the known types), PayloadValidationError (with field
     paths) or UnknownDependencyError; in each case nothing is written.
     """
-    new = build_job(
-        job_type,
-        payload,
-        priority=priority,
-        run_after=run_after,
-        delay=delay,
-        unique_key=unique_key,
-        created_by=created_by,
-        rerun_of=rerun_of,
-    )
-    new.workflow_id = workflow_id
-    edges = dependencies.edges(after)
-    if not edges:
-        return enqueue_built(new, resolve_definition(job_type))
-    with sql.write_transaction():
-        status, reason = dependencies.initial_status(new, edges)
-        new.status, new.last_error = status, reason
-        if status == Status.CANCELLED:
-            new.finished_at = new.created_at
-        built = enqueue_built(new, resolve_definition(job_type))
-        if not built.is_duplicate:
-            dependencies.attach(built, edges)
-    return built
+    definition = resolve_definition(job_type)
+    with tracing.enqueuing(definition.name) as trace_context:
+        new = build_job(
+            definition,
+            payload,
+            priority=priority,
+            run_after=run_after,
+            delay=delay,
+            unique_key=unique_key,
+            created_by=created_by,
+            rerun_of=rerun_of,
+        )
+        new.workflow_id, new.trace_context = workflow_id, trace_context
+        edges = dependencies.edges(after)
+        if not edges:
+            return enqueue_built(new, definition)
+        with sql.write_transaction():
+            status, reason = dependencies.initial_status(new, edges)
+            new.status, new.last_error = status, reason
+            if status == Status.CANCELLED:
+                new.finished_at = new.created_at
+            built = enqueue_built(new, definition)
+            if not built.is_duplicate:
+                dependencies.attach(built, edges)
+        return built
 
 
 def enqueue_built(new: Job, definition: JobDefinition | None = None) -> Job:

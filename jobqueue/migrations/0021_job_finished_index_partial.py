@@ -12,7 +12,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("jobqueue", "0017_job_dependencies_and_workflows"),
+        ("jobqueue", "0020_partitions"),
     ]
 
     operations = [
