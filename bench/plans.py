@@ -1,7 +1,7 @@
 """`python -m bench.plans`: the query plans of the engine's hot statements, over a big history.
 
 Builds a database with `--finished` finished jobs and `--ready` ready ones (PostgreSQL:
-`--pg-url`, a database `bench_plans` it creates; SQLite: a temporary file), then prints
+`--pg-url`, a database `bench_plans` it creates, prefixed by `BENCH_DB_PREFIX`; SQLite: a temporary file), then prints
 EXPLAIN for every statement the claim, start, finish, reclaim and the idle wait run, and the
 indexes of the Job table with how many times each was scanned. An index no plan uses is one
 more write on every status change for nothing.
@@ -84,6 +84,25 @@ cases = [
      "ORDER BY run_after LIMIT 1", [sql.when(now)]),
     ("renew_held (3 jobs)", statements.text("renew_held", vendor, ids=3), [sql.when(now), "c", *some]),
 ]
+# The ORM's reads of finished jobs by their end (the partial index jq_job_finished):
+# retention's batch of a type past its cutoff, and the rollup's cancelled jobs of a window.
+from django.db.models import Q
+from jobqueue.models import ACTIVE, FINISHED
+live = Job.objects.filter(status__in=[*ACTIVE, Status.BLOCKED], workflow_id__isnull=False).values("workflow_id")
+prune = (
+    Job.objects.filter(job_type_id=types[0], status__in=FINISHED, finished_at__lt=now - timedelta(minutes=1))
+    .exclude(Q(status=Status.DEAD) & Q(dead_letter__resolution=""))
+    .exclude(workflow_id__in=live)
+    .order_by("finished_at")
+    .values_list("pk", flat=True)[:500]
+)
+cancelled = Job.objects.filter(
+    finished_at__gte=now - timedelta(minutes=1), finished_at__lt=now, status=Status.CANCELLED
+).values_list("job_type_id", "finished_at").order_by()
+for title, queryset in (("retention: a batch past the cutoff", prune), ("rollup: jobs cancelled in a window", cancelled)):
+    print(f"-- {{title}}")
+    for line in queryset.explain().splitlines():
+        print("   ", line)
 with connection.cursor() as c:
     for title, text, params in cases:
         c.execute(explain + text, params)
@@ -108,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="jobqueue-plans-") as scratch:
         if args.database == "postgres":
-            url = args.pg_url.rstrip("/") + "/bench_plans"
+            url = args.pg_url.rstrip("/") + "/" + os.environ.get(databases.PREFIX_VARIABLE, "") + "bench_plans"
             databases.recreate("postgresql", url)
         else:
             url = f"sqlite:///{scratch}/plans.sqlite3"

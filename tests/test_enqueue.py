@@ -102,3 +102,63 @@ def test_enqueue_many_is_all_or_nothing_with_errors_by_index() -> None:
     jobs = enqueue_many([items[0], items[3]] * 300)
     assert len(jobs) == 600
     assert Job.objects.count() == 600
+
+
+def _columns(job: Job) -> dict:
+    row = Job.objects.filter(pk=job.pk).values().get()
+    for moment in ("id", "created_at", "run_after"):
+        row.pop(moment)
+    return row
+
+
+def test_enqueue_many_stores_each_job_as_enqueue_does() -> None:
+    update_job_type(JobType.objects.get(name="echo"), {"priority": 30})
+    requests = [
+        {"type": "echo", "payload": {"value": "3", "label": "x"}},
+        {"type": "typed_settings", "payload": {"text": "hi"}},
+        {"type": "echo", "payload": {"value": 4}, "priority": -7},
+        {"type": "noop"},
+        {"type": "echo", "payload": {"value": 5}, "delay": 60},
+        {"type": "unique_by_key", "payload": {"key": "k"}},
+    ]
+    many = enqueue_many(requests, created_by="bulk")
+    assert [j.job_type.name for j in many] == ["echo", "typed_settings", "echo", "noop", "echo", "unique_by_key"]
+    assert all(not j._state.adding for j in many)
+    stored = {j.pk: j for j in Job.objects.all()}
+    assert set(stored) == {j.pk for j in many}
+    bulk_rows = [_columns(j) for j in many]
+    Job.objects.all().delete()
+    options = [{k: v for k, v in r.items() if k not in ("type", "payload")} for r in requests]
+    single = [
+        enqueue(r["type"], r.get("payload"), **o, created_by="bulk") for r, o in zip(requests, options, strict=True)
+    ]
+    assert bulk_rows == [_columns(j) for j in single]
+    assert stored[many[0].pk].payload == {"value": 3, "label": "x"}
+    assert stored[many[0].pk].priority == 30
+    assert stored[many[1].pk].payload == {"text": "hi", "count": 1}
+    assert stored[many[4].pk].status == Status.SCHEDULED
+    assert stored[many[4].pk].run_after - stored[many[4].pk].created_at == timedelta(seconds=60)
+    assert stored[many[5].pk].unique_key is not None
+
+
+def test_enqueue_many_reports_every_error_of_every_item_by_index_and_writes_nothing() -> None:
+    items = [
+        {"type": "echo", "payload": echo.definition.payload_model(value=1)},  # a model instance is accepted
+        {"type": "echo", "payload": {"value": "x", "extra": 1}, "priority": 500},
+        {"type": "echo", "payload": ["not", "an", "object"]},
+        {"type": "typed_settings", "payload": {"text": ""}},
+        {"type": "echo", "payload": {"value": 2}, "delay": -1},
+        {"type": "typed_settings", "payload": {"text": "fine"}},
+    ]
+    with pytest.raises(BulkEnqueueError) as caught:
+        enqueue_many(items)
+    errors = caught.value.errors
+    assert list(errors) == [1, 2, 3, 4]
+    assert set(errors[1]) == {"payload.value", "payload.extra", "priority"}
+    assert errors[2] == {"payload": ["must be a JSON object, not list"]}
+    assert set(errors[3]) == {"payload.text"}
+    assert set(errors[4]) == {"delay"}
+    assert Job.objects.count() == 0
+    with pytest.raises(PayloadValidationError) as single:
+        enqueue("echo", {"value": "x", "extra": 1}, priority=500)
+    assert single.value.errors == errors[1]

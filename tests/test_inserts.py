@@ -143,3 +143,62 @@ def test_rows_beyond_one_statement_all_arrive_also_under_a_low_sqlite_variable_l
         sql._insert.cache_clear()
     assert Job.objects.count() == 1100
     assert sorted(Job.objects.values_list("payload__n", flat=True)) == list(range(1100))
+
+
+def test_rows_sharing_some_columns_and_not_others_read_back_as_the_orm_saves_them() -> None:
+    """Columns equal in every row go as one parameter, the others row by row: a mix of both,
+    equal values that are distinct objects, and NULLs in some rows only."""
+    parent = _job()
+    parent.save()
+    shared_time = timezone.now()
+    jobs = [
+        _job(
+            payload={"n": n},
+            priority=n % 3,
+            status=Status.QUEUED,
+            run_after=shared_time,
+            created_at=shared_time,
+            progress=None if n % 2 else 0.5,
+            created_by="".join(["api:", "someone"]),  # equal, never the same object
+            rerun_of=parent if n == 4 else None,
+        )
+        for n in range(6)
+    ]
+    twins = [
+        _job(**{f.attname: getattr(j, f.attname) for f in Job._meta.concrete_fields if f.attname != "id"}) for j in jobs
+    ]
+    inserts.insert(jobs)
+    for twin in twins:
+        twin.save(force_insert=True)
+    for fast, orm in zip(jobs, twins, strict=True):
+        assert _stored(fast) == _stored(orm)
+    stored = {j.pk: j for j in Job.objects.filter(pk__in=[j.pk for j in jobs])}
+    assert [stored[j.pk].progress for j in jobs] == [0.5, None, 0.5, None, 0.5, None]
+    assert [stored[j.pk].rerun_of_id for j in jobs] == [None, None, None, None, parent.pk, None]
+    assert {stored[j.pk].status for j in jobs} == {"queued"}
+
+
+def test_build_gives_the_instance_the_model_s_own_constructor_gives() -> None:
+    values = {
+        "id": uuid.uuid4(),
+        "job_type_id": JobType.objects.get(name="echo").pk,
+        "payload": {"value": 1},
+        "priority": 5,
+        "status": Status.SCHEDULED,
+        "run_after": MOMENT,
+        "created_at": MOMENT,
+        "unique_key": None,
+        "created_by": "me",
+    }
+    built, made = inserts.build(Job, values), Job(**values)
+    attnames = [f.attname for f in Job._meta.concrete_fields]
+    assert {a: getattr(built, a) for a in attnames} == {a: getattr(made, a) for a in attnames}
+    assert built._state.adding
+    assert built._state.db is None
+    built.save(force_insert=True)
+    assert Job.objects.get(pk=values["id"]).payload == {"value": 1}
+    # A field with a computed default gets a fresh value when not given.
+    other = inserts.build(Job, {"job_type_id": values["job_type_id"]})
+    assert other.id != built.id
+    assert other.payload == {}
+    assert other.payload is not inserts.build(Job, {}).payload

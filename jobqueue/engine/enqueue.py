@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,35 +17,14 @@ from jobqueue.config.options import placement_errors
 from jobqueue.engine import dependencies, inserts, sql
 from jobqueue.engine.dependencies import After
 from jobqueue.engine.wakeup import notify
-from jobqueue.exceptions import JobQueueError, PayloadValidationError, UnknownJobTypeError
-from jobqueue.models import ACTIVE, Job, Status, UniqueLock
+from jobqueue.exceptions import PayloadValidationError
+from jobqueue.models import ACTIVE, Job, Status, UniqueLock, new_id
 from jobqueue.registry import JobDefinition, resolve_definition
 
 JobTypeRef = str | JobDefinition | type | Callable[..., Any]
 
 # Called with each job inserted (jobqueue.testing's inline mode runs it at commit); None in production.
 after_insert: Callable[[Job], object] | None = None
-
-
-class BulkEnqueueError(JobQueueError, ValueError):
-    """Some items of an `enqueue_many` call are invalid; nothing was written.
-
-    `errors` maps each bad item's index to {field path: [messages]}.
-    """
-
-    def __init__(self, errors: dict[int, dict[str, list[str]]]) -> None:
-        self.errors = errors
-        super().__init__(f"{len(errors)} invalid item(s), nothing enqueued: indexes {sorted(errors)}")
-
-
-@dataclass(frozen=True)
-class EnqueueRequest:
-    job_type: JobTypeRef
-    payload: Any = None
-    priority: int | None = None
-    run_after: datetime | None = None
-    delay: float | timedelta | None = None
-    unique_key: str | None = None
 
 
 def build_job(
@@ -85,19 +63,25 @@ def build_job(
     run_after = run_after or now
     if unique_key is None:
         unique_key = unique_key_for(definition, payload_json)
-    return Job(
-        job_type_id=state.type_id,
-        payload=payload_json,
-        priority=priority,
-        status=Status.SCHEDULED if run_after > now else Status.QUEUED,
-        max_attempts=int(state.config.max_attempts),
-        run_after=run_after,
-        created_at=now,
-        unique_key=unique_key,
-        created_by=created_by[:150],
-        rerun_of=rerun_of,
-        partition_key=partition_key,
+    job = inserts.build(
+        Job,
+        {
+            "id": new_id(),
+            "job_type_id": state.type_id,
+            "payload": payload_json,
+            "priority": priority,
+            "status": Status.SCHEDULED if run_after > now else Status.QUEUED,
+            "max_attempts": int(state.config.max_attempts),
+            "run_after": run_after,
+            "created_at": now,
+            "unique_key": unique_key,
+            "created_by": created_by[:150],
+            "partition_key": partition_key,
+        },
     )
+    if rerun_of is not None:
+        job.rerun_of = rerun_of
+    return job
 
 
 def enqueue(
@@ -156,11 +140,11 @@ def enqueue_built(new: Job, definition: JobDefinition | None = None) -> Job:
             definition = states[0].definition if states else None
         return _insert_unique(new, definition)
     sql.lone_write(lambda: inserts.insert([new]))
-    _inserted([new])
+    inserted([new])
     return new
 
 
-def _inserted(jobs: list[Job]) -> None:
+def inserted(jobs: list[Job]) -> None:
     if any(job.status == Status.QUEUED for job in jobs):
         notify()
     if after_insert is not None:
@@ -202,7 +186,7 @@ def _insert_unique(new: Job, definition: JobDefinition | None) -> Job:
                 continue
             if period is not None:
                 UniqueLock.objects.filter(job_type_id=new.job_type_id, key=new.unique_key).update(job=new)
-        _inserted([new])
+        inserted([new])
         return new
     raise IntegrityError(f"could not enqueue unique job {new.unique_key!r}: its key kept changing hands")
 
@@ -230,63 +214,3 @@ def _holder(new: Job, *, include_finished: bool) -> Job | None:
     if holder is not None:
         holder.is_duplicate = True
     return holder
-
-
-def enqueue_many(items: Iterable[EnqueueRequest | Mapping[str, Any]], *, created_by: str = "") -> list[Job]:
-    """Enqueue many jobs in one transaction, all or nothing; errors come back per item index."""
-    jobs: list[Job] = []
-    names: set[str] = set()
-    errors: dict[int, dict[str, list[str]]] = {}
-    now = timezone.now()
-    for index, item in enumerate(items):
-        try:
-            request = item if isinstance(item, EnqueueRequest) else _request(item)
-            names.add(resolve_definition(request.job_type).name)
-            jobs.append(
-                build_job(
-                    request.job_type,
-                    request.payload,
-                    priority=request.priority,
-                    run_after=request.run_after,
-                    delay=request.delay,
-                    unique_key=request.unique_key,
-                    created_by=created_by,
-                    now=now,
-                )
-            )
-        except PayloadValidationError as exc:
-            errors[index] = exc.errors
-        except UnknownJobTypeError as exc:
-            errors[index] = {"type": [str(exc)]}
-    if errors:
-        raise BulkEnqueueError(errors)
-    if not jobs:
-        return jobs
-    with tracing.enqueuing(names.pop() if len(names) == 1 else "many types", len(jobs)) as trace_context:
-        for new in jobs:
-            new.trace_context = trace_context
-        if any(j.unique_key is not None for j in jobs):
-            # Unique jobs go one by one so that each duplicate resolves to its holder.
-            with sql.write_transaction():
-                return [enqueue_built(j) for j in jobs]
-        with sql.write_transaction():
-            inserts.insert(jobs)
-            _inserted(jobs)
-    return jobs
-
-
-def _request(item: Mapping[str, Any]) -> EnqueueRequest:
-    known = {"type", "job_type", "payload", "priority", "run_after", "delay", "unique_key"}
-    unknown = set(item) - known
-    if unknown:
-        raise PayloadValidationError(
-            str(item.get("type", "")), {name: [f"unknown field; allowed: {sorted(known)}"] for name in sorted(unknown)}
-        )
-    return EnqueueRequest(
-        job_type=item.get("type") or item.get("job_type") or "",
-        payload=item.get("payload"),
-        priority=item.get("priority"),
-        run_after=item.get("run_after"),
-        delay=item.get("delay"),
-        unique_key=item.get("unique_key"),
-    )

@@ -81,6 +81,7 @@ class Producer:
         self.heartbeat()
         if units:
             self.idle_sleep = self.poll
+            self.listener.worked()
             for unit in units:
                 inflight.waiting(unit.priority)
             return units

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from django.db import OperationalError, connection, models, transaction
+from django.db import DEFAULT_DB_ALIAS, OperationalError, connection, connections, models, transaction
 
 from jobqueue.engine import statements
 
@@ -34,15 +34,63 @@ class Insert:
     """The INSERT of one model's rows, built once per model and dialect."""
 
     head: str  # INSERT INTO table (columns)
-    row: str  # (%s, %s, ...)
-    arrays: str | None  # SELECT * FROM UNNEST((%s)::type[], ...), where the dialect has arrays
+    types: tuple[str, ...]  # each column's type without length (varchar, not varchar(16))
+    vendor: str
     rows: int  # rows per statement
 
-    def text(self, count: int) -> tuple[str, bool]:
-        """The statement for `count` rows, and whether it takes one array per column."""
-        if self.arrays is not None and count > 1:
-            return self.head + self.arrays, True
-        return f"{self.head}VALUES {', '.join([self.row] * count)}", False
+    def render(self, columns: list[list[Any]]) -> tuple[str, list[Any]]:
+        """The statement and its parameters for these rows, given column by column.
+
+        On PostgreSQL and SQLite a column that holds the same value in every row (the status,
+        the type, the empty fields of a new job) is one parameter, not one per row: the rows
+        are built from the others, an array per column through `UNNEST` on PostgreSQL, a
+        `VALUES` list on SQLite. (Equal database values store the same: they are already in
+        the column's type, and the statement casts the one parameter to it.)"""
+        count = len(columns[0])
+        if count > 1 and self.vendor in ("postgresql", "sqlite"):
+            shared = tuple(column.count(column[0]) == count for column in columns)
+            if not all(shared):
+                scalars = [column[0] for column, same in zip(columns, shared, strict=True) if same]
+                varying = [column for column, same in zip(columns, shared, strict=True) if not same]
+                if self.vendor == "postgresql":
+                    return self._unnest(shared), scalars + varying
+                rows = [value for row in zip(*varying, strict=True) for value in row]
+                return self._values(shared, count), scalars + rows
+        return self._plain(count), [value for row in zip(*columns, strict=True) for value in row]
+
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - a few shapes per model, held as long as the model
+    def _unnest(self, shared: tuple[bool, ...]) -> str:
+        select: list[str] = []
+        arrays: list[str] = []
+        for same, kind in zip(shared, self.types, strict=True):
+            if same:
+                select.append(f"(%s)::{kind}")
+            else:
+                select.append(f"u.c{len(arrays)}")
+                arrays.append(f"(%s)::{kind}[]")
+        names = ", ".join(f"c{i}" for i in range(len(arrays)))
+        return f"{self.head}SELECT {', '.join(select)} FROM UNNEST({', '.join(arrays)}) AS u({names})"  # noqa: S608 - column names and types of the model
+
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - as above
+    def _values(self, shared: tuple[bool, ...], count: int) -> str:
+        select, width = [], 0
+        for same in shared:
+            if same:
+                select.append("%s")
+            else:
+                width += 1
+                select.append(f"column{width}")  # SQLite's names for the columns of VALUES
+        row = "(" + ", ".join(["%s"] * width) + ")"
+        return f"{self.head}SELECT {', '.join(select)} FROM (VALUES {', '.join([row] * count)})"  # noqa: S608
+
+    def single(self) -> str:
+        """The statement for one row (its parameters in column order)."""
+        return self._plain(1)
+
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - as above
+    def _plain(self, count: int) -> str:
+        row = "(" + ", ".join(["%s"] * len(self.types)) + ")"
+        return f"{self.head}VALUES {', '.join([row] * count)}"
 
 
 @functools.lru_cache(maxsize=32)
@@ -50,31 +98,39 @@ def _insert(model: type[models.Model], vendor: str) -> Insert:
     fields = [f for f in model._meta.concrete_fields if not isinstance(f, models.AutoField)]
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column or f.attname) for f in fields)
-    arrays = None
     rows = ROWS_PER_INSERT
-    if vendor == "postgresql":
-        # Array types without length parameters (varchar[], not varchar(16)[]), like Django.
-        types = [str(f.db_type(connection)).split("(")[0] for f in fields]
-        arrays = "SELECT * FROM UNNEST(" + ", ".join(f"(%s)::{t}[]" for t in types) + ")"  # noqa: S608
-    elif vendor == "sqlite":
+    if vendor == "sqlite":
         connection.ensure_connection()
         limit = connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
         rows = max(1, min(ROWS_PER_INSERT, limit // len(fields)))
     return Insert(
         head=f"INSERT INTO {quote(model._meta.db_table)} ({columns}) ",
-        row="(" + ", ".join(["%s"] * len(fields)) + ")",
-        arrays=arrays,
+        # Array types without length parameters (varchar[], not varchar(16)[]), like Django.
+        types=tuple(str(f.db_type(connection)).split("(")[0] for f in fields),
+        vendor=vendor,
         rows=rows,
     )
 
 
-def insert_statement(model: type[models.Model]) -> Insert:
-    return _insert(model, connection.vendor)
+def insert_statement(model: type[models.Model], vendor: str | None = None) -> Insert:
+    return _insert(model, vendor or connection.vendor)
 
 
 def has_notify() -> bool:
     """Whether the database can wake listening clusters (PostgreSQL's LISTEN/NOTIFY)."""
     return connection.vendor == "postgresql"
+
+
+def data_version() -> tuple[object, int] | None:
+    """SQLite: this connection's `PRAGMA data_version` (it changes when another connection
+    commits a write), with the connection it belongs to, since a new connection counts
+    afresh; None on the other databases. A read of the WAL index in shared memory, no I/O."""
+    db = connections[DEFAULT_DB_ALIAS]  # the wrapper itself: each read through the proxy is a lookup
+    if db.vendor != "sqlite":
+        return None
+    db.ensure_connection()
+    raw = db.connection
+    return raw, int(raw.execute("PRAGMA data_version").fetchone()[0])
 
 
 def notify(channel: str) -> None:
@@ -154,7 +210,8 @@ def lone_write(write: Callable[[], T]) -> T:
     runs in autocommit, but waits for the write lock as `write_transaction` does (polled, not
     in SQLite's busy handler): with no lock to be had it fails at once, untouched, and is run
     again. Elsewhere, or inside a transaction, it just runs."""
-    if connection.vendor != "sqlite" or connection.in_atomic_block:
+    db = connections[DEFAULT_DB_ALIAS]  # the wrapper itself: each read through the proxy is a lookup
+    if db.vendor != "sqlite" or db.in_atomic_block:
         return write()
     return _polled(write)
 
@@ -181,12 +238,13 @@ def _polled(attempt: Callable[[], T]) -> T:
     """SQLite: run `attempt` (which takes the write lock first thing) with a busy timeout of
     zero, again every millisecond or so while the lock is taken, for as long as the
     connection's own busy timeout."""
-    connection.ensure_connection()
-    raw = connection.connection
-    known = getattr(connection, "_jobqueue_patience", None)
+    db = connections[DEFAULT_DB_ALIAS]
+    db.ensure_connection()
+    raw = db.connection
+    known = getattr(db, "_jobqueue_patience", None)
     if known is None or known[0] is not raw:
         known = (raw, int(raw.execute("PRAGMA busy_timeout").fetchone()[0]))
-        connection._jobqueue_patience = known  # type: ignore[attr-defined]
+        db._jobqueue_patience = known  # type: ignore[attr-defined]
     patience_ms = known[1]
     deadline = time.monotonic() + patience_ms / 1000
     raw.execute("PRAGMA busy_timeout = 0")

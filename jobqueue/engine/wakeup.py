@@ -1,4 +1,5 @@
-"""Waking idle clusters: NOTIFY on enqueue and LISTEN while idle on PostgreSQL; a sleep elsewhere."""
+"""Waking idle clusters: NOTIFY on enqueue and LISTEN while idle on PostgreSQL; on SQLite a
+doorbell (`PRAGMA data_version`, looked at every millisecond or so); a sleep elsewhere."""
 
 from __future__ import annotations
 
@@ -17,6 +18,14 @@ logger = logging.getLogger("jobqueue")
 # moment ago is still polling at its shortest interval and will see the rest.
 _NOTIFY_MIN_INTERVAL = 0.02
 _last_notify = 0.0
+# How often an idle cluster on SQLite looks at the database's commit counter: every
+# millisecond for a while after it last claimed work (work comes in bursts), then less
+# often. Not after a ring alone: other processes commit now and then without enqueueing
+# (django-q2's sentinel saves its stats every half second, in the database cache by
+# default). Each look costs some 40 us of CPU with its sleep (docs/performance.md).
+DOORBELL_INTERVAL = 0.001
+DOORBELL_BRISK_SECONDS = 2.0
+DOORBELL_IDLE_INTERVAL = 0.005
 
 
 def supports_notify() -> bool:
@@ -36,10 +45,15 @@ def notify() -> None:
 
 
 class Listener:
-    """Waits for a NOTIFY on its own dedicated connection (never Django's shared one)."""
+    """Waits for a NOTIFY on its own dedicated connection (never Django's shared one) on
+    PostgreSQL; on SQLite for a commit of another connection (`PRAGMA data_version`)."""
 
     def __init__(self) -> None:
         self._conn: Any = None
+        # SQLite: the commit counter last seen, and the connection it was read on; until when
+        # the doorbell is looked at every DOORBELL_INTERVAL.
+        self._seen: tuple[object, int] | None = None
+        self._brisk_until = 0.0
 
     def _connect(self) -> Any:
         if self._conn is None or self._conn.closed:
@@ -56,8 +70,7 @@ class Listener:
     def wait(self, timeout: float) -> bool:
         """Sleep up to `timeout` seconds; return True if woken by a notification."""
         if not supports_notify():
-            time.sleep(timeout)
-            return False
+            return self._doorbell(timeout)
         try:
             conn = self._connect()
             return any(True for _ in conn.notifies(timeout=timeout, stop_after=1))
@@ -66,6 +79,36 @@ class Listener:
             self.close()
             time.sleep(timeout)
             return False
+
+    def _doorbell(self, timeout: float) -> bool:
+        """SQLite: return True as soon as another connection has committed since the last look
+        (an enqueue, or a worker's finish that may free a slot of a limited type), False after
+        `timeout`. The counter is compared with the one seen at the end of the previous wait,
+        so a commit that landed while the cluster was claiming still rings. Looked at every
+        millisecond for DOORBELL_BRISK_SECONDS after the cluster last claimed work (`worked()`),
+        every DOORBELL_IDLE_INTERVAL after that. Elsewhere: sleep."""
+        deadline = time.monotonic() + timeout
+        seen = self._seen
+        while True:
+            current = sql.data_version()
+            if current is None:
+                time.sleep(max(0.0, deadline - time.monotonic()))
+                return False
+            self._seen = current
+            now = time.monotonic()
+            # A new connection counts afresh: its first value says nothing about commits.
+            if seen is not None and seen[0] is current[0] and seen[1] != current[1]:
+                return True
+            seen = current
+            left = deadline - now
+            if left <= 0:
+                return False
+            interval = DOORBELL_INTERVAL if now < self._brisk_until else DOORBELL_IDLE_INTERVAL
+            time.sleep(min(interval, left))
+
+    def worked(self) -> None:
+        """The cluster claimed work: look at the doorbell every millisecond for a while."""
+        self._brisk_until = time.monotonic() + DOORBELL_BRISK_SECONDS
 
     def close(self) -> None:
         if self._conn is not None:

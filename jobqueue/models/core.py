@@ -232,7 +232,9 @@ class Job(models.Model):
             # The re-runs of a job (admin); most jobs are no re-run.
             models.Index(fields=["rerun_of"], name="jq_job_rerun_of", condition=Q(rerun_of__isnull=False)),
             models.Index(fields=["job_type", "-created_at"], name="jq_job_type_created"),
-            models.Index(fields=["finished_at"], name="jq_job_finished"),
+            # Retention and the rollup read finished jobs by their end; partial, so that a job
+            # writes to it once, when it finishes, not at its insert, claim and start too.
+            models.Index(fields=["finished_at"], name="jq_job_finished", condition=Q(finished_at__isnull=False)),
             models.Index(fields=["workflow_id"], name="jq_job_workflow", condition=Q(workflow_id__isnull=False)),
         ]
         constraints = [

@@ -1,6 +1,7 @@
 """Every state change of job types, jobs and dead letters; the admin, API and CLI call only these."""
 
-from jobqueue.engine.enqueue import BulkEnqueueError, EnqueueRequest, enqueue, enqueue_many
+from jobqueue.engine.bulk import BulkEnqueueError, EnqueueRequest, enqueue_many
+from jobqueue.engine.enqueue import enqueue
 from jobqueue.services.control import GroupOutcome, discard_group, pause, requeue_group, resume
 from jobqueue.services.operations import cancel, discard_dead_letter, requeue_dead_letter, rerun, run_now
 from jobqueue.services.retention import PruneReport, prune

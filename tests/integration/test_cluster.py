@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -192,3 +193,20 @@ def test_two_clusters_never_claim_the_same_job_twice(start_cluster) -> None:
     assert attempts().count() == total
     assert set(jobs().values_list("attempts", flat=True)) == {1}
     assert len(set(attempts().values_list("cluster", flat=True))) == 2  # both took part
+
+
+def test_an_idle_cluster_starts_a_new_job_at_once_not_at_its_next_poll(start_cluster) -> None:
+    """Woken by the enqueue (NOTIFY on PostgreSQL, the doorbell on SQLite), not by its poll,
+    which these settings set to 30 seconds."""
+    from jobqueue.models import ClusterHeartbeat
+
+    start_cluster(workers=1, DJANGO_SETTINGS_MODULE="tests.settings_slow_poll", Q_POLL="30")
+    wait_for(lambda: ClusterHeartbeat.objects.filter(stopped_at__isnull=True).exists(), timeout=60)
+    waits = []
+    for value in range(3):
+        time.sleep(1)  # the cluster idle, in its 30-second wait
+        job = enqueue("echo", {"value": value})
+        wait_for(lambda j=job: jobs().filter(pk=j.pk, status=Status.SUCCEEDED).exists(), timeout=25)
+        stored = jobs().get(pk=job.pk)
+        waits.append((stored.started_at - stored.created_at).total_seconds())
+    assert max(waits) < 3, waits
