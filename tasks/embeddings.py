@@ -65,7 +65,7 @@ class DaoProposalEmbedder(BaseJob):
         """One request per `batch_size` proposals; each chunk is stored as soon as it is embedded."""
         client = LLMClient.from_settings(ctx.settings)
         model = ctx.settings.embedding_model
-        size = int(ctx.config.batch_size)
+        size = ctx.config.batch_size
         for start in range(0, len(proposals), size):
             chunk = proposals[start : start + size]
             vectors = await client.embed(model, [proposal_text(p) for p in chunk])

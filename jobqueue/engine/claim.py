@@ -30,6 +30,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from jobqueue.config.effective import TypeState, type_state, type_states
+from jobqueue.config.values import RateLimit
 from jobqueue.engine import ratewindow, sql
 from jobqueue.engine.lease import lease_until
 from jobqueue.engine.units import Unit, is_rated, mode_of
@@ -215,11 +216,11 @@ def _limits(state: TypeState) -> bool:
     return bool(config.concurrency or config.rate_limit or per_value)
 
 
-def _room(concurrency: Any, rate: Any, running: int, window: dict[None, int]) -> int:
+def _room(concurrency: int | None, rate: RateLimit | None, running: int, window: dict[None, int]) -> int:
     """Jobs that may start under a concurrency limit and a rate limit (either may be off)."""
     room = 1 << 30
     if concurrency:
-        room = int(concurrency) - running
+        room = concurrency - running
     if rate:
         room = min(room, rate.count - window.get(None, 0))
     return room

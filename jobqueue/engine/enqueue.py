@@ -57,7 +57,7 @@ def build_job(
     )
     errors.update(placement)
     if priority is None:
-        priority = int(state.config.priority)
+        priority = state.config.priority
     if errors:
         raise PayloadValidationError(definition.name, errors)
     run_after = run_after or now
@@ -71,7 +71,7 @@ def build_job(
             "payload": payload_json,
             "priority": priority,
             "status": Status.SCHEDULED if run_after > now else Status.QUEUED,
-            "max_attempts": int(state.config.max_attempts),
+            "max_attempts": state.config.max_attempts,
             "run_after": run_after,
             "created_at": now,
             "unique_key": unique_key,
