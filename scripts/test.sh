@@ -81,14 +81,19 @@ fi
 # uses for its Python 3.12 / Django 6 legs). Each leg has its own test database, so they run
 # side by side, LEG_JOBS at a time (much of a leg is waiting on qcluster subprocesses and the
 # browser); each leg's output goes to artifacts/leg-<name>.log and is printed when it ends.
+# Tests marked `database_independent` (pure functions, docs pages, the wheel's install, the
+# browser's, subprocess-only checks) prove nothing about the leg's database: they run on
+# the SQLite leg of each virtualenv (one per Python/Django version) and are deselected on the
+# PostgreSQL and MariaDB legs.
+ON_SERVER_DATABASE="not database_independent"
 PG_LEGS=() MARIADB_LEGS=() SQLITE_LEGS=()
 add_legs() {  # venv tag
   local venv=$1 tag=$2
   # A database name of its own per leg (pytest-django creates test_<name> on the server).
-  PG_LEGS+=("$tag-postgresql|$venv|${PG_URL}_$tag")
-  SQLITE_LEGS+=("$tag-sqlite|$venv|sqlite:///$PWD/db/dev-unused-$tag.sqlite3")
+  PG_LEGS+=("$tag-postgresql|$venv|${PG_URL}_$tag|$ON_SERVER_DATABASE")
+  SQLITE_LEGS+=("$tag-sqlite|$venv|sqlite:///$PWD/db/dev-unused-$tag.sqlite3|")
   if [ -n "${MARIADB_URL:-}" ] && [ "$venv" = "$VENV" ]; then
-    MARIADB_LEGS+=("$tag-mariadb|$venv|$MARIADB_URL")
+    MARIADB_LEGS+=("$tag-mariadb|$venv|$MARIADB_URL|$ON_SERVER_DATABASE")
   fi
 }
 tag_of() { "$1/bin/python" -c "import sys, django; print(f'py{sys.version_info[0]}{sys.version_info[1]}dj{django.VERSION[0]}{django.VERSION[1]}')"; }
@@ -102,12 +107,12 @@ done
 # The longest legs first, so that the last one to start is a short one.
 LEGS=("${PG_LEGS[@]}" "${MARIADB_LEGS[@]}" "${SQLITE_LEGS[@]}")
 
-run_leg() {  # name venv url [pytest args...]
-  local name=$1 venv=$2 url=$3
-  shift 3
+run_leg() {  # name venv url markers [pytest args...]
+  local name=$1 venv=$2 url=$3 markers=$4
+  shift 4
   local started=$SECONDS
   if DATABASE_URL="$url" TEST_SQLITE_PATH="$PWD/db/test-$name.sqlite3" \
-    "$venv/bin/python" -m pytest -p no:cacheprovider "$@" >"artifacts/leg-$name.log" 2>&1; then
+    "$venv/bin/python" -m pytest -p no:cacheprovider ${markers:+-m "$markers"} "$@" >"artifacts/leg-$name.log" 2>&1; then
     echo "passed in $((SECONDS - started)) s" >"artifacts/leg-$name.status"
   else
     echo "FAILED (exit $?) after $((SECONDS - started)) s" >"artifacts/leg-$name.status"
@@ -127,9 +132,9 @@ finish_one() {
   cat "artifacts/leg-$name.log"
 }
 for leg in "${LEGS[@]}"; do
-  IFS='|' read -r name venv url <<<"$leg"
+  IFS='|' read -r name venv url markers <<<"$leg"
   while [ "${#RUNNING[@]}" -ge "$LEG_JOBS" ]; do finish_one; done
-  run_leg "$name" "$venv" "$url" "$@" &
+  run_leg "$name" "$venv" "$url" "$markers" "$@" &
   RUNNING[$!]=$name
 done
 while [ "${#RUNNING[@]}" -gt 0 ]; do finish_one; done

@@ -5,6 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.database_independent
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "jobqueue"
 # Packages whose modules the table may name as a whole (`admin/`: the interfaces, read

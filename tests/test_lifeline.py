@@ -15,7 +15,10 @@ import pytest
 from tests.conftest import ROOT, wait_for
 from tests.processes import descendants, running
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc (Linux only)")
+pytestmark = [
+    pytest.mark.database_independent,
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc (Linux only)"),
+]
 
 FAMILY = textwrap.dedent(
     """
