@@ -127,10 +127,11 @@ if _db["ENGINE"] == "django.db.backends.mysql":
     _db.setdefault("OPTIONS", {})
     _db["OPTIONS"].setdefault("charset", "utf8mb4")
     SILENCED_SYSTEM_CHECKS = ["models.W036", "models.W037"]
-# One cache shared by every process (the API's job-rate counters live in it, so two gunicorn
-# workers share one budget and a restart keeps it): a table in the database by default, no
-# new service; Redis when REDIS_URL is set (then `pip install redis`). The table is created
-# after `migrate` (jobqueue's post_migrate), wherever migrate runs.
+# One cache shared by every process (the health verdict and the chainhook endpoint's guessing
+# counts live in it, so every gunicorn worker sees the same): a table in the database by
+# default, no new service; Redis when REDIS_URL is set (then `pip install redis`). The table is
+# created after `migrate` (jobqueue's post_migrate), wherever migrate runs. The API's job rate
+# is counted in a table of its own (jobqueue.services.jobrate), atomically, whatever the cache.
 _redis_url = env.str("REDIS_URL", default="")
 CACHES = {
     "default": (

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pydantic
 from django.utils import timezone
 
+from jobqueue import tracing
 from jobqueue.config.options import EffectiveConfig, placement_errors
 from jobqueue.config.settings import jobqueue_settings
 from jobqueue.exceptions import PayloadValidationError
@@ -86,6 +87,8 @@ class FollowUp:
     definition: JobDefinition
     payload: dict[str, Any]
     options: dict[str, Any]
+    # The trace context of the enqueue, taken in the attempt's span (jobqueue.tracing).
+    trace_context: dict[str, str] | None = None
 
 
 class JobContext:
@@ -243,7 +246,9 @@ class JobContext:
         errors.update({name: ["not an option of enqueue"] for name in unknown})
         if errors:
             raise PayloadValidationError(definition.name, errors)
-        self.follow_ups.append(FollowUp(definition, payload_json, options))
+        # Written with this attempt's success, later; the span marks the request, inside the attempt's.
+        with tracing.enqueuing(definition.name) as trace_context:
+            self.follow_ups.append(FollowUp(definition, payload_json, options, trace_context))
 
 
 def _data(result: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import inspect
@@ -29,6 +30,8 @@ from jobqueue.exceptions import (
 from jobqueue.secrets.sealing import secret_paths
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+# JobDefinition.partition of a class that computes its partition value in a method.
+PARTITION_METHOD = "partition_key()"
 
 T = TypeVar("T")
 
@@ -68,6 +71,22 @@ class JobDefinition:
     defined_in: str
     is_batch: bool = False
     function: Callable[..., Any] | None = field(default=None, compare=False)
+    # The payload field whose value partitions the type's jobs, or "partition_key()" for the
+    # class's method of that name; None: the type is not partitioned.
+    partition: str | None = None
+
+    def partition_of(self, payload: pydantic.BaseModel) -> str:
+        """The partition value of a validated payload ("" for a type without partitions): the
+        text of the field's value or of what the class's `partition_key(payload)` returns, a
+        None as ""; one longer than 255 characters as its SHA-256."""
+        if self.partition is None:
+            return ""
+        if self.partition == PARTITION_METHOD:
+            value = self.job_class().partition_key(payload)  # type: ignore[attr-defined]
+        else:
+            value = getattr(payload, self.partition)
+        text = "" if value is None else str(value)
+        return text if len(text) <= 255 else "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
     @property
     def has_failure_hooks(self) -> bool:
@@ -281,6 +300,7 @@ def _build(target: Any, options: dict[str, Any]) -> JobDefinition:
     dont_retry_on = _exception_classes(options.pop("dont_retry_on", ()), "dont_retry_on", where)
     unique = options.pop("unique", None)
     requires = _requires(options.pop("requires", ()), where)
+    options_partition = options.pop("partition", None)
 
     defaults = dict(CODE_DEFAULTS)
     defaults.update(validate_options(options, where=f"@job on {where}"))
@@ -305,6 +325,12 @@ def _build(target: Any, options: dict[str, Any]) -> JobDefinition:
         missing = [f for f in unique.fields if f not in payload_model.model_fields]
         if missing:
             raise ConfigurationError(f"{where}: Unique fields {missing} are not fields of the payload")
+    partition = _partition(options_partition, job_class, payload_model, where)
+    if partition is None and (defaults["partition_concurrency"] or defaults["partition_rate_limit"]):
+        raise ConfigurationError(
+            f"{where}: partition_concurrency and partition_rate_limit hold per partition value; "
+            'give partition="<payload field>" or a partition_key(self, payload) method'
+        )
     is_batch = callable(getattr(job_class, "execute_batch", None))
     if defaults["batch_size"] > 1 and not is_batch:
         raise ConfigurationError(f"{where}: batch_size > 1 needs an execute_batch(self, ctx, payloads) method")
@@ -327,7 +353,27 @@ def _build(target: Any, options: dict[str, Any]) -> JobDefinition:
         defined_in=where,
         is_batch=is_batch,
         function=target if is_function else None,
+        partition=partition,
     )
+
+
+def _partition(
+    option: Any, job_class: type[BaseJob], payload_model: type[pydantic.BaseModel], where: str
+) -> str | None:
+    """What partitions a type's jobs: `@job(partition="<payload field>")`, or the class's own
+    `partition_key(self, payload)` method; not both."""
+    method = callable(getattr(job_class, "partition_key", None))
+    if option is None:
+        return PARTITION_METHOD if method else None
+    if method:
+        raise ConfigurationError(f"{where}: give partition=... or a partition_key(self, payload) method, not both")
+    if not isinstance(option, str) or option not in payload_model.model_fields:
+        fields = ", ".join(payload_model.model_fields) or "none"
+        raise ConfigurationError(
+            f"{where}: partition={option!r} must name a field of the payload (its fields: {fields}), "
+            "or define partition_key(self, payload) on the class to compute the value"
+        )
+    return option
 
 
 def _check_settings_defaults(model: type[pydantic.BaseModel], where: str) -> None:

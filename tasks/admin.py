@@ -13,6 +13,7 @@ from tasks.models import (
     AppliedBlock,
     Chainhook,
     ChainState,
+    ContractCursor,
     DaoContract,
     ParkedEvent,
     Proposal,
@@ -75,11 +76,25 @@ class ChainStateAdmin(admin.ModelAdmin):
 
 @admin.register(AppliedBlock)
 class AppliedBlockAdmin(admin.ModelAdmin):
-    """Blocks applied ahead of the chain state: a gap before them is a block not applied yet
-    (its replay waits, retries or is a dead letter: see the chain_block_replay jobs)."""
+    """Blocks a chainhook applied ahead of the chain state: the state moves over them once a
+    chain_block_replay has read every event of ours up to them (a failed replay is its job)."""
 
     list_display = ["network", "height", "block_hash", "applied_at"]
     list_filter = ["network"]
+
+
+@admin.register(ContractCursor)
+class ContractCursorAdmin(admin.ModelAdmin):
+    """How far chain_block_replay has read each contract's print events. Deleting a cursor makes
+    the next replay read that contract from its first event again (safe: applying is idempotent)."""
+
+    list_display = ["network", "contract_id", "height", "tx_index", "event_index", "tx_id", "updated_at"]
+    list_filter = ["network"]
+    search_fields = ["contract_id", "tx_id"]
+    readonly_fields = ["network", "contract_id", "height", "tx_index", "event_index", "tx_id", "updated_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
 
 
 @admin.register(ParkedEvent)

@@ -42,13 +42,13 @@ class ChainhookSecretAuthentication(authentication.BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[Any, Any] | None:
         name = request.parser_context["kwargs"]["name"] if request.parser_context else ""
         address = str(request.META.get("REMOTE_ADDR", ""))
-        hookguard.check_not_blocked(name, address)
+        hookguard.reserve_attempt(name, address)  # counted as a failure unless it succeeds
         hook = Chainhook.objects.filter(name=name, is_active=True).first()
         given = authentication.get_authorization_header(request)
         if hook is None or not hookguard.secret_matches(hook.secret, given):
-            hookguard.record_failure(name, address)
             # One answer for an unknown hook and a wrong secret: names are not disclosed.
             raise exceptions.AuthenticationFailed("no active chainhook of this name has this secret")
+        hookguard.forgive_attempt(name, address)
         return AnonymousUser(), hook
 
     def authenticate_header(self, request: Request) -> str:

@@ -1,11 +1,12 @@
-"""Following the chain: `chain_state_monitor` (scheduled), the `chain_block_replay` jobs it enqueues,
-and `chainhook_block` (one per block a chainhook delivers)."""
+"""Following the chain: `chain_state_monitor` (scheduled), the `chain_block_replay` job it enqueues
+(the print events of our contracts read back from the Stacks API), and `chainhook_block` (one per
+block a chainhook delivers)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Literal
 
 import pydantic
@@ -16,9 +17,11 @@ from django.utils import timezone
 from jobqueue import BaseJob, JobContext, JobResult, PermanentError, Priority, RetryableError, SkipJob, Unique, job
 from tasks.chaindata import ChainBlock
 from tasks.clients.chain import Block, ChainApiSettings, ChainClient
+from tasks.events import KnownContracts
 from tasks.governance import Clock, GovernanceSettings, chain_clock
-from tasks.models import AppliedBlock, ChainState
-from tasks.pipeline import Outcome, applied, apply_transactions, contracts_of_interest
+from tasks.models import AppliedBlock, ChainState, ContractCursor
+from tasks.pipeline import Outcome, applied, apply_transactions
+from tasks.replay import Moved, read_new
 from tasks.rollback import Undone, rollback_block
 
 NETWORK = pydantic.Field(default="mainnet", pattern=r"^[a-z][a-z0-9-]{0,19}$")
@@ -34,16 +37,17 @@ def process_block(block: ChainBlock, network: str, clock: Callable[[], Clock]) -
     return outcome
 
 
-def advance(network: str, height: int, block_hash: str) -> None:
+def advance(network: str, height: int, block_hash: str, *, read_through: bool = False) -> None:
     """Count the block as applied. ChainState moves only over a contiguous run of applied blocks:
-    a block applied ahead of it (blocks are replayed several at a time, a chainhook delivers only
-    the blocks it matches) is remembered as an AppliedBlock until the blocks before it are applied,
-    and `held_at` names the first block still missing. Call inside a transaction."""
+    a block applied ahead of it (a chainhook delivers only the blocks it matches) is remembered as
+    an AppliedBlock until the blocks before it are applied, and `held_at` names the first block
+    still missing. With `read_through`, every block up to `height` is known applied (a replay read
+    every event of ours up to it). Call inside a transaction."""
     ChainState.objects.get_or_create(network=network)
     state = ChainState.objects.select_for_update().get(network=network)
     if state.last_height is not None and height <= state.last_height:
         return
-    if state.last_height is not None and height > state.last_height + 1:
+    if not read_through and state.last_height is not None and height > state.last_height + 1:
         AppliedBlock.objects.get_or_create(network=network, height=height, defaults={"block_hash": block_hash})
         ChainState.objects.filter(pk=state.pk).update(held_at=state.last_height + 1, updated_at=timezone.now())
         return
@@ -78,14 +82,59 @@ async def aprocess_block(block: ChainBlock, network: str, settings: GovernanceSe
     return await applied(lambda clock: process_block(block, network, clock), clock_for(settings, block))
 
 
-@job(priority=Priority.NORMAL, max_attempts=5, timeout=120, concurrency=4, enabled=False)
+def load_cursors(network: str) -> dict[str, ContractCursor]:
+    return {cursor.contract_id: cursor for cursor in ContractCursor.objects.filter(network=network)}
+
+
+def apply_replayed(block: ChainBlock, network: str, moves: dict[str, Moved], clock: Callable[[], Clock]) -> Outcome:
+    """Apply a replayed block's events, move the cursors of the contracts that printed in it, and
+    advance ChainState through it (every event of ours up to it has been read), in one transaction."""
+    with transaction.atomic():
+        outcome = apply_transactions(block.txs, clock=clock, created_by=f"block:{block.hash}", block_hash=block.hash)
+        for contract, moved in moves.items():
+            height, tx_index, event_index = moved.place
+            ContractCursor.objects.update_or_create(
+                network=network,
+                contract_id=contract,
+                defaults={
+                    "height": height,
+                    "tx_index": tx_index,
+                    "event_index": event_index,
+                    "tx_id": moved.tx_id,
+                    "updated_at": timezone.now(),
+                },
+            )
+        advance(network, block.height, block.hash, read_through=True)
+    return outcome
+
+
+def read_through(network: str, height: int, block_hash: str) -> None:
+    with transaction.atomic():
+        advance(network, height, block_hash, read_through=True)
+
+
+def hold(network: str, height: int) -> None:
+    """A replayed block failed: the state waits for it (shown in the admin)."""
+    ChainState.objects.filter(network=network).update(held_at=height, updated_at=timezone.now())
+
+
+@job(
+    priority=Priority.NORMAL,
+    max_attempts=5,
+    timeout=300,
+    # One replay per network at a time: the cursors are its state. A replay asked for while one
+    # waits or runs is that one.
+    concurrency=1,
+    unique=Unique(fields=("network",)),
+    enabled=False,
+)
 class ChainBlockReplay(BaseJob):
-    """Process one block: read its transactions from the chain API, apply them, advance the ChainState."""
+    """Read the print events of every contract we know (voting extensions, agent accounts) since
+    each one's cursor from the chain API, and apply them block by block in chain order."""
 
     class Payload(pydantic.BaseModel):
         model_config = pydantic.ConfigDict(extra="forbid")
 
-        height: int = pydantic.Field(ge=0)
         network: str = NETWORK
 
     class Settings(GovernanceSettings):
@@ -98,14 +147,35 @@ class ChainBlockReplay(BaseJob):
 
     async def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
         client = ChainClient.from_settings(ctx.settings)
-        wanted = await sync_to_async(contracts_of_interest)()
-        block = await client.block_with_transactions(payload.height, wanted)
-        outcome = await aprocess_block(block, payload.network, ctx.settings)
+        network = payload.network
+        tip = await client.tip()
+        known = await sync_to_async(KnownContracts.load)()
+        cursors = await sync_to_async(load_cursors)(network)
+        replay = await read_new(client, known.all(), cursors, tip.height)
+        total = Outcome(prints_not_understood=list(replay.not_understood))
+        for block in replay.blocks:
+            try:
+                outcome = await applied(
+                    partial(apply_replayed, block, network, replay.moves[block.height]), clock_for(ctx.settings, block)
+                )
+            except Exception:
+                await sync_to_async(hold)(network, block.height)
+                raise
+            total.add(outcome)
+        await sync_to_async(read_through)(network, tip.height, tip.hash)
+        summary = total.summary() if replay.events else "nothing new"
         return JobResult.ok(
-            f"block {block.height}: {outcome.summary()}",
-            data={"height": block.height, "hash": block.hash, "transactions": len(block.txs), **outcome.as_data()},
-            enqueued=outcome.enqueued,
-            not_understood=len(outcome.prints_not_understood),
+            f"up to block {tip.height}: {len(known.all())} contract(s), {replay.events} new print(s) in "
+            f"{len(replay.blocks)} block(s): {summary}",
+            data={
+                "up_to": tip.height,
+                "contracts": len(known.all()),
+                "prints": replay.events,
+                "blocks": [block.height for block in replay.blocks],
+                **total.as_data(),
+            },
+            enqueued=total.enqueued,
+            not_understood=len(total.prints_not_understood),
         )
 
 
@@ -147,21 +217,9 @@ class ChainhookBlock(BaseJob):
         )
 
 
-@dataclass(frozen=True)
-class Gap:
-    first: int
-    last: int
-
-    @property
-    def heights(self) -> range:
-        return range(self.first, self.last + 1)
-
-
-def replay_gap(state: ChainState, tip: int, threshold: int, cap: int) -> Gap | None:
-    """The blocks to replay this run: none unless more than `threshold` behind, at most `cap`."""
-    if state.last_height is None or tip - state.last_height <= threshold:
-        return None
-    return Gap(state.last_height + 1, min(tip, state.last_height + cap))
+def is_behind(state: ChainState, tip: int, threshold: int) -> bool:
+    """More than `threshold` blocks behind the tip (never on the first run, which starts at it)."""
+    return state.last_height is not None and tip - state.last_height > threshold
 
 
 def is_stale(state: ChainState, now: datetime, stale_after: float) -> bool:
@@ -183,12 +241,11 @@ def is_stale(state: ChainState, now: datetime, stale_after: float) -> bool:
     requires=(ChainBlockReplay,),
 )
 class ChainStateMonitor(BaseJob):
-    """Compare the chain tip with ChainState; when too far behind, enqueue replays of the missing blocks (capped)."""
+    """Compare the chain tip with ChainState; when too far behind, enqueue a replay of the network."""
 
     class Settings(ChainApiSettings):
         network: str = NETWORK
         behind_threshold: int = pydantic.Field(default=3, ge=0, description="blocks behind before replaying")
-        max_replays_per_run: int = pydantic.Field(default=25, ge=1, le=1000)
         stale_after_seconds: float = pydantic.Field(default=300.0, gt=0)
 
     def check_configuration(self, ctx: JobContext) -> None:
@@ -212,9 +269,9 @@ class ChainStateMonitor(BaseJob):
             if stale and not state.is_stale:
                 ctx.log.error("chain state of %s is stale: %s", settings.network, exc)
             raise
-        gap = replay_gap(state, tip.height, settings.behind_threshold, settings.max_replays_per_run)
-        new = await sync_to_async(self.record_tip)(ctx, state, tip, gap)
         behind = tip.height - (state.last_height if state.last_height is not None else tip.height)
+        replay = is_behind(state, tip.height, settings.behind_threshold)
+        new = await sync_to_async(self.record_tip)(ctx, state, tip, replay)
         return JobResult.ok(
             f"tip {tip.height}, {behind} behind, {new} replay(s) enqueued",
             data={"tip": tip.height, "last_height": state.last_height},
@@ -222,27 +279,18 @@ class ChainStateMonitor(BaseJob):
             enqueued=new,
         )
 
-    def record_tip(self, ctx: JobContext, state: ChainState, tip: Block, gap: Gap | None) -> int:
-        """Mark the state healthy and enqueue the gap's replays, in one transaction; the number enqueued."""
+    def record_tip(self, ctx: JobContext, state: ChainState, tip: Block, replay: bool) -> int:
+        """Mark the state healthy and enqueue the replay if asked, in one transaction; the number enqueued."""
         from jobqueue import enqueue
 
         settings = ctx.settings
         with transaction.atomic():
             changes: dict[str, object] = {"last_ok_at": timezone.now(), "is_stale": False, "last_error": ""}
-            if state.last_height is None:  # first run: follow from the tip on, history is not replayed
+            if state.last_height is None:  # first run: follow from the tip on (see chain_block_replay)
                 changes.update(last_height=tip.height, block_hash=tip.hash)
             ChainState.objects.filter(pk=state.pk).update(**changes)
-            # Blocks already applied ahead of the state (see advance) need no replay.
-            applied_ahead = set(AppliedBlock.objects.filter(network=settings.network).values_list("height", flat=True))
-            # Unique per block: a block whose replay still waits from an earlier run is not enqueued twice.
-            jobs = [
-                enqueue(
-                    ChainBlockReplay,
-                    {"height": height, "network": settings.network},
-                    unique_key=f"{settings.network}:{height}",
-                    created_by=f"job:{ctx.job_id}",
-                )
-                for height in (gap.heights if gap else ())
-                if height not in applied_ahead
-            ]
-        return sum(1 for j in jobs if not j.is_duplicate)
+            if not replay:
+                return 0
+            # Unique per network: a replay still waiting or running is not enqueued twice.
+            job = enqueue(ChainBlockReplay, {"network": settings.network}, created_by=f"job:{ctx.job_id}")
+        return 0 if job.is_duplicate else 1

@@ -1,4 +1,4 @@
-"""Which prints of a transaction are ours, and what they say (the facts are in `tasks.aibtc.notifications`).
+"""Which prints of a transaction are ours, and what they say (the facts are in `tasks.aibtc.payloads`).
 
 A print is read only from a contract this deployment knows: a DAO's voting extension
 (`<deployer>.<symbol>-action-proposal-voting`, whose notifications are acted on) or one of our
@@ -53,15 +53,6 @@ class KnownContracts:
 
     def all(self) -> set[str]:
         return set(self.voting) | set(self.accounts)
-
-    def may_print(self, contract: str) -> bool:
-        """Whether a call to `contract` may make one of our contracts print: it is one, an agent
-        account (through which proposals and votes are made: the account prints, then the voting
-        extension it calls), or another contract of a DAO's deployer (its actions)."""
-        if contract in self.voting or contract in self.accounts or naming.is_agent_account(contract):
-            return True
-        deployers = {principal.partition(".")[0] for principal in self.voting}
-        return contract.partition(".")[0] in deployers
 
 
 @dataclass

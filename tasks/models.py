@@ -323,6 +323,31 @@ class AppliedBlock(models.Model):
         return f"{self.network} {self.height}"
 
 
+class ContractCursor(models.Model):
+    """How far the replay has read one contract's print events (the Stacks API's contract-events
+    list): the newest event applied, by its place in the chain. A contract without one is read
+    from its first event."""
+
+    network = models.CharField(max_length=20)
+    contract_id = models.CharField(max_length=PRINCIPAL)
+    height = models.PositiveBigIntegerField(help_text="the block of the newest event applied")
+    tx_index = models.PositiveIntegerField(help_text="its transaction's place in the block")
+    event_index = models.PositiveIntegerField(help_text="its place among the transaction's events")
+    tx_id = models.CharField(max_length=100)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["network", "contract_id"]
+        constraints = [models.UniqueConstraint(fields=["network", "contract_id"], name="tasks_contract_cursor_once")]
+
+    def __str__(self) -> str:
+        return f"{self.network} {self.contract_id} at {self.height}"
+
+    @property
+    def place(self) -> tuple[int, int, int]:
+        return (self.height, self.tx_index, self.event_index)
+
+
 class ThreadPost(models.Model):
     """A post of a `tweet` job's thread, written as soon as the API accepted it, so that a
     retry of the job continues the thread instead of posting it again."""

@@ -19,8 +19,18 @@ class Outcome:
     accounts_deployed: list[int] = field(default_factory=list)
     failed_txs: list[str] = field(default_factory=list)
     account_events: int = 0
+    # Notifications of a DAO's voting extension read, whether or not they changed anything.
+    events: int = 0
     prints_not_understood: list[str] = field(default_factory=list)
     enqueued: int = 0
+
+    def add(self, other: Outcome) -> None:
+        """Fold another outcome (a later block's) into this one."""
+        for key, value in other.__dict__.items():
+            if isinstance(value, list):
+                getattr(self, key).extend(value)
+            else:
+                setattr(self, key, getattr(self, key) + value)
 
     def as_data(self) -> dict[str, Any]:
         data = {key: value for key, value in self.__dict__.items() if value}
@@ -29,5 +39,11 @@ class Outcome:
         return data
 
     def summary(self) -> str:
+        """What changed; else whether events of ours were read (already applied) or none were."""
         parts = [f"{len(v)} {k.replace('_', ' ')}" for k, v in self.__dict__.items() if isinstance(v, list) and v]
-        return ", ".join(parts) + f"; {self.enqueued} job(s) enqueued" if parts else "nothing of ours"
+        if parts:
+            return ", ".join(parts) + f"; {self.enqueued} job(s) enqueued"
+        read = self.events + self.account_events
+        if read:
+            return f"{read} event(s) of ours, all already applied: 0 changes"
+        return "nothing of ours"

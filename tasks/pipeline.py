@@ -27,11 +27,6 @@ from tasks.social import DaoDeploymentTweet
 T = TypeVar("T")
 
 
-def contracts_of_interest() -> Callable[[str], bool]:
-    """Whether a transaction calling a contract may carry prints of ours (see KnownContracts.may_print)."""
-    return KnownContracts.load().may_print
-
-
 def apply_transactions(
     txs: list[ChainTx], *, clock: Callable[[], Clock], created_by: str, block_hash: str = ""
 ) -> Outcome:
@@ -45,6 +40,7 @@ def apply_transactions(
         read = PrintsRead()
         at = Applying(tx.tx_id, block_hash, clock, outcome, created_by)
         for dao, event in dao_events(tx, known, read):
+            outcome.events += 1
             apply_event(dao, event, at)
         outcome.account_events += read.account_events
         outcome.prints_not_understood.extend(read.not_understood)

@@ -54,6 +54,15 @@ class ProposalWallet(pydantic.BaseModel):
     wallet_address: Principal
 
 
+class ByDao:
+    """The proposal job types are partitioned by the proposal's DAO: their jobs are claimed
+    round robin across DAOs, so one DAO's thousand proposals do not hold up another's."""
+
+    def partition_key(self, payload: Any) -> str:
+        dao = Proposal.objects.filter(pk=payload.proposal_id).values_list("dao_id", flat=True).first()
+        return "" if dao is None else f"dao:{dao}"
+
+
 async def _proposal(proposal_id: int) -> Proposal:
     proposal = await Proposal.objects.select_related("dao").filter(pk=proposal_id).afirst()
     if proposal is None:
@@ -72,7 +81,7 @@ def _voting_target(proposal: Proposal) -> tuple[str, int]:
 
 
 @job(priority=Priority.HIGH, max_attempts=3, timeout=300, concurrency=2, enabled=False, requires=(TX_CONFIRMATION,))
-class DaoProposalVote(TransactionJob):
+class DaoProposalVote(ByDao, TransactionJob):
     """Vote every unvoted Vote of a wallet on a proposal through the transaction service."""
 
     Payload = ProposalWallet
@@ -124,7 +133,7 @@ class DaoProposalVote(TransactionJob):
 
 
 @job(priority=Priority.HIGH, max_attempts=3, timeout=180, concurrency=2, enabled=False, requires=(DaoProposalVote,))
-class DaoProposalEvaluation(BaseJob):
+class DaoProposalEvaluation(ByDao, BaseJob):
     """Have the chat model evaluate a proposal for a wallet, record an unvoted Vote, and enqueue the vote."""
 
     Payload = ProposalWallet
@@ -192,7 +201,7 @@ class DaoProposalEvaluation(BaseJob):
 
 
 @job(priority=Priority.MEDIUM, max_attempts=5, timeout=180, concurrency=1, enabled=False, requires=(TX_CONFIRMATION,))
-class DaoProposalConclude(TransactionJob):
+class DaoProposalConclude(ByDao, TransactionJob):
     """Conclude a proposal on the chain; succeeds only once the transaction service confirms the broadcast."""
 
     class Payload(pydantic.BaseModel):

@@ -58,7 +58,7 @@ def split_post(text: str, limit: int = POST_MAX_CHARS) -> list[str]:
     return posts
 
 
-@job(priority=Priority.HIGH, max_attempts=5, timeout=180, concurrency=2, enabled=False)
+@job(priority=Priority.HIGH, max_attempts=5, timeout=180, concurrency=2, partition_concurrency=1, enabled=False)
 class Tweet(BaseJob):
     """Post a text (and an optional image) as a thread of posts of at most 280 characters."""
 
@@ -75,6 +75,15 @@ class Tweet(BaseJob):
         image_max_bytes: int = pydantic.Field(default=5 * 1024 * 1024, gt=0)
         # Off: a payload's image URL may not point a worker at its own network (see clients/images.py).
         image_private_addresses: bool = False
+
+    def partition_key(self, payload: Payload) -> str:
+        """The X account the thread is posted as: its limits per value (`partition_rate_limit`,
+        set to the account tier's posting limit; one thread at a time) are per account, and
+        DAOs sharing an account share them. "" is the type's default identity."""
+        if payload.dao_id is None:
+            return ""
+        account = DAO.objects.filter(pk=payload.dao_id).values_list("x_account_id", flat=True).first()
+        return "" if account is None else f"x-account:{account}"
 
     def check_configuration(self, ctx: JobContext) -> None:
         super().check_configuration(ctx)

@@ -208,8 +208,8 @@ async def wait_async(ctx: JobContext, seconds: float = 0.2, ledger: str = "") ->
 
 @job(name="async_mix", max_attempts=1, timeout=1)
 class AsyncMix(BaseJob):
-    """An async class-form type whose payload says how each job ends: ok, raise, hang past
-    its timeout, or wait for its cancel request. Its hooks and cleanup are async too."""
+    """An async class-form type whose payload says how each job ends: ok, raise, exit, hang
+    past its timeout, or wait for its cancel request. Its hooks and cleanup are async too."""
 
     class Payload(pydantic.BaseModel):
         how: str = "ok"
@@ -218,6 +218,8 @@ class AsyncMix(BaseJob):
     async def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
         if payload.how == "raise":
             raise PermanentError("told to fail")
+        if payload.how == "exit":
+            raise SystemExit(4)  # as sys.exit() in the job's code
         if payload.how == "hang":
             await asyncio.sleep(30)
         if payload.how == "cancel":
@@ -300,3 +302,41 @@ def step(ctx: JobContext, ledger: str = "", tag: str = "", value: int = 0, fail_
         raise PermanentError(f"{fail_while} exists")
     totals = [r["total"] for r in ctx.dependency_results().values() if r]
     return JobResult.ok(data={"total": value + sum(totals)})
+
+
+@job(max_attempts=1, partition_concurrency=2, timeout=30, partition="dao")
+def per_dao(ctx: JobContext, dao: str, ledger: str = "", sleep: float = 0.0) -> JobResult:
+    """At most two running at once per DAO, across all clusters; its start and end in the ledger."""
+    if ledger:
+        _ledger(ledger, f"start {dao} {ctx.job_id} {time.time():.6f} {os.getpid()}")
+    if sleep:
+        time.sleep(sleep)
+    if ledger:
+        _ledger(ledger, f"end {dao} {ctx.job_id} {time.time():.6f} {os.getpid()}")
+    return JobResult.ok()
+
+
+@job(max_attempts=1, partition_rate_limit="3/2s", timeout=30)
+class PerAccount(BaseJob):
+    """At most 3 starts in any 2 seconds per account (computed by partition_key), across all clusters."""
+
+    class Payload(pydantic.BaseModel):
+        handle: str
+        ledger: str = ""
+
+    def partition_key(self, payload: Payload) -> str:
+        # "@Alice" and "alice" are one X account.
+        return payload.handle.lstrip("@").lower()
+
+    def execute(self, ctx: JobContext, payload: Payload) -> JobResult:
+        if payload.ledger:
+            _ledger(payload.ledger, f"start {self.partition_key(payload)} {ctx.job_id} {time.time():.6f}")
+        return JobResult.ok()
+
+
+@job(max_attempts=1, timeout=30, partition="tenant")
+def per_tenant(ctx: JobContext, tenant: str, ledger: str = "") -> JobResult:
+    """No limit: partitioned only for fairness; its start in the ledger."""
+    if ledger:
+        _ledger(ledger, f"start {tenant} {ctx.job_id} {time.time():.6f}")
+    return JobResult.ok()

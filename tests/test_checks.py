@@ -6,7 +6,9 @@ import os
 import sqlite3
 import subprocess
 import sys
+import typing
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.core import checks
@@ -15,7 +17,7 @@ from django.test import override_settings
 
 from jobqueue import job
 from jobqueue.checks import check_sqlite_wal, sqlite_journal_mode
-from jobqueue.config.settings import DEFAULTS, expected, jobqueue_settings, loaded_settings
+from jobqueue.config.settings import DEFAULTS, JobQueueConfig, expected, jobqueue_settings, loaded_settings
 from jobqueue.models import JobType
 from jobqueue.registry import registry
 from tests.conftest import ROOT
@@ -147,6 +149,37 @@ def test_settings_are_one_frozen_typed_object() -> None:
             config.RECLAIM_INTERVAL = 5.0  # type: ignore[misc]
         with pytest.raises(AttributeError, match="no setting 'NOPE'"):
             jobqueue_settings.NOPE  # type: ignore[attr-defined]  # noqa: B018
+
+
+def of_declared_type(value: Any, annotation: Any) -> bool:
+    """`value` is of `annotation` exactly: an int is no float, a bool no int."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return of_declared_type(value, args[0])
+    if origin is typing.Literal:
+        return value in args
+    if origin is dict:
+        return isinstance(value, dict) and all(of_declared_type(v, args[1]) for v in value.values())
+    if args:  # a union
+        return any(of_declared_type(value, arg) for arg in args)
+    return value is None if annotation is type(None) else type(value) is annotation
+
+
+@pytest.mark.database_independent
+def test_every_setting_is_read_with_its_declared_type_so_no_caller_casts() -> None:
+    hints = {key: field.annotation for key, field in JobQueueConfig.model_fields.items()}
+    floats = [key for key in DEFAULTS if hints[key] is float]
+    assert floats, "some settings are numbers"
+    # Whole numbers given for number settings (as a settings file writes them) read as floats.
+    given = dict.fromkeys(floats, 1)
+    with override_settings(JOBQUEUE=given):
+        assert loaded_settings().problems == ()
+        for key in DEFAULTS:
+            value = getattr(jobqueue_settings, key)
+            assert of_declared_type(value, hints[key]), (key, value, hints[key])
+        assert jobqueue_settings.SEARCH_TIMEOUT == 1.0
+    for key in DEFAULTS:  # and as the suite configures them (defaults for the rest)
+        assert of_declared_type(getattr(jobqueue_settings, key), hints[key]), key
 
 
 @pytest.mark.database_independent

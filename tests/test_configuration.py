@@ -98,3 +98,23 @@ def test_concurrency_zero_means_unlimited_override() -> None:
     config = effective_config("limited")
     assert config.concurrency is None
     assert config.sources["concurrency"] is Source.DATABASE
+
+
+def test_a_setting_removed_from_code_is_dropped_at_sync_and_the_record_stays_editable(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from jobqueue.services import sync_job_types
+
+    # A release removed `max_retries_old` from the settings model; the record still holds it.
+    update_job_type(JobType.objects.get(name="typed_settings"), {"settings": {"retries": 5}})
+    JobType.objects.filter(name="typed_settings").update(settings={"retries": 5, "max_retries_old": 9})
+    with pytest.raises(ValidationError):
+        update_job_type(JobType.objects.get(name="typed_settings"), {"settings": {"retries": 6, "max_retries_old": 9}})
+
+    with caplog.at_level("WARNING", logger="jobqueue"):
+        sync_job_types()
+
+    assert JobType.objects.get(name="typed_settings").settings == {"retries": 5}
+    assert "max_retries_old" in caplog.text
+    update_job_type(JobType.objects.get(name="typed_settings"), {"settings": {"retries": 6}})
+    assert effective_config("typed_settings").settings.retries == 6

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 import subprocess
 import sys
@@ -51,6 +52,20 @@ def test_any_listed_key_decrypts_and_the_first_encrypts() -> None:
             crypto.decrypt(token)
         with pytest.raises(crypto.DecryptionError):
             crypto.reencrypt(token)
+
+
+@pytest.mark.database_independent
+def test_a_token_says_when_it_was_made_and_rotation_keeps_it() -> None:
+    # "When was this secret last changed" is read from the token, so rotating keys must not move it.
+    made = Fernet(OLD.encode()).encrypt_at_time(b"s3cret", 1_700_000_000).decode()
+    with override_settings(FIELD_ENCRYPTION_KEYS=[OLD]):
+        assert crypto.encrypted_at(made) == datetime.datetime(2023, 11, 14, 22, 13, 20, tzinfo=datetime.UTC)
+    with override_settings(FIELD_ENCRYPTION_KEYS=[NEW, OLD]):
+        rotated = crypto.reencrypt(made)
+    with override_settings(FIELD_ENCRYPTION_KEYS=[NEW]):
+        assert rotated != made
+        assert crypto.encrypted_at(rotated) == datetime.datetime(2023, 11, 14, 22, 13, 20, tzinfo=datetime.UTC)
+        assert crypto.encrypted_at(made) is None  # no configured key vouches for it
 
 
 @pytest.mark.database_independent

@@ -47,7 +47,7 @@ def definition(retry_on: tuple[type[BaseException], ...] = (Exception,), dont: t
 
 
 def config(**values: object) -> EffectiveConfig:
-    return EffectiveConfig("policy", {**CODE_DEFAULTS, "backoff_base": 10.0, "backoff_jitter": 0.0, **values}, {})
+    return EffectiveConfig(**{"name": "policy", "backoff_base": 10.0, "backoff_jitter": 0.0, **values})
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -42,3 +43,48 @@ def test_every_module_of_jobqueue_is_in_the_module_table() -> None:
         if relative not in named:
             missing.append(relative)
     assert not missing, f"add these modules to the table in docs/architecture.md: {missing}"
+
+
+# [`name`](../jobqueue/path.py): the docstring of that module, or of `name`'s last part in it
+# (a function, a class, or a method: `Producer.fetch()`, `units.unit_size()`).
+_LINK = re.compile(r"\[`([^`]+)`\]\(\.\./(jobqueue/[^)#]+\.py)\)")
+
+
+def _docstrings(path: Path) -> dict[str, str | None]:
+    """The module's docstring (under "") and those of its functions, classes and methods."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: dict[str, str | None] = {"": ast.get_docstring(tree)}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            found[node.name] = ast.get_docstring(node)
+        if isinstance(node, ast.ClassDef):
+            for member in node.body:
+                if isinstance(member, ast.FunctionDef | ast.AsyncFunctionDef):
+                    found[f"{node.name}.{member.name}"] = ast.get_docstring(member)
+    return found
+
+
+def test_architecture_links_name_code_that_explains_itself() -> None:
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    links = _LINK.findall(text)
+    assert len(links) >= 20, "the page links mechanisms to their docstrings"
+    problems = []
+    for name, target in links:
+        path = ROOT / target
+        if not path.is_file():
+            problems.append(f"{name}: {target} does not exist")
+            continue
+        docstrings = _docstrings(path)
+        parts = name.removesuffix("()").split(".")
+        module = path.relative_to(PACKAGE).with_suffix("").as_posix().replace("/", ".")
+        if module.endswith((".".join(parts), name)):
+            symbol = ""  # the module itself: `engine.lease`
+        elif parts[0] == path.stem:
+            symbol = ".".join(parts[1:])  # `lease.renew_after()`
+        else:
+            symbol = ".".join(parts)  # `Producer.fetch()`, `Reclaimer`
+        if symbol not in docstrings:
+            problems.append(f"{name}: no {symbol!r} in {target}")
+        elif not (docstrings[symbol] or "").strip():
+            problems.append(f"{name}: {symbol or 'the module'} in {target} has no docstring")
+    assert not problems, problems

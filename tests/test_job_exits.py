@@ -3,6 +3,7 @@ job type; only when the cluster is stopping do they stop the worker (the attempt
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -39,6 +40,20 @@ def exiting_types() -> Iterator[None]:
             shutdown.request()  # as the cluster's SIGTERM handler does
             raise SystemExit(0)
 
+        @job(name="exits_async", max_attempts=1)
+        async def exits_async() -> None:
+            await asyncio.sleep(0)
+            raise SystemExit(2)
+
+        @job(name="exits_async_class", max_attempts=1)
+        class ExitsAsyncClass(BaseJob):
+            async def execute(self, ctx: JobContext, payload: object) -> None:
+                raise SystemExit("bye")
+
+        @job(name="interrupted_async", max_attempts=2, backoff_base=0.1, backoff_jitter=0.0)
+        async def interrupted_async() -> None:
+            raise KeyboardInterrupt
+
         @job(name="exits_batch", batch_size=5, max_attempts=1)
         class ExitsBatch(BaseJob):
             def execute_batch(self, ctx: JobContext, payloads: list[object]) -> list[object]:
@@ -57,7 +72,13 @@ def run(type_name: str) -> Job:
 @pytest.mark.usefixtures("exiting_types")
 @pytest.mark.parametrize(
     ("type_name", "error_type"),
-    [("exits_function", "SystemExit"), ("exits_class", "SystemExit"), ("exits_batch", "SystemExit")],
+    [
+        ("exits_function", "SystemExit"),
+        ("exits_class", "SystemExit"),
+        ("exits_batch", "SystemExit"),
+        ("exits_async", "SystemExit"),
+        ("exits_async_class", "SystemExit"),
+    ],
 )
 def test_system_exit_from_job_code_is_the_attempts_failure(type_name: str, error_type: str) -> None:
     found = run(type_name)
@@ -68,8 +89,9 @@ def test_system_exit_from_job_code_is_the_attempts_failure(type_name: str, error
 
 
 @pytest.mark.usefixtures("exiting_types")
-def test_keyboard_interrupt_from_job_code_is_a_failure_that_retries() -> None:
-    found = run("interrupted_function")
+@pytest.mark.parametrize("type_name", ["interrupted_function", "interrupted_async"])
+def test_keyboard_interrupt_from_job_code_is_a_failure_that_retries(type_name: str) -> None:
+    found = run(type_name)
     assert found.status == Status.RETRYING
     assert Attempt.objects.get(job=found).error_type == "KeyboardInterrupt"
 

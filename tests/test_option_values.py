@@ -6,7 +6,10 @@ the option is a string that can be off), and refuses the text forms of numbers a
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import types
+import typing
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +19,16 @@ from rest_framework.test import APIClient
 from jobqueue.admin.jobtypes import JobTypeForm
 from jobqueue.api.serializers.job_types import OPTION_SCHEMAS
 from jobqueue.config.effective import resolve_for
-from jobqueue.config.options import OPTIONS, RateLimit, Schedule, resolve
+from jobqueue.config.options import (
+    CODE_DEFAULTS,
+    OPTIONS,
+    EffectiveConfig,
+    OptionValues,
+    Priority,
+    RateLimit,
+    Schedule,
+    resolve,
+)
 from jobqueue.models import JobType
 from jobqueue.registry import registry
 from jobqueue.services.tokens import create_token
@@ -53,6 +65,15 @@ TABLE: dict[str, list[tuple[str, bool]]] = {
         ("3/fortnight", BAD),
         ("1" * 51, BAD),
         ("2000000000/s", BAD),
+    ],
+    "partition_concurrency": [("0", OK), ("100000", OK), ("2", OK), ("-1", BAD), ("100001", BAD), ("two", BAD)],
+    "partition_rate_limit": [
+        ("50/15m", OK),
+        ("off", OK),
+        ("3/2s", OK),
+        ("often", BAD),
+        ("0/s", BAD),
+        ("1" * 51, BAD),
     ],
     "batch_size": [("1", OK), ("10000", OK), ("0", BAD), ("10001", BAD)],
     "async_concurrency": [
@@ -113,6 +134,62 @@ def test_the_table_covers_every_option() -> None:
     assert set(TABLE) == set(OPTIONS) == set(OPTION_SCHEMAS)
     for option, rows in TABLE.items():
         assert {accepted for _, accepted in rows} == {OK, BAD}, option
+
+
+FIELD_TYPES = typing.get_type_hints(OptionValues)
+
+
+def fits(value: Any, annotation: Any) -> bool:
+    """Whether `value` is of the declared type, exactly for numbers: a bool is no int, an int
+    no float, an IntEnum no int."""
+    kinds = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
+    for kind in kinds:
+        if kind is type(None):
+            if value is None:
+                return True
+        elif kind in (bool, int, float):
+            if type(value) is kind:
+                return True
+        elif isinstance(value, kind):
+            return True
+    return False
+
+
+def test_option_values_have_one_field_per_option_in_its_order() -> None:
+    assert [f.name for f in dataclasses.fields(OptionValues)] == list(OPTIONS)
+    assert dict(CODE_DEFAULTS) == dict(OptionValues().values)
+    # Nothing else is an option: the other fields of EffectiveConfig say where values came from.
+    assert {f.name for f in dataclasses.fields(EffectiveConfig)} - set(OPTIONS) == {
+        "name",
+        "sources",
+        "pins",
+        "settings",
+        "settings_sources",
+        "errors",
+    }
+
+
+@pytest.mark.parametrize("option", list(OPTIONS))
+def test_each_validators_output_fits_its_field(option: str) -> None:
+    annotation = FIELD_TYPES[option]
+    assert fits(CODE_DEFAULTS[option], annotation), CODE_DEFAULTS[option]
+    for text, accepted in TABLE[option]:
+        if accepted:
+            for given in {text, as_json(option, text)}:  # the text of a pin, the JSON of the API
+                value = OPTIONS[option].parse(given)
+                assert fits(value, annotation), (given, value, annotation)
+
+
+def test_fits_tells_types_apart() -> None:
+    assert fits(3, int)
+    assert fits(3.0, float)
+    assert fits(None, int | None)
+    assert fits(RateLimit(1, 1.0), RateLimit | None)
+    assert not fits(True, int)
+    assert not fits(3.0, int)
+    assert not fits(3, float)
+    assert not fits(Priority.NORMAL, int)
+    assert not fits("1/s", RateLimit | None)
 
 
 @pytest.fixture
@@ -179,6 +256,8 @@ def test_api_admin_and_environment_agree(api: APIClient, option: str, text: str,
     if accepted:
         # The same normalised value applies, whichever way it was set.
         assert comparable(from_api[1]) == comparable(from_admin[1]) == comparable(environment[1])
+        # And it is of its field's declared type (see test_each_validators_output_fits_its_field).
+        assert all(fits(value, FIELD_TYPES[option]) for value in (from_api[1], from_admin[1], environment[1]))
 
 
 @pytest.mark.parametrize(("option", "text"), sorted(TEXT_ONLY))

@@ -8,8 +8,8 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from jobqueue import enqueue
-from jobqueue.models import Attempt, DeadLetter, Job, JobType, Status
+from jobqueue import Workflow, enqueue, needs
+from jobqueue.models import Attempt, DeadLetter, Dependency, Job, JobType, Status
 from jobqueue.services import discard_dead_letter, prune, run_now, update_job_type
 from tests.helpers import drain
 
@@ -67,3 +67,44 @@ def test_run_now_enqueues_and_audits(make_user) -> None:
     job = run_now(JobType.objects.get(name="echo"), {"value": 5}, by=make_user())
     assert job.status == Status.QUEUED
     assert job.created_by == "run-now:user:operator"
+
+
+def test_a_workflow_goes_whole_once_every_job_of_it_is_past_retention() -> None:
+    update_job_type(JobType.objects.get(name="echo"), {"retention": 3600})  # step keeps the default 7 days
+    flow = Workflow()
+    first = flow.add("echo", {"value": 1})
+    flow.add("echo", {"value": 3}, after=[first])
+    flow.add("step", {"value": 2})
+    flow.enqueue()
+    loose = enqueue("echo", {"value": 4})
+    drain()
+    Job.objects.update(finished_at=timezone.now() - timedelta(days=2))
+    # The echo jobs are past their hour, the step within its 7 days: the loose echo goes,
+    # nothing of the workflow does.
+    assert prune().jobs == 1
+    assert not Job.objects.filter(pk=loose.pk).exists()
+    assert Job.objects.filter(workflow_id=flow.id).count() == 3
+    Job.objects.filter(job_type__name="step").update(finished_at=timezone.now() - timedelta(days=8))
+    assert prune().jobs == 3
+    assert Job.objects.count() == 0
+    assert Dependency.objects.count() == 0
+
+
+def test_a_workflow_with_a_job_not_finished_or_an_unresolved_dead_letter_is_kept(make_user, tmp_path) -> None:
+    marker = tmp_path / "fail"
+    marker.touch()
+    flow = Workflow()
+    bad = flow.add("step", {"fail_while": str(marker)})
+    flow.add("step", {}, after=[needs(bad, ignore_failure=True)])
+    flow.enqueue()
+    waiting = Workflow()
+    done = waiting.add("echo", {"value": 1})
+    waiting.add("echo", {"value": 2}, after=[done], delay=3600)  # scheduled an hour on
+    waiting.enqueue()
+    drain()
+    assert Job.objects.get(pk=bad.job.pk).status == Status.DEAD
+    Job.objects.exclude(finished_at=None).update(finished_at=timezone.now() - timedelta(days=30))
+    assert prune().jobs == 0  # the dead letter needs an operator; the other workflow waits
+    discard_dead_letter(DeadLetter.objects.get(), by=make_user(), reason="known")
+    assert prune().jobs == 2
+    assert Job.objects.filter(workflow_id=waiting.id).count() == 2

@@ -33,3 +33,10 @@ async def bench_sleep_async(ms: int) -> None:
 def bench_io_sync(url: str) -> None:
     """Wait for one delayed response, blocking the worker (one at a time per worker)."""
     http.get_sync(url)
+
+
+@job(max_attempts=1, partition="p", enabled=False)
+def bench_partitioned(p: str) -> None:
+    """Do nothing, partitioned by `p` (no limits: the claim's round robin and its cost are
+    measured). Off unless bench.partitions turns it on: the other cases' claims would read
+    its (empty) queue too."""

@@ -1,5 +1,5 @@
 """What the job queue's admin pages share: JSON display, the reason form, a paginator that never
-counts the whole table, and running a service over a selection."""
+counts the whole table, running a service over a selection, and the user's job rate."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from django.utils.html import format_html
 
 from jobqueue.config.settings import jobqueue_settings
 from jobqueue.exceptions import InvalidStateError, JobQueueError, PayloadValidationError
+from jobqueue.services.jobrate import JobRateExceeded, spend, subject_of
 from jobqueue.strictjson import loads_strict
 
 # How many of the selected objects an action's confirmation page lists.
@@ -46,7 +47,7 @@ class StrictJSONField(forms.JSONField):
         if self.disabled or value in self.empty_values or not isinstance(value, str):
             return super().to_python(value)
         try:
-            return loads_strict(value, int(jobqueue_settings.API_MAX_JSON_DEPTH))
+            return loads_strict(value, jobqueue_settings.API_MAX_JSON_DEPTH)
         except ValueError as exc:
             raise ValidationError(f"Enter a valid JSON: {exc}.", code="invalid") from None
 
@@ -54,7 +55,7 @@ class StrictJSONField(forms.JSONField):
         if self.disabled or not isinstance(data, str):
             return super().bound_data(data, initial)
         try:
-            return loads_strict(data, int(jobqueue_settings.API_MAX_JSON_DEPTH))
+            return loads_strict(data, jobqueue_settings.API_MAX_JSON_DEPTH)
         except ValueError:
             return forms.fields.InvalidJSONInput(data)
 
@@ -98,6 +99,22 @@ def apply_each(
     return done
 
 
+def within_job_rate(request: HttpRequest, jobs: int, undone: str) -> bool:
+    """Spend `jobs` of the user's job rate (the budget the API's job-creating calls spend too)
+    before an action creates them; when the rate refuses, say so and return False: the action
+    must then create nothing. `undone` completes "nothing was ..." ("re-run", "re-queued")."""
+    try:
+        spend(subject_of(request.user), jobs)
+    except JobRateExceeded as exc:
+        messages.error(request, rate_refusal(exc, undone))
+        return False
+    return True
+
+
+def rate_refusal(exc: JobRateExceeded, undone: str) -> str:
+    return f"Refused by your job rate (API_ENQUEUE_RATE): {exc}; nothing was {undone}."
+
+
 def confirm_page(
     modeladmin: admin.ModelAdmin,
     request: HttpRequest,
@@ -134,11 +151,16 @@ def reasoned_action(
     action: str,
     title: str,
     perform: Callable[[Any, str], Any],
+    creates: str = "",
 ) -> TemplateResponse | None:
-    """A bulk admin action that first asks for a reason, then runs `perform(obj, reason)` on each."""
+    """A bulk admin action that first asks for a reason, then runs `perform(obj, reason)` on each.
+    An action that creates a job per object (`creates`: "re-run", "re-queued") spends the user's
+    job rate for all of them first, and is refused whole when they do not fit."""
     form = ReasonForm(request.POST if request.POST.get("confirmed") else None)
     if form.is_bound and form.is_valid():
         reason = form.cleaned_data["reason"]
+        if creates and not within_job_rate(request, queryset.count(), creates):
+            return None
         apply_each(modeladmin, request, queryset, lambda obj: perform(obj, reason))
         return None
     return confirm_page(
@@ -161,8 +183,10 @@ def single_action(
     permission: str,
     title: str,
     perform: Callable[[Any, str], Any],
+    creates: str = "",
 ) -> HttpResponse:
-    """The page of one action on one object (from its detail page), asking for a reason."""
+    """The page of one action on one object (from its detail page), asking for a reason; one
+    that creates a job (`creates`, as for reasoned_action) spends one of the user's job rate."""
     obj = modeladmin.get_object(request, unquote(object_id))
     if obj is None:
         raise Http404("no such object")
@@ -170,7 +194,8 @@ def single_action(
         raise PermissionDenied
     form = ReasonForm(request.POST if request.method == "POST" else None)
     if form.is_bound and form.is_valid():
-        apply_each(modeladmin, request, [obj], lambda o: perform(o, form.cleaned_data["reason"]))
+        if not creates or within_job_rate(request, 1, creates):
+            apply_each(modeladmin, request, [obj], lambda o: perform(o, form.cleaned_data["reason"]))
         return redirect(change_url(obj))
     return confirm_page(modeladmin, request, title=title, objects=[obj], count=1, form=form, submit=title)
 

@@ -21,6 +21,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.http import urlencode
 
 from jobqueue.admin import charts
+from jobqueue.admin.common import within_job_rate
 from jobqueue.admin.dashboard import dashboard_context
 from jobqueue.admin.workflows import workflow_view
 from jobqueue.config.settings import jobqueue_settings
@@ -69,7 +70,7 @@ def _window(request: HttpRequest, default: str) -> str:
 
 def dashboard_view(site: admin.AdminSite, request: HttpRequest) -> TemplateResponse:
     _require(request, "jobqueue.view_job")
-    window = _window(request, str(jobqueue_settings.HEALTH_WINDOW))
+    window = _window(request, jobqueue_settings.HEALTH_WINDOW)
     return page(site, request, "dashboard", "Job queue dashboard", dashboard_context(window))
 
 
@@ -89,7 +90,7 @@ def failures_view(site: admin.AdminSite, request: HttpRequest) -> TemplateRespon
         "windows": list(metrics.WINDOWS),
         "job_type": job_type or "",
         "type_names": list(JobType.objects.values_list("name", flat=True)),
-        "refresh": int(jobqueue_settings.DASHBOARD_REFRESH),
+        "refresh": jobqueue_settings.DASHBOARD_REFRESH,
     }
     return page(site, request, "failures", "Failures by cause", context)
 
@@ -167,6 +168,8 @@ def group_action_view(site: admin.AdminSite, request: HttpRequest, key: str, act
             messages.error(request, f"{exc}; nothing was re-queued.")
             return redirect(back)
     targets = failures.dead_letters(group, found.since, until)
+    if action == "requeue" and not within_job_rate(request, len(targets), "re-queued"):
+        return redirect(back)
     record = JobType.objects.get(pk=group.job_type_id)
     label = f"{group.error_type}: {group.message}"
     perform = requeue_group if action == "requeue" else discard_group
@@ -182,6 +185,6 @@ def clusters_view(site: admin.AdminSite, request: HttpRequest) -> TemplateRespon
     _require(request, "jobqueue.view_job")
     context = {
         "activity": activity.activity(timezone.now()),
-        "refresh": int(jobqueue_settings.DASHBOARD_REFRESH),
+        "refresh": jobqueue_settings.DASHBOARD_REFRESH,
     }
     return page(site, request, "clusters", "Clusters and what they run", context)

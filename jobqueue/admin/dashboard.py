@@ -45,7 +45,7 @@ def dashboard_context(window: str) -> dict[str, Any]:
         "health": verdict,
         "windows": list(metrics.WINDOWS),
         "window": window,
-        "refresh": int(jobqueue_settings.DASHBOARD_REFRESH),
+        "refresh": jobqueue_settings.DASHBOARD_REFRESH,
         "throughput_chart": charts.throughput(snapshot.throughput, snapshot.bucket_seconds),
         "duration_chart": charts.horizontal_bars(durations, ["p50", "p95", "p99"], "ms"),
         "depth_chart": charts.horizontal_bars(

@@ -25,13 +25,16 @@ from jobqueue.admin.common import (
     change_url,
     confirm_page,
     pretty_json,
+    rate_refusal,
     reasoned_action,
     single_action,
+    within_job_rate,
 )
 from jobqueue.admin.live import LiveListMixin
 from jobqueue.exceptions import ActionRefused, InvalidStateError, PayloadValidationError, UnknownJobTypeError
 from jobqueue.models import DeadLetter
 from jobqueue.services import discard_dead_letter, requeue_dead_letter
+from jobqueue.services.jobrate import JobRateExceeded, spend, subject_of
 from jobqueue.services.permissions import may_run_again
 
 
@@ -147,6 +150,7 @@ class DeadLetterAdmin(LiveListMixin, admin.ModelAdmin):
             form = PayloadForm(request.POST)
             if form.is_valid():
                 try:
+                    spend(subject_of(request.user), 1)
                     job = requeue_dead_letter(
                         dead_letter,
                         by=request.user,
@@ -155,6 +159,8 @@ class DeadLetterAdmin(LiveListMixin, admin.ModelAdmin):
                     )
                 except PayloadValidationError as exc:
                     form.add_payload_errors(exc)
+                except JobRateExceeded as exc:
+                    form.add_error(None, rate_refusal(exc, "re-queued"))
                 except (InvalidStateError, UnknownJobTypeError, ActionRefused) as exc:
                     form.add_error(None, str(exc))
                 else:
@@ -196,7 +202,8 @@ class DeadLetterAdmin(LiveListMixin, admin.ModelAdmin):
         form = ReasonForm(request.POST if request.method == "POST" else None)
         if form.is_bound and form.is_valid():
             reason = form.cleaned_data["reason"]
-            apply_each(self, request, matching, lambda dl: requeue_dead_letter(dl, by=request.user, reason=reason))
+            if within_job_rate(request, matching.count(), "re-queued"):
+                apply_each(self, request, matching, lambda dl: requeue_dead_letter(dl, by=request.user, reason=reason))
             return redirect(f"{reverse('admin:jobqueue_deadletter_changelist')}?{request.GET.urlencode()}")
         return confirm_page(
             self,
@@ -224,6 +231,7 @@ class DeadLetterAdmin(LiveListMixin, admin.ModelAdmin):
             action="requeue",
             title="Re-queue the selected dead letters",
             perform=lambda dl, reason: requeue_dead_letter(dl, by=request.user, reason=reason),
+            creates="re-queued",
         )
 
     @admin.action(description="Discard the selected dead letters", permissions=["discard"])

@@ -56,6 +56,7 @@ class JobAdmin(LiveListMixin, admin.ModelAdmin):
         "worker",
         "last_error",
         "unique_key",
+        "partition_key",
         "created_by",
         "rerun_link",
         "reruns_links",
@@ -75,7 +76,7 @@ class JobAdmin(LiveListMixin, admin.ModelAdmin):
             return super().changelist_view(request, extra_context)
         # The page's queries run while it renders: render inside the time limit.
         try:
-            with time_limited(float(jobqueue_settings.SEARCH_TIMEOUT)):
+            with time_limited(jobqueue_settings.SEARCH_TIMEOUT):
                 response = super().changelist_view(request, extra_context)
                 if hasattr(response, "render"):
                     response.render()
@@ -189,6 +190,7 @@ class JobAdmin(LiveListMixin, admin.ModelAdmin):
             permission="jobqueue.rerun_job",
             title="Re-run this job",
             perform=lambda job, reason: rerun(job, by=request.user, reason=reason),
+            creates="re-run",
         )
 
     def cancel_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -216,6 +218,7 @@ class JobAdmin(LiveListMixin, admin.ModelAdmin):
             action="rerun_jobs",
             title="Re-run the selected jobs",
             perform=lambda job, reason: rerun(job, by=request.user, reason=reason),
+            creates="re-run",
         )
 
     @admin.action(description="Cancel the selected jobs", permissions=["cancel"])

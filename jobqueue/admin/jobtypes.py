@@ -17,18 +17,19 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from jobqueue.admin.common import PayloadForm, StrictJSONField, confirm_page
+from jobqueue.admin.common import PayloadForm, StrictJSONField, confirm_page, rate_refusal
 from jobqueue.admin.overrides import EffectiveEnabledFilter, OverrideFields, option_rows
 from jobqueue.admin.typepage import type_urls
 from jobqueue.config.effective import resolve_for
-from jobqueue.config.options import OPTIONS, Option, is_blank
+from jobqueue.config.options import OPTIONS, Option, Source, is_blank
 from jobqueue.exceptions import ConfigurationError, JobQueueError, PayloadValidationError
 from jobqueue.models import WAITING, DeadLetter, Job, JobType, Status
 from jobqueue.observability import metrics
 from jobqueue.registry import registry
-from jobqueue.secrets.sealing import keep_masked, masked_settings
+from jobqueue.secrets.sealing import SecretState, keep_masked, masked_settings, secret_fields
 from jobqueue.services import enqueue, update_job_type
 from jobqueue.services.audit import actor_label
+from jobqueue.services.jobrate import JobRateExceeded, spend, subject_of
 from jobqueue.services.permissions import enqueue_refusal, is_builtin
 
 
@@ -117,7 +118,15 @@ class JobTypeAdmin(admin.ModelAdmin):
     ]
     list_filter = ["registered", EffectiveEnabledFilter]
     search_fields = ["name", "description"]
-    readonly_fields = ["name", "description", "version", "defined_in", "registered", "effective_configuration"]
+    readonly_fields = [
+        "name",
+        "description",
+        "version",
+        "defined_in",
+        "registered",
+        "effective_configuration",
+        "secret_settings",
+    ]
     actions = ["enable", "disable"]
 
     def get_fields(self, request: HttpRequest, obj: JobType | None = None) -> Any:
@@ -208,9 +217,12 @@ class JobTypeAdmin(admin.ModelAdmin):
         form = PayloadForm(request.POST if request.method == "POST" else None, initial={"payload": {}})
         if form.is_bound and form.is_valid():
             try:
+                spend(subject_of(request.user), 1)  # the user's job rate, as the API's run now
                 job = enqueue(record.name, form.cleaned_data["payload"], created_by=actor_label(request.user))
             except PayloadValidationError as exc:
                 form.add_payload_errors(exc)
+            except JobRateExceeded as exc:
+                form.add_error(None, rate_refusal(exc, "enqueued"))
             except JobQueueError as exc:
                 form.add_error(None, str(exc))
             else:
@@ -264,6 +276,30 @@ class JobTypeAdmin(admin.ModelAdmin):
             ),
         )
         return format_html("<table><tr><th>option</th><th>value</th><th>source</th></tr>{}</table>", rows)
+
+    @admin.display(description="secret settings")
+    def secret_settings(self, obj: JobType) -> str:
+        """Each secret setting as "set" / "not set" and when it was last changed: all anyone sees."""
+        secrets = sorted(secret_fields(_settings_model(obj)))
+        if not secrets:
+            return "—"
+        stored = JobType.objects.get(pk=obj.pk)  # `obj` holds masks in place of the sealed values
+        config = self._config(stored)
+        if config is None or config.settings is None:
+            return "—"
+        states = (
+            (
+                name,
+                SecretState.of(
+                    getattr(config.settings, name, None),
+                    (stored.settings or {}).get(name) if config.settings_sources.get(name) == Source.DATABASE else None,
+                ),
+                config.settings_sources.get(name, Source.CODE).value,
+            )
+            for name in secrets
+        )
+        rows = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", states)
+        return format_html("<table><tr><th>setting</th><th>stored</th><th>source</th></tr>{}</table>", rows)
 
     def save_model(self, request: HttpRequest, obj: JobType, form: Any, change: bool) -> None:
         changes = {name: form.cleaned_data.get(name) for name in form.changed_data}

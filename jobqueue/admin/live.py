@@ -28,7 +28,7 @@ class LiveListMixin(admin.ModelAdmin):
             query = request.GET.copy()
             query.pop(FRAGMENT)
             request.GET = query  # type: ignore[assignment]
-        context = {**(extra_context or {}), "list_refresh": int(jobqueue_settings.DASHBOARD_REFRESH)}
+        context = {**(extra_context or {}), "list_refresh": jobqueue_settings.DASHBOARD_REFRESH}
         response = super().changelist_view(request, context)
         if fragment and isinstance(response, TemplateResponse):
             response.template_name = "jobqueue/admin/list_fragment.html"

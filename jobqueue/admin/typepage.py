@@ -60,12 +60,12 @@ def configuration(record: JobType) -> tuple[bool | None, list[dict[str, Any]]]:
                 "help": option.help,
                 "default": _text(name, definition.defaults.get(name)),
                 "override": "—" if override is None else _text(name, override),
-                "value": _text(name, config.values.get(name)),
+                "value": _text(name, config.values[name]),
                 "source": config.sources[name].value,
                 "pin": config.pins.get(name, ""),
             }
         )
-    return bool(config.enabled), rows
+    return config.enabled, rows
 
 
 def _text(name: str, value: Any) -> str:

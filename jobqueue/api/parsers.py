@@ -26,11 +26,11 @@ class StrictJSONParser(BaseParser):
 
     def body_limit(self) -> int:
         """The largest body accepted, in bytes (a view with other needs overrides it)."""
-        return int(jobqueue_settings.API_MAX_BODY_BYTES)
+        return jobqueue_settings.API_MAX_BODY_BYTES
 
     def check(self, data: Any) -> None:
         """Raise ValueError for a value the API refuses (see check_json_value)."""
-        check_json_value(data, int(jobqueue_settings.API_MAX_JSON_DEPTH))
+        check_json_value(data, jobqueue_settings.API_MAX_JSON_DEPTH)
 
     def parse(self, stream: IO[bytes] | None, media_type: str | None = None, parser_context: Any = None) -> Any:
         limit = self.body_limit()

@@ -72,7 +72,7 @@ def exposition() -> str:
     the history never lowers them. They lag the clock by the rollup's lag (a minute or two); the
     rollup's watermark is exported as `jobqueue_metrics_rolled_until_timestamp_seconds`.
     """
-    rollup.roll_up(max_minutes=int(jobqueue_settings.METRICS_ROLLUP_READ_MINUTES), wait=False)
+    rollup.roll_up(max_minutes=jobqueue_settings.METRICS_ROLLUP_READ_MINUTES, wait=False)
     lines = _Lines()
     _gauges(lines)
     until = rollup.rolled_until()

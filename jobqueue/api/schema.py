@@ -323,7 +323,7 @@ def _operations(schema: dict[str, Any]) -> list[dict[str, Any]]:
 def _bulk_max() -> int:
     from jobqueue.config.settings import jobqueue_settings
 
-    return int(jobqueue_settings.API_BULK_MAX)
+    return jobqueue_settings.API_BULK_MAX
 
 
 class SchemaView(SpectacularAPIView):

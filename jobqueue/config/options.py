@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Any
+
+from pydantic import BaseModel, ValidationError
 
 from jobqueue.config.settings import jobqueue_settings
 from jobqueue.config.values import (
@@ -128,6 +131,17 @@ OPTIONS: dict[str, Option] = {
             "rate_limit", optional(RateLimit.parse), "job starts per period across all clusters, e.g. 30/60s, or off",
             to_record=_off_as_text, max_length=50,
         ),
+        Option(
+            "partition_concurrency", unlimited_if_zero(MAX_CONCURRENCY),
+            f"partitioned types: jobs of one partition value running at once across all clusters (0..{MAX_CONCURRENCY}; "
+            "0 or off: unlimited)",
+            to_record=_unlimited_as_zero, json_type="integer",
+        ),
+        Option(
+            "partition_rate_limit", optional(RateLimit.parse),
+            "partitioned types: job starts of one partition value per period across all clusters, e.g. 50/15m, or off",
+            to_record=_off_as_text, max_length=50,
+        ),
         Option("batch_size", int_between(1, MAX_BATCH_SIZE), "jobs claimed together into one attempt of execute_batch", json_type="integer"),
         Option(
             "async_concurrency", unset_or(int_between(1, MAX_ASYNC_CONCURRENCY)),
@@ -153,24 +167,44 @@ OPTIONS: dict[str, Option] = {
 }
 # fmt: on
 
-CODE_DEFAULTS: dict[str, Any] = {
-    "enabled": True,
-    "priority": Priority.NORMAL,
-    "max_attempts": 3,
-    "timeout": None,
-    "concurrency": None,
-    "rate_limit": None,
-    "batch_size": 1,
-    "async_concurrency": None,
-    "backoff_base": 30.0,
-    "backoff_factor": 2.0,
-    "backoff_max": 3600.0,
-    "backoff_jitter": 0.1,
-    "schedule": None,
-    "schedule_timezone": None,
-    "overlap": True,
-    "retention": None,
-}
+
+@dataclass(frozen=True, kw_only=True)
+class OptionValues:
+    """A job type's option values: one field per entry of `OPTIONS`, typed as its validator
+    returns it, defaulting to what `@job` gives a type that does not set it."""
+
+    enabled: bool = True
+    priority: int = int(Priority.NORMAL)
+    max_attempts: int = 3
+    timeout: int | None = None  # None: the DEFAULT_TIMEOUT setting
+    concurrency: int | None = None  # None: unlimited
+    rate_limit: RateLimit | None = None
+    partition_concurrency: int | None = None  # None: no limit per partition value
+    partition_rate_limit: RateLimit | None = None
+    batch_size: int = 1
+    async_concurrency: int | None = None  # None: the ASYNC_CONCURRENCY setting
+    backoff_base: float = 30.0
+    backoff_factor: float = 2.0
+    backoff_max: float = 3600.0
+    backoff_jitter: float = 0.1
+    schedule: Schedule | None = None
+    schedule_timezone: str | None = None  # None: TIME_ZONE
+    overlap: bool = True
+    retention: int | None = None  # None: the DEFAULT_RETENTION setting
+
+    @property
+    def values(self) -> Mapping[str, Any]:
+        """Every option's value by its name, read-only: for tables of all options (the admin's,
+        the API's); code that reads one option reads its attribute, which is typed."""
+        return MappingProxyType({name: getattr(self, name) for name in OPTIONS})
+
+    @property
+    def effective_timeout(self) -> int:
+        """This type's timeout in seconds: its own, or the JOBQUEUE DEFAULT_TIMEOUT."""
+        return self.timeout or jobqueue_settings.DEFAULT_TIMEOUT
+
+
+CODE_DEFAULTS: Mapping[str, Any] = MappingProxyType({f.name: f.default for f in fields(OptionValues)})
 
 
 def validate_options(values: Mapping[str, Any], *, where: str) -> dict[str, Any]:
@@ -191,28 +225,16 @@ def env_var(prefix: str, type_name: str, option: str) -> str:
     return f"{prefix}{type_name.upper()}_{option.upper()}"
 
 
-@dataclass
-class EffectiveConfig:
-    """What a job type runs with, and where each value came from."""
+@dataclass(frozen=True, kw_only=True)
+class EffectiveConfig(OptionValues):
+    """What a job type runs with (its option values, typed), and where each value came from."""
 
     name: str
-    values: dict[str, Any]
-    sources: dict[str, Source]
+    sources: dict[str, Source] = field(default_factory=dict)  # by option; empty: all code defaults
     pins: dict[str, str] = field(default_factory=dict)  # option or settings.<field> -> variable
-    settings: Any = None  # an instance of the type's Settings model, or None
+    settings: BaseModel | None = None  # an instance of the type's Settings model, or None
     settings_sources: dict[str, Source] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
-
-    def __getattr__(self, name: str) -> Any:
-        values = self.__dict__.get("values", {})
-        if name in values:
-            return values[name]
-        raise AttributeError(name)
-
-    @property
-    def effective_timeout(self) -> int:
-        """This type's timeout in seconds: its own, or the JOBQUEUE DEFAULT_TIMEOUT."""
-        return int(self.values.get("timeout") or 0) or jobqueue_settings.DEFAULT_TIMEOUT
 
 
 def resolve(
@@ -222,13 +244,14 @@ def resolve(
     environ: Mapping[str, str],
     *,
     prefix: str,
-    settings_model: Any = None,
+    settings_model: type[BaseModel] | None = None,
     record_settings: Mapping[str, Any] | None = None,
 ) -> EffectiveConfig:
     """Layer code defaults < record values (non-null) < environment pins, per value."""
     values = dict(code)
     sources = dict.fromkeys(code, Source.CODE)
-    config = EffectiveConfig(name=name, values=values, sources=sources)
+    pins: dict[str, str] = {}
+    errors: list[str] = []
     for option_name, option in OPTIONS.items():
         stored = record.get(option_name)
         if stored is not None:
@@ -236,47 +259,63 @@ def resolve(
                 values[option_name] = option.validate(stored)
                 sources[option_name] = Source.DATABASE
             except ConfigurationError as exc:
-                config.errors.append(f"record value of {option_name!r} ignored: {exc}")
+                errors.append(f"record value of {option_name!r} ignored: {exc}")
         variable = env_var(prefix, name, option_name)
         if not is_blank(environ.get(variable)):
-            config.pins[option_name] = variable
+            pins[option_name] = variable
             try:
                 values[option_name] = option.parse(environ[variable])
                 sources[option_name] = Source.ENVIRONMENT
             except ConfigurationError as exc:
-                config.errors.append(f"{variable}={environ[variable]!r}: {exc}")
+                errors.append(f"{variable}={environ[variable]!r}: {exc}")
+    settings: BaseModel | None = None
+    settings_sources: dict[str, Source] = {}
     if settings_model is not None:
-        _resolve_settings(config, settings_model, record_settings or {}, environ, prefix)
-    return config
+        settings, settings_sources = _resolve_settings(
+            name, settings_model, record_settings or {}, environ, prefix, pins, errors
+        )
+    return EffectiveConfig(
+        **values,
+        name=name,
+        sources=sources,
+        pins=pins,
+        settings=settings,
+        settings_sources=settings_sources,
+        errors=errors,
+    )
 
 
 def _resolve_settings(
-    config: EffectiveConfig,
-    model: Any,
+    name: str,
+    model: type[BaseModel],
     record_settings: Mapping[str, Any],
     environ: Mapping[str, str],
     prefix: str,
-) -> None:
-    from pydantic import ValidationError
-
+    pins: dict[str, str],
+    errors: list[str],
+) -> tuple[BaseModel | None, dict[str, Source]]:
+    """The type's Settings (None if they do not validate) and each field's source; adds each
+    field's pin to `pins` and each refused value to `errors`."""
     data: dict[str, Any] = {}
+    sources: dict[str, Source] = {}
     for field_name in model.model_fields:
-        config.settings_sources[field_name] = Source.CODE
+        sources[field_name] = Source.CODE
         if field_name in record_settings:
             data[field_name] = record_settings[field_name]
-            config.settings_sources[field_name] = Source.DATABASE
-        variable = env_var(prefix, config.name, f"settings_{field_name}")
+            sources[field_name] = Source.DATABASE
+        variable = env_var(prefix, name, f"settings_{field_name}")
         if variable in environ:
             data[field_name] = environ[variable]
-            config.pins[f"settings.{field_name}"] = variable
-            config.settings_sources[field_name] = Source.ENVIRONMENT
+            pins[f"settings.{field_name}"] = variable
+            sources[field_name] = Source.ENVIRONMENT
     try:
-        config.settings = model.model_validate(data)
+        return model.model_validate(data), sources
     except ValidationError as exc:
         for err in exc.errors():
             field_name = str(err["loc"][0]) if err.get("loc") else ""
-            origin = config.pins.get(f"settings.{field_name}") or f"settings.{field_name}"
-            config.errors.append(f"{origin}: {err['msg']}")
+            origin = pins.get(f"settings.{field_name}") or f"settings.{field_name}"
+            errors.append(f"{origin}: {err['msg']}")
+        return None, sources
 
 
 def placement_errors(

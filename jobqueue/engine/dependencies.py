@@ -113,7 +113,14 @@ def resolve(ended: Sequence[str], now: datetime | None = None) -> list[str]:
             if status in _FAILED and not ignore:
                 failures.setdefault(str(dependent), f"{CANCELLED_BY_DEPENDENCY}{on_id} ({type_name}) ended {status}")
         cancelled = [job_id for job_id, reason in failures.items() if _cancel(job_id, reason, now)]
-        for job_id in sorted(waiting - set(failures)):
+        candidates = sorted(waiting - set(failures))
+        # Lock the dependents (in id order: no deadlocks) before counting what they still wait
+        # for. Two transactions recording a chord's last two dependencies at once would each
+        # see the other's success uncommitted, and neither release the chord; with the lock
+        # the second waits for the first's commit, and its count (a new statement, under READ
+        # COMMITTED) sees it. SQLite's write lock already orders them.
+        list(Job.objects.select_for_update().filter(pk__in=candidates).order_by("pk").values_list("pk", flat=True))
+        for job_id in candidates:
             # One indexed probe: is any dependency of this job still to end?
             pending = Dependency.objects.filter(job_id=job_id).exclude(on__status__in=[Status.SUCCEEDED, *_FAILED])
             if not pending.exists():

@@ -97,6 +97,23 @@ async def adrive(steps: Steps, deadline: float | None) -> Any:
         return done.value
 
 
+class _Exited(Exception):
+    """SystemExit or KeyboardInterrupt raised by job code, carried out of the task it ran in."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+async def _contained(awaitable: Any) -> Any:
+    # asyncio re-raises these two out of a task into the event loop itself (a Task's step
+    # lets them through), which stops the loop with the attempt unrecorded; as an ordinary
+    # exception they end the task like any other error and are raised again to the steps.
+    try:
+        return await awaitable
+    except (SystemExit, KeyboardInterrupt) as exc:
+        raise _Exited(exc) from None
+
+
 async def _acall(current: Call, deadline: float | None, loop: asyncio.AbstractEventLoop) -> Any:
     if inspect.iscoroutinefunction(current.fn):
         awaitable: Any = current.fn(*current.args)
@@ -109,4 +126,7 @@ async def _acall(current: Call, deadline: float | None, loop: asyncio.AbstractEv
         if inspect.iscoroutine(awaitable):
             awaitable.close()
         raise TimeoutError
-    return await asyncio.wait_for(awaitable, left)
+    try:
+        return await asyncio.wait_for(_contained(awaitable), left)
+    except _Exited as exited:
+        raise exited.exc from None

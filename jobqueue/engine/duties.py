@@ -99,7 +99,15 @@ class Claimer(Duty):
 
 
 class Reclaimer(Duty):
-    """Keeps this cluster's claims honest and recovers the attempts of lost workers."""
+    """Keeps this cluster's claims honest and recovers the attempts of lost workers.
+
+    At each turn: renews, for LEASE_GRACE, the leases of the claims this cluster holds that no
+    worker has started (`transitions.renew_held`), but for at most CLAIM_RENEW_FACTOR longest
+    leases after the claim (one lost in transit to a worker is then left to expire and be
+    reclaimed); hands back, attempts unspent, the claims the database credits to this cluster
+    that it does not hold, a claim whose commit it never saw (`transitions.release_unheld`);
+    and reclaims the attempts whose lease expired or whose worker died (`reclaim.reclaim_lost`).
+    """
 
     name = "reclaiming jobs"
 

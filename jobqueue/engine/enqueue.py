@@ -12,6 +12,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from jobqueue import tracing
 from jobqueue.config.effective import type_state, type_states
 from jobqueue.config.options import placement_errors
 from jobqueue.engine import dependencies, inserts, sql
@@ -64,11 +65,14 @@ def build_job(
     definition = resolve_definition(job_type)
     state = type_state(definition.name)
     errors: dict[str, list[str]] = {}
+    payload_json: dict[str, Any] = {}
+    partition_key = ""
     try:
-        payload_json = definition.payload_json(payload)
+        validated = definition.validate_payload(payload)
+        payload_json = validated.model_dump(mode="json")
+        partition_key = definition.partition_of(validated)
     except PayloadValidationError as exc:
         errors.update({f"payload.{p}" if p else "payload": m for p, m in exc.errors.items()})
-        payload_json = {}
     now = now or timezone.now()
     priority, run_after, placement = placement_errors(
         priority=priority, run_after=run_after, delay=delay, unique_key=unique_key, now=now
@@ -92,6 +96,7 @@ def build_job(
         unique_key=unique_key,
         created_by=created_by[:150],
         rerun_of=rerun_of,
+        partition_key=partition_key,
     )
 
 
@@ -116,29 +121,31 @@ def enqueue(
     Raises UnknownJobTypeError (listing the known types), PayloadValidationError (with field
     paths) or UnknownDependencyError; in each case nothing is written.
     """
-    new = build_job(
-        job_type,
-        payload,
-        priority=priority,
-        run_after=run_after,
-        delay=delay,
-        unique_key=unique_key,
-        created_by=created_by,
-        rerun_of=rerun_of,
-    )
-    new.workflow_id = workflow_id
-    edges = dependencies.edges(after)
-    if not edges:
-        return enqueue_built(new, resolve_definition(job_type))
-    with sql.write_transaction():
-        status, reason = dependencies.initial_status(new, edges)
-        new.status, new.last_error = status, reason
-        if status == Status.CANCELLED:
-            new.finished_at = new.created_at
-        built = enqueue_built(new, resolve_definition(job_type))
-        if not built.is_duplicate:
-            dependencies.attach(built, edges)
-    return built
+    definition = resolve_definition(job_type)
+    with tracing.enqueuing(definition.name) as trace_context:
+        new = build_job(
+            definition,
+            payload,
+            priority=priority,
+            run_after=run_after,
+            delay=delay,
+            unique_key=unique_key,
+            created_by=created_by,
+            rerun_of=rerun_of,
+        )
+        new.workflow_id, new.trace_context = workflow_id, trace_context
+        edges = dependencies.edges(after)
+        if not edges:
+            return enqueue_built(new, definition)
+        with sql.write_transaction():
+            status, reason = dependencies.initial_status(new, edges)
+            new.status, new.last_error = status, reason
+            if status == Status.CANCELLED:
+                new.finished_at = new.created_at
+            built = enqueue_built(new, definition)
+            if not built.is_duplicate:
+                dependencies.attach(built, edges)
+        return built
 
 
 def enqueue_built(new: Job, definition: JobDefinition | None = None) -> Job:
@@ -228,11 +235,13 @@ def _holder(new: Job, *, include_finished: bool) -> Job | None:
 def enqueue_many(items: Iterable[EnqueueRequest | Mapping[str, Any]], *, created_by: str = "") -> list[Job]:
     """Enqueue many jobs in one transaction, all or nothing; errors come back per item index."""
     jobs: list[Job] = []
+    names: set[str] = set()
     errors: dict[int, dict[str, list[str]]] = {}
     now = timezone.now()
     for index, item in enumerate(items):
         try:
             request = item if isinstance(item, EnqueueRequest) else _request(item)
+            names.add(resolve_definition(request.job_type).name)
             jobs.append(
                 build_job(
                     request.job_type,
@@ -251,13 +260,18 @@ def enqueue_many(items: Iterable[EnqueueRequest | Mapping[str, Any]], *, created
             errors[index] = {"type": [str(exc)]}
     if errors:
         raise BulkEnqueueError(errors)
-    if any(j.unique_key is not None for j in jobs):
-        # Unique jobs go one by one so that each duplicate resolves to its holder.
+    if not jobs:
+        return jobs
+    with tracing.enqueuing(names.pop() if len(names) == 1 else "many types", len(jobs)) as trace_context:
+        for new in jobs:
+            new.trace_context = trace_context
+        if any(j.unique_key is not None for j in jobs):
+            # Unique jobs go one by one so that each duplicate resolves to its holder.
+            with sql.write_transaction():
+                return [enqueue_built(j) for j in jobs]
         with sql.write_transaction():
-            return [enqueue_built(j) for j in jobs]
-    with sql.write_transaction():
-        inserts.insert(jobs)
-        _inserted(jobs)
+            inserts.insert(jobs)
+            _inserted(jobs)
     return jobs
 
 

@@ -21,17 +21,19 @@ from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
 
+from jobqueue import tracing
 from jobqueue.config.effective import TypeState, type_state
-from jobqueue.config.options import CODE_DEFAULTS, EffectiveConfig
+from jobqueue.config.options import EffectiveConfig
 from jobqueue.context import JobContext
 from jobqueue.engine import inflight, steps, transitions
 from jobqueue.engine.decide import DecidedAttempt, JobRun, give_back
 from jobqueue.engine.drivers import adrive, drive
 from jobqueue.engine.recorder import HOST, Recorder, reset_connection
 from jobqueue.engine.shutdown import shutting_down
-from jobqueue.engine.units import JobSnapshot, Mode, Unit
+from jobqueue.engine.units import JobSnapshot, Mode, Unit, is_rated
 from jobqueue.exceptions import UnknownJobTypeError
 from jobqueue.models import DeadReason, Outcome
+from jobqueue.tracing import AttemptSpan
 
 logger = logging.getLogger("jobqueue")
 
@@ -62,10 +64,10 @@ def _run(unit: Unit) -> str:
         state: TypeState | None = type_state(unit.type_name)
     except UnknownJobTypeError:
         state = None
-    config = state.config if state is not None else EffectiveConfig("", dict(CODE_DEFAULTS), {})
+    config = state.config if state is not None else EffectiveConfig(name="")
     inflight.taken(unit.priority)
     worker = f"{HOST}:{os.getpid()}"
-    rated = bool(config.rate_limit)
+    rated = state is not None and is_rated(state)
     snapshots = transitions.patiently(
         transitions.start_unit, unit.claims, worker=worker, timeout=unit.timeout, rated=rated
     )
@@ -114,6 +116,12 @@ class _UnitRun:
     def flush(self) -> list[DecidedAttempt]:
         return self.recorder.flush()
 
+    def traced(self, snapshot: JobSnapshot, *, current: bool = True) -> contextlib.AbstractContextManager[AttemptSpan]:
+        """The attempt's span (jobqueue.tracing), current while its code runs unless told not."""
+        return tracing.attempt(
+            self.unit.type_name, snapshot.id, snapshot.attempt, snapshot.trace_context, current=current
+        )
+
     # -- the three ways to run a unit -------------------------------------------------------
 
     def sequentially(self, snapshots: list[JobSnapshot]) -> None:
@@ -128,10 +136,11 @@ class _UnitRun:
             ran += 1
             inflight.running(inflight.SEQUENTIAL, snapshot.id)
             instance, ctx, report = self.state.definition.job_class(), self.context(snapshot), self.report()
-            deadline = time.monotonic() + self.unit.timeout
-            drive(steps.single(instance, ctx, snapshot.payload, snapshot.cancel_requested, report), deadline)
-            report.follow_ups = ctx.follow_ups
-            self.decided(snapshot, report, JobRun(instance, ctx))
+            with self.traced(snapshot) as traced:
+                deadline = time.monotonic() + self.unit.timeout
+                drive(steps.single(instance, ctx, snapshot.payload, snapshot.cancel_requested, report), deadline)
+                report.follow_ups = ctx.follow_ups
+                self.decided(snapshot, report, JobRun(instance, ctx), traced)
             if self.recorder.due():
                 self._hooks_now(self.flush())
         self._hooks_now(self.flush())
@@ -148,18 +157,22 @@ class _UnitRun:
         reports = {s.id: self.report() for s in snapshots}
         jobs = [(s.id, s.payload, s.cancel_requested, reports[s.id]) for s in snapshots]
         batch_steps = steps.batch(instance, ctx, jobs)
-        if self.state.definition.is_async:
-            async_to_sync(_adrive_for)(batch_steps, self.unit.timeout)
-        else:
-            drive(batch_steps, time.monotonic() + self.unit.timeout)
-        batch_id = uuid.uuid4()
-        # Follow-ups of a batch commit with its first successful job (and not at all if none).
-        winners = [s for s in snapshots if reports[s.id].outcome == Outcome.SUCCEEDED]
-        if winners:
-            reports[winners[0].id].follow_ups = ctx.follow_ups
-        for snapshot in snapshots:
-            reports[snapshot.id].batch_id = batch_id
-            self.decided(snapshot, reports[snapshot.id], JobRun(instance, ctx))
+        with contextlib.ExitStack() as spans:
+            # A span per job's attempt, all over the one call; the first job's is the current one.
+            traced = {s.id: spans.enter_context(self.traced(s, current=False)) for s in snapshots[1:]}
+            traced[snapshots[0].id] = spans.enter_context(self.traced(snapshots[0]))
+            if self.state.definition.is_async:
+                async_to_sync(_adrive_for)(batch_steps, self.unit.timeout)
+            else:
+                drive(batch_steps, time.monotonic() + self.unit.timeout)
+            batch_id = uuid.uuid4()
+            # Follow-ups of a batch commit with its first successful job (and not at all if none).
+            winners = [s for s in snapshots if reports[s.id].outcome == Outcome.SUCCEEDED]
+            if winners:
+                reports[winners[0].id].follow_ups = ctx.follow_ups
+            for snapshot in snapshots:
+                reports[snapshot.id].batch_id = batch_id
+                self.decided(snapshot, reports[snapshot.id], JobRun(instance, ctx), traced[snapshot.id])
         self._hooks_now(self.flush())
 
     async def concurrently(self, snapshots: list[JobSnapshot]) -> None:
@@ -179,9 +192,11 @@ class _UnitRun:
         assert self.state is not None  # noqa: S101
         instance, ctx, report = self.state.definition.job_class(), self.context(snapshot), self.report()
         job_steps = steps.single(instance, ctx, snapshot.payload, snapshot.cancel_requested, report)
-        await adrive(job_steps, began + self.unit.timeout)
-        report.follow_ups = ctx.follow_ups
-        self.decided(snapshot, report, JobRun(instance, ctx))
+        # Current in this job's task alone: each task of the gather runs in a copy of the context.
+        with self.traced(snapshot) as traced:
+            await adrive(job_steps, began + self.unit.timeout)
+            report.follow_ups = ctx.follow_ups
+            self.decided(snapshot, report, JobRun(instance, ctx), traced)
 
     async def _recorder(self, done: asyncio.Event) -> None:
         recorder = self.recorder

@@ -14,7 +14,6 @@ import socket
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from django.db import connection
 from django.utils import timezone
@@ -118,6 +117,5 @@ def idle_poll_max() -> float:
     """The IDLE_POLL_MAX setting for this database (a number, or one per vendor)."""
     setting = jobqueue_settings.IDLE_POLL_MAX
     if isinstance(setting, dict):
-        value: Any = setting.get(connection.vendor, setting.get("default", 1.0))
-        return float(value)
-    return float(setting)
+        return setting.get(connection.vendor, setting.get("default", 1.0))
+    return setting

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from jobqueue.config.effective import TypeState, type_states
-from jobqueue.config.options import CODE_DEFAULTS, EffectiveConfig
+from jobqueue.config.options import EffectiveConfig
 from jobqueue.engine import inflight, transitions
 from jobqueue.engine.decide import AttemptReport, DecidedAttempt, decide, give_back
 from jobqueue.engine.enqueue import build_job, enqueue_built
@@ -113,7 +113,7 @@ def _entry(job: Job, now: datetime, state: TypeState | None) -> DecidedAttempt:
     )
     if state is None:
         report.retryable, report.dead_reason = False, DeadReason.UNREGISTERED_TYPE
-        config = EffectiveConfig(name="", values=dict(CODE_DEFAULTS), sources={})
+        config = EffectiveConfig(name="")
     else:
         config = state.config
     snapshot = JobSnapshot.from_job(job)

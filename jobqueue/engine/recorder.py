@@ -26,6 +26,7 @@ from jobqueue.engine.decide import AttemptReport, DecidedAttempt, JobRun, decide
 from jobqueue.engine.lease import renew_after
 from jobqueue.engine.units import JobSnapshot, Unit
 from jobqueue.models import Outcome
+from jobqueue.tracing import AttemptSpan
 
 logger = logging.getLogger("jobqueue")
 HOST = socket.gethostname()
@@ -48,10 +49,17 @@ class Recorder:
         """A fresh report for an attempt starting now in this worker (failed until told otherwise)."""
         return AttemptReport(outcome=Outcome.FAILED, started_at=timezone.now(), host=HOST, pid=os.getpid())
 
-    def decided(self, snapshot: JobSnapshot, report: AttemptReport, run: JobRun | None) -> None:
-        """Take one finished attempt: decide it, and queue it for the next group commit."""
+    def decided(
+        self, snapshot: JobSnapshot, report: AttemptReport, run: JobRun | None, traced: AttemptSpan | None = None
+    ) -> None:
+        """Take one finished attempt: decide it, and queue it for the next group commit. Its
+        span (`traced`), if any, ends with the same decision."""
         report.finished_at = timezone.now()
         decision = decide(report, snapshot.attempt, snapshot.max_attempts, self.config, report.finished_at)
+        if traced is not None:
+            error = f"{report.error_type}: {report.error_message}" if report.error_type else report.error_message
+            outcome = decision.outcome.value if decision.outcome is not None else "released"
+            traced.finished(outcome, decision.status.value, report.error, error)
         if not self.pending:
             self.first_pending = time.monotonic()
         self.pending.append(DecidedAttempt.of(snapshot, report, decision, run=run))

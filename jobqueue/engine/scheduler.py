@@ -86,7 +86,7 @@ def tick(now: datetime | None = None) -> list[Job]:
         if not config.enabled or config.schedule is None:
             continue
         try:
-            enqueued += _tick_one(state, now)
+            enqueued += _tick_one(state, config.schedule, now)
         except Exception:  # one broken schedule must not stop the others
             logger.exception("schedule of job type %s failed", state.definition.name)
     return enqueued
@@ -100,9 +100,9 @@ def _state_row(state: TypeState) -> ScheduleState:
     return row
 
 
-def _tick_one(state: TypeState, now: datetime) -> list[Job]:
+def _tick_one(state: TypeState, schedule: Schedule, now: datetime) -> list[Job]:
     config = state.config
-    slot = latest_slot(config.schedule, config.schedule_timezone, now)
+    slot = latest_slot(schedule, config.schedule_timezone, now)
     row = _state_row(state)
     if row.last_slot is None:
         # A schedule seen for the first time starts at its next slot, without a run for the past.
@@ -113,7 +113,7 @@ def _tick_one(state: TypeState, now: datetime) -> list[Job]:
     with sql.write_transaction():
         if not ScheduleState.objects.filter(pk=row.pk, last_slot=row.last_slot).update(last_slot=slot):
             return []  # another cluster took this slot
-        missed = max(1, slots_between(config.schedule, config.schedule_timezone, row.last_slot, slot))
+        missed = max(1, slots_between(schedule, config.schedule_timezone, row.last_slot, slot))
         runs = 1 if missed == 1 else min(missed, jobqueue_settings.SCHEDULE_CATCH_UP)
         reason = f"{missed - runs} missed slot(s) not replayed" if runs < missed else ""
         if runs and not config.overlap and _previous_alive(state):

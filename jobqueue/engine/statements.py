@@ -21,19 +21,22 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from jobqueue.models import WAITING, Job
+from jobqueue.models import WAITING, Job, PartitionTurn
 
 # The statuses as SQL literals: SQLite matches a partial index only against literals, and
 # without the claim index a claim sorts the whole backlog.
 _WAITING_SQL = ", ".join(f"'{status}'" for status in WAITING)
 _RUNNING = "'running'"
 _JOB = Job._meta.db_table
+_TURN = PartitionTurn._meta.db_table
 _SET_CLAIMED = (
     f"UPDATE {_JOB} SET status = {_RUNNING}, attempts = attempts + 1, claimed_by = %s, "  # noqa: S608
     "lease_expires_at = %s, claimed_at = %s, started_at = NULL, worker = ''"
 )
 _SET_STARTED = f"UPDATE {_JOB} SET started_at = %s, worker = %s, timeout = %s, lease_expires_at = %s"  # noqa: S608
-_STARTED_COLUMNS = "id, attempts, payload, max_attempts, progress, cancel_requested_at, priority, job_type_id"
+_STARTED_COLUMNS = (
+    "id, attempts, payload, max_attempts, progress, cancel_requested_at, priority, job_type_id, trace_context"
+)
 # The one "give back" clause: a claimed job back to waiting, its attempt unspent, as if never
 # claimed. run_after and last_error are kept unless given (a rate-limited job's wait, a note),
 # so a job handed back keeps its place in the queue (the claim orders by priority, then
@@ -88,7 +91,7 @@ def names() -> list[str]:
 
 @_statement
 def select_ready(vendor: str, n: Shape) -> tuple[Step, ...]:
-    """Ready jobs of the given types (id, type, priority), highest priority first, oldest first
+    """Ready jobs of the given types (id, type, priority, run_after), highest priority first, oldest first
     within one, and in the order they were made when due at the same moment (enqueue_many
     gives a whole batch one run_after; ids are time-ordered). Parameters: now, the type ids,
     the limit."""
@@ -100,7 +103,7 @@ def select_ready(vendor: str, n: Shape) -> tuple[Step, ...]:
         # the NULLs of finished jobs are never read.
         return (
             Step(
-                f"SELECT id, job_type_id, priority FROM {_JOB} FORCE INDEX (jq_job_claim_gen) "  # noqa: S608
+                f"SELECT id, job_type_id, priority, run_after FROM {_JOB} FORCE INDEX (jq_job_claim_gen) "  # noqa: S608
                 f"WHERE claim_rank IS NOT NULL AND run_after <= %s AND job_type_id IN ({types}) "
                 "ORDER BY claim_rank, run_after, id LIMIT %s FOR UPDATE SKIP LOCKED"
             ),
@@ -111,9 +114,46 @@ def select_ready(vendor: str, n: Shape) -> tuple[Step, ...]:
     # serves this ORDER BY directly at any backlog size.
     return (
         Step(
-            f"SELECT id, job_type_id, priority FROM {_JOB}{'' if pg else ' INDEXED BY jq_job_claim'} "  # noqa: S608
+            f"SELECT id, job_type_id, priority, run_after FROM {_JOB}{'' if pg else ' INDEXED BY jq_job_claim'} "  # noqa: S608
             f"WHERE status IN ({_WAITING_SQL}) AND run_after <= %s AND job_type_id IN ({types}) "
             f"ORDER BY priority DESC, run_after ASC, id ASC LIMIT %s{' FOR UPDATE SKIP LOCKED' if pg else ''}"
+        ),
+    )
+
+
+@_statement
+def select_ready_fair(vendor: str, n: Shape) -> tuple[Step, ...]:
+    """Ready jobs of the given partitioned types (id, type, priority, partition, run_after),
+    round robin across partition values within a priority: a job's turn is its place in its
+    partition's queue (oldest first); the claim takes every partition's first turn, then every
+    second one..., and within a turn the partition served longest ago first (`PartitionTurn`;
+    never served: first), then the oldest job. Read without locks: `lock_ready` takes the
+    rows. Parameters: now, the type ids, the limit."""
+    types = _marks(n["types"])
+    waiting = "claim_rank IS NOT NULL" if vendor == "mysql" else f"status IN ({_WAITING_SQL})"
+    return (
+        Step(
+            "SELECT r.id, r.job_type_id, r.priority, r.partition_key, r.run_after FROM ("  # noqa: S608
+            "SELECT id, job_type_id, priority, partition_key, run_after, row_number() OVER ("
+            "PARTITION BY job_type_id, priority, partition_key ORDER BY run_after, id) AS turn "
+            f"FROM {_JOB} WHERE {waiting} AND run_after <= %s AND job_type_id IN ({types})"
+            f") r LEFT JOIN {_TURN} t ON t.job_type_id = r.job_type_id AND t.partition_key = r.partition_key "
+            "ORDER BY r.priority DESC, r.turn, t.served_at IS NOT NULL, t.served_at, r.run_after, r.id LIMIT %s"
+        ),
+    )
+
+
+@_statement
+def lock_ready(vendor: str, n: Shape) -> tuple[Step, ...]:
+    """Of the given jobs, those still ready, locked for this claim (SKIP LOCKED: rows another
+    cluster is claiming are left to it); on SQLite the claim's write lock already holds them.
+    Returns their ids. Parameters: now, the ids."""
+    waiting = "claim_rank IS NOT NULL" if vendor == "mysql" else f"status IN ({_WAITING_SQL})"
+    lock = "" if vendor == "sqlite" else " FOR UPDATE SKIP LOCKED"
+    return (
+        Step(
+            f"SELECT id FROM {_JOB} WHERE {waiting} AND run_after <= %s "  # noqa: S608
+            f"AND id IN ({_marks(n['ids'])}){lock}"
         ),
     )
 

@@ -45,19 +45,20 @@ def start_unit(claims: Sequence[Claim], *, worker: str, timeout: int, rated: boo
         row = found.get(claim.job_id)
         if row is None or int(row[1]) != claim.attempt:
             continue
-        _, attempt, payload, max_attempts, progress, cancel_requested, priority, type_id = row
+        _, attempt, payload, max_attempts, progress, cancel_requested, priority, type_id, trace_context = row
         snapshots.append(
             JobSnapshot(
                 id=claim.job_id,
                 type_id=int(type_id),
                 attempt=int(attempt),
                 max_attempts=int(max_attempts),
-                payload=json.loads(payload) if isinstance(payload, str | bytes) else payload,
+                payload=_json(payload),
                 priority=int(priority),
                 progress=progress,
                 cancel_requested=cancel_requested is not None,
                 started_at=now,
                 cluster=claim.cluster,
+                trace_context=_json(trace_context),
             )
         )
     if rated and snapshots:
@@ -65,6 +66,11 @@ def start_unit(claims: Sequence[Claim], *, worker: str, timeout: int, rated: boo
         # written (which may wait on locks), the last write before the code runs.
         ratewindow.mark_started([s.id for s in snapshots])
     return snapshots
+
+
+def _json(value: Any) -> Any:
+    """A JSON column as read by a raw cursor: decoded by the driver, or still text (SQLite, MySQL)."""
+    return json.loads(value) if isinstance(value, str | bytes) else value
 
 
 def extend(claims: Sequence[Claim], *, worker: str, timeout: int) -> None:
@@ -259,6 +265,7 @@ def _enqueue_follow_ups(entry: DecidedAttempt) -> None:
     for follow_up in report.follow_ups:
         options = {"created_by": f"job:{entry.job_id}", **follow_up.options}
         built = build_job(follow_up.definition, follow_up.payload, now=report.finished_at, **options)
+        built.trace_context = follow_up.trace_context  # the attempt's enqueue span (jobqueue.tracing)
         enqueue_built(built, follow_up.definition)
 
 

@@ -38,17 +38,23 @@ def mode_of(state: TypeState) -> Mode:
     return Mode.SYNC
 
 
+def is_rated(state: TypeState) -> bool:
+    """Whether a type's starts are counted in a rate window: it has a rate limit, or a
+    partitioned type has one per partition value."""
+    return bool(state.config.rate_limit or (state.definition.partition and state.config.partition_rate_limit))
+
+
 def unit_size(state: TypeState) -> int:
     """How many jobs of a type one unit holds: its batch size; its async_concurrency (else the
     ASYNC_CONCURRENCY setting); or for sync jobs as many as fit CHUNK_BUDGET_MS by their recent
     time per job (one with none). A rate-limited sync type runs one job per unit: the jobs of a
     chunk start one after another, later than the start the rate window records for them."""
     if state.definition.is_batch:
-        return max(1, int(state.config.batch_size))
+        return max(1, state.config.batch_size)
     if state.definition.is_async:
-        return int(state.config.async_concurrency or jobqueue_settings.ASYNC_CONCURRENCY)
+        return state.config.async_concurrency or jobqueue_settings.ASYNC_CONCURRENCY
     per_job = inflight.seconds_per_job(state.definition.name)
-    if per_job <= 0.0 or state.config.rate_limit:
+    if per_job <= 0.0 or is_rated(state):
         return 1
     budget = jobqueue_settings.CHUNK_BUDGET_MS / 1000
     return max(1, min(jobqueue_settings.CHUNK_MAX_JOBS, math.floor(budget / per_job)))
@@ -113,6 +119,8 @@ class JobSnapshot:
     cancel_requested: bool
     started_at: datetime
     cluster: str
+    # The W3C trace context stored at enqueue (jobqueue.tracing), or None.
+    trace_context: dict[str, str] | None = None
 
     @property
     def claim(self) -> Claim:
@@ -133,4 +141,5 @@ class JobSnapshot:
             cancel_requested=job.cancel_requested_at is not None,
             started_at=started_at or job.started_at or job.claimed_at or timezone.now(),
             cluster=job.claimed_by,
+            trace_context=job.trace_context,
         )

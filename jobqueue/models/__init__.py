@@ -1,5 +1,6 @@
 """The tables: JobType (configuration records), Job (queue and history), Attempt, DeadLetter,
-the cluster's bookkeeping (core), and the metrics' rollup (metrics)."""
+the cluster's bookkeeping (core), the users' job-rate budgets (jobrate), and the metrics'
+rollup (metrics)."""
 
 from jobqueue.models.core import (
     ACTIVE,
@@ -23,6 +24,7 @@ from jobqueue.models.core import (
     UniqueLock,
     new_id,
 )
+from jobqueue.models.jobrate import JobRateCount
 from jobqueue.models.metrics import (
     HISTOGRAM_BINS,
     MetricBucket,
@@ -31,6 +33,7 @@ from jobqueue.models.metrics import (
     MetricRollup,
     MetricTotal,
 )
+from jobqueue.models.partitions import PartitionTurn
 from jobqueue.models.workflows import Dependency
 
 __all__ = [
@@ -47,6 +50,7 @@ __all__ = [
     "Dependency",
     "Job",
     "JobQuerySet",
+    "JobRateCount",
     "JobType",
     "JobTypeQuerySet",
     "MetricBucket",
@@ -55,6 +59,7 @@ __all__ = [
     "MetricRollup",
     "MetricTotal",
     "Outcome",
+    "PartitionTurn",
     "RateLimitStart",
     "Resolution",
     "ScheduleState",

@@ -70,6 +70,10 @@ class JobType(models.Model):
     concurrency = models.PositiveIntegerField(null=True, blank=True, help_text="0 means unlimited")
     # Null means "inherit from code" on these text columns, distinct from an explicit "off".
     rate_limit = models.CharField(max_length=50, null=True, blank=True, help_text="e.g. 30/60s, or off")  # noqa: DJ001
+    partition_concurrency = models.PositiveIntegerField(null=True, blank=True, help_text="0 means unlimited")
+    partition_rate_limit = models.CharField(  # noqa: DJ001
+        max_length=50, null=True, blank=True, help_text="e.g. 50/15m, or off"
+    )
     batch_size = models.PositiveIntegerField(null=True, blank=True)
     async_concurrency = models.PositiveIntegerField(null=True, blank=True, help_text="async types: jobs per worker")
     backoff_base = models.FloatField(null=True, blank=True, help_text="seconds")
@@ -183,6 +187,15 @@ class Job(models.Model):
     created_by = models.CharField(max_length=150, blank=True)
     # The workflow the job belongs to: every job of one `Workflow` shares it.
     workflow_id = models.UUIDField(null=True, blank=True)
+    # The W3C trace context (`traceparent`, `tracestate`) of the enqueue, with the `otel` extra
+    # and a tracer provider; the worker continues the trace from it (jobqueue.tracing).
+    trace_context = models.JSONField(null=True, blank=True)
+    # The partition value of a partitioned type's job (its `@job(partition=...)`, computed at
+    # enqueue): its concurrency and rate limit hold per value, and ready jobs are claimed
+    # round robin across values. "" for the jobs of other types (also the database's default,
+    # for rows written by SQL of its own, as the bench's). No index of its own: the claim
+    # reads it from rows its other indexes find (waiting, or running, jobs of a type).
+    partition_key = models.CharField(max_length=255, blank=True, default="", db_default="")
 
     objects = JobQuerySet.as_manager()
 
@@ -429,6 +442,8 @@ class RateLimitStart(models.Model):
     job_type = models.ForeignKey(JobType, on_delete=models.CASCADE, related_name="+")
     job_id = models.UUIDField()
     at = models.DateTimeField(null=True)
+    # The job's partition value: a partitioned type's window is one per value.
+    partition_key = models.CharField(max_length=255, blank=True, default="", db_default="")
 
     class Meta:
         indexes = [

@@ -59,7 +59,7 @@ def evaluate(snapshot: metrics.Snapshot) -> Health:
 
 def check(window: str | None = None, now: datetime | None = None) -> Health:
     """The current health over the configured window."""
-    return evaluate(metrics.snapshot(window or str(jobqueue_settings.HEALTH_WINDOW), now))
+    return evaluate(metrics.snapshot(window or jobqueue_settings.HEALTH_WINDOW, now))
 
 
 def _no_live_cluster(snapshot: metrics.Snapshot) -> list[Reason]:

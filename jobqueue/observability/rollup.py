@@ -287,7 +287,7 @@ class RollupReport:
 
 def closed_until(now: datetime) -> datetime:
     """The end of the last minute the rollup may aggregate at `now` (minutes end METRICS_ROLLUP_LAG earlier)."""
-    return floor_minute(now - timedelta(seconds=float(jobqueue_settings.METRICS_ROLLUP_LAG)))
+    return floor_minute(now - timedelta(seconds=jobqueue_settings.METRICS_ROLLUP_LAG))
 
 
 def _watermark() -> MetricRollup:
@@ -316,7 +316,7 @@ def roll_up(now: datetime | None = None, *, max_minutes: int | None = None, wait
     (on PostgreSQL; SQLite lets one writer in at a time, so there it waits its turn, an hour of minutes)."""
     real_now = timezone.now()
     target = closed_until(min(now or real_now, real_now))
-    budget = int(max_minutes if max_minutes is not None else jobqueue_settings.METRICS_ROLLUP_BATCH_MINUTES)
+    budget = max_minutes if max_minutes is not None else jobqueue_settings.METRICS_ROLLUP_BATCH_MINUTES
     state = _watermark()
     minutes = rows = 0
     while state.rolled_until is None or state.rolled_until < target:

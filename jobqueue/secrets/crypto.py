@@ -10,6 +10,7 @@ DEBUG off a missing key is the error jobqueue.E020, and encrypting or decrypting
 from __future__ import annotations
 
 import base64
+import datetime
 import functools
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -18,7 +19,16 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-__all__ = ["DecryptionError", "configured_keys", "decrypt", "encrypt", "generate_key", "is_token", "reencrypt"]
+__all__ = [
+    "DecryptionError",
+    "configured_keys",
+    "decrypt",
+    "encrypt",
+    "encrypted_at",
+    "generate_key",
+    "is_token",
+    "reencrypt",
+]
 
 _HKDF_INFO = b"jobqueue field encryption (development only)"
 
@@ -101,6 +111,16 @@ def reencrypt(token: str) -> str:
         raise DecryptionError(
             "a stored secret cannot be re-encrypted: the key that encrypted it is not in FIELD_ENCRYPTION_KEYS"
         ) from exc
+
+
+def encrypted_at(token: str) -> datetime.datetime | None:
+    """When a token was made: the time Fernet writes into each token (authenticated, and kept by
+    `reencrypt`, so rotating the key does not change it); None when no configured key fits."""
+    try:
+        seconds = fernet().extract_timestamp(token.encode("ascii"))
+    except (InvalidToken, UnicodeEncodeError):
+        return None
+    return datetime.datetime.fromtimestamp(seconds, tz=datetime.UTC)
 
 
 def is_token(value: str) -> bool:

@@ -3,13 +3,14 @@
 A `SecretStr` field of a job type's `Settings` model is stored in `JobType.settings` sealed,
 as `{"<field>": {"$enc": "<Fernet token>"}}`; it is opened only to build the effective
 configuration a job runs with (`jobqueue.config.effective.resolve_for`). Everything that shows
-settings (admin, API, logs) shows `mask(value)` instead, and a mask sent back unchanged keeps
-the stored value.
+settings (admin, API, logs) shows `mask(value)` or `SecretState` instead ("set" / "not set", and
+when it was last changed), and a mask sent back unchanged keeps the stored value.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ SEALED = "$enc"
 __all__ = [
     "MASK",
     "SEALED",
+    "SecretState",
     "SentTo",
     "destination_errors",
     "destinations",
@@ -45,6 +47,32 @@ def mask(value: object) -> str:
     if isinstance(value, pydantic.SecretStr | pydantic.SecretBytes):
         value = value.get_secret_value()
     return MASK if value not in (None, "", b"") else ""
+
+
+@dataclass(frozen=True)
+class SecretState:
+    """All anyone is shown of a secret: whether it is set, and when it was last changed (the
+    time its stored token was made; None for a value from the environment or the code)."""
+
+    is_set: bool
+    changed_at: datetime.datetime | None = None
+
+    @classmethod
+    def of(cls, value: object, stored: object = None) -> SecretState:
+        """The state of the secret `value` (its effective value: str, SecretStr or sealed), given
+        `stored`, its stored form in the job type's record when that is where `value` comes from."""
+        is_set = bool(mask(value))
+        token = stored.get(SEALED) if is_set and isinstance(stored, dict) and is_sealed(stored) else None
+        return cls(is_set, crypto.encrypted_at(token) if token else None)
+
+    @property
+    def label(self) -> str:
+        return "set" if self.is_set else "not set"
+
+    def __str__(self) -> str:
+        if self.changed_at is None:
+            return self.label
+        return f"set, last changed {self.changed_at:%Y-%m-%d %H:%M} UTC"
 
 
 def _is_secret(annotation: Any) -> bool:

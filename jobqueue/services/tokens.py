@@ -128,7 +128,7 @@ def verify(secret: str, now: datetime | None = None) -> ApiToken | None:
 
 def _touch(token: ApiToken, now: datetime) -> None:
     # At most one write per token per interval, however many requests it makes.
-    stale = now - timedelta(seconds=float(jobqueue_settings.API_TOKEN_TOUCH_INTERVAL))
+    stale = now - timedelta(seconds=jobqueue_settings.API_TOKEN_TOUCH_INTERVAL)
     if token.last_used_at is None or token.last_used_at < stale:
         ApiToken.objects.filter(Q(pk=token.pk) & (Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale))).update(
             last_used_at=now

@@ -38,7 +38,29 @@ def sync_job_type(definition: JobDefinition) -> JobType:
             setattr(record, key, value)
         record.synced_at = timezone.now()
         record.save(update_fields=[*described, "synced_at", "updated_at"])
+    if not created:
+        _drop_settings_gone_from_code(definition, record)
     return record
+
+
+def _drop_settings_gone_from_code(definition: JobDefinition, record: JobType) -> None:
+    """Remove stored settings whose field the code no longer declares.
+
+    Such a value has no effect any more, and while it stays every edit of the record's settings
+    is refused as naming an unknown setting; dropping it (with a warning naming it) keeps the
+    record editable after a release removes a setting.
+    """
+    if not isinstance(record.settings, dict) or not record.settings:
+        return
+    declared = set(definition.settings_model.model_fields) if definition.settings_model is not None else set()
+    gone = sorted(set(record.settings) - declared)
+    if not gone:
+        return
+    record.settings = {key: value for key, value in record.settings.items() if key in declared}
+    record.save(update_fields=["settings", "updated_at"])
+    logger.warning(
+        "job type %s: dropped stored settings its code no longer declares: %s", definition.name, ", ".join(gone)
+    )
 
 
 @transaction.atomic

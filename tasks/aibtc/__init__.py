@@ -7,6 +7,9 @@ goes through these modules:
 
 - `naming`: how deployed contracts are named (the template prefix replaced by the DAO's
   symbol, agent accounts named after their owner and agent).
-- `notifications`: the print notifications and their payload fields, with Clarity types.
+- `payloads`: the print notifications and their payload fields, with Clarity types.
+- `notifications`: reading a print (either Chainhook shape, or the Stacks API's hex) as one
+  of those notifications.
+- `parameters`: a proposal's `parameters` read as its text, title and tags.
 - `functions`: the public functions this deployment calls, with their argument types.
 """

@@ -1,22 +1,21 @@
-"""The Stacks API (Hiro's shape), awaited on the job's event loop: the chain tip, blocks, their
-transactions with paging, one transaction, a transaction's print events, and the average time
-between burn blocks."""
+"""The Stacks API (Hiro's shape), awaited on the job's event loop: the chain tip, a
+contract's print events with paging, one transaction, a transaction's print events, and the
+average time between burn blocks."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import pydantic
 
 from jobqueue import RateLimited, RetryableError
-from tasks.chaindata import ChainBlock, ChainTx, tx_of_api
 from tasks.clients.http import asend, join, json_object, retry_after
 
 SERVICE = "the chain API"
-PAGE = 50  # the API's largest page of transactions and of events
-MAX_PAGES = 200  # 10,000 items: far more than a block holds; a bound against a looping API
+PAGE = 50  # the API's largest page of transactions and of a contract's events
+MAX_PAGES = 200  # 10,000 items: far more than a block or one of our contracts holds; a bound against a looping API
 
 
 class ChainApiSettings(pydantic.BaseModel):
@@ -33,7 +32,6 @@ class Block:
     height: int
     hash: str
     burn_height: int | None = None
-    burn_time: int | None = None
 
 
 @dataclass(frozen=True)
@@ -76,15 +74,6 @@ class ChainClient:
         burn = tip.get("burn_block_height")
         return Block(tip["block_height"], str(tip.get("block_hash", "")), burn if isinstance(burn, int) else None)
 
-    async def block(self, height: int) -> Block:
-        body = await self._get(f"extended/v2/blocks/{height}")
-        if body.get("height") != height or not body.get("hash"):
-            raise RetryableError(f"{SERVICE} answered block {body.get('height')!r} for height {height}")
-        burn, time = body.get("burn_block_height"), body.get("burn_block_time")
-        return Block(
-            height, str(body["hash"]), burn if isinstance(burn, int) else None, time if isinstance(time, int) else None
-        )
-
     async def _pages(self, path: str, key: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         """Every item of a paged list (`limit`/`offset`; `total` when the API gives one)."""
         items: list[dict[str, Any]] = []
@@ -99,29 +88,35 @@ class ChainClient:
                 return items
         raise RetryableError(f"{SERVICE} kept paging {path} past {MAX_PAGES * PAGE} items")
 
-    async def block_with_transactions(self, height: int, wanted: Callable[[str], bool]) -> ChainBlock:
-        """The block and its contract calls and deployments; print events are read for the
-        transactions whose target contract is `wanted` (the API lists none with the block).
+    async def contract_log(self, contract_id: str) -> AsyncIterator[dict[str, Any]]:
+        """The contract's print events, newest first, page after page, as the API lists them
+        (`GET extended/v1/contract/{contract_id}/events`: canonical events ordered by block, then
+        transaction, then event, descending; `limit`/`offset`, no total). The caller stops when it
+        reaches what it has read. New events shift the offsets while we page, so one may come
+        twice; none is skipped."""
+        path = f"extended/v1/contract/{contract_id}/events"
+        for page_number in range(MAX_PAGES):
+            body = await self._get(path, {"limit": PAGE, "offset": page_number * PAGE})
+            page = body.get("results")
+            if not isinstance(page, list):
+                raise RetryableError(f"{SERVICE} answered {path} without a results list")
+            for event in page:
+                if isinstance(event, dict) and event.get("event_type") == "smart_contract_log":
+                    yield event
+            if len(page) < PAGE:
+                return
+        raise RetryableError(f"{SERVICE} kept paging {path} past {MAX_PAGES * PAGE} events")
 
-        Not the contract-events endpoint: its events carry no block height, so finding one
-        block's events there means paging back through the contract's whole history."""
-        block = await self.block(height)
-        txs = await self._pages(f"extended/v2/blocks/{height}/transactions", "results", {})
-        chain_txs: list[ChainTx] = []
-        for raw in txs:
-            tx = tx_of_api(raw)
-            if tx.kind == "other":
-                continue
-            if wanted(tx.contract_id) and tx.status == "success" and int(raw.get("event_count") or 0) > len(tx.prints):
-                tx = tx_of_api(raw, await self.events(tx.tx_id))
-            chain_txs.append(tx)
-        return ChainBlock(
-            height=block.height,
-            hash=block.hash,
-            burn_height=block.burn_height,
-            burn_time=block.burn_time,
-            txs=chain_txs,
-        )
+    async def placed_transaction(self, tx_id: str) -> dict[str, Any]:
+        """A transaction the API has in a block (`GET extended/v1/tx/{tx_id}`): where it is
+        (`block_height`, `block_hash`, `burn_block_height`, `burn_block_time`, `tx_index`) and what
+        it is (`tx_status`, `tx_type`, `contract_call`, `sender_address`)."""
+        tx = await self._get(f"extended/v1/tx/{tx_id}")
+        if not all(isinstance(tx.get(key), int) for key in ("block_height", "tx_index")) or not tx.get("block_hash"):
+            raise RetryableError(
+                f"{SERVICE} answered transaction {tx_id} without its block_height, block_hash, tx_index"
+            )
+        return tx
 
     async def events(self, tx_id: str) -> list[dict[str, Any]]:
         """A transaction's contract log (print) events, every page."""

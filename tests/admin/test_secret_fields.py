@@ -129,7 +129,14 @@ def test_no_role_sees_a_secret_setting_in_the_admin_or_the_api(role: str, login:
             response = client.get(page)
             assert response.status_code == 200, page
             assert CLEAR not in response.content.decode(), page
+        # Each secret as "set" and when it was last changed, the same for every role.
+        change_page = client.get(f"/admin/jobqueue/jobtype/{record.pk}/change/").content.decode()
+        assert change_page.count("set, last changed") == len(secret_fields(registry.get(name).settings_model))
         response = api.get(f"/api/job-types/{name}/")
         assert response.status_code == 200
         assert CLEAR not in response.content.decode()
+        for field in secret_fields(registry.get(name).settings_model):
+            shown = response.json()["settings"][field]
+            assert (shown["value"], shown["state"], shown["source"]) == (None, "set", "database"), (name, field)
+            assert shown["changed_at"] is not None
     assert CLEAR not in api.get("/api/schema/").content.decode()

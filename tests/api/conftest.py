@@ -1,4 +1,4 @@
-"""API fixtures: clients holding a token for a user with chosen permissions; throttles reset."""
+"""API fixtures: clients holding a token for a user with chosen permissions; the cache emptied."""
 
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ EVERYTHING = (
 
 @pytest.fixture(autouse=True)
 def _fresh_throttles(request: pytest.FixtureRequest) -> Iterator[None]:
-    # The counters live in the database cache: only tests with database access touch them.
+    # The cache (the health verdict, the chainhook guard's counts) is a database table: only
+    # tests with database access touch it. The job-rate counts are rows that roll back with the test.
     uses_db = request.node.get_closest_marker("django_db") or {"db", "transactional_db"} & set(request.fixturenames)
     if uses_db:
         cache.clear()

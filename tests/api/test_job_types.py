@@ -1,11 +1,13 @@
-"""/api/job-types/: effective config and sources, masked secrets, PATCH (pins refused), run now."""
+"""/api/job-types/: effective config and sources, secrets as set / not set, PATCH (pins refused), run now."""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 
 import pytest
 from django.contrib.admin.models import LogEntry
+from django.utils import timezone
 
 from jobqueue import enqueue
 from jobqueue.models import Job, JobType
@@ -36,7 +38,8 @@ def test_list_shows_config_sources_schemas_and_counts(api, typed) -> None:
     assert row["registered"] is True
     assert row["config"]["max_attempts"] == {"value": 4, "source": "database", "pinned_by": None}
     assert row["config"]["priority"]["source"] == "code"
-    assert row["settings"]["token"]["value"] == "**********"
+    assert row["settings"]["token"]["value"] is None
+    assert row["settings"]["token"]["state"] == "set"
     assert row["settings"]["retries"] == {"value": 5, "source": "database", "pinned_by": None}
     assert row["payload_schema"]["properties"]["text"]["maxLength"] == 280
     assert "token" in row["settings_schema"]["properties"]
@@ -121,3 +124,36 @@ def test_an_unregistered_type_is_shown_but_not_run(api) -> None:
     assert (body["registered"], body["config"], body["payload_schema"]) == (False, None, None)
     assert api.post("/api/job-types/gone_type/run/", {}, format="json").status_code == 409
     assert api.patch("/api/job-types/gone_type/", {"priority": 1}, format="json").status_code == 409
+
+
+def test_a_secret_setting_shows_whether_it_is_set_and_when_it_was_last_changed(api, monkeypatch) -> None:
+    url = "/api/job-types/typed_settings/"
+    assert api.get(url).json()["settings"]["token"] == {
+        "value": None,
+        "source": "code",
+        "pinned_by": None,
+        "state": "not set",
+        "changed_at": None,
+    }
+    before = timezone.now() - timedelta(seconds=1)  # the token's time has whole seconds
+    update_job_type(JobType.objects.get(name="typed_settings"), {"settings": {"token": SECRET}})
+    after = timezone.now()
+    token = api.get(url).json()["settings"]["token"]
+    assert (token["value"], token["source"], token["state"]) == (None, "database", "set")
+    assert before <= datetime.fromisoformat(token["changed_at"]) <= after
+
+    # Another setting's change leaves the secret's time alone.
+    assert api.patch(url, {"settings": {"retries": 4}}, format="json").status_code == 200
+    assert api.get(url).json()["settings"]["token"]["changed_at"] == token["changed_at"]
+
+    # A pinned secret is set; when it changed is the environment's business.
+    monkeypatch.setenv("JOBQUEUE_TYPED_SETTINGS_SETTINGS_TOKEN", "pinned-secret-value")
+    pinned = api.get(url).json()["settings"]["token"]
+    assert pinned == {
+        "value": None,
+        "source": "environment",
+        "pinned_by": "JOBQUEUE_TYPED_SETTINGS_SETTINGS_TOKEN",
+        "state": "set",
+        "changed_at": None,
+    }
+    assert "pinned-secret-value" not in api.get(url).content.decode()

@@ -276,3 +276,11 @@ def test_run_after_is_bounded(api, run_after: str) -> None:
     just_past = timezone.now() - timedelta(seconds=30)  # a client's clock a little behind: kept as given
     kept = api.post("/api/jobs/", {**body, "run_after": just_past.isoformat()}, format="json").json()
     assert Job.objects.get(pk=kept["id"]).run_after == just_past
+
+
+def test_a_partitioned_job_shows_its_partition_value(api) -> None:
+    job = enqueue("per_dao", {"dao": "dao-9"})
+    assert api.get(f"/api/jobs/{job.pk}/").json()["partition_key"] == "dao-9"
+    listed = api.get("/api/jobs/?type=per_dao").json()["results"]
+    assert [row["partition_key"] for row in listed] == ["dao-9"]
+    assert api.get(f"/api/jobs/{enqueue('echo', {'value': 1}).pk}/").json()["partition_key"] == ""

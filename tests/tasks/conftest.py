@@ -16,6 +16,7 @@ from jobqueue.services import sync_job_types, update_job_type
 from jobqueue.testing import drain
 from tasks.aibtc.naming import agent_account_name
 from tasks.models import DAO, Proposal
+from tests.tasks.simnet_chain import signer, simnet_chain  # noqa: F401 - fixtures of the simnet tests
 
 WALLET = "SP2J6ZY48GV1EZ5V2V5RB9MP66SW86PYKKNRV9EJ7"
 OWNER = "SP3FBR2AGK5H9QBDH3EEN6DF8EK8JY7RX8QJ5SVTE"

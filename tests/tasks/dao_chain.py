@@ -104,7 +104,9 @@ def proposal_created_through_agent_account(height: int = 3_600_000, *, decoded: 
     return hiro.block(height, CREATED_BTC, [tx])
 
 
-def _vote(n: int, approve: bool, position: int, *, decoded: bool) -> dict[str, Any]:
+def _vote(
+    n: int, approve: bool, position: int, *, decoded: bool, power: int | None = None, seed: str = ""
+) -> dict[str, Any]:
     account, agent = ACCOUNTS[n], AGENTS[n]
     by_account = {
         "notification": Ascii("aibtc-agent-account/vote-on-action-proposal"),
@@ -123,12 +125,12 @@ def _vote(n: int, approve: bool, position: int, *, decoded: bool) -> dict[str, A
             "txSender": Principal(account),
             "voter": Principal(account),
             "proposalId": UInt(PROPOSAL_ID),
-            "amount": UInt(POWERS[n]),
+            "amount": UInt(POWERS[n] if power is None else power),
             "vote": approve,
         },
     }
     return _tx(
-        f"vote {n}",
+        seed or f"vote {n}",
         sender=agent,
         contract=account,
         method="vote-on-action-proposal",
@@ -144,6 +146,12 @@ def _vote(n: int, approve: bool, position: int, *, decoded: bool) -> dict[str, A
 def two_votes_through_agent_accounts(height: int = 3_600_050, *, decoded: bool) -> dict[str, Any]:
     """Both agents vote through their accounts in one block: one for, one against."""
     return hiro.block(height, VOTE_START + 1, [_vote(0, True, 0, decoded=decoded), _vote(1, False, 1, decoded=decoded)])
+
+
+def votes_changed_in_block(height: int, powers: tuple[int, int], approvals: tuple[bool, bool]) -> dict[str, Any]:
+    """Both agents vote again (a voter may change its vote and power), as `raw_value`."""
+    votes = [_vote(n, approvals[n], n, decoded=False, power=powers[n], seed=f"vote {n} at {height}") for n in (0, 1)]
+    return hiro.block(height, VOTE_START + 2, votes)
 
 
 def conclusion_that_failed_quorum(height: int = 3_600_300, *, decoded: bool) -> dict[str, Any]:

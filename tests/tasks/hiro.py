@@ -156,56 +156,47 @@ def contract_deployment(seed: str, *, sender: str, contract: str, code: str, pos
     return tx
 
 
-def stacks_api_of(block: dict[str, Any]) -> dict[str, Any]:
-    """The same block as the Stacks API serves it (`extended/v2/blocks/{h}`, its transactions, each
-    transaction's events), from a block built with `decoded=False`: recorded-response keys as
-    `tests/tasks/recorded.py` reads them."""
+def stacks_api_transactions(block: dict[str, Any]) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """The block's transactions as the Stacks API serves them (`Transaction` of its schema, as
+    `GET extended/v1/tx/{tx_id}` answers), each with its events in the API's `TransactionEvent`
+    shape, from a block built with `decoded=False`."""
     height = block["block_identifier"]["index"]
     burn = block["metadata"]["bitcoin_anchor_block_identifier"]["index"]
-    responses: dict[str, Any] = {
-        f"/extended/v2/blocks/{height}": {
-            "canonical": True,
-            "height": height,
-            "hash": block["block_identifier"]["hash"],
-            "parent_block_hash": block["parent_block_identifier"]["hash"],
-            "block_time": block["timestamp"],
-            "burn_block_height": burn,
-            "burn_block_time": block["timestamp"],
-            "tx_count": len(block["transactions"]),
-        }
-    }
-    results = []
+    found = []
     for tx in block["transactions"]:
         md, tx_id = tx["metadata"], tx["transaction_identifier"]["hash"]
         call = md["kind"]["data"]
-        events = [_api_event(tx_id, event) for event in md["receipt"]["events"]]
-        results.append(
-            {
-                "tx_id": tx_id,
-                "tx_status": "success" if md["success"] else "abort_by_response",
-                "tx_type": "contract_call",
-                "sender_address": md["sender"],
-                "block_height": height,
-                "block_hash": block["block_identifier"]["hash"],
-                "burn_block_height": burn,
-                "tx_result": {"hex": "0x0703", "repr": md["result"]},
-                "event_count": len(events),
-                "events": [],
-                "contract_call": {
-                    "contract_id": call["contract_identifier"],
-                    "function_name": call["method"],
-                    "function_args": [{"repr": arg} for arg in call["args"]],
-                },
-            }
-        )
-        responses[f"/extended/v1/tx/events?tx_id={tx_id}&offset=0"] = {"limit": 50, "offset": 0, "events": events}
-    responses[f"/extended/v2/blocks/{height}/transactions?offset=0"] = {
-        "limit": 50,
-        "offset": 0,
-        "total": len(results),
-        "results": results,
-    }
-    return responses
+        # An aborted transaction's events are rolled back with it: the API lists none.
+        events = [_api_event(tx_id, event) for event in md["receipt"]["events"]] if md["success"] else []
+        api_tx = {
+            "tx_id": tx_id,
+            "nonce": md["nonce"],
+            "fee_rate": str(md["fee"]),
+            "sender_address": md["sender"],
+            "sponsored": False,
+            "post_condition_mode": "deny",
+            "post_conditions": [],
+            "anchor_mode": "any",
+            "block_hash": block["block_identifier"]["hash"],
+            "block_height": height,
+            "block_time": block["timestamp"],
+            "burn_block_time": block["timestamp"],
+            "burn_block_height": burn,
+            "canonical": True,
+            "tx_index": md["position"]["index"],
+            "tx_status": "success" if md["success"] else "abort_by_response",
+            "tx_result": {"hex": "0x0703", "repr": md["result"]},
+            "event_count": len(events),
+            "events": events,
+            "tx_type": "contract_call",
+            "contract_call": {
+                "contract_id": call["contract_identifier"],
+                "function_name": call["method"],
+                "function_args": [{"repr": arg} for arg in call["args"]],
+            },
+        }
+        found.append((api_tx, events))
+    return found
 
 
 def _api_event(tx_id: str, event: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""`chain_state_monitor` (capped replays, stale flag, inert until configured) and `chain_block_replay`."""
+"""`chain_state_monitor` (one replay when behind, stale flag, inert until configured) and how
+`chain_block_replay` moves the state (its reading of events: test_replay.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pytest_httpserver import HTTPServer
 from jobqueue import enqueue
 from jobqueue.models import Job, JobType, Status
 from tasks.models import AppliedBlock, ChainState
-from tests.tasks.conftest import run
+from tests.tasks.conftest import WALLET, run
 
 
 def tip(httpserver: HTTPServer, height: int) -> None:
@@ -23,11 +24,11 @@ def tip(httpserver: HTTPServer, height: int) -> None:
 
 @pytest.fixture
 def monitor(configure: Any, httpserver: HTTPServer) -> None:
-    configure("chain_state_monitor", chain_api_url=httpserver.url_for("/chain"), max_replays_per_run=5)
+    configure("chain_state_monitor", chain_api_url=httpserver.url_for("/chain"))
 
 
-def replays() -> list[int]:
-    return sorted(j.payload["height"] for j in Job.objects.filter(job_type__name="chain_block_replay"))
+def replays() -> list[dict[str, Any]]:
+    return [j.payload for j in Job.objects.filter(job_type__name="chain_block_replay")]
 
 
 def test_first_run_starts_following_at_the_tip(monitor: None, httpserver: HTTPServer) -> None:
@@ -39,17 +40,17 @@ def test_first_run_starts_following_at_the_tip(monitor: None, httpserver: HTTPSe
     assert replays() == []
 
 
-def test_far_behind_enqueues_at_most_the_cap_and_never_twice(monitor: None, httpserver: HTTPServer) -> None:
+def test_far_behind_enqueues_one_replay_and_never_two(monitor: None, httpserver: HTTPServer) -> None:
     ChainState.objects.create(network="mainnet", last_height=100)
     tip(httpserver, 140)
     job = run(enqueue("chain_state_monitor"))
     assert job.status == Status.SUCCEEDED, job.last_error
-    assert replays() == [101, 102, 103, 104, 105]
-    assert job.result["counters"] == {"behind": 40, "enqueued": 5}
-    # The next run while those still wait adds nothing (one waiting replay per block).
+    assert replays() == [{"network": "mainnet"}]
+    assert job.result["counters"] == {"behind": 40, "enqueued": 1}
+    # The next run while it still waits adds nothing (one waiting or running replay per network).
     again = run(enqueue("chain_state_monitor"))
     assert again.result["counters"]["enqueued"] == 0
-    assert replays() == [101, 102, 103, 104, 105]
+    assert replays() == [{"network": "mainnet"}]
 
 
 def test_within_the_threshold_nothing_is_replayed(monitor: None, httpserver: HTTPServer) -> None:
@@ -86,56 +87,37 @@ def test_unconfigured_monitor_is_skipped_without_any_request(db: None, httpserve
     assert not ChainState.objects.exists()
 
 
-def test_replay_advances_the_state_only_forward(configure: Any, httpserver: HTTPServer) -> None:
-    configure("chain_block_replay", chain_api_url=httpserver.url_for("/chain"))
-    ChainState.objects.create(network="mainnet", last_height=10)
-    for height in (12, 11):
-        httpserver.expect_request(f"/chain/extended/v2/blocks/{height}").respond_with_json(
-            {"height": height, "hash": f"0x{height}"}
-        )
-        httpserver.expect_request(f"/chain/extended/v2/blocks/{height}/transactions").respond_with_json(
-            {"limit": 50, "offset": 0, "total": 0, "results": []}
-        )
-        assert run(enqueue("chain_block_replay", {"height": height})).status == Status.SUCCEEDED
-    state = ChainState.objects.get()
-    assert (state.last_height, state.block_hash) == (12, "0x12")
+def serve_tip_and_no_events(httpserver: HTTPServer, height: int) -> None:
+    """The chain API at `height`, and the DAO's voting extension with no print yet."""
+    httpserver.clear()
+    tip(httpserver, height)
+    httpserver.expect_request(
+        f"/chain/extended/v1/contract/{WALLET}.face-action-proposal-voting/events"
+    ).respond_with_json({"limit": 50, "offset": 0, "results": []})
 
 
-def test_a_block_that_fails_holds_the_state_back_until_it_is_applied(
-    configure: Any, monitor: None, httpserver: HTTPServer
+def test_a_replay_moves_the_state_to_the_tip_it_read_and_never_back(
+    configure: Any, httpserver: HTTPServer, make_dao: Any
 ) -> None:
-    """Block 12 applies while block 11's replay dies: the state stays at 10, says it waits for 11,
-    and the monitor replays 11 again (not 12); once 11 applies the state moves over both."""
-    configure("chain_block_replay", {"max_attempts": 1}, chain_api_url=httpserver.url_for("/chain"))
-    ChainState.objects.create(network="mainnet", last_height=10)
-
-    def serve(height: int) -> None:
-        httpserver.expect_request(f"/chain/extended/v2/blocks/{height}").respond_with_json(
-            {"height": height, "hash": f"0x{height}"}
-        )
-        httpserver.expect_request(f"/chain/extended/v2/blocks/{height}/transactions").respond_with_json(
-            {"limit": 50, "offset": 0, "total": 0, "results": []}
-        )
-
-    serve(12)
-    assert run(enqueue("chain_block_replay", {"height": 12})).status == Status.SUCCEEDED
-    dead = run(enqueue("chain_block_replay", {"height": 11}))  # the API does not know block 11 (404)
-    assert dead.status == Status.DEAD
+    configure("chain_block_replay", chain_api_url=httpserver.url_for("/chain"))
+    make_dao("FACE")
+    ChainState.objects.create(network="mainnet", last_height=10, held_at=11)
+    AppliedBlock.objects.create(network="mainnet", height=25, block_hash="0x19")  # a chainhook delivered 25
+    serve_tip_and_no_events(httpserver, 20)
+    job = run(enqueue("chain_block_replay"))
+    assert job.status == Status.SUCCEEDED, job.last_error
+    assert job.result["message"] == "up to block 20: 1 contract(s), 0 new print(s) in 0 block(s): nothing new"
     state = ChainState.objects.get()
-    assert (state.last_height, state.held_at) == (10, 11)
-    assert list(AppliedBlock.objects.values_list("height", flat=True)) == [12]
-
-    tip(httpserver, 20)
-    ran = run(enqueue("chain_state_monitor"))  # (the helper also runs the replays it enqueues)
-    assert ran.status == Status.SUCCEEDED, ran.last_error
-    enqueued = Job.objects.filter(job_type__name="chain_block_replay", created_by=f"job:{ran.pk}")
-    assert sorted(j.payload["height"] for j in enqueued) == [11, 13, 14, 15]  # 11 again, not 12
-
-    serve(11)
-    assert run(enqueue("chain_block_replay", {"height": 11})).status == Status.SUCCEEDED
+    # Every event of ours up to 20 is applied: the state moves over 11..20, and still waits for 21.
+    assert (state.last_height, state.block_hash, state.held_at) == (20, "0x14", 21)
+    serve_tip_and_no_events(httpserver, 24)
+    assert run(enqueue("chain_block_replay")).status == Status.SUCCEEDED
     state = ChainState.objects.get()
-    assert (state.last_height, state.block_hash, state.held_at) == (12, "0x12", None)
+    assert (state.last_height, state.block_hash, state.held_at) == (25, "0x19", None)  # 25 was applied already
     assert not AppliedBlock.objects.exists()
+    serve_tip_and_no_events(httpserver, 22)  # an API node behind the others
+    assert run(enqueue("chain_block_replay")).status == Status.SUCCEEDED
+    assert ChainState.objects.get().last_height == 25
 
 
 def test_the_hiro_api_key_is_sent_and_a_429_waits_without_spending_an_attempt(
@@ -143,10 +125,10 @@ def test_the_hiro_api_key_is_sent_and_a_429_waits_without_spending_an_attempt(
 ) -> None:
     configure("chain_block_replay", chain_api_url=httpserver.url_for("/chain"), chain_api_key="hiro-key-123")
     ChainState.objects.create(network="mainnet", last_height=10)
-    httpserver.expect_request("/chain/extended/v2/blocks/11", headers={"x-api-key": "hiro-key-123"}).respond_with_json(
+    httpserver.expect_request("/chain/extended/v1/status", headers={"x-api-key": "hiro-key-123"}).respond_with_json(
         {"error": "rate limit exceeded"}, status=429, headers={"Retry-After": "42"}
     )
-    job = run(enqueue("chain_block_replay", {"height": 11}))
+    job = run(enqueue("chain_block_replay"))
     assert job.status == Status.SCHEDULED, job.last_error
     assert job.attempts == 0  # a rate limit is not a failure
     assert 30 < (job.run_after - timezone.now()).total_seconds() <= 42

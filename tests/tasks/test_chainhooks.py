@@ -80,6 +80,45 @@ def test_guessing_is_rate_limited_per_hook_and_per_address(hook: Chainhook) -> N
     assert block_jobs() == []
 
 
+def test_a_right_secret_spends_no_attempt(hook: Chainhook) -> None:
+    from tasks.hookguard import FAILURES_ALLOWED
+
+    for _ in range(FAILURES_ALLOWED + 2):  # more deliveries than failures allowed: none refused
+        assert deliver(load(APPLY)).status_code == 202
+
+
+@pytest.mark.django_db(transaction=True)
+def test_guesses_sent_in_parallel_are_counted_before_any_is_compared() -> None:
+    import threading
+
+    from django.db import connection
+    from rest_framework.exceptions import Throttled
+
+    from tasks.hookguard import FAILURES_ALLOWED, reserve_attempt
+
+    admitted: list[int] = []
+    refused: list[int] = []
+    barrier = threading.Barrier(3 * FAILURES_ALLOWED)
+
+    def guess(i: int) -> None:
+        barrier.wait()
+        try:
+            reserve_attempt("dao-events", f"10.0.0.{i % 3}")  # one hook, three addresses
+            admitted.append(i)
+        except Throttled:
+            refused.append(i)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(3 * FAILURES_ALLOWED)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(admitted) == FAILURES_ALLOWED  # the hook's allowance, not one more
+    assert len(refused) == 2 * FAILURES_ALLOWED
+
+
 def test_a_short_secret_is_never_accepted(hook: Chainhook, admin_client: Any) -> None:
     Chainhook.objects.filter(pk=hook.pk).delete()
     Chainhook.objects.create(name="dao-events", secret="Bearer short")

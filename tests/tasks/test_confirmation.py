@@ -93,8 +93,11 @@ def test_a_confirmed_conclusion_enqueues_its_posts_once_whoever_reports_it(
     assert follow.result["data"]["concluded"] == [proposal.pk]
     # The block holding the same transaction arrives later: nothing is posted twice.
     configure("chain_block_replay", chain_api_url=chain.url)
-    chain.add(load("stacks_api/block_150100_votes_and_concludes_proposal_7.json"))
-    assert run(enqueue("chain_block_replay", {"height": 150_100})).status == Status.SUCCEEDED
+    chain.add_recorded_block(load("stacks_api/block_150100_votes_and_concludes_proposal_7.json"))
+    chain.at(burn_height=870_170, stacks_height=150_100)
+    replay = run(enqueue("chain_block_replay"))
+    assert replay.status == Status.SUCCEEDED, replay.last_error
+    assert replay.result["data"]["blocks"] == [150_100]
     assert Job.objects.filter(job_type__name="discord").count() == 1
     assert Job.objects.filter(job_type__name="tweet").count() == 1
 

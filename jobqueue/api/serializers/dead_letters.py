@@ -71,7 +71,7 @@ class BulkRequeueSerializer(StrictSerializer):
     schema_rules = {"anyOf": [{"required": [name]} for name in ("ids", "type", "created_after", "created_before")]}
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        limit = int(jobqueue_settings.API_BULK_MAX)
+        limit = jobqueue_settings.API_BULK_MAX
         if not {"ids", "type", "created_after", "created_before"} & set(attrs):
             raise serializers.ValidationError("choose dead letters by ids, or by type and/or dates")
         if len(attrs.get("ids", [])) > limit:

@@ -1,5 +1,6 @@
 """Job types: their effective configuration with the source of each value, schemas and counts
-(secrets masked), and the PATCH of a record's option columns and settings."""
+(secrets as "set" / "not set" and when last changed), and the PATCH of a record's option columns
+and settings."""
 
 from __future__ import annotations
 
@@ -27,15 +28,31 @@ from jobqueue.config.values import (
 from jobqueue.exceptions import ConfigurationError
 from jobqueue.models import JobType
 from jobqueue.registry import registry
-from jobqueue.secrets.sealing import MASK, mask, secret_fields
+from jobqueue.secrets.sealing import MASK, SecretState, secret_fields
 
 _SOURCES = [s.value for s in Source]
 
 
 class ConfigValueSerializer(serializers.Serializer):
-    value = serializers.JSONField(allow_null=True)
+    value = serializers.JSONField(allow_null=True, help_text="null for a secret setting: its value is never shown")
     source = serializers.ChoiceField(choices=_SOURCES)
     pinned_by = serializers.CharField(allow_null=True, help_text="the environment variable that pins the value")
+    state = serializers.ChoiceField(
+        choices=["set", "not set"], required=False, help_text="secret settings only: whether a value is set"
+    )
+    changed_at = serializers.DateTimeField(
+        allow_null=True,
+        required=False,
+        help_text="secret settings only: when the stored value was last set (null for one from the environment "
+        "or the code)",
+    )
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        shown = dict(super().to_representation(instance))
+        if "state" not in instance:  # not a secret: no state to tell
+            shown.pop("state", None)
+            shown.pop("changed_at", None)
+        return shown
 
 
 class CountsSerializer(serializers.Serializer):
@@ -91,27 +108,32 @@ def describe(record: JobType, counts: dict[str, int]) -> dict[str, Any]:
         return base
     definition = registry.get(record.name)
     config = resolve_for(definition, record)
-    base["enabled"] = bool(config.values["enabled"])
+    base["enabled"] = config.enabled
     base["config"] = {
         name: {"value": plain(config.values[name]), "source": config.sources[name], "pinned_by": config.pins.get(name)}
         for name in OPTIONS
     }
     base["schedule"] = {
-        "value": plain(config.values["schedule"]) if config.values["schedule"] is not None else None,
-        "timezone": config.values["schedule_timezone"],
+        "value": plain(config.schedule) if config.schedule is not None else None,
+        "timezone": config.schedule_timezone,
     }
     base["payload_schema"] = definition.payload_schema()
     if definition.settings_model is not None:
         secrets = secret_fields(definition.settings_model)
         current = config.settings.model_dump(mode="json") if config.settings is not None else {}
-        base["settings"] = {
-            name: {
-                "value": mask(current.get(name)) if name in secrets else current.get(name),
-                "source": config.settings_sources.get(name, Source.CODE),
+        base["settings"] = {}
+        for name in definition.settings_model.model_fields:
+            source = config.settings_sources.get(name, Source.CODE)
+            entry: dict[str, Any] = {
+                "value": current.get(name),
+                "source": source,
                 "pinned_by": config.pins.get(f"settings.{name}"),
             }
-            for name in definition.settings_model.model_fields
-        }
+            if name in secrets:
+                stored = (record.settings or {}).get(name) if source == Source.DATABASE else None
+                state = SecretState.of(getattr(config.settings, name, None), stored)
+                entry.update(value=None, state=state.label, changed_at=state.changed_at)
+            base["settings"][name] = entry
         base["settings_schema"] = _masked_schema(definition.settings_schema() or {}, secrets)
     return base
 
@@ -167,6 +189,12 @@ OPTION_SCHEMAS: dict[str, dict[str, Any]] = {
     "timeout": _number(0, MAX_TIMEOUT, low_open=True),
     "concurrency": _integer(0, MAX_CONCURRENCY),
     "rate_limit": {"type": "string", "pattern": f"^(off|{RATE})$", "maxLength": OPTIONS["rate_limit"].max_length},
+    "partition_concurrency": _integer(0, MAX_CONCURRENCY),
+    "partition_rate_limit": {
+        "type": "string",
+        "pattern": f"^(off|{RATE})$",
+        "maxLength": OPTIONS["partition_rate_limit"].max_length,
+    },
     "batch_size": _integer(1, MAX_BATCH_SIZE),
     "async_concurrency": _integer(1, MAX_ASYNC_CONCURRENCY),
     "backoff_base": _number(0, 1e7, low_open=True),
@@ -256,7 +284,9 @@ class JobTypeChangeSerializer(StrictSerializer):
     """PATCH: any subset of the record's options (null: back to the code default) and settings."""
 
     settings = serializers.DictField(
-        required=False, help_text=f"the whole settings object; a secret sent back as {MASK} keeps its value"
+        required=False,
+        help_text=f"the settings to change (the others keep their values); a secret left out, or sent as {MASK}, "
+        "keeps its value",
     )
 
     unknown_message = "not an editable field"

@@ -73,6 +73,7 @@ class JobSerializer(serializers.ModelSerializer):
             "progress_message",
             "cancel_requested_at",
             "unique_key",
+            "partition_key",
             "rerun_of",
             "created_by",
         ]
@@ -122,8 +123,8 @@ class EnqueueSerializer(StrictSerializer):
         after. Year 0001 no longer jumps the queue within its priority, and year 9999 waits no
         longer than the horizon."""
         now = timezone.now()
-        earliest = now - timedelta(seconds=int(jobqueue_settings.API_RUN_AFTER_SKEW))
-        latest = now + timedelta(seconds=int(jobqueue_settings.API_RUN_AFTER_HORIZON))
+        earliest = now - timedelta(seconds=jobqueue_settings.API_RUN_AFTER_SKEW)
+        latest = now + timedelta(seconds=jobqueue_settings.API_RUN_AFTER_HORIZON)
         if value < earliest:
             return now
         return min(value, latest)
@@ -156,7 +157,7 @@ class BulkEnqueueSerializer(StrictSerializer):
     jobs = serializers.ListField(child=serializers.DictField(), allow_empty=False)
 
     def validate_jobs(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        limit = int(jobqueue_settings.API_BULK_MAX)
+        limit = jobqueue_settings.API_BULK_MAX
         if len(value) > limit:
             raise serializers.ValidationError(f"at most {limit} jobs per call, got {len(value)}")
         return value

@@ -50,7 +50,7 @@ def admit(request: Request, type_names: list[str]) -> None:
 def check_backlog(type_names: list[str]) -> None:
     """503 with Retry-After when enqueueing would push a type's backlog over the bound. The
     backlog is every job waiting to run, delayed ones (a future `run_after`, a retry) included."""
-    bound = int(jobqueue_settings.API_MAX_READY_PER_TYPE)
+    bound = jobqueue_settings.API_MAX_READY_PER_TYPE
     for name, incoming in Counter(type_names).items():
         type_id = JobType.objects.filter(name=name).values_list("pk", flat=True).first()
         if type_id is None:
@@ -61,7 +61,7 @@ def check_backlog(type_names: list[str]) -> None:
             raise Backlogged(
                 f"job type {name!r} has {waiting} jobs waiting to run, delayed ones included (limit {bound}); "
                 "retry later",
-                wait=int(jobqueue_settings.API_BACKLOG_RETRY_AFTER),
+                wait=jobqueue_settings.API_BACKLOG_RETRY_AFTER,
             )
 
 

@@ -102,7 +102,7 @@ class DeadLetterViewSet(ApiViewSet):
         chosen = unresolved.filter(pk__in=data["ids"]) if "ids" in data else _filtered(unresolved, data)
         new_ids: list[str] = []
         failed: dict[str, str] = {}
-        selected = list(chosen.order_by("created_at")[: int(jobqueue_settings.API_BULK_MAX)])
+        selected = list(chosen.order_by("created_at")[: jobqueue_settings.API_BULK_MAX])
         admit(request, [dead_letter.job_type.name for dead_letter in selected])
         for dead_letter in selected:
             try:

@@ -84,7 +84,7 @@ class JobViewSet(ApiViewSet):
             page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
             return self.get_paginated_response(JobSerializer(page, many=True).data)
         try:
-            with time_limited(float(jobqueue_settings.SEARCH_TIMEOUT)):
+            with time_limited(jobqueue_settings.SEARCH_TIMEOUT):
                 page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
                 data = JobSerializer(page, many=True).data
         except SearchTimeout as exc:

@@ -123,7 +123,7 @@ class HealthView(_Observability):
             if cached is not None:
                 return Response({"status": cached[0]}, status=cached[1])
         try:
-            snapshot = metrics.snapshot(str(jobqueue_settings.HEALTH_WINDOW))
+            snapshot = metrics.snapshot(jobqueue_settings.HEALTH_WINDOW)
         except (OperationalError, InterfaceError) as exc:
             logger.warning("health check cannot reach the database: %s", exc)
             reason = health.Reason(
@@ -155,7 +155,7 @@ def _cached_verdict() -> tuple[str, int] | None:
 
 
 def _keep_verdict(verdict: str, status: int) -> None:
-    seconds = int(jobqueue_settings.HEALTH_CACHE_SECONDS)
+    seconds = jobqueue_settings.HEALTH_CACHE_SECONDS
     if seconds:
         with contextlib.suppress(DatabaseError):
             cache.set(_HEALTH_KEY, [verdict, status], timeout=seconds)

@@ -1,0 +1,123 @@
+"""Partitioned job types: the key computed at enqueue, limits per partition value, round robin."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pydantic
+import pytest
+from django.utils import timezone
+
+from jobqueue import BaseJob, enqueue, enqueue_many, job
+from jobqueue.exceptions import ConfigurationError
+from jobqueue.models import Job, JobType, RateLimitStart, Status
+from jobqueue.registry import registry
+from jobqueue.services import update_job_type
+from tests.helpers import claim, job_ids
+
+pytestmark = pytest.mark.django_db
+
+
+def _keys(units) -> list[str]:
+    by_id = dict(Job.objects.filter(pk__in=job_ids(units)).values_list("pk", "partition_key"))
+    return [by_id[Job._meta.pk.to_python(j)] for j in job_ids(units)]
+
+
+def test_the_partition_value_is_stored_from_the_payload_field_or_the_class_method() -> None:
+    assert enqueue("per_dao", {"dao": "dao-7"}).partition_key == "dao-7"
+    assert enqueue("per_account", {"handle": "@Alice"}).partition_key == "alice"
+    assert enqueue("echo", {"value": 1}).partition_key == ""
+    stored = Job.objects.filter(job_type__name="per_account").get()
+    assert stored.partition_key == "alice"
+    long = enqueue("per_dao", {"dao": "x" * 300}).partition_key
+    assert long.startswith("sha256:")
+    assert len(long) == 71
+
+
+def test_a_partition_must_name_a_payload_field_or_be_a_method_and_not_both() -> None:
+    with registry.scope():
+        with pytest.raises(ConfigurationError, match=r"partition='dao_id' must name a field of the payload"):
+
+            @job(name="bad_partition", partition="dao_id")
+            def bad_partition(dao: str) -> None: ...
+
+        with pytest.raises(ConfigurationError, match="not both"):
+
+            @job(name="both_partitions", partition="dao")
+            class Both(BaseJob):
+                class Payload(pydantic.BaseModel):
+                    dao: str
+
+                def partition_key(self, payload: Payload) -> str:
+                    return payload.dao
+
+                def execute(self, ctx, payload) -> None: ...
+
+
+def test_concurrency_holds_per_partition_value_while_other_values_proceed() -> None:
+    enqueue_many([{"type": "per_dao", "payload": {"dao": dao}} for dao in ["a"] * 4 + ["b"] * 4 + ["c"]])
+    first = claim(20)
+    assert sorted(_keys(first)) == ["a", "a", "b", "b", "c"]  # two per DAO: the limit is per value
+    assert claim(20) == []
+    Job.objects.filter(pk__in=job_ids(first), partition_key="a").update(status=Status.SUCCEEDED)
+    assert sorted(_keys(claim(20))) == ["a", "a"]
+
+
+def test_a_limit_of_the_whole_type_holds_beside_the_one_per_value() -> None:
+    update_job_type(JobType.objects.get(name="per_dao"), {"concurrency": 3})
+    enqueue_many([{"type": "per_dao", "payload": {"dao": dao}} for dao in ["a"] * 4 + ["b"] * 4])
+    assert sorted(_keys(claim(20))) == ["a", "a", "b"]  # three in all, at most two of one DAO
+    assert claim(20) == []
+
+
+def test_limits_per_value_need_a_partition() -> None:
+    with registry.scope(), pytest.raises(ConfigurationError, match="partition_concurrency and partition_rate_limit"):
+
+        @job(name="per_nothing", partition_concurrency=2)
+        def per_nothing(dao: str) -> None: ...
+
+
+def test_the_rate_limit_holds_per_partition_value() -> None:
+    enqueue_many([{"type": "per_account", "payload": {"handle": h}} for h in ["@alice"] * 5 + ["bob"] * 5 + ["Alice"]])
+    assert sorted(_keys(claim(20))) == ["alice"] * 3 + ["bob"] * 3  # 3 per 2 s each
+    assert claim(20) == []
+    assert set(RateLimitStart.objects.values_list("partition_key", flat=True)) == {"alice", "bob"}
+    RateLimitStart.objects.filter(partition_key="bob").update(at=timezone.now() - timedelta(seconds=3))
+    assert sorted(_keys(claim(20))) == ["bob", "bob"]  # bob's window moved on, alice's did not
+
+
+def test_ready_jobs_are_claimed_round_robin_across_partition_values() -> None:
+    enqueue_many([{"type": "per_tenant", "payload": {"tenant": "big"}} for _ in range(50)])
+    enqueue_many([{"type": "per_tenant", "payload": {"tenant": t}} for t in ("s1", "s2") for _ in range(3)])
+    order = _keys(claim(10))
+    assert order == ["big", "s1", "s2", "big", "s1", "s2", "big", "s1", "s2", "big"]
+    # Within a partition, oldest first.
+    claimed = Job.objects.filter(status=Status.RUNNING, partition_key="big").order_by("created_at", "id")
+    assert list(claimed.values_list("pk", flat=True)) == list(
+        Job.objects.filter(partition_key="big").order_by("created_at", "id").values_list("pk", flat=True)[:4]
+    )
+
+
+def test_claim_after_claim_goes_round_the_partition_values() -> None:
+    enqueue_many([{"type": "per_tenant", "payload": {"tenant": "big"}} for _ in range(50)])
+    enqueue_many([{"type": "per_tenant", "payload": {"tenant": t}} for t in ("s1", "s2") for _ in range(2)])
+    # One job per claim: each claim serves the value served longest ago, not the oldest backlog.
+    order = [key for _ in range(7) for key in _keys(claim(1))]
+    assert order == ["big", "s1", "s2", "big", "s1", "s2", "big"]
+
+
+def test_round_robin_is_within_a_priority() -> None:
+    enqueue_many([{"type": "per_tenant", "payload": {"tenant": "big"}, "priority": 10} for _ in range(3)])
+    enqueue_many([{"type": "per_tenant", "payload": {"tenant": "small"}} for _ in range(2)])
+    assert _keys(claim(5)) == ["big", "big", "big", "small", "small"]
+
+
+def test_partitioned_and_plain_types_share_a_claim_by_priority_then_age() -> None:
+    early = enqueue("echo", {"value": 1})
+    enqueue("per_tenant", {"tenant": "t"}, delay=0)
+    urgent = enqueue("per_tenant", {"tenant": "u"}, priority=50)
+    later = enqueue("echo", {"value": 2})
+    order = job_ids(claim(4))
+    assert order[0] == str(urgent.pk)
+    assert order.index(str(early.pk)) < order.index(str(later.pk))
+    assert len(order) == 4
