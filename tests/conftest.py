@@ -21,6 +21,32 @@ from jobqueue.config.effective import clear_cache
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# What gives a test the leg's database (pytest-django refuses any other access to it).
+DATABASE_FIXTURES = {
+    "db",
+    "transactional_db",
+    "django_db_reset_sequences",
+    "django_db_serialized_rollback",
+    "live_server",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # `database_independent` takes a test off the PostgreSQL and MariaDB legs. A test that uses
+    # the leg's database may carry it only with the reason why what it proves does not depend on
+    # the database (the browser's tests: the admin's queries are tested on every leg without it).
+    for item in items:
+        mark = item.get_closest_marker("database_independent")
+        uses_database = item.get_closest_marker("django_db") or DATABASE_FIXTURES & set(
+            getattr(item, "fixturenames", ())
+        )
+        if mark and uses_database and not mark.kwargs.get("reason"):
+            raise pytest.UsageError(
+                f"{item.nodeid} is marked database_independent but uses the database: remove the mark (it then "
+                "runs on every leg) or give the reason (database_independent(reason=...))"
+            )
+
+
 @pytest.fixture(autouse=True)
 def _fresh_type_config() -> Iterator[None]:
     # Records are recreated between transactional tests; cached ids must not outlive them.

@@ -6,6 +6,8 @@ import pytest
 
 from jobqueue.engine.backoff import retry_delay
 
+pytestmark = pytest.mark.database_independent
+
 
 @pytest.mark.parametrize(
     ("attempt", "base", "factor", "maximum", "expected"),

@@ -6,7 +6,11 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from bench import race, race_peer
+
+pytestmark = pytest.mark.database_independent
 
 
 def test_a_job_body_reports_its_start_and_finish_to_the_tally() -> None:

@@ -27,6 +27,7 @@ def ids(messages: list) -> list[str]:
     return sorted(m.id for m in messages)
 
 
+@pytest.mark.database_independent
 def test_malformed_pin_is_error_e001(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JOBQUEUE_ECHO_MAX_ATTEMPTS", "lots")
     messages = checks.run_checks(tags=["jobqueue"])
@@ -35,11 +36,13 @@ def test_malformed_pin_is_error_e001(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "JOBQUEUE_ECHO_MAX_ATTEMPTS" in e001[0].msg
 
 
+@pytest.mark.database_independent
 def test_pin_naming_no_option_is_warning_w003(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JOBQUEUE_ECHO_MAX_ATEMPTS", "3")
     assert "jobqueue.W003" in ids(checks.run_checks(tags=["jobqueue"]))
 
 
+@pytest.mark.database_independent
 def test_unknown_jobqueue_key_is_e002_and_settings_reload() -> None:
     with override_settings(JOBQUEUE={"DEFAULT_TIMEOUT": 5, "NOT_A_SETTING": 1}):
         assert jobqueue_settings.DEFAULT_TIMEOUT == 5
@@ -47,6 +50,7 @@ def test_unknown_jobqueue_key_is_e002_and_settings_reload() -> None:
     assert jobqueue_settings.DEFAULT_TIMEOUT == 600
 
 
+@pytest.mark.database_independent
 def test_missing_required_type_is_e003() -> None:
     with registry.scope():
         job(name="needs_ghost", requires=["ghost"])(lambda: None)
@@ -55,6 +59,7 @@ def test_missing_required_type_is_e003() -> None:
     assert "ghost" in messages[0].msg
 
 
+@pytest.mark.database_independent
 def test_foreign_broker_is_e004() -> None:
     with override_settings(Q_CLUSTER={"orm": "default"}):
         assert "jobqueue.E004" in ids(checks.run_checks(tags=["jobqueue"]))
@@ -67,10 +72,12 @@ def test_orphan_record_is_warning_w001() -> None:
     assert [m.obj for m in messages if m.id == "jobqueue.W001"] == ["gone_from_code"]
 
 
+@pytest.mark.database_independent
 def test_clean_configuration_has_no_errors() -> None:
     assert [m for m in checks.run_checks(tags=["jobqueue"]) if m.is_serious()] == []
 
 
+@pytest.mark.database_independent
 def test_malformed_pin_stops_qcluster_naming_the_variable() -> None:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "JOBQUEUE_ECHO_TIMEOUT": "-3"}
     result = subprocess.run(
@@ -81,6 +88,7 @@ def test_malformed_pin_stops_qcluster_naming_the_variable() -> None:
     assert "jobqueue.E001" in result.stderr
 
 
+@pytest.mark.database_independent
 def test_scheduled_type_with_required_payload_is_e006() -> None:
     with registry.scope():
         job(name="needs_input_on_schedule", schedule=60)(lambda value: None)
@@ -104,6 +112,7 @@ def test_scheduled_type_with_required_payload_is_e006() -> None:
         ("IDLE_POLL_MAX", {"postgresql": -1}, "greater than 0 at ['postgresql']"),
     ],
 )
+@pytest.mark.database_independent
 def test_bad_value_is_e010_naming_key_value_and_fix_and_the_default_applies(
     key: str, value: object, fragment: str
 ) -> None:
@@ -120,6 +129,7 @@ def test_bad_value_is_e010_naming_key_value_and_fix_and_the_default_applies(
     assert loaded_settings().problems == ()
 
 
+@pytest.mark.database_independent
 def test_bad_value_is_logged_for_processes_that_run_no_checks(caplog: pytest.LogCaptureFixture) -> None:
     with override_settings(JOBQUEUE={"HEARTBEAT_INTERVAL": "5s"}):
         assert jobqueue_settings.HEARTBEAT_INTERVAL == 5.0
@@ -127,6 +137,7 @@ def test_bad_value_is_logged_for_processes_that_run_no_checks(caplog: pytest.Log
     assert "jobqueue.E010" in caplog.text
 
 
+@pytest.mark.database_independent
 def test_settings_are_one_frozen_typed_object() -> None:
     with override_settings(JOBQUEUE={"RECLAIM_INTERVAL": 1, "IDLE_POLL_MAX": 0.5}):
         config = loaded_settings().config
@@ -154,6 +165,7 @@ def of_declared_type(value: Any, annotation: Any) -> bool:
     return value is None if annotation is type(None) else type(value) is annotation
 
 
+@pytest.mark.database_independent
 def test_every_setting_is_read_with_its_declared_type_so_no_caller_casts() -> None:
     hints = {key: field.annotation for key, field in JobQueueConfig.model_fields.items()}
     floats = [key for key in DEFAULTS if hints[key] is float]
@@ -170,12 +182,14 @@ def test_every_setting_is_read_with_its_declared_type_so_no_caller_casts() -> No
         assert of_declared_type(getattr(jobqueue_settings, key), hints[key]), key
 
 
+@pytest.mark.database_independent
 def test_configuration_docs_give_every_key_its_type_and_range() -> None:
     text = (ROOT / "docs" / "configuration.md").read_text()
     for key in DEFAULTS:
         assert f"| `{key}` | {expected(key)} |" in text, key
 
 
+@pytest.mark.database_independent
 def test_jobqueue_not_a_dict_is_e010() -> None:
     with override_settings(JOBQUEUE=[("RECLAIM_INTERVAL", 1)]):
         assert "jobqueue.E010" in ids(checks.run_checks(tags=["jobqueue"]))
@@ -189,6 +203,7 @@ def run_manage(*args: str, settings: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.database_independent
 def test_bad_jobqueue_value_fails_manage_check() -> None:
     result = run_manage("check", settings="tests.settings_bad_jobqueue")
     assert result.returncode != 0
@@ -197,6 +212,7 @@ def test_bad_jobqueue_value_fails_manage_check() -> None:
     assert "'2s'" in result.stderr
 
 
+@pytest.mark.database_independent
 def test_bad_jobqueue_value_stops_qcluster_with_the_check_id() -> None:
     result = run_manage("qcluster", settings="tests.settings_bad_jobqueue")
     assert result.returncode != 0
@@ -226,6 +242,7 @@ def rollback_journal_db(tmp_path, django_db_blocker) -> Iterator[str]:
             del connections.settings[alias]
 
 
+@pytest.mark.database_independent
 def test_sqlite_database_not_in_wal_mode_is_w010(rollback_journal_db: str) -> None:
     assert sqlite_journal_mode(connections[rollback_journal_db]) == "delete"
     assert connections[rollback_journal_db].connection is None  # a connection the check opened is closed
@@ -235,6 +252,7 @@ def test_sqlite_database_not_in_wal_mode_is_w010(rollback_journal_db: str) -> No
     assert "journal_mode=WAL" in warnings[0].hint
 
 
+@pytest.mark.database_independent
 def test_sqlite_database_in_wal_mode_has_no_warning(rollback_journal_db: str) -> None:
     path = connections.settings[rollback_journal_db]["NAME"]
     sqlite3.connect(path).execute("PRAGMA journal_mode=WAL").connection.close()
@@ -242,6 +260,7 @@ def test_sqlite_database_in_wal_mode_has_no_warning(rollback_journal_db: str) ->
     assert rollback_journal_db not in [m.obj for m in check_sqlite_wal()]
 
 
+@pytest.mark.database_independent
 def test_a_missing_sqlite_file_is_not_created_by_the_check(rollback_journal_db: str, tmp_path) -> None:
     path = tmp_path / "absent.sqlite3"
     connections.settings[rollback_journal_db]["NAME"] = str(path)
@@ -257,6 +276,7 @@ def test_a_missing_sqlite_file_is_not_created_by_the_check(rollback_journal_db: 
         ("tests.settings_adapter_after_djangoq", "Move 'jobqueue.djangoq' before 'django_q'"),
     ],
 )
+@pytest.mark.database_independent
 def test_qcluster_that_would_not_be_ours_is_refused_e008(settings_module: str, fix: str) -> None:
     """django-q2's own qcluster would run our broker without our shutdown (and hang on SIGTERM)."""
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings_module}

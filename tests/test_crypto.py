@@ -30,6 +30,7 @@ def raw_column(model: type, column: str, pk: int) -> str | None:
         return cursor.fetchone()[0]
 
 
+@pytest.mark.database_independent
 def test_round_trip_makes_a_fernet_token() -> None:
     token = crypto.encrypt("hunter2 ünïcode")
     assert token.startswith("gAAAA")
@@ -38,6 +39,7 @@ def test_round_trip_makes_a_fernet_token() -> None:
     assert crypto.decrypt(token) == "hunter2 ünïcode"
 
 
+@pytest.mark.database_independent
 def test_any_listed_key_decrypts_and_the_first_encrypts() -> None:
     with override_settings(FIELD_ENCRYPTION_KEYS=[OLD]):
         token = crypto.encrypt("s3cret")
@@ -52,6 +54,7 @@ def test_any_listed_key_decrypts_and_the_first_encrypts() -> None:
             crypto.reencrypt(token)
 
 
+@pytest.mark.database_independent
 def test_a_token_says_when_it_was_made_and_rotation_keeps_it() -> None:
     # "When was this secret last changed" is read from the token, so rotating keys must not move it.
     made = Fernet(OLD.encode()).encrypt_at_time(b"s3cret", 1_700_000_000).decode()
@@ -65,12 +68,14 @@ def test_a_token_says_when_it_was_made_and_rotation_keeps_it() -> None:
         assert crypto.encrypted_at(made) is None  # no configured key vouches for it
 
 
+@pytest.mark.database_independent
 def test_keys_may_be_one_comma_separated_string() -> None:
     with override_settings(FIELD_ENCRYPTION_KEYS=f" {NEW} , {OLD},"):
         assert crypto.configured_keys() == [NEW, OLD]
         assert crypto.decrypt(crypto.encrypt("x")) == "x"
 
 
+@pytest.mark.database_independent
 def test_a_missing_key_without_debug_refuses_with_the_fix() -> None:
     with (
         override_settings(FIELD_ENCRYPTION_KEYS=[], DEBUG=False),
@@ -79,6 +84,7 @@ def test_a_missing_key_without_debug_refuses_with_the_fix() -> None:
         crypto.encrypt("x")
 
 
+@pytest.mark.database_independent
 def test_development_derives_a_stable_key_from_secret_key() -> None:
     with override_settings(FIELD_ENCRYPTION_KEYS=[], DEBUG=True, SECRET_KEY="one"):
         token = crypto.encrypt("dev secret")
@@ -92,6 +98,7 @@ def test_development_derives_a_stable_key_from_secret_key() -> None:
         crypto.decrypt(token)
 
 
+@pytest.mark.database_independent
 def test_a_malformed_key_says_how_to_make_one() -> None:
     with (
         override_settings(FIELD_ENCRYPTION_KEYS=["not-a-key"]),
@@ -140,6 +147,7 @@ def check_ids() -> list[str | None]:
     return [m.id for m in checks.run_checks(tags=["jobqueue"]) if m.id in ("jobqueue.E020", "jobqueue.W020")]
 
 
+@pytest.mark.database_independent
 def test_the_checks_want_a_key_in_production_and_warn_once_in_development() -> None:
     assert check_ids() == []
     with override_settings(FIELD_ENCRYPTION_KEYS=[], DEBUG=False):
@@ -150,6 +158,7 @@ def test_the_checks_want_a_key_in_production_and_warn_once_in_development() -> N
         assert check_ids() == ["jobqueue.E020"]
 
 
+@pytest.mark.database_independent
 def test_a_missing_key_stops_start_up() -> None:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DEBUG": "false", "FIELD_ENCRYPTION_KEYS": ""}
     done = subprocess.run(

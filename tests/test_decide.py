@@ -14,6 +14,8 @@ from jobqueue.exceptions import PermanentError, RetryableError
 from jobqueue.models import DeadReason, Outcome, Status
 from jobqueue.registry import JobDefinition
 
+pytestmark = pytest.mark.database_independent
+
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
 

@@ -15,6 +15,8 @@ from jobqueue.exceptions import ConfigurationError
 from jobqueue.registry import autodiscover, registry
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.database_independent
+
 
 def test_the_test_apps_jobs_module_was_discovered() -> None:
     assert {"echo", "noop", "typed_settings"} <= set(registry.names())

@@ -11,6 +11,8 @@ import pytest
 from jobqueue.djangoq.conf import BROKER_CLASS, q_cluster
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.database_independent
+
 
 def test_defaults_name_our_broker_and_leave_retries_to_the_engine() -> None:
     settings = q_cluster()

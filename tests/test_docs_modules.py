@@ -6,6 +6,10 @@ import ast
 import re
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.database_independent
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "jobqueue"
 # Packages whose modules the table may name as a whole (`admin/`: the interfaces, read

@@ -9,6 +9,8 @@ from jobqueue import BaseJob, JobContext, JobResult, Priority, Unique, job
 from jobqueue.exceptions import ConfigurationError, DuplicateJobTypeError, PayloadValidationError, UnknownJobTypeError
 from jobqueue.registry import registry, resolve_definition
 
+pytestmark = pytest.mark.database_independent
+
 
 def test_class_form_registers_with_snake_case_name_and_docstring_description() -> None:
     with registry.scope():

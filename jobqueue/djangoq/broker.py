@@ -65,6 +65,14 @@ class JobBroker(Broker):
             host=HOST,
         )
 
+    @staticmethod
+    def get_cache() -> None:
+        """No cache for django-q2's cluster statistics: none are written. Its sentinel would save
+        them every half second into the default cache, a database table unless REDIS_URL is set
+        (a connection of the sentinel's own, held as long as the cluster runs, and a few queries
+        a second); only django-q2's `qinfo` and `qmonitor` read them. The job queue records its
+        live clusters in `ClusterHeartbeat` (the admin's dashboard, `/api/health/`)."""
+
     def __getstate__(self) -> Any:
         return self.list_key, self._info, self.cluster_key
 

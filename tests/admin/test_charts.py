@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from jobqueue.admin.charts import FAILED, sparkline
+
+pytestmark = pytest.mark.database_independent
 
 
 def test_sparkline_draws_one_bar_per_value_scaled_to_the_peak() -> None:

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from jobqueue.observability.search import QUERY_PATTERN, SearchError, parse
+
+pytestmark = pytest.mark.database_independent
 
 PATTERN = re.compile(QUERY_PATTERN)
 # Pieces of queries, good and bad, so that random joins hit the parser's every rule.

@@ -86,9 +86,7 @@ def test_whole_cluster_sigkill_then_replacement_loses_no_job(stage: FaultStage) 
     assert tally.last_finish - killed_at < RECOVERY_BOUND
     assert survivor.proc.poll() is None
     # Two clusters of 2 workers: one persistent connection per worker, the pusher and its
-    # LISTEN connection each (no pool in cluster processes), and this query's own. Since the
-    # merges of issues 20-26 each cluster holds one more idle connection (seen: 5 per cluster,
-    # one of them last ran the producer's next-due query); its owner is not yet found, so the
-    # bound allows it and still fails on a leak that grows with the jobs or the kills.
+    # LISTEN connection each (no pool in cluster processes; the main process and the sentinel
+    # hold none), and this query's own.
     connections = stage.query("SELECT count(*) FROM pg_stat_activity WHERE datname = %s", stage.name)[0][0]
-    assert connections <= 2 * (2 + 2 + 1) + 1, connections
+    assert connections <= 2 * (2 + 2) + 1, connections

@@ -74,15 +74,15 @@ def test_interval_schedule_with_two_clusters_fires_once_per_slot(start_cluster) 
     start_cluster(workers=1)
     start_cluster(workers=1)
     first = wait_for(lambda: Job.objects.filter(job_type__name="ticker").order_by("created_at").first(), timeout=30)
-    time.sleep(10.5)
+    time.sleep(6.5)
     update_job_type(JobType.objects.get(name="ticker"), {"enabled": False})
     created = sorted(
-        Job.objects.filter(job_type__name="ticker", created_at__lt=first.created_at + _seconds(10)).values_list(
+        Job.objects.filter(job_type__name="ticker", created_at__lt=first.created_at + _seconds(6)).values_list(
             "created_at", flat=True
         )
     )
-    # One job per slot: two clusters each firing every slot would have made about 20.
-    assert 9 <= len(created) <= 11
+    # One job per slot: two clusters each firing every slot would have made about 12.
+    assert 5 <= len(created) <= 7
 
 
 def test_a_running_job_sees_its_cancel_within_two_seconds(start_cluster, make_user) -> None:

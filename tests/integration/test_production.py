@@ -187,6 +187,7 @@ def test_gunicorn_and_qcluster_serve_admin_api_and_static_files(
         assert api.get("/jobs/does-not-exist/").status_code == 404
 
 
+@pytest.mark.database_independent
 def test_development_key_is_refused_with_debug_off() -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DJANGO_SETTINGS_MODULE")}
     result = subprocess.run(
@@ -201,6 +202,7 @@ def test_development_key_is_refused_with_debug_off() -> None:
     assert "SECRET_KEY is not set" in result.stderr
 
 
+@pytest.mark.database_independent
 def test_development_key_warning_is_printed_once_per_start() -> None:
     """A child process (runserver's, a cluster's workers) inherits that the warning was given."""
     env = {
@@ -236,6 +238,7 @@ def settings_with(monkeypatch: pytest.MonkeyPatch, **env: str) -> Any:
     return module
 
 
+@pytest.mark.database_independent
 def test_https_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     plain = settings_with(monkeypatch)
     assert plain.SECURE_SSL_REDIRECT is False
@@ -257,6 +260,7 @@ def test_https_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatc
         settings_with(monkeypatch, SECURE_PROXY_SSL_HEADER="HTTP_X_FORWARDED_PROTO")
 
 
+@pytest.mark.database_independent
 def test_deploy_check_is_clean_with_https_on() -> None:
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
@@ -289,6 +293,7 @@ def deploy_check(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.database_independent
 def test_the_pages_env_file_passes_the_deploy_checks(page_env: dict[str, str], tmp_path: Path) -> None:
     """What `migrate` refused with jobqueue.E020 when the page did not set FIELD_ENCRYPTION_KEYS."""
     assert page_env["DEBUG"] == "false"
@@ -316,6 +321,7 @@ def compose_environment(exports: dict[str, str]) -> dict[str, str]:
     return {name: pattern.sub(interpolate, str(value)) for name, value in app.items()}
 
 
+@pytest.mark.database_independent
 def test_compose_gets_every_key_the_settings_require() -> None:
     exports = docpages.compose_exports()
     assert set(exports) >= {"SECRET_KEY", "FIELD_ENCRYPTION_KEYS"}

@@ -72,8 +72,14 @@ def test_a_critical_job_starts_ahead_of_a_deep_backlog_of_chunked_short_jobs(sta
     wait_for(lambda: Job.objects.get(pk=critical.pk).status == Status.SUCCEEDED, timeout=30, interval=0.01)
     started = Attempt.objects.get(job=critical).started_at
     waited = (started - critical.created_at).total_seconds()
-    wait_for(lambda: Job.objects.filter(status=Status.SUCCEEDED).count() == backlog + 1, timeout=120, interval=0.2)
-    behind = Job.objects.filter(job_type__name="short", status=Status.SUCCEEDED, finished_at__gt=started).count()
-    assert behind > 0, f"the critical job waited for the whole backlog ({left} left, waited {waited:.3f} s)"
+    # Backlog finished after the critical job started: it did not wait for the whole backlog.
+    # (Draining the rest would prove nothing more; the cluster gives it back when it stops.)
+    behind = Job.objects.filter(job_type__name="short", status=Status.SUCCEEDED, finished_at__gt=started)
+    wait_for(
+        behind.exists,
+        timeout=60,
+        interval=0.05,
+        message=f"the critical job waited for the whole backlog ({left} left, waited {waited:.3f} s)",
+    )
     # One chunk budget (50 ms) plus pickup; generous for a loaded CI machine, far below the backlog's drain.
     assert waited < 1.0, waited

@@ -12,6 +12,8 @@ from tasks.aibtc import functions, naming
 from tasks.aibtc.templates import Replacements, render
 from tests.tasks.conftest import ACCOUNT, ACTION, AGENT, CONTRACTS_DIR, OWNER, VOTING, WALLET
 
+pytestmark = pytest.mark.database_independent
+
 
 def public_functions(template: str) -> dict[str, list[str]]:
     """The argument names of each `(define-public (name (arg type) ...)` of a contract."""

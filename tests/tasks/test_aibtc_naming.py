@@ -4,6 +4,8 @@ import pytest
 
 from tasks.aibtc import naming
 
+pytestmark = pytest.mark.database_independent
+
 # Clarinet's devnet deployer and wallet_1: the owner and agent of the agent-tools example account.
 OWNER = "ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM"
 AGENT = "ST35K818S3K2GSNEBC3M35GA3W8Q7X72KF4RVM3QA"

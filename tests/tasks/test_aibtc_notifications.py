@@ -10,6 +10,8 @@ from tasks.aibtc import notifications as n
 from tasks.clarity import Ascii, UInt, Utf8, encode
 from tests.tasks import dao_chain
 
+pytestmark = pytest.mark.database_independent
+
 
 def prints_of(block: dict[str, Any]) -> list[tuple[str, Any]]:
     """(contract, value) of each print in a Hiro block, as the delivery carries it."""

@@ -21,6 +21,8 @@ from tasks.clarity import (
 )
 from tests.tasks.conftest import OWNER, WALLET
 
+pytestmark = pytest.mark.database_independent
+
 MIXED = (
     "0x0b0000000700fffffffffffffffffffffffffffffffb02000000030102ff09070d000000026869080100000000000000000000000000"
     "000003051a00000000000000000000000000000000000000000e0000000a68c3a96c6c6f20e29c93"

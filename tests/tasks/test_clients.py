@@ -17,6 +17,8 @@ from tasks.clients.images import download_image
 from tasks.clients.llm import LLMClient
 from tasks.clients.transactions import TransactionClient
 
+pytestmark = pytest.mark.database_independent
+
 
 def _response(headers: dict[str, str] | None = None, **kwargs: object) -> httpx.Response:
     return httpx.Response(429, headers=headers, **kwargs)  # type: ignore[arg-type]

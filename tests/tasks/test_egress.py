@@ -16,6 +16,8 @@ from tasks.clients.egress import EVERYWHERE, PinnedTransport, embedded_ipv4, ref
 from tasks.clients.http import asend
 from tasks.clients.images import download_image
 
+pytestmark = pytest.mark.database_independent
+
 
 @pytest.mark.parametrize(
     ("address", "refused"),

@@ -15,6 +15,8 @@ from pytest_httpserver import HTTPServer
 from jobqueue import RetryableError
 from tasks.clients.transactions import ServiceReceipt, TransactionClient
 
+pytestmark = pytest.mark.database_independent
+
 CONTRACT = json.loads((Path(__file__).parents[2] / "docs" / "transaction-service.openapi.json").read_text())
 RECEIPT = CONTRACT["components"]["schemas"]["Receipt"]
 
