@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
+TEST_ARGS=$#  # pytest arguments given to this script (then every leg runs just those)
 PY="$VENV/bin/python"
 PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432/test}
 export SECRET_KEY=${SECRET_KEY:-test-suite-secret-key}
@@ -90,10 +91,19 @@ PG_LEGS=() MARIADB_LEGS=() SQLITE_LEGS=()
 add_legs() {  # venv tag
   local venv=$1 tag=$2
   # A database name of its own per leg (pytest-django creates test_<name> on the server).
-  PG_LEGS+=("$tag-postgresql|$venv|${PG_URL}_$tag|$ON_SERVER_DATABASE")
-  SQLITE_LEGS+=("$tag-sqlite|$venv|sqlite:///$PWD/db/dev-unused-$tag.sqlite3|")
+  # The PostgreSQL suite is the longest (about twice the SQLite one: it alone runs the fault
+  # suite, and flushing its tables between transactional tests costs more), so it runs as two
+  # legs of the pool, each on its own database: the real-cluster and fault tests, and the
+  # rest. Every test still runs on PostgreSQL once. With test paths given, one leg runs them.
+  if [ "$TEST_ARGS" -gt 0 ] || [ "${SPLIT_PG:-1}" = 0 ]; then
+    PG_LEGS+=("$tag-postgresql|$venv|${PG_URL}_$tag|$ON_SERVER_DATABASE|")
+  else
+    PG_LEGS+=("$tag-postgresql-clusters|$venv|${PG_URL}_${tag}_c|$ON_SERVER_DATABASE|tests/integration tests/faults")
+    PG_LEGS+=("$tag-postgresql|$venv|${PG_URL}_$tag|$ON_SERVER_DATABASE|--ignore=tests/integration --ignore=tests/faults")
+  fi
+  SQLITE_LEGS+=("$tag-sqlite|$venv|sqlite:///$PWD/db/dev-unused-$tag.sqlite3||")
   if [ -n "${MARIADB_URL:-}" ] && [ "$venv" = "$VENV" ]; then
-    MARIADB_LEGS+=("$tag-mariadb|$venv|$MARIADB_URL|$ON_SERVER_DATABASE")
+    MARIADB_LEGS+=("$tag-mariadb|$venv|$MARIADB_URL|$ON_SERVER_DATABASE|")
   fi
 }
 tag_of() { "$1/bin/python" -c "import sys, django; print(f'py{sys.version_info[0]}{sys.version_info[1]}dj{django.VERSION[0]}{django.VERSION[1]}')"; }
@@ -109,11 +119,11 @@ done
 # fault suite and drains 10,000 jobs where the others drain 3,000), the SQLite leg about 500 s;
 # the signer's Node suite about 10 s, so it goes last.
 LEGS=("${PG_LEGS[@]}" "${MARIADB_LEGS[@]}" "${SQLITE_LEGS[@]}")
-[ "$SIGNER_TESTS" = 1 ] && LEGS+=("signer|||")
+[ "$SIGNER_TESTS" = 1 ] && LEGS+=("signer||||")
 
-run_leg() {  # name venv url markers [pytest args...]
-  local name=$1 venv=$2 url=$3 markers=$4
-  shift 4
+run_leg() {  # name venv url markers selection [pytest args...]
+  local name=$1 venv=$2 url=$3 markers=$4 selection=$5
+  shift 5
   local started=$SECONDS
   if [ "$name" = signer ]; then
     # One test file at a time: both start a simnet from the same Clarinet project, whose
@@ -127,7 +137,7 @@ run_leg() {  # name venv url markers [pytest args...]
     return
   fi
   if DATABASE_URL="$url" TEST_SQLITE_PATH="$PWD/db/test-$name.sqlite3" \
-    "$venv/bin/python" -m pytest -p no:cacheprovider ${markers:+-m "$markers"} "$@" >"artifacts/leg-$name.log" 2>&1; then
+    "$venv/bin/python" -m pytest -p no:cacheprovider ${markers:+-m "$markers"} $selection "$@" >"artifacts/leg-$name.log" 2>&1; then
     echo "passed in $((SECONDS - started)) s" >"artifacts/leg-$name.status"
   else
     echo "FAILED (exit $?) after $((SECONDS - started)) s" >"artifacts/leg-$name.status"
@@ -147,9 +157,9 @@ finish_one() {
   cat "artifacts/leg-$name.log"
 }
 for leg in "${LEGS[@]}"; do
-  IFS='|' read -r name venv url markers <<<"$leg"
+  IFS='|' read -r name venv url markers selection <<<"$leg"
   while [ "${#RUNNING[@]}" -ge "$LEG_JOBS" ]; do finish_one; done
-  run_leg "$name" "$venv" "$url" "$markers" "$@" &
+  run_leg "$name" "$venv" "$url" "$markers" "$selection" "$@" &
   RUNNING[$!]=$name
 done
 while [ "${#RUNNING[@]}" -gt 0 ]; do finish_one; done
