@@ -20,9 +20,9 @@ from jobqueue import tracing
 from jobqueue.config.effective import TypeState, type_state
 from jobqueue.config.options import placement_errors
 from jobqueue.engine import inserts, sql
-from jobqueue.engine.enqueue import JobTypeRef, enqueue_built, inserted, unique_key_for
+from jobqueue.engine.enqueue import JobTypeRef, enqueue_built, inserted, job_row, unique_key_for
 from jobqueue.exceptions import JobQueueError, PayloadValidationError, UnknownJobTypeError
-from jobqueue.models import Job, Status, new_id
+from jobqueue.models import Job
 from jobqueue.registry import JobDefinition, resolve_definition
 
 
@@ -185,21 +185,9 @@ def _row(
             errors.setdefault(index, {}).update(placement)
     if payload is None or index in errors:
         return None
-    run_after = run_after or now
     payload_json, partition_key = payload
     unique_key = request.unique_key
     if unique_key is None and state.definition.unique is not None:
         unique_key = unique_key_for(state.definition, payload_json)
-    return {
-        "id": new_id(),
-        "job_type_id": state.type_id,
-        "payload": payload_json,
-        "partition_key": partition_key,
-        "priority": state.config.priority if priority is None else priority,
-        "status": Status.SCHEDULED if run_after > now else Status.QUEUED,
-        "max_attempts": state.config.max_attempts,
-        "run_after": run_after,
-        "created_at": now,
-        "unique_key": unique_key,
-        "created_by": created_by[:150],
-    }
+    chosen = state.config.priority if priority is None else priority
+    return job_row(state, payload_json, partition_key, chosen, run_after or now, now, unique_key, created_by)

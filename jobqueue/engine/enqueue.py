@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from jobqueue import tracing
-from jobqueue.config.effective import type_state, type_states
+from jobqueue.config.effective import TypeState, type_state, type_states
 from jobqueue.config.options import placement_errors
 from jobqueue.engine import dependencies, inserts, sql
 from jobqueue.engine.dependencies import After
@@ -60,28 +60,41 @@ def build_job(
         priority = state.config.priority
     if errors:
         raise PayloadValidationError(definition.name, errors)
-    run_after = run_after or now
     if unique_key is None:
         unique_key = unique_key_for(definition, payload_json)
     job = inserts.build(
-        Job,
-        {
-            "id": new_id(),
-            "job_type_id": state.type_id,
-            "payload": payload_json,
-            "priority": priority,
-            "status": Status.SCHEDULED if run_after > now else Status.QUEUED,
-            "max_attempts": state.config.max_attempts,
-            "run_after": run_after,
-            "created_at": now,
-            "unique_key": unique_key,
-            "created_by": created_by[:150],
-            "partition_key": partition_key,
-        },
+        Job, job_row(state, payload_json, partition_key, priority, run_after or now, now, unique_key, created_by)
     )
     if rerun_of is not None:
         job.rerun_of = rerun_of
     return job
+
+
+def job_row(
+    state: TypeState,
+    payload_json: Any,
+    partition_key: str,
+    priority: int,
+    run_after: datetime,
+    now: datetime,
+    unique_key: str | None,
+    created_by: str,
+) -> dict[str, Any]:
+    """The columns of a new job (single and bulk enqueue alike): `scheduled` when it is due
+    later, else `queued`; its attempts from the type's `max_attempts`."""
+    return {
+        "id": new_id(),
+        "job_type_id": state.type_id,
+        "payload": payload_json,
+        "partition_key": partition_key,
+        "priority": priority,
+        "status": Status.SCHEDULED if run_after > now else Status.QUEUED,
+        "max_attempts": state.config.max_attempts,
+        "run_after": run_after,
+        "created_at": now,
+        "unique_key": unique_key,
+        "created_by": created_by[:150],
+    }
 
 
 def enqueue(

@@ -15,7 +15,7 @@ from jobqueue.models import Job, JobType
 from jobqueue.services import sync_job_types, update_job_type
 from jobqueue.testing import drain
 from tasks.aibtc.naming import agent_account_name
-from tasks.models import DAO, Proposal
+from tasks.models import DAO, AgentAccount, Proposal
 from tests.tasks.simnet_chain import signer, simnet_chain  # noqa: F401 - fixtures of the simnet tests
 
 WALLET = "SP2J6ZY48GV1EZ5V2V5RB9MP66SW86PYKKNRV9EJ7"
@@ -75,6 +75,26 @@ def make_dao(db: None) -> Callable[..., DAO]:
         return DAO.objects.create(**values)
 
     return build
+
+
+def face_with_account(make_dao: Callable[..., DAO], agent: str = AGENT, account: str = ACCOUNT) -> DAO:
+    """The DAO FACE, with one agent account (of OWNER, with `agent`) that votes on its proposals."""
+    dao = make_dao("FACE")
+    AgentAccount.objects.create(
+        owner_address=OWNER,
+        dao_token_contract=dao.token_contract,
+        dao_dex_contract=f"{WALLET}.face-dex",
+        agent_address=agent,
+        account_contract=account,
+        tx_id="0xacc",
+        is_deployed=True,
+    )
+    return dao
+
+
+@pytest.fixture
+def face(make_dao: Callable[..., DAO]) -> DAO:
+    return face_with_account(make_dao)
 
 
 @pytest.fixture

@@ -230,3 +230,21 @@ def block_with_only_unrelated_prints(height: int = 3_600_400, *, decoded: bool) 
 
 def deliver(*blocks: dict[str, Any], rollback: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     return hiro.delivery(list(blocks), rollback, watched=VOTING)
+
+
+def bloom_dao() -> Any:
+    """The DAO these blocks talk about, registered as an operator would."""
+    from tasks.models import DAO
+
+    return DAO.objects.create(
+        name="Bloom DAO",
+        mission="Translate everything",
+        token_symbol=SYMBOL,
+        token_name="Bloom",
+        token_max_supply=1_000_000_000,
+        origin_address=DEPLOYER,
+        dao_contract=BASE_DAO,
+        token_contract=TOKEN,
+        is_broadcast=True,
+        is_deployed=True,
+    )

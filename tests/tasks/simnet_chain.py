@@ -153,3 +153,34 @@ def signer(simnet_chain: SimnetChain, tmp_path: Path) -> Iterator[str]:
         finally:
             process.terminate()
             process.wait(timeout=10)
+
+
+def register_dao(chain: SimnetChain, **extra: Any) -> Any:
+    """The simnet's DAO and its agent accounts as this deployment records them (an operator's
+    registration in the admin): the DAO by its deployed contracts, each account with its owner,
+    agent and contract. `extra` adds DAO fields (its X account)."""
+    from tasks.models import DAO, AgentAccount
+
+    dao = DAO.objects.create(
+        name="FACES DAO",
+        mission="Fund open source",
+        token_symbol="FACES",
+        token_name="Faces",
+        token_max_supply=1_000_000_000,
+        origin_address=chain.info["deployer"],
+        dao_contract=chain.info["dao"],
+        token_contract=chain.info["token"],
+        is_broadcast=True,
+        is_deployed=True,
+        **extra,
+    )
+    for i, account in enumerate(chain.info["accounts"]):
+        AgentAccount.objects.create(
+            owner_address=account["owner"],
+            agent_address=account["agent"],
+            account_contract=account["contract"],
+            dao_token_contract=chain.info["token"],
+            tx_id=f"0xacc{i}",
+            is_deployed=True,
+        )
+    return dao

@@ -18,7 +18,7 @@ from pytest_httpserver import HTTPServer
 from jobqueue import enqueue
 from jobqueue.models import Job, JobType, Status
 from jobqueue.services import sync_job_types, update_job_type
-from tasks.models import DAO, AgentAccount, Chainhook, Proposal, ProposalStatus, Vote
+from tasks.models import AgentAccount, Chainhook, Proposal, ProposalStatus, Vote
 from tests.conftest import wait_for
 from tests.tasks import dao_chain
 from tests.tasks.recorded import RecordedChain
@@ -51,18 +51,7 @@ def test_a_cluster_records_a_proposal_its_votes_and_conclusion_from_deliveries_a
         ("chain_block_replay", {"chain_api_url": chain.url}),
     ):
         update_job_type(JobType.objects.get(name=name), {"enabled": True, "settings": settings})
-    DAO.objects.create(
-        name="Bloom DAO",
-        mission="Translate everything",
-        token_symbol=dao_chain.SYMBOL,
-        token_name="Bloom",
-        token_max_supply=1_000_000_000,
-        origin_address=dao_chain.DEPLOYER,
-        dao_contract=dao_chain.BASE_DAO,
-        token_contract=dao_chain.TOKEN,
-        is_broadcast=True,
-        is_deployed=True,
-    )
+    dao_chain.bloom_dao()
     AgentAccount.objects.create(
         owner_address=dao_chain.OWNERS[0],
         dao_token_contract=dao_chain.TOKEN,

@@ -11,8 +11,8 @@ from rest_framework.test import APIClient
 
 from jobqueue.models import Job, Status
 from jobqueue.services.tokens import create_token
-from tasks.models import DAO, AgentAccount, Chainhook, ChainState, Proposal
-from tests.tasks.conftest import ACCOUNT, AGENT, OWNER, WALLET, run
+from tasks.models import DAO, Chainhook, ChainState, Proposal
+from tests.tasks.conftest import run
 from tests.tasks.recorded import load
 
 SECRET = "Bearer 9f2c1e7a-4b1d-hook-secret-of-48-chars"
@@ -25,21 +25,6 @@ URL = "/api/chainhooks/dao-events/"
 def hook(configure: Callable[..., Any]) -> Chainhook:
     configure("chainhook_block")
     return Chainhook.objects.create(name="dao-events", secret=SECRET)
-
-
-@pytest.fixture
-def face(make_dao: Callable[..., DAO]) -> DAO:
-    dao = make_dao("FACE")
-    AgentAccount.objects.create(
-        owner_address=OWNER,
-        dao_token_contract=dao.token_contract,
-        dao_dex_contract=f"{WALLET}.face-dex",
-        agent_address=AGENT,
-        account_contract=ACCOUNT,
-        tx_id="0xacc",
-        is_deployed=True,
-    )
-    return dao
 
 
 def deliver(body: Any, secret: str | None = SECRET, url: str = URL) -> Any:

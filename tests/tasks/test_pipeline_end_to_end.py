@@ -29,10 +29,10 @@ from rest_framework.test import APIClient
 from jobqueue import enqueue
 from jobqueue.models import Job, JobType, Status
 from jobqueue.services import sync_job_types, update_job_type
-from tasks.models import DAO, AgentAccount, Chainhook, Proposal, ProposalStatus, Vote, XAccount
+from tasks.models import Chainhook, Proposal, ProposalStatus, Vote, XAccount
 from tests.conftest import wait_for
 from tests.tasks.oauth import DEFAULT_IDENTITY, Identity, signed_by
-from tests.tasks.simnet_chain import SERVICE_KEY, SimnetChain
+from tests.tasks.simnet_chain import SERVICE_KEY, SimnetChain, register_dao
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(240)]
 
@@ -71,28 +71,7 @@ def set_up_records(chain: SimnetChain, httpserver: HTTPServer, signer: str) -> N
         access_token=FACE.access_token,
         access_token_secret=FACE.access_token_secret,
     )
-    DAO.objects.create(
-        name="FACES DAO",
-        mission="Fund open source",
-        token_symbol="FACES",
-        token_name="Faces",
-        token_max_supply=1_000_000_000,
-        origin_address=chain.info["deployer"],
-        dao_contract=chain.info["dao"],
-        token_contract=chain.info["token"],
-        is_broadcast=True,
-        is_deployed=True,
-        x_account=x_account,
-    )
-    for i, account in enumerate(chain.info["accounts"]):
-        AgentAccount.objects.create(
-            owner_address=account["owner"],
-            agent_address=account["agent"],
-            account_contract=account["contract"],
-            dao_token_contract=chain.info["token"],
-            tx_id=f"0xacc{i}",
-            is_deployed=True,
-        )
+    register_dao(chain, x_account=x_account)
     Chainhook.objects.create(name="dao-events", secret=HOOK_SECRET)
 
 

@@ -14,7 +14,7 @@ from jobqueue import enqueue
 from jobqueue.models import Job, Status
 from tasks.models import DAO, AgentAccount, ChainState, ContractCursor, Proposal, ProposalStatus, Vote
 from tests.tasks import dao_chain
-from tests.tasks.conftest import OWNER, WALLET, make_due, run
+from tests.tasks.conftest import WALLET, face_with_account, make_due, run
 from tests.tasks.recorded import RecordedChain, load
 
 CREATES = "stacks_api/block_150000_creates_proposal_7.json"
@@ -33,37 +33,6 @@ def chain(configure: Any, httpserver: HTTPServer) -> RecordedChain:
     return recorded
 
 
-@pytest.fixture
-def face(make_dao: Callable[..., DAO]) -> DAO:
-    """The DAO the recorded blocks talk about, with one agent account that votes on its proposals."""
-    dao = make_dao("FACE")
-    AgentAccount.objects.create(
-        owner_address=OWNER,
-        dao_token_contract=dao.token_contract,
-        dao_dex_contract=f"{WALLET}.face-dex",
-        agent_address="SP1H4K0N2KCW6PS8DQRQ02ZXCHD8XBQQ2VE0GMR1W",
-        account_contract=ACCOUNT,
-        tx_id="0xacc",
-        is_deployed=True,
-    )
-    return dao
-
-
-def bloom_dao() -> DAO:
-    return DAO.objects.create(
-        name="Bloom DAO",
-        mission="Translate everything",
-        token_symbol=dao_chain.SYMBOL,
-        token_name="Bloom",
-        token_max_supply=1_000_000_000,
-        origin_address=dao_chain.DEPLOYER,
-        dao_contract=dao_chain.BASE_DAO,
-        token_contract=dao_chain.TOKEN,
-        is_broadcast=True,
-        is_deployed=True,
-    )
-
-
 def bloom_accounts() -> None:
     for n, account in enumerate(dao_chain.ACCOUNTS):
         AgentAccount.objects.create(
@@ -80,7 +49,7 @@ def bloom_accounts() -> None:
 @pytest.fixture
 def bloom(db: None) -> DAO:
     """The DAO of `dao_chain`, with both owners' agent accounts."""
-    dao = bloom_dao()
+    dao = dao_chain.bloom_dao()
     bloom_accounts()
     return dao
 
@@ -123,6 +92,12 @@ def events_read(chain: RecordedChain) -> list[str]:
 
 def txs_read(chain: RecordedChain) -> list[str]:
     return [r for r in chain.requests() if r.startswith("/extended/v1/tx/0x")]
+
+
+@pytest.fixture
+def face(make_dao: Callable[..., DAO]) -> DAO:
+    """FACE with the agent account of the recorded deliveries (its real name)."""
+    return face_with_account(make_dao, agent="SP1H4K0N2KCW6PS8DQRQ02ZXCHD8XBQQ2VE0GMR1W", account=ACCOUNT)
 
 
 def test_a_proposal_creation_is_recorded_and_its_evaluation_and_conclusion_enqueued(
@@ -308,7 +283,7 @@ def test_a_dao_registered_later_has_its_voting_contract_read_from_its_start(chai
     assert not Proposal.objects.exists()
     assert set(cursors()) == set(dao_chain.ACCOUNTS)
 
-    bloom_dao()
+    dao_chain.bloom_dao()
     second = replay()
     assert second.status == Status.SUCCEEDED, second.last_error
     assert second.result["data"]["events"] == 4

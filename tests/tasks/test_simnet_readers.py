@@ -23,9 +23,9 @@ from rest_framework.test import APIClient
 from jobqueue import enqueue
 from jobqueue.models import Job, JobType, Status
 from tasks.aibtc.functions import conclude_arguments, vote_arguments
-from tasks.models import DAO, AgentAccount, Chainhook, Proposal, ProposalStatus, Vote
+from tasks.models import Chainhook, Proposal, ProposalStatus, Vote
 from tests.tasks.conftest import run
-from tests.tasks.simnet_chain import SimnetChain, running_chain
+from tests.tasks.simnet_chain import SimnetChain, register_dao, running_chain
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -61,27 +61,7 @@ def records(chain: SimnetChain, configure: Callable[..., JobType]) -> None:
     api = {"chain_api_url": chain.url}
     configure("chain_block_replay", **api)
     configure("chainhook_block", **api)
-    DAO.objects.create(
-        name="FACES DAO",
-        mission="Fund open source",
-        token_symbol="FACES",
-        token_name="Faces",
-        token_max_supply=1_000_000_000,
-        origin_address=chain.info["deployer"],
-        dao_contract=chain.info["dao"],
-        token_contract=chain.info["token"],
-        is_broadcast=True,
-        is_deployed=True,
-    )
-    for i, account in enumerate(chain.info["accounts"]):
-        AgentAccount.objects.create(
-            owner_address=account["owner"],
-            agent_address=account["agent"],
-            account_contract=account["contract"],
-            dao_token_contract=chain.info["token"],
-            tx_id=f"0xacc{i}",
-            is_deployed=True,
-        )
+    register_dao(chain)
 
 
 def read_by_replay(chain: SimnetChain, heights: list[int]) -> list[Job]:
