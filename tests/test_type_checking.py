@@ -7,9 +7,12 @@ from __future__ import annotations
 import tomllib
 from typing import Any
 
+import pytest
 from mypy.main import define_options
 
 from tests.conftest import ROOT
+
+pytestmark = pytest.mark.database_independent  # reads pyproject.toml and mypy's option list
 
 
 def _flags(section: dict[str, Any]) -> dict[str, Any]:
