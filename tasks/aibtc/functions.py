@@ -4,7 +4,10 @@ Clarity types and what each moves (facts, no I/O).
 Read from `aibtc-agent-account.clar` and `aibtc-action-proposal-voting.clar` (aibtcdev-daos).
 The transaction service builds the calls (`signer/src/contracts.js` and `signer/src/actions.js`
 mirror these facts); the jobs send it the arguments built here, named as its published
-contract (`docs/transaction-service.openapi.json`) names them.
+contract (`docs/transaction-service.openapi.json`) names them. The names here are function
+names (`create-action-proposal` is what a transaction calls); what the contracts print is
+named `<contract>/<event>` (`<symbol>-action-proposal-voting/create-action-proposal`), in
+`tasks.aibtc.payloads`.
 """
 
 from __future__ import annotations
