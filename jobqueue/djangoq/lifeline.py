@@ -30,6 +30,7 @@ import os
 import signal
 import sys
 import threading
+import time
 
 # From <linux/prctl.h>.
 PR_SET_PDEATHSIG = 1
@@ -61,11 +62,24 @@ class Watcher:
         if thread is not None:
             self._stop.set()
             thread.join()
+            _wait_for_os_thread_exit(thread.native_id)
 
     def _watch(self, stop: threading.Event) -> None:
         while not stop.wait(self.interval):
             if os.getppid() != self.parent:
                 _die()
+
+
+def _wait_for_os_thread_exit(native_id: int | None, limit: float = 0.5) -> None:
+    # `join()` returns once the thread's Python code is done, a moment before the kernel
+    # removes the OS thread: a fork in that moment is still made with two threads (Python
+    # 3.12 counts them in /proc and warns). Wait, briefly and boundedly, until it is gone.
+    if native_id is None or not sys.platform.startswith("linux"):
+        return
+    task = f"/proc/self/task/{native_id}"
+    deadline = time.monotonic() + limit
+    while os.path.exists(task) and time.monotonic() < deadline:
+        time.sleep(0.0002)
 
 
 _watcher: Watcher | None = None  # this process's watcher, where one runs

@@ -16,7 +16,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from jobqueue import enqueue
-from jobqueue.models import Job, JobType, Status
+from jobqueue.models import ACTIVE, Job, JobType, Status
 from jobqueue.services import sync_job_types, update_job_type
 from tasks.models import AgentAccount, Chainhook, Proposal, ProposalStatus, Vote
 from tests.conftest import wait_for
@@ -72,8 +72,14 @@ def test_a_cluster_records_a_proposal_its_votes_and_conclusion_from_deliveries_a
     first = post(dao_chain.deliver(dao_chain.proposal_created_through_agent_account(decoded=True)))
     second = post(dao_chain.deliver(voted, concluded))
     assert (first["enqueued"], second["enqueued"]) == (1, 2)
+    blocks = Job.objects.filter(job_type__name="chainhook_block")
+    # A job's outcome is written after its work commits (with the next group commit): wait for both.
     wait_for(
-        lambda: Proposal.objects.filter(status=ProposalStatus.FAILED).exists() and Vote.objects.count() == 2,
+        lambda: (
+            Proposal.objects.filter(status=ProposalStatus.FAILED).exists()
+            and Vote.objects.count() == 2
+            and not blocks.filter(status__in=ACTIVE).exists()
+        ),
         timeout=90,
         message="the deliveries were not applied",
     )
@@ -90,7 +96,6 @@ def test_a_cluster_records_a_proposal_its_votes_and_conclusion_from_deliveries_a
     assert sorted(Vote.objects.values_list("wallet_address", "amount")) == sorted(
         zip(dao_chain.ACCOUNTS, dao_chain.POWERS, strict=True)
     )
-    blocks = Job.objects.filter(job_type__name="chainhook_block")
     assert set(blocks.values_list("status", flat=True)) == {Status.SUCCEEDED}
     assert not any((job.result or {}).get("data", {}).get("not_understood") for job in blocks)
     before = snapshot()
