@@ -6,10 +6,12 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,15 +36,35 @@ def _target() -> tuple[list[str], dict[str, str]]:
     return ["--database", "postgres", "--pg-url", server], {"BENCH_DB_PREFIX": prefix}
 
 
+@pytest.fixture
+def bench_target() -> Iterator[tuple[list[str], dict[str, str]]]:
+    """The harness's arguments for this suite's database, and on PostgreSQL its databases
+    dropped afterwards: they are the run's scratch, and a server shared by many runs keeps them."""
+    target, env = _target()
+    yield target, env
+    prefix = env.get("BENCH_DB_PREFIX")
+    if prefix:
+        import psycopg
+
+        with psycopg.connect(target[-1], autocommit=True) as conn:
+            names = conn.execute(
+                "SELECT datname FROM pg_database WHERE starts_with(datname, %s)", [prefix + "bench_"]
+            ).fetchall()
+            for (name,) in names:
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
 def _all_ok(reps: list[dict[str, Any]], what: str) -> None:
     assert reps, what
     for rep in reps:
         assert rep["ok"], (what, rep)
 
 
-def test_smoke_run_completes_every_job_on_both_sides(tmp_path: Path) -> None:
+def test_smoke_run_completes_every_job_on_both_sides(
+    tmp_path: Path, bench_target: tuple[list[str], dict[str, str]]
+) -> None:
     output = tmp_path / "smoke.json"
-    target, env = _target()
+    target, env = bench_target
     done = subprocess.run(
         [sys.executable, "-m", "bench", "--smoke", *target, "--output", str(output)],
         cwd=ROOT,
