@@ -5,7 +5,7 @@ FROM python:3.12-slim
 ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
 COPY . .
-RUN pip install -e . && DEBUG=false SECRET_KEY=build-only python manage.py collectstatic --no-input -v0 \
+RUN pip install -e ".[deployment]" && DEBUG=false SECRET_KEY=build-only python manage.py collectstatic --no-input -v0 \
     && useradd --system jobqueue
 USER jobqueue
 EXPOSE 8000

@@ -2,9 +2,10 @@
 PYTHON ?= python3
 VENV ?= .venv
 DJANGO ?= django>=5.2,<5.3
-# Extras installed by `make install` / `make test`; `make run` installs only what running needs.
-EXTRAS ?= test,lint
-RUN_EXTRAS ?=
+# Extras installed by `make install` / `make test`; `make run` installs only what running needs
+# (`deployment`: what config/ and tasks/, this repository's own deployment, import).
+EXTRAS ?= deployment,test,lint
+RUN_EXTRAS ?= deployment
 BIN := $(VENV)/bin
 
 .PHONY: install run test lint check pytest bench clean
@@ -17,7 +18,7 @@ install: $(BIN)/python
 	$(BIN)/python -m pip install -q -e ".$(if $(strip $(EXTRAS)),[$(EXTRAS)])" "$(DJANGO)"
 
 # Web admin + API + a qcluster on SQLite, with a demo login printed. Ctrl+C stops both.
-# (No lint or test tools: the runtime dependencies only, plus RUN_EXTRAS if given.)
+# (No lint or test tools: the runtime dependencies and RUN_EXTRAS.)
 run: EXTRAS = $(RUN_EXTRAS)
 run: install
 	VENV=$(VENV) bash scripts/run.sh
