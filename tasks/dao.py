@@ -17,6 +17,7 @@ from tasks.clients.contracts import ContractSourceSettings, GeneratedContract, a
 from tasks.clients.transactions import Receipt, TransactionClient, TransactionSettings
 from tasks.fields import ContractPrincipal, StacksAddress
 from tasks.models import DAO, AgentAccount, DaoContract, DaoContractStatus
+from tasks.partitions import ByServiceKey
 from tasks.pipeline import Outcome, confirm_deployment
 from tasks.transaction_job import TX_CONFIRMATION, TransactionJob
 
@@ -35,8 +36,17 @@ def _send(receipt: Receipt, what: str) -> None:
         raise RetryableError(f"{what} is {receipt.status}, not broadcast yet")
 
 
-@job(priority=Priority.HIGH, max_attempts=3, timeout=300, concurrency=1, enabled=False, requires=(TX_CONFIRMATION,))
-class DaoDeployment(TransactionJob):
+@job(
+    priority=Priority.HIGH,
+    max_attempts=3,
+    timeout=300,
+    concurrency=1,
+    # Every contract is sent with the service's own key: one send at a time per key.
+    partition_concurrency=1,
+    enabled=False,
+    requires=(TX_CONFIRMATION,),
+)
+class DaoDeployment(ByServiceKey, TransactionJob):
     """Deploy a DAO's generated contracts one by one, each confirmed before the next; resumable."""
 
     class Payload(pydantic.BaseModel):
@@ -146,8 +156,16 @@ class DaoDeployment(TransactionJob):
             confirm_deployment(dao, Outcome(), created_by=created_by)
 
 
-@job(priority=Priority.MEDIUM, max_attempts=3, timeout=300, concurrency=1, enabled=False, requires=(TX_CONFIRMATION,))
-class AgentAccountDeploy(TransactionJob):
+@job(
+    priority=Priority.MEDIUM,
+    max_attempts=3,
+    timeout=300,
+    concurrency=1,
+    partition_concurrency=1,
+    enabled=False,
+    requires=(TX_CONFIRMATION,),
+)
+class AgentAccountDeploy(ByServiceKey, TransactionJob):
     """Deploy an agent account for an owner and an agent, named by the convention, and record it."""
 
     class Payload(pydantic.BaseModel):

@@ -17,6 +17,7 @@ from tasks.events import voting_contract
 from tasks.fields import Principal, RecordId
 from tasks.governance import GovernanceSettings, chain_clock, wait_until
 from tasks.models import Proposal, ProposalStatus, Vote
+from tasks.partitions import ByServiceKey, agent_signer_label
 from tasks.transaction_job import TX_CONFIRMATION, TransactionJob
 
 EVALUATION_PROMPT = (
@@ -80,11 +81,25 @@ def _voting_target(proposal: Proposal) -> tuple[str, int]:
     return voting, proposal.onchain_id
 
 
-@job(priority=Priority.HIGH, max_attempts=3, timeout=300, concurrency=2, enabled=False, requires=(TX_CONFIRMATION,))
-class DaoProposalVote(ByDao, TransactionJob):
+@job(
+    priority=Priority.HIGH,
+    max_attempts=3,
+    timeout=300,
+    concurrency=2,
+    partition_concurrency=1,
+    enabled=False,
+    requires=(TX_CONFIRMATION,),
+)
+class DaoProposalVote(TransactionJob):
     """Vote every unvoted Vote of a wallet on a proposal through the transaction service."""
 
     Payload = ProposalWallet
+
+    def partition_key(self, payload: ProposalWallet) -> str:
+        """The agent whose key signs the vote: one vote per sender at a time, so the service never
+        has two of its transactions in flight (nonces are per sender; the service also signs one
+        at a time per key and re-reads the nonce when the node refuses it)."""
+        return agent_signer_label(payload.wallet_address)
 
     class Settings(TransactionSettings, GovernanceSettings):
         pass
@@ -200,8 +215,16 @@ class DaoProposalEvaluation(ByDao, BaseJob):
         return vote
 
 
-@job(priority=Priority.MEDIUM, max_attempts=5, timeout=180, concurrency=1, enabled=False, requires=(TX_CONFIRMATION,))
-class DaoProposalConclude(ByDao, TransactionJob):
+@job(
+    priority=Priority.MEDIUM,
+    max_attempts=5,
+    timeout=180,
+    concurrency=1,
+    partition_concurrency=1,
+    enabled=False,
+    requires=(TX_CONFIRMATION,),
+)
+class DaoProposalConclude(ByServiceKey, TransactionJob):
     """Conclude a proposal on the chain; succeeds only once the transaction service confirms the broadcast."""
 
     class Payload(pydantic.BaseModel):
