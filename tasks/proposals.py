@@ -10,6 +10,7 @@ from asgiref.sync import sync_to_async
 from django.db import transaction
 
 from jobqueue import BaseJob, JobContext, JobResult, PermanentError, Priority, RetryableError, SkipJob, job
+from jobqueue.models import Job
 from tasks.aibtc import functions, naming
 from tasks.clients.llm import LLMClient, LLMSettings
 from tasks.clients.transactions import TransactionClient, TransactionSettings
@@ -162,11 +163,15 @@ class DaoProposalEvaluation(ByDao, BaseJob):
         super().check_configuration(ctx)
         LLMClient.from_settings(ctx.settings)
 
-    async def vote_options(self, ctx: JobContext, proposal: Proposal) -> dict[str, Any]:
-        """The vote is scheduled for when voting opens (estimated; the vote checks again when it runs)."""
-        if proposal.starts_at_block is None or not ctx.settings.chain_api_url:
-            return {}
-        return {"run_after": (await chain_clock(ctx.settings)).when(proposal.starts_at_block)}
+    async def hand_over(self, ctx: JobContext, proposal: Proposal, follow_up: dict[str, Any]) -> None:
+        """Enqueue the vote, scheduled for when voting opens (estimated; the vote checks again when
+        it runs); in a proposal's lifecycle workflow its vote is already the next step."""
+        if await Job.objects.filter(pk=ctx.job_id, workflow_id__isnull=False).aexists():
+            return
+        options = {}
+        if proposal.starts_at_block is not None and ctx.settings.chain_api_url:
+            options["run_after"] = (await chain_clock(ctx.settings)).when(proposal.starts_at_block)
+        ctx.enqueue(DaoProposalVote, follow_up, **options)
 
     async def execute(self, ctx: JobContext, payload: ProposalWallet) -> JobResult:
         proposal = await _proposal(payload.proposal_id)
@@ -176,7 +181,7 @@ class DaoProposalEvaluation(ByDao, BaseJob):
         if existing is not None:
             # Evaluated by an earlier attempt whose success was not recorded: just hand over again.
             if not existing.voted and not existing.abstain_reason:
-                ctx.enqueue(DaoProposalVote, follow_up, **await self.vote_options(ctx, proposal))
+                await self.hand_over(ctx, proposal, follow_up)
             return JobResult.ok("already evaluated", data={"vote_id": existing.pk})
         answer = await LLMClient.from_settings(ctx.settings).chat(
             ctx.settings.chat_model,
@@ -195,7 +200,7 @@ class DaoProposalEvaluation(ByDao, BaseJob):
         vote = await sync_to_async(self.record)(proposal, payload, evaluation, abstain)
         if abstain:
             return JobResult.ok(f"abstained: {abstain}", data={"vote_id": vote.pk, **evaluation.model_dump()})
-        ctx.enqueue(DaoProposalVote, follow_up, **await self.vote_options(ctx, proposal))
+        await self.hand_over(ctx, proposal, follow_up)
         return JobResult.ok(
             f"evaluated: {evaluation.decision}",
             data={"vote_id": vote.pk, **evaluation.model_dump()},

@@ -60,6 +60,7 @@ def test_proposal_jobs_are_partitioned_by_dao(make_dao: Any, make_proposal: Any)
         for p in (first, second, third)
     ]
     assert keys == [f"dao:{face.pk}", f"dao:{face.pk}", f"dao:{other.pk}"]
+    assert enqueue("dao_proposal_announcement", {"proposal_id": third.pk}).partition_key == f"dao:{other.pk}"
 
 
 def test_chain_api_types_are_partitioned_by_a_label_of_the_hiro_key_never_the_key(configure: Any) -> None:
