@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.contrib import admin
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
 from jobqueue.admin.secretfields import WriteOnlySecretsAdmin
 from tasks import hookguard
@@ -37,12 +41,26 @@ class DaoContractInline(admin.TabularInline):
         return False  # rows come from dao_deployment, in the generated set's order
 
 
+def workflow_link(workflow_id: uuid.UUID | None) -> str:
+    """A link to the workflow's graph in the admin ("-" when there is none)."""
+    if workflow_id is None:
+        return "-"
+    return format_html('<a href="{}">{}</a>', reverse("admin:jobqueue_workflow", args=[str(workflow_id)]), workflow_id)
+
+
 @admin.register(DAO)
 class DAOAdmin(admin.ModelAdmin):
     inlines = [DaoContractInline]
     list_display = ["name", "token_symbol", "is_broadcast", "is_deployed", "deployment_tx_id", "created_at"]
     list_filter = ["is_broadcast", "is_deployed"]
     search_fields = ["name", "token_symbol", "deployment_tx_id", "dao_contract", "token_contract"]
+    exclude = ["deployment_workflow_id"]
+    readonly_fields = ["deployment_workflow"]
+
+    @admin.display(description="deployment workflow")
+    def deployment_workflow(self, obj: DAO) -> str:
+        """Its contract deployments and launch post, as one graph (written by dao_deployment)."""
+        return workflow_link(obj.deployment_workflow_id)
 
 
 @admin.register(Proposal)
@@ -51,7 +69,13 @@ class ProposalAdmin(admin.ModelAdmin):
     list_filter = ["status", "evaluated"]
     search_fields = ["title", "content"]
     list_select_related = ["dao"]
-    exclude = ["embedding"]  # hundreds of floats help nobody in a form
+    exclude = ["embedding", "workflow_id"]  # hundreds of floats help nobody in a form
+    readonly_fields = ["lifecycle"]
+
+    @admin.display(description="lifecycle workflow")
+    def lifecycle(self, obj: Proposal) -> str:
+        """Its evaluations, votes, conclusion and announcement, as one graph (written by the reader)."""
+        return workflow_link(obj.workflow_id)
 
 
 @admin.register(Vote)

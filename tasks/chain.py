@@ -20,6 +20,7 @@ from tasks.clients.chain import Block, ChainApiSettings, ChainClient
 from tasks.events import KnownContracts
 from tasks.governance import Clock, GovernanceSettings, chain_clock
 from tasks.models import AppliedBlock, ChainState, ContractCursor
+from tasks.partitions import ByChainApiKey
 from tasks.pipeline import Outcome, applied, apply_transactions
 from tasks.replay import Moved, read_new
 from tasks.rollback import Undone, rollback_block
@@ -128,7 +129,7 @@ def hold(network: str, height: int) -> None:
     unique=Unique(fields=("network",)),
     enabled=False,
 )
-class ChainBlockReplay(BaseJob):
+class ChainBlockReplay(ByChainApiKey, BaseJob):
     """Read the print events of every contract we know (voting extensions, agent accounts) since
     each one's cursor from the chain API, and apply them block by block in chain order."""
 
@@ -240,7 +241,7 @@ def is_stale(state: ChainState, now: datetime, stale_after: float) -> bool:
     overlap=False,
     requires=(ChainBlockReplay,),
 )
-class ChainStateMonitor(BaseJob):
+class ChainStateMonitor(ByChainApiKey, BaseJob):
     """Compare the chain tip with ChainState; when too far behind, enqueue a replay of the network."""
 
     class Settings(ChainApiSettings):

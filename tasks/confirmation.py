@@ -27,6 +27,7 @@ from tasks.clients.chain import ChainClient
 from tasks.clients.transactions import TransactionClient, TransactionSettings
 from tasks.governance import Clock, GovernanceSettings, chain_clock
 from tasks.models import DAO, AgentAccount, DaoContract, DaoContractStatus, Proposal, Vote
+from tasks.partitions import ByChainApiKey
 from tasks.pipeline import Outcome, applied, apply_transactions
 from tasks.social import DaoDeploymentTweet, Tweet
 from tasks.transaction_job import TX_CONFIRMATION
@@ -79,10 +80,13 @@ def follow_replacement(kind: Kind, object_id: int, old: str, new: str) -> None:
     max_attempts=5,
     timeout=60,
     concurrency=4,
+    # Per Hiro API key (or host, without one): each check is one or two requests, and Hiro allows
+    # 50 a minute per client without a key (500 with one); the other chain types share the key.
+    partition_rate_limit="20/m",
     enabled=False,
     requires=(DaoDeploymentTweet, Discord, Tweet),
 )
-class TxConfirmation(BaseJob):
+class TxConfirmation(ByChainApiKey, BaseJob):
     """Follow a broadcast transaction until the chain says success, aborted or dropped."""
 
     class Payload(pydantic.BaseModel):

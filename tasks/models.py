@@ -51,6 +51,9 @@ class DAO(models.Model):
     is_deployed = models.BooleanField(default=False, help_text="deployment confirmed on the chain")
     deployment_tx_id = models.CharField(max_length=100, blank=True)
     deployment_job_id = models.UUIDField(null=True, blank=True, help_text="the dao_deployment job that sent it")
+    deployment_workflow_id = models.UUIDField(
+        null=True, blank=True, help_text="the workflow of its contract deployments and launch post"
+    )
     deployment_tx_status = models.CharField(max_length=40, blank=True, help_text="the chain's final status of it")
     social_handle = models.CharField(max_length=50, blank=True)
     x_account = models.ForeignKey(
@@ -89,6 +92,9 @@ class Proposal(models.Model):
     content = models.TextField()
     status = models.CharField(max_length=16, choices=ProposalStatus.choices, default=ProposalStatus.OPEN)
     onchain_id = models.PositiveIntegerField(null=True, blank=True)
+    workflow_id = models.UUIDField(
+        null=True, blank=True, help_text="its lifecycle: evaluations, votes, conclusion, announcement"
+    )
     tags = models.JSONField(default=list, blank=True, help_text="from the parameters' metadata block")
     # From the voting extension's create-action-proposal notification (empty for a proposal recorded by hand).
     voting_contract = models.CharField(max_length=PRINCIPAL, blank=True, help_text="the extension that printed it")

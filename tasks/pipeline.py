@@ -122,8 +122,10 @@ def _record_dao_contract(tx: ChainTx, outcome: Outcome, created_by: str) -> None
 
 
 def confirm_deployment(dao: DAO, outcome: Outcome, created_by: str) -> None:
-    """Mark a DAO deployed once, and enqueue its launch post with that change."""
+    """Mark a DAO deployed once, and enqueue its launch post with that change, unless a
+    deployment workflow owns the post (its last step, released by this confirmation's step)."""
     if DAO.objects.filter(pk=dao.pk, is_deployed=False).update(is_deployed=True, is_broadcast=True):
-        enqueue(DaoDeploymentTweet, {"dao_id": dao.pk}, created_by=created_by)
         outcome.daos_deployed.append(dao.pk)
-        outcome.enqueued += 1
+        if DAO.objects.filter(pk=dao.pk, deployment_workflow_id__isnull=True).exists():
+            enqueue(DaoDeploymentTweet, {"dao_id": dao.pk}, created_by=created_by)
+            outcome.enqueued += 1

@@ -11,19 +11,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.utils import timezone
-
-from jobqueue import enqueue
+from jobqueue import Workflow, needs
+from jobqueue.config.effective import type_state
+from jobqueue.models import ACTIVE, Job
 from tasks.aibtc import notifications as n
-from tasks.announcements import conclusion_posts
+from tasks.announcements import DaoProposalAnnouncement, announce
 from tasks.chaindata import SUCCESS
 from tasks.events import voting_contract
 from tasks.governance import Clock
 from tasks.models import DAO, AgentAccount, ParkedEvent, Proposal, ProposalStatus, Veto, Vote
 from tasks.outcome import Outcome
-from tasks.proposals import DaoProposalConclude, DaoProposalEvaluation
-from tasks.social import Tweet
-from tasks.webhooks import Discord
+from tasks.proposals import DaoProposalConclude, DaoProposalEvaluation, DaoProposalVote
 
 PARKABLE: dict[str, type[n.Notification]] = {
     n.VoteCast.EVENT: n.VoteCast,
@@ -124,18 +122,49 @@ def proposal_created(dao: DAO, event: n.ProposalCreated, at: Applying) -> None:
         return
     outcome = at.outcome
     outcome.proposals.append(proposal.pk)
-    for wallet in voters_of(dao):
-        enqueue(DaoProposalEvaluation, {"proposal_id": proposal.pk, "wallet_address": wallet}, created_by=at.created_by)
-        outcome.enqueued += 1
-    enqueue(
+    flow = lifecycle(proposal, voters_of(dao), at.clock(), at.created_by)
+    flow.enqueue()
+    Proposal.objects.filter(pk=proposal.pk).update(workflow_id=flow.id)
+    outcome.enqueued += len(flow.steps)
+    _unpark(dao, proposal, at)
+
+
+def lifecycle(proposal: Proposal, voters: list[str], clock: Clock, created_by: str) -> Workflow:
+    """The proposal's lifecycle as one workflow: each voter's evaluation, then its vote (when
+    voting opens); the conclusion (when execution opens) after every vote, whether or not it
+    went through; then the announcement, once the chain has recorded the conclusion. The one
+    place a conclusion of a proposal read from the chain is scheduled."""
+    flow = Workflow()
+    votes = []
+    for wallet in voters:
+        payload = {"proposal_id": proposal.pk, "wallet_address": wallet}
+        evaluation = flow.add(DaoProposalEvaluation, payload, key=f"evaluation {wallet}", created_by=created_by)
+        vote = flow.add(
+            DaoProposalVote,
+            payload,
+            after=[evaluation],
+            key=f"vote {wallet}",
+            run_after=clock.when(proposal.starts_at_block),
+            created_by=created_by,
+        )
+        votes.append(needs(vote, ignore_failure=True))
+    conclusion = flow.add(
         DaoProposalConclude,
         {"proposal_id": proposal.pk},
-        run_after=at.clock().when(event.exec_start),
-        unique_key=f"conclude:{proposal.pk}",
-        created_by=at.created_by,
+        after=votes,
+        key="conclusion",
+        run_after=clock.when(proposal.executes_at_block),
+        created_by=created_by,
     )
-    outcome.enqueued += 1
-    _unpark(dao, proposal, at)
+    # Anyone may conclude on chain: the announcement waits for the chain's record, not our transaction.
+    flow.add(
+        DaoProposalAnnouncement,
+        {"proposal_id": proposal.pk},
+        after=[needs(conclusion, ignore_failure=True)],
+        key="announcement",
+        created_by=created_by,
+    )
+    return flow
 
 
 def _unpark(dao: DAO, proposal: Proposal, at: Applying) -> None:
@@ -186,6 +215,7 @@ def proposal_concluded(
     proposal: Proposal, dao: DAO, event: n.ProposalConcluded, tx_id: str, outcome: Outcome, created_by: str
 ) -> None:
     status = ProposalStatus.PASSED if event.passed else ProposalStatus.FAILED
+    first = Proposal.objects.filter(pk=proposal.pk).exclude(status=status).exists()
     Proposal.objects.filter(pk=proposal.pk).update(
         status=status,
         conclusion_tx_id=proposal.conclusion_tx_id or tx_id,
@@ -203,19 +233,21 @@ def proposal_concluded(
         expired=event.expired,
         conclusion_status=event.status,
     )
-    announce(proposal, dao, status, outcome, created_by)
+    if announcement_pending(proposal):
+        if first:  # its lifecycle's announcement step posts it
+            outcome.concluded.append(proposal.pk)
+    else:
+        announce(proposal, dao, status, outcome, created_by)
 
 
-def announce(proposal: Proposal, dao: DAO, status: str, outcome: Outcome, created_by: str) -> None:
-    """Enqueue the conclusion's Discord post and tweet, once per proposal whatever reports it."""
-    if not Proposal.objects.filter(pk=proposal.pk, announced_at__isnull=True).update(announced_at=timezone.now()):
-        return
-    passed = status == ProposalStatus.PASSED
-    posts = conclusion_posts(Proposal.objects.get(pk=proposal.pk), dao, passed)
-    verdict = "passed" if passed else "failed"
-    enqueue(Discord, {"content": posts.discord, "proposal_status": verdict}, created_by=created_by)
-    outcome.enqueued += 1
-    if posts.tweet is not None:  # X hears of approved proposals only
-        enqueue(Tweet, {"text": posts.tweet, "dao_id": dao.pk}, created_by=created_by)
-        outcome.enqueued += 1
-    outcome.concluded.append(proposal.pk)
+def announcement_pending(proposal: Proposal) -> bool:
+    """Whether the proposal's lifecycle has its announcement step released (its conclusion step
+    ended) and not finished: it then posts, at its next check. Otherwise the reader posts, once
+    (`announced_at`): a proposal read before workflows, a step cancelled or dead, a conclusion
+    rolled back after the step ran, or one concluded on chain (by anyone) while the lifecycle's
+    evaluations, votes or conclusion are still to run; the step then finds it announced."""
+    workflow = Proposal.objects.filter(pk=proposal.pk).values_list("workflow_id", flat=True).first()
+    if workflow is None or not type_state(DaoProposalAnnouncement.definition.name).config.enabled:
+        return False
+    steps = Job.objects.filter(workflow_id=workflow, job_type__name=DaoProposalAnnouncement.definition.name)
+    return steps.filter(status__in=ACTIVE).exists()

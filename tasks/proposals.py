@@ -10,6 +10,7 @@ from asgiref.sync import sync_to_async
 from django.db import transaction
 
 from jobqueue import BaseJob, JobContext, JobResult, PermanentError, Priority, RetryableError, SkipJob, job
+from jobqueue.models import Job
 from tasks.aibtc import functions, naming
 from tasks.clients.llm import LLMClient, LLMSettings
 from tasks.clients.transactions import TransactionClient, TransactionSettings
@@ -17,6 +18,7 @@ from tasks.events import voting_contract
 from tasks.fields import Principal, RecordId
 from tasks.governance import GovernanceSettings, chain_clock, wait_until
 from tasks.models import Proposal, ProposalStatus, Vote
+from tasks.partitions import ByServiceKey, agent_signer_label
 from tasks.transaction_job import TX_CONFIRMATION, TransactionJob
 
 EVALUATION_PROMPT = (
@@ -80,11 +82,25 @@ def _voting_target(proposal: Proposal) -> tuple[str, int]:
     return voting, proposal.onchain_id
 
 
-@job(priority=Priority.HIGH, max_attempts=3, timeout=300, concurrency=2, enabled=False, requires=(TX_CONFIRMATION,))
-class DaoProposalVote(ByDao, TransactionJob):
+@job(
+    priority=Priority.HIGH,
+    max_attempts=3,
+    timeout=300,
+    concurrency=2,
+    partition_concurrency=1,
+    enabled=False,
+    requires=(TX_CONFIRMATION,),
+)
+class DaoProposalVote(TransactionJob):
     """Vote every unvoted Vote of a wallet on a proposal through the transaction service."""
 
     Payload = ProposalWallet
+
+    def partition_key(self, payload: ProposalWallet) -> str:
+        """The agent whose key signs the vote: one vote per sender at a time, so the service never
+        has two of its transactions in flight (nonces are per sender; the service also signs one
+        at a time per key and re-reads the nonce when the node refuses it)."""
+        return agent_signer_label(payload.wallet_address)
 
     class Settings(TransactionSettings, GovernanceSettings):
         pass
@@ -147,11 +163,15 @@ class DaoProposalEvaluation(ByDao, BaseJob):
         super().check_configuration(ctx)
         LLMClient.from_settings(ctx.settings)
 
-    async def vote_options(self, ctx: JobContext, proposal: Proposal) -> dict[str, Any]:
-        """The vote is scheduled for when voting opens (estimated; the vote checks again when it runs)."""
-        if proposal.starts_at_block is None or not ctx.settings.chain_api_url:
-            return {}
-        return {"run_after": (await chain_clock(ctx.settings)).when(proposal.starts_at_block)}
+    async def hand_over(self, ctx: JobContext, proposal: Proposal, follow_up: dict[str, Any]) -> None:
+        """Enqueue the vote, scheduled for when voting opens (estimated; the vote checks again when
+        it runs); in a proposal's lifecycle workflow its vote is already the next step."""
+        if await Job.objects.filter(pk=ctx.job_id, workflow_id__isnull=False).aexists():
+            return
+        options = {}
+        if proposal.starts_at_block is not None and ctx.settings.chain_api_url:
+            options["run_after"] = (await chain_clock(ctx.settings)).when(proposal.starts_at_block)
+        ctx.enqueue(DaoProposalVote, follow_up, **options)
 
     async def execute(self, ctx: JobContext, payload: ProposalWallet) -> JobResult:
         proposal = await _proposal(payload.proposal_id)
@@ -161,7 +181,7 @@ class DaoProposalEvaluation(ByDao, BaseJob):
         if existing is not None:
             # Evaluated by an earlier attempt whose success was not recorded: just hand over again.
             if not existing.voted and not existing.abstain_reason:
-                ctx.enqueue(DaoProposalVote, follow_up, **await self.vote_options(ctx, proposal))
+                await self.hand_over(ctx, proposal, follow_up)
             return JobResult.ok("already evaluated", data={"vote_id": existing.pk})
         answer = await LLMClient.from_settings(ctx.settings).chat(
             ctx.settings.chat_model,
@@ -180,7 +200,7 @@ class DaoProposalEvaluation(ByDao, BaseJob):
         vote = await sync_to_async(self.record)(proposal, payload, evaluation, abstain)
         if abstain:
             return JobResult.ok(f"abstained: {abstain}", data={"vote_id": vote.pk, **evaluation.model_dump()})
-        ctx.enqueue(DaoProposalVote, follow_up, **await self.vote_options(ctx, proposal))
+        await self.hand_over(ctx, proposal, follow_up)
         return JobResult.ok(
             f"evaluated: {evaluation.decision}",
             data={"vote_id": vote.pk, **evaluation.model_dump()},
@@ -200,8 +220,16 @@ class DaoProposalEvaluation(ByDao, BaseJob):
         return vote
 
 
-@job(priority=Priority.MEDIUM, max_attempts=5, timeout=180, concurrency=1, enabled=False, requires=(TX_CONFIRMATION,))
-class DaoProposalConclude(ByDao, TransactionJob):
+@job(
+    priority=Priority.MEDIUM,
+    max_attempts=5,
+    timeout=180,
+    concurrency=1,
+    partition_concurrency=1,
+    enabled=False,
+    requires=(TX_CONFIRMATION,),
+)
+class DaoProposalConclude(ByServiceKey, TransactionJob):
     """Conclude a proposal on the chain; succeeds only once the transaction service confirms the broadcast."""
 
     class Payload(pydantic.BaseModel):

@@ -58,14 +58,23 @@ class Undone:
         )
 
 
+# Not started: waiting, or blocked in a workflow (a proposal's lifecycle) until its dependencies end.
+NOT_STARTED = (*WAITING, Status.BLOCKED)
+
+
 def _started(query: Q) -> bool:
-    return Job.objects.filter(query).exclude(status__in=(*WAITING, Status.CANCELLED)).exists()
+    return Job.objects.filter(query).exclude(status__in=(*NOT_STARTED, Status.CANCELLED)).exists()
 
 
 def _cancel(query: Q, undone: Undone, reason: str) -> None:
-    for job in Job.objects.filter(query, status__in=WAITING):
-        cancel(job, by=ACTOR, reason=reason)
-        undone.cancelled_jobs.append(str(job.pk))
+    for job_id in list(
+        Job.objects.filter(query, status__in=NOT_STARTED).order_by("created_at").values_list("pk", flat=True)
+    ):
+        # Cancelling a job cancels the workflow steps that wait for it: look again before each.
+        job = Job.objects.filter(pk=job_id, status__in=NOT_STARTED).first()
+        if job is not None:
+            cancel(job, by=ACTOR, reason=reason)
+        undone.cancelled_jobs.append(str(job_id))
 
 
 def _undo(proposal: Proposal, event: n.DaoEvent, tx_id: str, by_block: Q, undone: Undone, reason: str) -> None:
@@ -91,7 +100,10 @@ def _undo(proposal: Proposal, event: n.DaoEvent, tx_id: str, by_block: Q, undone
             undone.removed.append(f"veto {veto.pk}")
             veto.delete()
     elif isinstance(event, n.ProposalConcluded):
-        posts = by_block & Q(job_type__name__in=["discord", "tweet"])
+        # Posted by the block itself, or by the lifecycle's announcement step.
+        steps = Job.objects.filter(workflow_id=proposal.workflow_id) if proposal.workflow_id else Job.objects.none()
+        announcers = [f"job:{pk}" for pk in steps.values_list("pk", flat=True)]
+        posts = (by_block | Q(created_by__in=announcers)) & Q(job_type__name__in=["discord", "tweet"])
         if _started(posts):
             undone.kept.append(f"proposal {proposal.pk}: its conclusion was already posted")
             return

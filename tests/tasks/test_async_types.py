@@ -17,12 +17,14 @@ from werkzeug import Request, Response
 from jobqueue import enqueue, enqueue_many
 from jobqueue.models import Attempt, Job, Outcome, Status
 from jobqueue.testing import drain
+from tasks.aibtc.naming import agent_account_name
 from tasks.models import Proposal, Vote
-from tests.tasks.conftest import ACCOUNT, WALLET, make_due, run
+from tests.tasks.conftest import ACCOUNT, OWNER, WALLET, make_due, run
 
 # How long a request waits at a gate for the others (and a test for a hang-up). Only a failing
 # test waits this long: jobs run one at a time would each arrive alone, and be refused.
 WAIT_SECONDS = 8
+SECOND_AGENT = "SP1P72Z3704VMT3DMHPP2CB8TGQWGDBHD3RPR9GZS"
 
 
 class Gate:
@@ -78,14 +80,21 @@ def test_votes_wait_on_the_transaction_service_at_once_in_one_worker(
 ) -> None:
     configure("dao_proposal_vote", tx_service_url=threaded_server.url_for("/tx"), tx_service_key="k")
     proposals = [make_proposal(), make_proposal()]  # concurrency 2: at most two votes at once
-    votes = [Vote.objects.create(proposal=p, wallet_address=ACCOUNT, approve=True) for p in proposals]
+    # Through two accounts of two agents: votes of one agent go one at a time (its signing key).
+    voters = [ACCOUNT, f"{WALLET}.{agent_account_name(OWNER, SECOND_AGENT)}"]
+    votes = [
+        Vote.objects.create(proposal=p, wallet_address=v, approve=True) for p, v in zip(proposals, voters, strict=True)
+    ]
 
     def broadcast(request: Request) -> dict[str, Any]:
         return {"txid": "0x" + request.headers["Idempotency-Key"].removeprefix("vote:"), "status": "broadcast"}
 
     threaded_server.expect_request("/tx/contract-calls", method="POST").respond_with_handler(Gate(2, broadcast))
     enqueue_many(
-        [{"type": "dao_proposal_vote", "payload": {"proposal_id": p.pk, "wallet_address": ACCOUNT}} for p in proposals]
+        [
+            {"type": "dao_proposal_vote", "payload": {"proposal_id": p.pk, "wallet_address": v}}
+            for p, v in zip(proposals, voters, strict=True)
+        ]
     )
     assert drain() == [Status.SUCCEEDED] * 2
     assert sorted(Vote.objects.values_list("voted", "tx_id")) == sorted((True, f"0x{v.pk}") for v in votes)

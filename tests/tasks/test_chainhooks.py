@@ -153,7 +153,14 @@ def test_a_rollback_undoes_what_nothing_acted_on_and_says_so(hook: Chainhook, fa
     run(Job.objects.get(pk=deliver(load(APPLY)).json()["jobs"][0]))
     proposal = Proposal.objects.get()
     follow_ups = list(Job.objects.filter(created_by="block:0x" + "a" * 64))
-    assert {j.job_type.name for j in follow_ups} == {"dao_proposal_evaluation", "dao_proposal_conclude"}
+    # The proposal's lifecycle: one voter's evaluation and vote, the conclusion, the announcement.
+    assert sorted(j.job_type.name for j in follow_ups) == [
+        "dao_proposal_announcement",
+        "dao_proposal_conclude",
+        "dao_proposal_evaluation",
+        "dao_proposal_vote",
+    ]
+    assert {str(j.workflow_id) for j in follow_ups} == {str(proposal.workflow_id)}
     response = deliver(load(ROLLBACK))
     assert response.json()["enqueued"] == 1
     job = run(Job.objects.get(pk=response.json()["jobs"][0]))
@@ -161,7 +168,7 @@ def test_a_rollback_undoes_what_nothing_acted_on_and_says_so(hook: Chainhook, fa
     assert not Proposal.objects.filter(pk=proposal.pk).exists()
     assert {j.status for j in Job.objects.filter(pk__in=[j.pk for j in follow_ups])} == {Status.CANCELLED}
     assert job.result["data"]["removed"] == [f"proposal {proposal.pk}"]
-    assert job.result["message"].startswith("rolled back: 2 job(s) cancelled, 1 record(s) removed")
+    assert job.result["message"].startswith("rolled back: 4 job(s) cancelled, 1 record(s) removed")
     assert ChainState.objects.get().last_height == 149_999
 
 

@@ -33,7 +33,7 @@ def confirmations() -> list[Job]:
     return list(Job.objects.filter(job_type__name="tx_confirmation"))
 
 
-def test_a_deployment_is_followed_until_it_succeeds_then_its_launch_post_is_enqueued(
+def test_a_deployment_is_followed_until_it_succeeds_then_its_launch_post_is_released(
     chain: RecordedChain, tx_service: Callable[[str], str], httpserver: HTTPServer, configure: Any, tmp_path: Path
 ) -> None:
     # A DAO whose generated set is one contract, so that its confirmation completes the deployment.
@@ -42,7 +42,7 @@ def test_a_deployment_is_followed_until_it_succeeds_then_its_launch_post_is_enqu
     httpserver.expect_request("/tx/contract-calls").respond_with_json(
         {"txid": DEPLOY_TX, "status": "broadcast", "contract_id": f"{WALLET}.face-base-dao"}
     )
-    deployment = run(
+    plan = run(
         enqueue(
             "dao_deployment",
             {
@@ -54,6 +54,8 @@ def test_a_deployment_is_followed_until_it_succeeds_then_its_launch_post_is_enqu
             },
         )
     )
+    assert plan.status == Status.SUCCEEDED, plan.last_error  # the deployment's workflow is enqueued
+    deployment = Job.objects.get(job_type__name="dao_deployment", payload__contract="face-base-dao")
     assert deployment.status == Status.SCHEDULED, deployment.last_error  # waits for the confirmation
     dao = DAO.objects.get()
     assert (dao.is_broadcast, dao.is_deployed, dao.dao_contract) == (True, False, f"{WALLET}.face-base-dao")
@@ -77,8 +79,15 @@ def test_a_deployment_is_followed_until_it_succeeds_then_its_launch_post_is_enqu
     dao.refresh_from_db()
     contract.refresh_from_db()
     assert (dao.is_deployed, contract.status, contract.tx_status) == (True, "confirmed", "success")
+    # The step sees the confirmation, succeeds, and releases the launch post, its workflow's last step.
+    make_due(deployment)
+    assert run(deployment).status == Status.SUCCEEDED
     (launch,) = Job.objects.filter(job_type__name="dao_deployment_tweet")
-    assert launch.payload == {"dao_id": dao.pk}
+    assert (launch.payload, launch.workflow_id, launch.status) == (
+        {"dao_id": dao.pk},
+        dao.deployment_workflow_id,
+        "queued",
+    )
 
 
 def test_a_confirmed_conclusion_enqueues_its_posts_once_whoever_reports_it(

@@ -45,11 +45,13 @@ DEPLOYMENT = {
     "origin_address": WALLET,
     "mission": "Build things",
 }
+STEP = {**DEPLOYMENT, "contract": "newdao-faktory"}
 
 CASES = [
     Case("tweet", "social", "/x/tweets", {"data": {"id": "100"}}, lambda d, p: {"text": "gm", "dao_id": d.pk}),
     Case("discord", "discord", "/hook", "", lambda d, p: {"content": "hello"}, ok_status=204),
-    Case("dao_deployment", "tx", "/tx/contract-calls", RECEIPT, lambda d, p: DEPLOYMENT, done=Status.SCHEDULED),
+    # A step of a deployment workflow: the job that sends one contract.
+    Case("dao_deployment", "tx", "/tx/contract-calls", RECEIPT, lambda d, p: STEP, done=Status.SCHEDULED),
     Case("dao_deployment_tweet", "llm", "/llm/chat/completions", CHAT_OK, lambda d, p: {"dao_id": d.pk}),
     Case(
         "dao_proposal_evaluation",

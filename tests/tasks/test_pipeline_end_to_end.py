@@ -62,6 +62,7 @@ def set_up_records(chain: SimnetChain, httpserver: HTTPServer, signer: str) -> N
     configure("dao_proposal_vote", **tx, **api, **waits)
     configure("dao_proposal_conclude", **tx, **api, **waits)
     configure("tx_confirmation", **api, first_check_seconds=0.5, max_check_seconds=1)
+    configure("dao_proposal_announcement", wait_seconds=0.5)
     configure("discord", webhook_url=httpserver.url_for("/discord"))
     configure("tweet", social_api_url=httpserver.url_for("/x"), **DEFAULT_IDENTITY)
     x_account = XAccount.objects.create(
@@ -222,6 +223,19 @@ def test_a_proposal_made_in_the_simnet_to_its_posts(
     assert signed_by(tweets[0], FACE)
     assert (Proposal.objects.count(), Vote.objects.count()) == (1, 2)
     assert len(chain.transactions()) == len(executed)  # nothing more was sent
+    # All of it was the proposal's lifecycle workflow, every step succeeded, and its last step posted.
+    lifecycle = Job.objects.filter(workflow_id=proposal.workflow_id)
+    assert sorted(lifecycle.values_list("job_type__name", "status")) == [
+        ("dao_proposal_announcement", Status.SUCCEEDED),
+        ("dao_proposal_conclude", Status.SUCCEEDED),
+        ("dao_proposal_evaluation", Status.SUCCEEDED),
+        ("dao_proposal_evaluation", Status.SUCCEEDED),
+        ("dao_proposal_vote", Status.SUCCEEDED),
+        ("dao_proposal_vote", Status.SUCCEEDED),
+    ]
+    (announcement,) = jobs("dao_proposal_announcement")
+    assert {j.created_by for j in jobs("discord") + jobs("tweet")} == {f"job:{announcement.pk}"}
+    assert len(jobs("dao_proposal_conclude")) == 1  # the lifecycle's: the reader schedules none of its own
 
     # Both sides kept to the published contract: what the Python client asked of the signer (as
     # the signer recorded it) and what the signer answers.
