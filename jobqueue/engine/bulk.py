@@ -48,6 +48,7 @@ class EnqueueRequest(NamedTuple):
     unique_key: str | None = None
 
 
+_new_request = tuple.__new__
 _KNOWN = frozenset({"type", "job_type", "payload", "priority", "run_after", "delay", "unique_key"})
 # One list validator per payload model (pydantic builds it once; a model is never redefined).
 _list_adapters: dict[type[pydantic.BaseModel], pydantic.TypeAdapter[list[Any]]] = {}
@@ -111,13 +112,17 @@ def enqueue_many(items: Iterable[EnqueueRequest | Mapping[str, Any]], *, created
 def _request(item: Mapping[str, Any]) -> EnqueueRequest:
     if type(item) is dict and item.keys() <= _KNOWN:  # the usual item, without the ABC checks below
         get = item.get
-        return EnqueueRequest(
-            get("type") or get("job_type") or "",
-            get("payload"),
-            get("priority"),
-            get("run_after"),
-            get("delay"),
-            get("unique_key"),
+        # tuple.__new__ directly: a NamedTuple's own __new__ is a Python function of these.
+        return _new_request(
+            EnqueueRequest,
+            (
+                get("type") or get("job_type") or "",
+                get("payload"),
+                get("priority"),
+                get("run_after"),
+                get("delay"),
+                get("unique_key"),
+            ),
         )
     if not isinstance(item, Mapping):
         raise PayloadValidationError(

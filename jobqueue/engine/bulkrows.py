@@ -79,18 +79,18 @@ class JobColumns:
                 template[field.attname] = field.get_default()
         names = ["id", *self.varying]
         alias = connections[DEFAULT_DB_ALIAS].alias
+        saved_state = {"adding": False, "db": alias} if saved else {}
         jobs = []
         new = Job.__new__
         for row in zip(map(_uuid, self.numbers), *self.varying.values(), strict=True):
-            job = new(Job)
-            fields = job.__dict__
-            fields.update(template)
+            fields = template.copy()
+            fields.update(zip(names, row, strict=True))
             for field in computed:
                 fields[field.attname] = field.get_default()
-            fields.update(zip(names, row, strict=True))
             state = fields["_state"] = ModelState()
-            if saved:
-                state.adding, state.db = False, alias
+            state.__dict__.update(saved_state)
+            job = new(Job)
+            job.__dict__ = fields
             jobs.append(job)
         return jobs
 
