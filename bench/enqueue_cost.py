@@ -125,6 +125,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--server", action="store_true")
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--bulk-only", action="store_true", help="time enqueue_many alone, not single enqueue")
     parser.add_argument("--rawq", action="store_true", help="raw django-q2's async_task instead (single only)")
     args = parser.parse_args()
     if args.rawq:
@@ -147,10 +148,8 @@ def main() -> None:
     import jobqueue
 
     print(f"{connection.vendor}, {args.jobs} jobs, code from {Path(jobqueue.__file__).parent.parent}")
-    for label, run in (
-        ("enqueue_many, 500 per call", ours.enqueue_bulk),
-        ("enqueue, one per call", ours.enqueue_single),
-    ):
+    paths = [("enqueue_many, 500 per call", ours.enqueue_bulk), ("enqueue, one per call", ours.enqueue_single)]
+    for label, run in paths[:1] if args.bulk_only else paths:
         ours.reset()
         rates, cpu = [], []
         for _ in range(3):

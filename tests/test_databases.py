@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+import itertools
+import time
+import uuid
+
 import pytest
 from django.core import checks
 from django.db import IntegrityError, connection, transaction
@@ -12,7 +16,7 @@ from django.utils import timezone
 from jobqueue import enqueue
 from jobqueue.checks import unsupported_database
 from jobqueue.engine import sql, statements
-from jobqueue.models import Job, JobType, Status, new_id
+from jobqueue.models import Job, JobType, Status, new_id, new_id_numbers
 from jobqueue.services import enqueue_many
 
 
@@ -133,6 +137,21 @@ def test_ids_made_in_one_process_increase_even_within_a_millisecond() -> None:
     assert ids == sorted(ids)
     assert len(set(ids)) == len(ids)
     assert {i.version for i in ids} == {7}
+
+
+def test_ids_made_in_bulk_are_in_order_with_single_ones_and_not_consecutive() -> None:
+    before = new_id()
+    bulk = [uuid.UUID(int=n) for n in new_id_numbers(5000)]
+    after = new_id()
+    ids = [before, *bulk, after]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)
+    assert {i.version for i in ids} == {7}
+    assert {i.variant for i in ids} == {uuid.RFC_4122}
+    assert abs((bulk[0].int >> 80) - time.time() * 1000) < 60_000  # its time is the clock's, in ms
+    # Within one millisecond an id steps on from the last by a random amount, not by one.
+    steps = [b.int - a.int for a, b in itertools.pairwise(bulk)]
+    assert sum(step == 1 for step in steps) < 5
 
 
 @pytest.mark.django_db

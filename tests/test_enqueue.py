@@ -162,3 +162,38 @@ def test_enqueue_many_reports_every_error_of_every_item_by_index_and_writes_noth
     with pytest.raises(PayloadValidationError) as single:
         enqueue("echo", {"value": "x", "extra": 1}, priority=500)
     assert single.value.errors == errors[1]
+
+
+def test_enqueue_many_stores_text_that_needs_escaping_as_it_was_given() -> None:
+    # Tabs, newlines, backslashes and a literal \N are what a bulk write's text format must escape.
+    label = 'tab\t newline\n return\r backslash\\ \\N quote" \u00fcn\u00ef \U0001d11e'
+    author = "a\tb\\N\nc"
+    many = enqueue_many(
+        [{"type": "echo", "payload": {"value": i, "label": label}, "delay": i} for i in range(3)], created_by=author
+    )
+    stored = Job.objects.in_bulk([j.pk for j in many])
+    assert len(stored) == 3
+    for i, job in enumerate(many):
+        row = stored[job.pk]
+        assert row.payload == job.payload == {"value": i, "label": label}
+        assert row.created_by == job.created_by == author
+        assert row.run_after - row.created_at == timedelta(seconds=i)
+        assert row.created_at == job.created_at
+        assert row.status == job.status == (Status.QUEUED if i == 0 else Status.SCHEDULED)
+        assert row.unique_key is None
+        assert row.trace_context is None
+
+
+def test_enqueue_many_joins_the_callers_transaction() -> None:
+    seen_inside = []
+
+    @transaction.atomic
+    def enqueue_then_fail() -> None:
+        jobs = enqueue_many([{"type": "noop"}] * 3 + [{"type": "echo", "payload": {"value": 1}}])
+        seen_inside.append(Job.objects.filter(pk__in=[j.pk for j in jobs]).count())
+        raise RuntimeError("roll back")
+
+    with pytest.raises(RuntimeError):
+        enqueue_then_fail()
+    assert seen_inside == [4]
+    assert Job.objects.count() == 0

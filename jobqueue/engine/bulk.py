@@ -3,8 +3,8 @@
 `enqueue_many` gives every job what `enqueue` gives it (the payload validated and stored in
 its JSON form, the type's priority and attempts, placement checked) but does the per-job
 work once per batch where it can: each job type's payloads go through one pydantic
-validation of a list, the rows are built without `Model.__init__`, and `inserts.insert`
-writes 500 rows per statement.
+validation of a list, and the rows are kept as columns (`engine.bulkrows`), a value every
+row shares converted once, and written by COPY on PostgreSQL, by multi-row INSERTs elsewhere.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from django.utils import timezone
 from jobqueue import tracing
 from jobqueue.config.effective import TypeState, type_state
 from jobqueue.config.options import placement_errors
-from jobqueue.engine import inserts, sql
-from jobqueue.engine.enqueue import JobTypeRef, enqueue_built, inserted, job_row, unique_key_for
+from jobqueue.engine import bulkrows, sql
+from jobqueue.engine.enqueue import JobTypeRef, enqueue_built, inserted, unique_key_for
 from jobqueue.exceptions import JobQueueError, PayloadValidationError, UnknownJobTypeError
-from jobqueue.models import Job
+from jobqueue.models import Job, Status
 from jobqueue.registry import JobDefinition, resolve_definition
 
 
@@ -48,6 +48,7 @@ class EnqueueRequest(NamedTuple):
     unique_key: str | None = None
 
 
+_new_request = tuple.__new__
 _KNOWN = frozenset({"type", "job_type", "payload", "priority", "run_after", "delay", "unique_key"})
 # One list validator per payload model (pydantic builds it once; a model is never redefined).
 _list_adapters: dict[type[pydantic.BaseModel], pydantic.TypeAdapter[list[Any]]] = {}
@@ -79,34 +80,50 @@ def enqueue_many(items: Iterable[EnqueueRequest | Mapping[str, Any]], *, created
         requests[index], definitions[index] = request, definition
     payloads = _payloads(requests, definitions, errors)
     states = {d.name: type_state(d.name) for d in known.values()}
-    values: list[dict[str, Any]] = []
+    rows: list[tuple[Any, ...]] = []
     for index, request in requests.items():
         definition = definitions[index]
         state = states.get(definition.name) or type_state(definition.name)
-        row = _row(request, state, payloads.get(index), created_by, now, errors, index)
+        row = _row(request, state, payloads.get(index), now, errors, index)
         if row is not None:
-            values.append(row)
+            rows.append(row)
     if errors:
         raise BulkEnqueueError(dict(sorted(errors.items())))
-    if not values:
+    count = len(rows)
+    if not count:
         return []
+    columns = {name: list(values) for name, values in zip(_VARYING, zip(*rows, strict=True), strict=True)}
     names = {d.name for d in definitions.values()}
-    with tracing.enqueuing(names.pop() if len(names) == 1 else "many types", len(values)) as trace_context:
-        jobs = [inserts.build(Job, row) for row in values]
+    with tracing.enqueuing(names.pop() if len(names) == 1 else "many types", count) as trace_context:
+        shared = {"created_at": now, "created_by": created_by[:150]}
         if trace_context is not None:
-            for job in jobs:
-                job.trace_context = trace_context
-        if any(j.unique_key is not None for j in jobs):
+            shared["trace_context"] = trace_context
+        new = bulkrows.JobColumns(count, columns, shared)
+        if any(key is not None for key in columns["unique_key"]):
             # Unique jobs go one by one so that each duplicate resolves to its holder.
             with sql.write_transaction():
-                return [enqueue_built(j) for j in jobs]
+                return [enqueue_built(j) for j in new.instances(saved=False)]
         with sql.write_transaction():
-            inserts.insert(jobs)
+            jobs = bulkrows.write(new)
             inserted(jobs)
     return jobs
 
 
 def _request(item: Mapping[str, Any]) -> EnqueueRequest:
+    if type(item) is dict and item.keys() <= _KNOWN:  # the usual item, without the ABC checks below
+        get = item.get
+        # tuple.__new__ directly: a NamedTuple's own __new__ is a Python function of these.
+        return _new_request(
+            EnqueueRequest,
+            (
+                get("type") or get("job_type") or "",
+                get("payload"),
+                get("priority"),
+                get("run_after"),
+                get("delay"),
+                get("unique_key"),
+            ),
+        )
     if not isinstance(item, Mapping):
         raise PayloadValidationError(
             "", {"item": [f"must be an EnqueueRequest or a mapping, not {type(item).__name__}"]}
@@ -138,12 +155,14 @@ def _payloads(
         data = request.payload
         if data is None:
             data = {}
-        elif isinstance(data, pydantic.BaseModel):
-            data = data.model_dump(mode="json")
-        if not isinstance(data, Mapping):
-            errors[index] = {"payload": [f"must be a JSON object, not {type(data).__name__}"]}
-            continue
-        groups.setdefault(definition.payload_model, []).append((index, dict(data)))
+        elif type(data) is not dict:  # a dict as it is, without the ABC checks below
+            if isinstance(data, pydantic.BaseModel):
+                data = data.model_dump(mode="json")
+            if not isinstance(data, Mapping):
+                errors[index] = {"payload": [f"must be a JSON object, not {type(data).__name__}"]}
+                continue
+            data = dict(data)
+        groups.setdefault(definition.payload_model, []).append((index, data))
     found: dict[int, tuple[dict[str, Any], str]] = {}
     for model, members in groups.items():
         adapter = _list_adapters.get(model)
@@ -161,21 +180,29 @@ def _payloads(
                     str(err.get("msg", "invalid value"))
                 )
             continue
-        for (index, _), model_payload, payload in zip(members, validated, dumped, strict=True):
-            found[index] = (payload, definitions[index].partition_of(model_payload))
+        if any(definitions[index].partition is not None for index, _ in members):
+            for (index, _), model_payload, payload in zip(members, validated, dumped, strict=True):
+                found[index] = (payload, definitions[index].partition_of(model_payload))
+        else:
+            found.update((index, (payload, "")) for (index, _), payload in zip(members, dumped, strict=True))
     return found
+
+
+# The fields of a new job that `_row` gives, in its order; every other field is shared by
+# the call's jobs (their moment, who made them) or takes its default.
+_SCHEDULED, _QUEUED = Status.SCHEDULED, Status.QUEUED  # read once: an enum member's lookup is a call
+_VARYING = ("job_type_id", "payload", "partition_key", "priority", "status", "max_attempts", "run_after", "unique_key")
 
 
 def _row(
     request: EnqueueRequest,
     state: TypeState,
     payload: tuple[dict[str, Any], str] | None,
-    created_by: str,
     now: datetime,
     errors: dict[int, dict[str, list[str]]],
     index: int,
-) -> dict[str, Any] | None:
-    """The new Job's fields (what `enqueue.build_job` sets), or None with the item's errors added."""
+) -> tuple[Any, ...] | None:
+    """The new job's `_VARYING` fields (what `enqueue.build_job` sets), or None with the item's errors added."""
     priority, run_after = request.priority, request.run_after
     if priority is not None or run_after is not None or request.delay is not None or request.unique_key is not None:
         priority, run_after, placement = placement_errors(
@@ -189,5 +216,14 @@ def _row(
     unique_key = request.unique_key
     if unique_key is None and state.definition.unique is not None:
         unique_key = unique_key_for(state.definition, payload_json)
-    chosen = state.config.priority if priority is None else priority
-    return job_row(state, payload_json, partition_key, chosen, run_after or now, now, unique_key, created_by)
+    run_after = run_after or now
+    return (
+        state.type_id,
+        payload_json,
+        partition_key,
+        state.config.priority if priority is None else priority,
+        _SCHEDULED if run_after > now else _QUEUED,
+        state.config.max_attempts,
+        run_after,
+        unique_key,
+    )

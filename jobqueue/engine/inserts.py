@@ -134,6 +134,11 @@ def _columns(model: type[models.Model], alias: str) -> list[tuple[str, Converter
     return _converters[key]
 
 
+def converters(model: type[models.Model], alias: str) -> dict[str, Converter]:
+    """Each column's converter by attname (what `insert` runs a column's values through)."""
+    return {attname: convert for attname, convert, _ in _columns(model, alias)}
+
+
 _SIMPLE = frozenset({type(None), str, int, float, bool})
 
 

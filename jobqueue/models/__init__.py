@@ -23,6 +23,7 @@ from jobqueue.models.core import (
     Status,
     UniqueLock,
     new_id,
+    new_id_numbers,
 )
 from jobqueue.models.jobrate import JobRateCount
 from jobqueue.models.metrics import (
@@ -66,4 +67,5 @@ __all__ = [
     "Status",
     "UniqueLock",
     "new_id",
+    "new_id_numbers",
 ]

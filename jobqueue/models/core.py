@@ -33,12 +33,46 @@ def new_id() -> uuid.UUID:
         if payload <= _last_id:
             payload = _last_id + 1
         _last_id = payload
-    value = (payload >> 74) << 80  # unix_ts_ms
-    value |= 0x7 << 76  # version 7
-    value |= ((payload >> 62) & 0xFFF) << 64  # rand_a
-    value |= 0x2 << 62  # RFC 4122 variant
-    value |= payload & ((1 << 62) - 1)  # rand_b
-    return uuid.UUID(int=value)
+    return uuid.UUID(int=_layout(payload))
+
+
+def _layout(payload: int) -> int:
+    """The UUIDv7 (as its 128-bit number) of a 48-bit millisecond time and 74 random bits."""
+    return (
+        ((payload >> 74) << 80)  # unix_ts_ms
+        | _VERSION_AND_VARIANT
+        | (((payload >> 62) & 0xFFF) << 64)  # rand_a
+        | (payload & _RAND_B)
+    )
+
+
+_VERSION_AND_VARIANT = (0x7 << 76) | (0x2 << 62)  # version 7, the RFC 4122 variant
+_RAND_B = (1 << 62) - 1
+_TIME = (1 << 48) - 1
+
+
+def new_id_numbers(count: int) -> list[int]:
+    """`count` new ids as their 128-bit numbers (`uuid.UUID(int=n)` is the id), with the
+    properties of `new_id()` (time-ordered, each greater than the one before in this process,
+    74 random bits) at a fraction of its cost: one `os.urandom` for all of them, one clock
+    read and one turn of the lock. Within one millisecond an id that would not be greater
+    than the last one made is the last one plus a random step of up to 2**32 (RFC 9562 6.2,
+    method 2), so that neighbours stay unguessable, where `new_id()` adds one."""
+    global _last_id
+    base = (time.time_ns() // 1_000_000 & _TIME) << 74
+    words = memoryview(os.urandom(16 * count)).cast("Q")  # two 64-bit words per id
+    numbers = []
+    with _id_lock:
+        last = _last_id
+        for index in range(0, 2 * count, 2):
+            low = words[index]
+            payload = base | (low << 10) | (words[index + 1] >> 54)
+            if payload <= last:
+                payload = last + 1 + (low & 0xFFFFFFFF)
+            last = payload
+            numbers.append(_layout(payload))
+        _last_id = last
+    return numbers
 
 
 class JobTypeQuerySet(models.QuerySet["JobType"]):
