@@ -81,6 +81,6 @@ class Migration(migrations.Migration):
             model_name='partitionturn',
             index=models.Index(condition=models.Q(('served_at__isnull', False)), fields=['served_at', 'id'], name='jq_partition_turn_order'),
         ),
-        migrations.RunPython(_head_index_on_mysql(True), _head_index_on_mysql(False), elidable=False),
+        migrations.RunPython(_head_index_on_mysql(True), _head_index_on_mysql(False), atomic=False, elidable=False),
         migrations.RunPython(_fill_turns, migrations.RunPython.noop, elidable=False),
     ]
