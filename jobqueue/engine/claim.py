@@ -72,6 +72,8 @@ PROBE_EXTRA = 32
 # When fewer values than the jobs wanted have a head, and at most this many, the claim takes
 # several jobs of each (one statement with a subquery per value).
 MANY_VALUES = 64
+# Below every priority a job can have (a smallint).
+LOWEST_PRIORITY = -32769
 
 UnitSize = Callable[[TypeState], int]
 
@@ -168,7 +170,9 @@ def _candidates(runnable: dict[int, TypeState], want: int, now: datetime) -> tup
     plain = [tid for tid, state in runnable.items() if state.definition.partition is None]
     fair = [tid for tid, state in runnable.items() if state.definition.partition is not None]
     found: list[Candidate] = []
-    if plain:
+    # With partitioned types in the claim, their backlog may fill the claim index ahead of
+    # every plain job: ask first whether a plain job is ready at all (one probe per type).
+    if plain and (not fair or sql.rows("any_ready", [sql.when(now), *plain], types=len(plain))):
         rows = sql.rows("select_ready", [sql.when(now), *plain, want], types=len(plain))
         found = [Candidate(sql.read_id(r[0]), int(r[1]), int(r[2]), None, r[3]) for r in rows]
     if not fair:
@@ -190,22 +194,21 @@ def _fair(fair: list[int], want: int, now: datetime) -> tuple[list[Candidate], P
         {(int(r[1]), str(r[2])): int(r[0]) for r in rows}, {int(r[0]): int(r[3]) for r in rows if r[4] is None}
     )
     heads = [Candidate(sql.read_id(r[4]), int(r[1]), int(r[5]), str(r[2]), r[6]) for r in rows if r[4] is not None]
-    best = sql.rows("best_ready", [sql.when(now), *fair], types=len(fair))
-    if not best:
-        return [], probe
-    b = best[0]
-    first = Candidate(sql.read_id(b[0]), int(b[1]), int(b[2]), str(b[3]), b[4])
-    top = max((c.priority for c in heads), default=None)
-    if top is not None and first.priority > top:
-        # A job more urgent than every head probed waits in a value further on: rank the
-        # ready jobs of its priority and above (few, unless the urgent backlog is large).
-        rows = sql.rows("select_ready_fair", [sql.when(now), *fair, first.priority, want], types=len(fair))
-        return [Candidate(sql.read_id(r[0]), int(r[1]), int(r[2]), str(r[3]), r[4]) for r in rows], probe
-    if b[5] is None or b[6] is None or not heads:
-        # The first job in claim order has a value without a turn (it should have one: a job
-        # written without its fill, or turns not probed this time): it goes first, and its
-        # value gets a turn again when it is served.
-        heads = [first, *[c for c in heads if c.job_id != first.job_id]]
+    if heads:
+        # Strict priority: is a job more urgent than every head waiting in a value further on?
+        top = max(c.priority for c in heads)
+        above = sql.rows("best_ready", [sql.when(now), *fair, top], types=len(fair))
+        if above:
+            # Rank the ready jobs of its priority and above (few, unless that backlog is large).
+            params = [sql.when(now), *fair, int(above[0][2]), want]
+            rows = sql.rows("select_ready_fair", params, types=len(fair))
+            return [Candidate(sql.read_id(r[0]), int(r[1]), int(r[2]), str(r[3]), r[4]) for r in rows], probe
+    elif sql.rows("any_ready", [sql.when(now), *fair], types=len(fair)):
+        # No head among the values probed, yet jobs wait: all probed values are parked below,
+        # or a job's value has no turn. The first ready job in claim order goes, and its value
+        # gets a turn when served.
+        first = sql.rows("best_ready", [sql.when(now), *fair, LOWEST_PRIORITY], types=len(fair))
+        heads = [Candidate(sql.read_id(r[0]), int(r[1]), int(r[2]), str(r[3]), r[4]) for r in first]
     if heads and len(heads) < want and len(heads) <= MANY_VALUES:
         heads = _several(heads, probe, -(-want // len(heads)), now)
     # Strict priority; within one, the turn order (a stable sort keeps it).

@@ -175,13 +175,17 @@ def select_heads(vendor: str, n: Shape) -> tuple[Step, ...]:
     each. Read without locks: `lock_ready` takes the heads. Parameters: now, the type ids,
     how many values."""
     head = _head(vendor, "h", "t", "1")
+    # SQLite otherwise reads the type's every value by its key and sorts them.
+    turn_order = " INDEXED BY jq_partition_turn_order" if vendor == "sqlite" else ""
+    # The head is computed at the level that reads the turns in their index's order, so
+    # that it is read for the values returned only (and SQLite reads it in index order: from
+    # a derived table's rows it sorted each value's jobs).
     return (
         Step(
             f"SELECT v.id, v.job_type_id, v.partition_key, v.fills, j.id, j.priority, j.run_after FROM ("  # noqa: S608
-            f"SELECT t.id, t.job_type_id, t.partition_key, t.fills, t.served_at, (SELECT h.id {head}) AS head FROM ("
-            f"SELECT id, job_type_id, partition_key, fills, served_at FROM {_TURN} "
-            f"WHERE served_at IS NOT NULL AND job_type_id IN ({_marks(n['types'])}) ORDER BY served_at, id LIMIT %s"
-            f") t) v LEFT JOIN {_JOB} j ON j.id = v.head ORDER BY v.served_at, v.id"
+            f"SELECT t.id, t.job_type_id, t.partition_key, t.fills, t.served_at, (SELECT h.id {head}) AS head "
+            f"FROM {_TURN} t{turn_order} WHERE t.served_at IS NOT NULL AND t.job_type_id IN ({_marks(n['types'])}) "
+            f"ORDER BY t.served_at, t.id LIMIT %s) v LEFT JOIN {_JOB} j ON j.id = v.head ORDER BY v.served_at, v.id"
         ),
     )
 
@@ -201,30 +205,43 @@ def select_from_values(vendor: str, n: Shape) -> tuple[Step, ...]:
 
 @_statement
 def best_ready(vendor: str, n: Shape) -> tuple[Step, ...]:
-    """The first ready job in claim order of the given (partitioned) types, with its value's
-    turn: (id, type, priority, partition, run_after, turn id, turn served_at), the turn's
-    columns NULL when the value has no row. One seek on the claim index. Parameters: now,
-    the type ids."""
+    """The first ready job in claim order of the given (partitioned) types above a priority:
+    (id, type, priority, partition, run_after). One seek on the claim index when nothing
+    waits above that priority; else it walks the claim index from the top until a job of
+    those types. Parameters: now, the type ids, the priority it must exceed."""
     types = _marks(n["types"])
     if vendor == "mysql":
-        first = (
-            f"SELECT id, job_type_id, priority, partition_key, run_after FROM {_JOB} FORCE INDEX (jq_job_claim_gen) "  # noqa: S608
-            f"WHERE claim_rank IS NOT NULL AND run_after <= %s AND job_type_id IN ({types}) "
-            "ORDER BY claim_rank, run_after, id LIMIT 1"
+        return (
+            Step(
+                f"SELECT id, job_type_id, priority, partition_key, run_after FROM {_JOB} FORCE INDEX (jq_job_claim_gen) "  # noqa: S608
+                f"WHERE claim_rank IS NOT NULL AND run_after <= %s AND job_type_id IN ({types}) AND claim_rank < -%s "
+                "ORDER BY claim_rank, run_after, id LIMIT 1"
+            ),
         )
-    else:
-        indexed = " INDEXED BY jq_job_claim" if vendor == "sqlite" else ""
-        first = (
-            f"SELECT id, job_type_id, priority, partition_key, run_after FROM {_JOB}{indexed} "  # noqa: S608
-            f"WHERE status IN ({_WAITING_SQL}) AND run_after <= %s AND job_type_id IN ({types}) "
-            "ORDER BY priority DESC, run_after ASC, id ASC LIMIT 1"
-        )
+    indexed = " INDEXED BY jq_job_claim" if vendor == "sqlite" else ""
     return (
         Step(
-            f"SELECT b.id, b.job_type_id, b.priority, b.partition_key, b.run_after, t.id, t.served_at FROM ({first}) b "  # noqa: S608
-            f"LEFT JOIN {_TURN} t ON t.job_type_id = b.job_type_id AND t.partition_key = b.partition_key"
+            f"SELECT id, job_type_id, priority, partition_key, run_after FROM {_JOB}{indexed} "  # noqa: S608
+            f"WHERE status IN ({_WAITING_SQL}) AND run_after <= %s AND job_type_id IN ({types}) AND priority > %s "
+            "ORDER BY priority DESC, run_after ASC, id ASC LIMIT 1"
         ),
     )
+
+
+@_statement
+def any_ready(vendor: str, n: Shape) -> tuple[Step, ...]:
+    """Whether any job of the given types is ready: one row or none, from the head index
+    (a descent per type, past its jobs not yet due). The claim asks before a statement that
+    walks the claim index, which would read every other type's ready job when none of these
+    is. Parameters: now, the type ids."""
+    types = _marks(n["types"])
+    if vendor == "mysql":
+        where = f"claim_rank IS NOT NULL AND run_after <= %s AND job_type_id IN ({types})"
+        index = " FORCE INDEX (jq_job_partition_head_gen)"
+    else:
+        where = f"status IN ({_WAITING_SQL}) AND run_after <= %s AND job_type_id IN ({types})"
+        index = " INDEXED BY jq_job_partition_head" if vendor == "sqlite" else ""
+    return (Step(f"SELECT 1 FROM {_JOB}{index} WHERE {where} LIMIT 1"),)  # noqa: S608
 
 
 @_statement
@@ -290,10 +307,16 @@ def lock_ready(vendor: str, n: Shape) -> tuple[Step, ...]:
     cluster is claiming are left to it); on SQLite the claim's write lock already holds them.
     Returns their ids. Parameters: now, the ids."""
     waiting = "claim_rank IS NOT NULL" if vendor == "mysql" else f"status IN ({_WAITING_SQL})"
-    lock = "" if vendor == "sqlite" else " FOR UPDATE SKIP LOCKED"
+    lock = " FOR UPDATE SKIP LOCKED"
+    if vendor == "sqlite":
+        # The unary + keeps SQLite from reading these terms from an index (it picked the
+        # status index and read every waiting job): the ids are the lookup.
+        waiting, lock = f"+status IN ({_WAITING_SQL}) AND +run_after <= %s", ""
+    else:
+        waiting += " AND run_after <= %s"
     return (
         Step(
-            f"SELECT id FROM {_JOB} WHERE {waiting} AND run_after <= %s "  # noqa: S608
+            f"SELECT id FROM {_JOB} WHERE {waiting} "  # noqa: S608
             f"AND id IN ({_marks(n['ids'])}){lock}"
         ),
     )
