@@ -127,7 +127,7 @@ def test_partitioned_and_plain_types_share_a_claim_by_priority_then_age() -> Non
 
 
 def test_a_more_urgent_job_in_a_value_far_back_in_the_turn_order_is_claimed_first() -> None:
-    # More values than one claim probes (the jobs it wants and a few dozen), one job each; the
+    # More values than one claim probes (the jobs it wants and a few more), one job each; the
     # urgent job's value comes last in the turn order.
     enqueue_many([{"type": "per_tenant", "payload": {"tenant": f"t{i:03}"}} for i in range(120)])
     urgent = enqueue("per_tenant", {"tenant": "t119"}, priority=50)

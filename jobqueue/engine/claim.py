@@ -68,7 +68,7 @@ from jobqueue.models import Job, JobType, PartitionTurn, Status
 # Candidates read per claim at most: enough to fill the room with full units.
 MAX_CANDIDATES = 500
 # Partition values probed per claim beyond the jobs it wants (some may have no ready job).
-PROBE_EXTRA = 32
+PROBE_EXTRA = 8
 # When fewer values than the jobs wanted have a head, and at most this many, the claim takes
 # several jobs of each (one statement with a subquery per value).
 MANY_VALUES = 64
