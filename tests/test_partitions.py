@@ -15,7 +15,7 @@ from jobqueue import BaseJob, enqueue, enqueue_many, job
 from jobqueue.exceptions import ConfigurationError
 from jobqueue.models import WAITING, Job, JobType, PartitionTurn, RateLimitStart, Status
 from jobqueue.registry import registry
-from jobqueue.services import update_job_type
+from jobqueue.services import cancel, rerun, update_job_type
 from tests.helpers import claim, job_ids
 
 pytestmark = pytest.mark.django_db
@@ -197,3 +197,18 @@ def test_an_enqueue_racing_the_claim_that_empties_its_value_leaves_the_value_a_t
     thread.join()
     assert stranded == set()
     assert Job.objects.filter(job_type__name="per_tenant").count() == 300
+
+
+def test_a_dependent_re_armed_by_a_re_run_has_its_value_a_turn_again(make_user) -> None:
+    first = enqueue("per_tenant", {"tenant": "a"})
+    later = enqueue("per_tenant", {"tenant": "x"}, after=[first])
+    operator = make_user(superuser=True)
+    cancel(first, by=operator)
+    assert Job.objects.get(pk=later.pk).status == Status.CANCELLED
+    assert claim(10) == []  # both values found without jobs: no turns
+    assert not PartitionTurn.objects.filter(served_at__isnull=False).exists()
+    again = rerun(Job.objects.get(pk=first.pk), by=operator)
+    assert Job.objects.get(pk=later.pk).status == Status.BLOCKED
+    turned = PartitionTurn.objects.filter(served_at__isnull=False).values_list("partition_key", flat=True)
+    assert sorted(turned) == ["a", "x"]  # x waits for the re-run, and is claimed in its turn after
+    assert job_ids(claim(10)) == [str(again.pk)]
