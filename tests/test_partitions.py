@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import threading
 import time
 from datetime import timedelta
@@ -212,3 +213,17 @@ def test_a_dependent_re_armed_by_a_re_run_has_its_value_a_turn_again(make_user) 
     turned = PartitionTurn.objects.filter(served_at__isnull=False).values_list("partition_key", flat=True)
     assert sorted(turned) == ["a", "x"]  # x waits for the re-run, and is claimed in its turn after
     assert job_ids(claim(10)) == [str(again.pk)]
+
+
+def test_the_migration_gives_the_values_of_jobs_already_waiting_a_turn() -> None:
+    from django.apps import apps
+
+    migration = importlib.import_module("jobqueue.migrations.0022_partition_heads")
+    enqueue_many([{"type": "per_tenant", "payload": {"tenant": t}} for t in ("old-a", "old-b")])
+    done = enqueue("per_tenant", {"tenant": "old-done"})
+    Job.objects.filter(pk=done.pk).update(status=Status.SUCCEEDED, finished_at=timezone.now())
+    PartitionTurn.objects.all().delete()  # as before the migration: no rows for waiting values
+    migration._fill_turns(apps, None)
+    turned = PartitionTurn.objects.filter(served_at__isnull=False).values_list("partition_key", flat=True)
+    assert sorted(turned) == ["old-a", "old-b"]
+    assert _keys(claim(10)) == ["old-a", "old-b"]

@@ -9,7 +9,10 @@
 - jq_job_partition_live: whether a value has a running or blocked job (one that may wait
   again without an enqueue), read only for values whose probe found no head.
 - The values of the jobs already waiting, running or blocked get a row (never served), so
-  that they have a turn from the first claim on.
+  that they have a turn from the first claim on. The empty value is left out (it is every
+  unpartitioned job's); a partitioned type's jobs of value "" get their turn at their
+  value's next enqueue, or are claimed by the claim's fallback (the first ready job in claim
+  order, when no probed value has a head) meanwhile.
 """
 
 from datetime import UTC, datetime
