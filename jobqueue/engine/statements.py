@@ -214,7 +214,7 @@ def best_ready(vendor: str, n: Shape) -> tuple[Step, ...]:
         return (
             Step(
                 f"SELECT id, job_type_id, priority, partition_key, run_after FROM {_JOB} FORCE INDEX (jq_job_claim_gen) "  # noqa: S608
-                f"WHERE claim_rank IS NOT NULL AND run_after <= %s AND job_type_id IN ({types}) AND claim_rank < -%s "
+                f"WHERE claim_rank IS NOT NULL AND run_after <= %s AND job_type_id IN ({types}) AND claim_rank < 0 - %s "
                 "ORDER BY claim_rank, run_after, id LIMIT 1"
             ),
         )
