@@ -13,6 +13,7 @@ from django.db import connection
 from django.utils import timezone
 
 from jobqueue import BaseJob, enqueue, enqueue_many, job
+from jobqueue.engine import sql
 from jobqueue.exceptions import ConfigurationError
 from jobqueue.models import WAITING, Job, JobType, PartitionTurn, RateLimitStart, Status
 from jobqueue.registry import registry
@@ -190,7 +191,8 @@ def test_an_enqueue_racing_the_claim_that_empties_its_value_leaves_the_value_a_t
     thread.start()
     while not done.is_set():
         claim(20)
-        Job.objects.filter(status=Status.RUNNING).update(status=Status.SUCCEEDED, finished_at=timezone.now())
+        with sql.write_transaction():  # SQLite: the lock taken as the engine takes it, polled
+            Job.objects.filter(status=Status.RUNNING).update(status=Status.SUCCEEDED, finished_at=timezone.now())
         # Waiting first: a job read here has its turn committed (or taken) by the next read.
         waiting = set(Job.objects.filter(status__in=WAITING).values_list("partition_key", flat=True))
         turned = set(PartitionTurn.objects.filter(served_at__isnull=False).values_list("partition_key", flat=True))
