@@ -7,9 +7,10 @@ queue tables) runs three cases, each at the sizes given (defaults small; the iss
 1. fan-in: a workflow of `--fanout` no-op jobs and one job after all of them, drained by a
    real cluster, `--fanin-reps` times: the chord's start minus its last dependency's finish
    (p50 / p95 over the repetitions);
-2. claims: `--ready` ready jobs over `--partitions` partition values, against the same number
-   of ready jobs of an unpartitioned type: milliseconds per claim of `Q_BULK` jobs (p50) and
-   the ratio of the rates;
+2. claims: `--ready` ready jobs over `--partitions` partition values (and their
+   `PartitionTurn` rows, as enqueue writes them), against the same number of ready jobs of an
+   unpartitioned type: milliseconds per claim of `Q_BULK` jobs (p50 each side) and the ratio
+   of the rates;
 3. fairness: `--big` jobs of one partition value enqueued first, then `--small` each of
    `--small-partitions` others, drained by one cluster: when the last small partition's last
    job starts, counted in the big partition's starts before it (the target: before its 100th).
@@ -125,7 +126,7 @@ def fanin(fanout: int, reps: int, workers: int, log: str, timeout: float) -> dic
 
 def claims(ready: int, partitions: int, count: int) -> dict[str, Any]:
     """Case 2 (see the module docstring)."""
-    from django.db import connection, transaction
+    from django.db import connection
     from django_q.conf import Conf
 
     from bench.growth import _ids_sql
@@ -149,31 +150,70 @@ def claims(ready: int, partitions: int, count: int) -> dict[str, Any]:
             "claimed_by, worker, last_error, progress_message, created_by, partition_key"
         )
         params = [*ids, type_id, *([partitions] if keyed else [])]
-        with transaction.atomic(), connection.cursor() as cursor:
-            if pg:
-                cursor.execute(
-                    f"INSERT INTO jobqueue_job ({columns}) {select} FROM generate_series(1, %s) AS n", [*params, ready]
-                )
-            else:
-                cursor.execute(
-                    "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < %s) "
-                    f"INSERT INTO jobqueue_job ({columns}) {select} FROM g",
-                    [ready, *params],
-                )
+        side = "partitioned" if keyed else "unpartitioned"
+        filled = time.monotonic()
+        if connection.vendor == "mysql":
+            _enqueue_ready(name, ready, partitions if keyed else 0)
+        else:
+            _insert_ready(columns, select, params, ready, pg, keyed, type_id)
         if pg:
             with connection.cursor() as cursor:
                 cursor.execute("ANALYZE jobqueue_job")
+                cursor.execute("ANALYZE jobqueue_partitionturn")
+        out[f"{side}_insert_seconds"] = round(time.monotonic() - filled, 1)
         times = []
         for _ in range(count):
             began = time.perf_counter()
             claim(int(Conf.BULK), "bench-partitions")
             times.append((time.perf_counter() - began) * 1000)
-        out[f"{'partitioned' if keyed else 'unpartitioned'}_claim_p50_ms"] = percentile(times, 0.5)
-        out[f"{'partitioned' if keyed else 'unpartitioned'}_claim_p95_ms"] = percentile(times, 0.95)
+        out[f"{side}_claim_p50_ms"] = percentile(times, 0.5)
+        out[f"{side}_claim_p95_ms"] = percentile(times, 0.95)
         Job.objects.filter(claimed_by="bench-partitions").update(status=Status.QUEUED)
     plain, fair = out["unpartitioned_claim_p50_ms"], out["partitioned_claim_p50_ms"]
     out["rate_ratio"] = round(plain / fair, 3) if plain and fair else None
     return out
+
+
+def _insert_ready(
+    columns: str, select: str, params: list[Any], ready: int, pg: bool, keyed: bool, type_id: int
+) -> None:
+    """PostgreSQL and SQLite: the ready jobs by one INSERT ... SELECT, then their values' turns,
+    as enqueue writes them (engine.turns.fill): never served."""
+    from django.db import connection, transaction
+
+    from jobqueue.engine import sql
+    from jobqueue.models.partitions import NEVER_SERVED
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        if pg:
+            cursor.execute(
+                f"INSERT INTO jobqueue_job ({columns}) {select} FROM generate_series(1, %s) AS n", [*params, ready]
+            )
+        else:
+            cursor.execute(
+                "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < %s) "
+                f"INSERT INTO jobqueue_job ({columns}) {select} FROM g",
+                [ready, *params],
+            )
+        if keyed:
+            cursor.execute(
+                "INSERT INTO jobqueue_partitionturn (job_type_id, partition_key, served_at, fills) "
+                "SELECT DISTINCT job_type_id, partition_key, %s, 1 FROM jobqueue_job WHERE job_type_id = %s",
+                [sql.when(NEVER_SERVED), type_id],
+            )
+
+
+def _enqueue_ready(name: str, ready: int, partitions: int) -> None:
+    """MariaDB / MySQL: the ready jobs by `enqueue_many`, 5,000 a call (slower; smaller sizes)."""
+    from jobqueue import enqueue_many
+
+    for start in range(0, ready, 5000):
+        enqueue_many(
+            [
+                {"type": name, "payload": {"p": f"p{n % partitions}"} if partitions else {}}
+                for n in range(start, min(ready, start + 5000))
+            ]
+        )
 
 
 def fairness(big: int, small: int, small_partitions: int, log: str, timeout: float) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from django.utils import timezone
 from jobqueue import tracing
 from jobqueue.config.effective import TypeState, type_state
 from jobqueue.config.options import placement_errors
-from jobqueue.engine import bulkrows, sql
+from jobqueue.engine import bulkrows, sql, turns
 from jobqueue.engine.enqueue import JobTypeRef, enqueue_built, inserted, unique_key_for
 from jobqueue.exceptions import JobQueueError, PayloadValidationError, UnknownJobTypeError
 from jobqueue.models import Job, Status
@@ -105,6 +105,7 @@ def enqueue_many(items: Iterable[EnqueueRequest | Mapping[str, Any]], *, created
                 return [enqueue_built(j) for j in new.instances(saved=False)]
         with sql.write_transaction():
             jobs = bulkrows.write(new)
+            turns.fill_jobs(jobs)  # one upsert per 300 distinct values, after the jobs
             inserted(jobs)
     return jobs
 

@@ -9,9 +9,38 @@ and their counts re-read under the lock, so two clusters never both take a type'
 
 A partitioned type (`@job(partition=...)`) holds its concurrency and rate limit per partition
 value: the same type lock, with counts grouped by value (one query each, whatever the number
-of values). Its ready jobs are read round robin across values (`select_ready_fair`: each
-job's turn in its partition's queue, within one priority) and locked by id; they are merged
-with the other types' candidates by priority, then by when each was due.
+of values). Its ready jobs are read round robin across values without reading the backlog:
+the next values in turn order (`PartitionTurn`, served longest ago first) with each one's
+head, one index descent per value (`select_heads`); one seek on the claim index for the
+first ready job of those types keeps strict priority (`best_ready`: a more urgent job than
+every head sends the claim to the window query for that priority and above; a first job
+whose value has no turn goes first, and its value gets a turn back when served); with fewer
+values than jobs wanted, several jobs per value, turn by turn (`select_from_values`). They
+are locked by id and merged with the other types' candidates by priority, then by when each
+was due.
+
+A value probed without a ready job is parked (`_park`): with a job that may be ready later
+(waiting but not due, running, or blocked on dependencies) it goes to the back of the turn
+order; with no job at all it loses its turn (`served_at` NULL), so drained values are not
+probed claim after claim. Running and blocked jobs count because they may wait again without
+an enqueue (a retry, a give-back, a released dependent); a finished job comes back only
+through an enqueue or a re-armed dependent, and both fill the value (`engine.turns`). The
+race that matters is an enqueue into a value while a claim takes its turn away. Every fill
+happens in the enqueue's transaction and adds one to the row's `fills`; the claim notes
+`fills` in the statement that found no job, locks the row (SKIP LOCKED: a row an enqueue is
+filling is left alone, and no claim waits on an enqueue), asks again whether the value has a
+job, and clears the turn only if `fills` under the lock is still the one noted.
+- PostgreSQL (READ COMMITTED): an enqueue that filled the row before the lock is either
+  uncommitted (the row is locked: skipped) or committed (its `fills` is newer: kept); one
+  that fills after the lock waits for the claim's commit and then gives the turn back
+  (`served_at` NULL becomes never served). Each statement reads a fresh snapshot, so the
+  check after the lock also sees every job committed before it.
+- SQLite: claims and enqueues hold the database's write lock for their whole transaction
+  (`sql.write_transaction`): they never interleave.
+- MariaDB (REPEATABLE READ): the claim's reads keep the snapshot of its first read, so the
+  check after the lock may miss a job committed since; but the lock is a locking read of the
+  latest row, whose `fills` then differs from the one noted, and the turn is kept.
+`tests/test_partitions.py` races an enqueuing thread against claims that keep emptying values.
 
 Candidates are grouped into units in that order: a job joins an open unit of its type that
 has space, or opens one while the cluster has room; the first that fits nowhere ends the
@@ -38,6 +67,13 @@ from jobqueue.models import Job, JobType, PartitionTurn, Status
 
 # Candidates read per claim at most: enough to fill the room with full units.
 MAX_CANDIDATES = 500
+# Partition values probed per claim beyond the jobs it wants (some may have no ready job).
+PROBE_EXTRA = 8
+# When fewer values than the jobs wanted have a head, and at most this many, the claim takes
+# several jobs of each (one statement with a subquery per value).
+MANY_VALUES = 64
+# Below every priority a job can have (a smallint).
+LOWEST_PRIORITY = -32769
 
 UnitSize = Callable[[TypeState], int]
 
@@ -63,11 +99,18 @@ def claim(room: int, cluster: str, unit_size: UnitSize | None = None, now: datet
     sizes = {tid: max(1, size(state)) for tid, state in runnable.items()}
     want = min(MAX_CANDIDATES, room * max(sizes.values()))
     with sql.write_transaction():
-        candidates = _candidates(runnable, want, now)
+        candidates, probe = _candidates(runnable, want, now)
         allowance = _allowances(runnable, candidates, now)
         groups = _group(candidates, sizes, allowance, room)
         found = {c.job_id: c for c in candidates}
         chosen = [job_id for _, members in groups for job_id in members]
+        full = {
+            (c.type_id, c.partition)
+            for c in candidates
+            if c.partition is not None and allowance.get((c.type_id, c.partition), 1) <= 0
+        }
+        served = {(found[j].type_id, found[j].partition or "") for j in chosen if found[j].partition is not None}
+        _park(probe, {(tid, key or "") for tid, key in full} - served, now)
         if not chosen:
             return []
         # A claim is leased for LEASE_GRACE: its cluster renews the lease every RECLAIM_INTERVAL
@@ -81,10 +124,7 @@ def claim(room: int, cluster: str, unit_size: UnitSize | None = None, now: datet
             if is_rated(runnable[tid])
             for job_id in members
         )
-        _served(
-            sorted({(found[j].type_id, found[j].partition or "") for j in chosen if found[j].partition is not None}),
-            now,
-        )
+        _served(sorted(served), probe, now)
     units = []
     for tid, members in groups:
         state = runnable[tid]
@@ -114,35 +154,134 @@ def claim_job(job_id: str, cluster: str, now: datetime | None = None) -> Unit | 
     return Unit(state.definition.name, mode_of(state), jobs, cluster, timeout)
 
 
-def _candidates(runnable: dict[int, TypeState], want: int, now: datetime) -> list[Candidate]:
+class Probe(NamedTuple):
+    """What a claim learnt of the partition values it probed: each value's turn id, and the
+    fills of those it found without a ready job."""
+
+    turns: dict[tuple[int, str], int]
+    headless: dict[int, int]
+
+
+NO_PROBE = Probe({}, {})
+
+
+def _candidates(runnable: dict[int, TypeState], want: int, now: datetime) -> tuple[list[Candidate], Probe]:
     """Up to `want` ready jobs of each kind of type, in claim order (see the module docstring)."""
     plain = [tid for tid, state in runnable.items() if state.definition.partition is None]
     fair = [tid for tid, state in runnable.items() if state.definition.partition is not None]
     found: list[Candidate] = []
-    if plain:
+    # With partitioned types in the claim, their backlog may fill the claim index ahead of
+    # every plain job: ask first whether a plain job is ready at all (one probe per type).
+    if plain and (not fair or sql.rows("any_ready", [sql.when(now), *plain], types=len(plain))):
         rows = sql.rows("select_ready", [sql.when(now), *plain, want], types=len(plain))
         found = [Candidate(sql.read_id(r[0]), int(r[1]), int(r[2]), None, r[3]) for r in rows]
     if not fair:
-        return found
-    rows = sql.rows("select_ready_fair", [sql.when(now), *fair, want], types=len(fair))
-    if rows:
-        locked = {
-            sql.read_id(r[0])
-            for r in sql.rows("lock_ready", [sql.when(now), *(sql.job_id(r[0]) for r in rows)], ids=len(rows))
-        }
-        partitioned = [Candidate(sql.read_id(r[0]), int(r[1]), int(r[2]), str(r[3]), r[4]) for r in rows]
-        return _merge(found, [c for c in partitioned if c.job_id in locked])
-    return found
+        return found, NO_PROBE
+    partitioned, probe = _fair(fair, want, now)
+    if partitioned:
+        ids = [sql.job_id(c.job_id) for c in partitioned]
+        locked = {sql.read_id(r[0]) for r in sql.rows("lock_ready", [sql.when(now), *ids], ids=len(ids))}
+        return _merge(found, [c for c in partitioned if c.job_id in locked]), probe
+    return found, probe
 
 
-def _served(slots: list[tuple[int, str]], now: datetime) -> None:
-    """The partitions these claims took a job of were served now (one upsert, in key order so
-    that two clusters' claims take the rows' locks in the same order)."""
-    if slots:
+def _fair(fair: list[int], want: int, now: datetime) -> tuple[list[Candidate], Probe]:
+    """The partitioned types' candidates, in claim order: the heads of the next values in turn
+    order, strict priority first; several jobs of each value when few values have a head; the
+    window query when a job of a higher priority than every head waits elsewhere."""
+    rows = sql.rows("select_heads", [sql.when(now), *fair, min(MAX_CANDIDATES, want + PROBE_EXTRA)], types=len(fair))
+    probe = Probe(
+        {(int(r[1]), str(r[2])): int(r[0]) for r in rows}, {int(r[0]): int(r[3]) for r in rows if r[4] is None}
+    )
+    heads = [Candidate(sql.read_id(r[4]), int(r[1]), int(r[5]), str(r[2]), r[6]) for r in rows if r[4] is not None]
+    if heads:
+        # Strict priority: is a job more urgent than every head waiting in a value further on?
+        top = max(c.priority for c in heads)
+        above = sql.rows("best_ready", [sql.when(now), *fair, top], types=len(fair))
+        if above:
+            # Rank the ready jobs of its priority and above (few, unless that backlog is large).
+            params = [sql.when(now), *fair, int(above[0][2]), want]
+            rows = sql.rows("select_ready_fair", params, types=len(fair))
+            return [Candidate(sql.read_id(r[0]), int(r[1]), int(r[2]), str(r[3]), r[4]) for r in rows], probe
+    elif sql.rows("any_ready", [sql.when(now), *fair], types=len(fair)):
+        # No head among the values probed, yet jobs wait: all probed values are parked below,
+        # or a job's value has no turn. The first ready job in claim order goes, and its value
+        # gets a turn when served.
+        first = sql.rows("best_ready", [sql.when(now), *fair, LOWEST_PRIORITY], types=len(fair))
+        heads = [Candidate(sql.read_id(r[0]), int(r[1]), int(r[2]), str(r[3]), r[4]) for r in first]
+    if heads and len(heads) < want and len(heads) <= MANY_VALUES:
+        heads = _several(heads, probe, -(-want // len(heads)), now)
+    # Strict priority; within one, the turn order (a stable sort keeps it).
+    return sorted(heads, key=lambda c: -c.priority), probe
+
+
+def _several(heads: list[Candidate], probe: Probe, each: int, now: datetime) -> list[Candidate]:
+    """Up to `each` ready jobs of each value that has a head, turn-major: every value's first
+    job of a priority, then every value's second... (one statement)."""
+    values = [(c.type_id, c.partition or "") for c in heads]
+    known = [v for v in dict.fromkeys(values) if v in probe.turns]
+    if not known:
+        return heads
+    params = [p for v in known for p in (probe.turns[v], sql.when(now), each)]
+    rows = sql.rows("select_from_values", params, values=len(known))
+    place = {v: i for i, v in enumerate(values)}
+    by_value: dict[tuple[int, str], list[Candidate]] = {}
+    for r in rows:
+        c = Candidate(sql.read_id(r[0]), int(r[1]), int(r[2]), str(r[3]), r[4])
+        by_value.setdefault((c.type_id, c.partition or ""), []).append(c)
+    ranked: list[tuple[int, int, int, Candidate]] = []
+    for value, jobs in by_value.items():
+        jobs.sort(key=lambda c: (-c.priority, c.run_after, c.job_id))
+        seen: dict[int, int] = {}
+        for c in jobs:
+            rank = seen[c.priority] = seen.get(c.priority, -1) + 1
+            ranked.append((-c.priority, rank, place[value], c))
+    taken = {c.job_id for *_, c in ranked}
+    # A head of a value not probed (the first job in claim order, above) keeps its place.
+    ranked += [(-c.priority, 0, place[(c.type_id, c.partition or "")], c) for c in heads if c.job_id not in taken]
+    ranked.sort(key=lambda r: r[:3])
+    return [c for *_, c in ranked]
+
+
+def _park(probe: Probe, passed: set[tuple[int, str]], now: datetime) -> None:
+    """The values probed without a ready job: a value with no job left at all loses its turn
+    (served_at NULL) unless an enqueue filled it since the probe (`fills` moved); one with a
+    job that may be ready later (scheduled, running, blocked) goes to the back of the turn
+    order, as does a value whose head was passed over because its limit is full. Rows another
+    transaction is writing are left alone (SKIP LOCKED): the claim never waits on an enqueue."""
+    headless = probe.headless
+    rotate = {probe.turns[v] for v in passed if v in probe.turns} - set(headless)
+    if headless:
+        ids = sorted(headless)
+        locked = {int(r[0]): int(r[1]) for r in sql.rows("lock_turns", ids, ids=len(ids))}
+        live = {int(r[0]) for r in sql.rows("live_values", ids, ids=len(ids))}
+        empty = sorted(i for i, fills in locked.items() if i not in live and fills == headless[i])
+        if empty:
+            sql.run("set_turns", [None, *empty], ids=len(empty))
+        rotate |= {i for i in locked if i in live}
+    if rotate:
+        _set_served(sorted(rotate), now)
+
+
+def _set_served(ids: list[int], now: datetime) -> None:
+    locked = [int(r[0]) for r in sql.rows("lock_turns", ids, ids=len(ids))]
+    if locked:
+        sql.run("set_turns", [sql.when(now), *locked], ids=len(locked))
+
+
+def _served(slots: list[tuple[int, str]], probe: Probe, now: datetime) -> None:
+    """The partitions these claims took a job of were served now: the probed ones' rows set
+    (those no other transaction is writing), in id order; the others' rows upserted (a value
+    served from the window query or the first job in claim order, which may have no turn)."""
+    known = sorted(probe.turns[slot] for slot in slots if slot in probe.turns)
+    if known:
+        _set_served(known, now)
+    others = [slot for slot in slots if slot not in probe.turns]
+    if others:
         # MariaDB / MySQL name no conflict target (ON DUPLICATE KEY: the unique key is the one).
         target = ["job_type", "partition_key"] if connection.features.supports_update_conflicts_with_target else None
         PartitionTurn.objects.bulk_create(
-            [PartitionTurn(job_type_id=tid, partition_key=key, served_at=now) for tid, key in slots],
+            [PartitionTurn(job_type_id=tid, partition_key=key, served_at=now) for tid, key in others],
             update_conflicts=True,
             unique_fields=target,
             update_fields=["served_at"],

@@ -21,6 +21,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from jobqueue.engine import turns
 from jobqueue.exceptions import JobQueueError
 from jobqueue.models import Dependency, Job, Status
 
@@ -160,6 +161,8 @@ def rearm(old_id: str, new_id: str) -> int:
             if was != now_on:
                 edges.update(on_id=uuid.UUID(now_on))
             rearmed += Job.objects.filter(pk__in=ids).update(status=Status.BLOCKED, finished_at=None, last_error="")
+            # Back from finished: their partition values may have lost their turns meanwhile.
+            turns.fill_jobs(Job.objects.filter(pk__in=ids).only("job_type_id", "partition_key"))
             following += [(j, j) for j in ids]
         pairs = following
     return rearmed

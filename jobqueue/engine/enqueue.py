@@ -14,7 +14,7 @@ from django.utils import timezone
 from jobqueue import tracing
 from jobqueue.config.effective import TypeState, type_state, type_states
 from jobqueue.config.options import placement_errors
-from jobqueue.engine import dependencies, inserts, sql
+from jobqueue.engine import dependencies, inserts, sql, turns
 from jobqueue.engine.dependencies import After
 from jobqueue.engine.wakeup import notify
 from jobqueue.exceptions import PayloadValidationError
@@ -152,7 +152,14 @@ def enqueue_built(new: Job, definition: JobDefinition | None = None) -> Job:
             states = [s for s in type_states().values() if s.type_id == new.job_type_id]
             definition = states[0].definition if states else None
         return _insert_unique(new, definition)
-    sql.lone_write(lambda: inserts.insert([new]))
+    values = turns.values_of([new])
+    if values:
+        # The job and its value's turn in one transaction (see engine.turns).
+        with sql.write_transaction():
+            inserts.insert([new])
+            turns.fill(values)
+    else:
+        sql.lone_write(lambda: inserts.insert([new]))
     inserted([new])
     return new
 
@@ -191,6 +198,7 @@ def _insert_unique(new: Job, definition: JobDefinition | None) -> Job:
             try:
                 with transaction.atomic():
                     inserts.insert([new])
+                    turns.fill_jobs([new])
             except IntegrityError:
                 holder = _holder(new, include_finished=False)
                 if holder is not None:

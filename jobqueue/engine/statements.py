@@ -128,7 +128,10 @@ def select_ready_fair(vendor: str, n: Shape) -> tuple[Step, ...]:
     partition's queue (oldest first); the claim takes every partition's first turn, then every
     second one..., and within a turn the partition served longest ago first (`PartitionTurn`;
     never served: first), then the oldest job. Read without locks: `lock_ready` takes the
-    rows. Parameters: now, the type ids, the limit."""
+    rows. It ranks every ready job of those types at or above the given priority: the claim
+    uses it only when a job of a higher priority than every head it probed waits
+    (`select_heads`), for the jobs of that priority and above. Parameters: now, the type ids,
+    the lowest priority, the limit."""
     types = _marks(n["types"])
     waiting = "claim_rank IS NOT NULL" if vendor == "mysql" else f"status IN ({_WAITING_SQL})"
     return (
@@ -136,9 +139,164 @@ def select_ready_fair(vendor: str, n: Shape) -> tuple[Step, ...]:
             "SELECT r.id, r.job_type_id, r.priority, r.partition_key, r.run_after FROM ("  # noqa: S608
             "SELECT id, job_type_id, priority, partition_key, run_after, row_number() OVER ("
             "PARTITION BY job_type_id, priority, partition_key ORDER BY run_after, id) AS turn "
-            f"FROM {_JOB} WHERE {waiting} AND run_after <= %s AND job_type_id IN ({types})"
+            f"FROM {_JOB} WHERE {waiting} AND run_after <= %s AND job_type_id IN ({types}) AND priority >= %s"
             f") r LEFT JOIN {_TURN} t ON t.job_type_id = r.job_type_id AND t.partition_key = r.partition_key "
             "ORDER BY r.priority DESC, r.turn, t.served_at IS NOT NULL, t.served_at, r.run_after, r.id LIMIT %s"
+        ),
+    )
+
+
+def _head(vendor: str, alias: str, outer: str, limit: str, joined: tuple[str, str] | None = None) -> str:
+    """The waiting jobs of the partition value of row `outer` (its job_type_id and
+    partition_key) due by the first parameter after `joined` (more FROM items and their
+    condition, with their own parameters), in claim order, `limit` of them: one descent of
+    the value's head index."""
+    tables, condition = (f"{joined[0]}, ", f"{joined[1]} AND ") if joined else ("", "")
+    where = f"{condition}{alias}.job_type_id = {outer}.job_type_id AND {alias}.partition_key = {outer}.partition_key"
+    if vendor == "mysql":
+        return (
+            f"FROM {tables}{_JOB} {alias} FORCE INDEX (jq_job_partition_head_gen) WHERE {where} "
+            f"AND {alias}.claim_rank IS NOT NULL AND {alias}.run_after <= %s "
+            f"ORDER BY {alias}.claim_rank, {alias}.run_after, {alias}.id LIMIT {limit}"
+        )
+    indexed = " INDEXED BY jq_job_partition_head" if vendor == "sqlite" else ""
+    return (
+        f"FROM {tables}{_JOB} {alias}{indexed} WHERE {where} AND {alias}.status IN ({_WAITING_SQL}) "
+        f"AND {alias}.run_after <= %s ORDER BY {alias}.priority DESC, {alias}.run_after, {alias}.id LIMIT {limit}"
+    )
+
+
+@_statement
+def select_heads(vendor: str, n: Shape) -> tuple[Step, ...]:
+    """The next partition values of the given types in turn order (served longest ago first,
+    never served first of all; values without a turn are not read), each with its head: the
+    value's first ready job in claim order, or NULLs when it has none due. Per value: (turn
+    id, type, partition, fills, head id, head priority, head run_after), one index descent
+    each. Read without locks: `lock_ready` takes the heads. Parameters: now, the type ids,
+    how many values."""
+    head = _head(vendor, "h", "t", "1")
+    # SQLite otherwise reads the type's every value by its key and sorts them.
+    turn_order = " INDEXED BY jq_partition_turn_order" if vendor == "sqlite" else ""
+    # The head is computed at the level that reads the turns in their index's order, so
+    # that it is read for the values returned only (and SQLite reads it in index order: from
+    # a derived table's rows it sorted each value's jobs).
+    return (
+        Step(
+            f"SELECT v.id, v.job_type_id, v.partition_key, v.fills, j.id, j.priority, j.run_after FROM ("  # noqa: S608
+            f"SELECT t.id, t.job_type_id, t.partition_key, t.fills, t.served_at, (SELECT h.id {head}) AS head "
+            f"FROM {_TURN} t{turn_order} WHERE t.served_at IS NOT NULL AND t.job_type_id IN ({_marks(n['types'])}) "
+            f"ORDER BY t.served_at, t.id LIMIT %s) v LEFT JOIN {_JOB} j ON j.id = v.head ORDER BY v.served_at, v.id"
+        ),
+    )
+
+
+@_statement
+def select_from_values(vendor: str, n: Shape) -> tuple[Step, ...]:
+    """Up to k ready jobs of each given partition value, each value's in claim order (for a
+    claim that has fewer values with a head than it wants jobs): (id, type, priority,
+    partition, run_after) per job, in no particular order. Parameters, for each value: its
+    turn id, now, k."""
+    columns = "h.id, h.job_type_id, h.priority, h.partition_key, h.run_after"
+    one = f"SELECT {columns} {_head(vendor, 'h', 'v', '%s', (f'{_TURN} v', 'v.id = %s'))}"
+    # A derived table each: SQLite takes no LIMIT on a member of a compound SELECT.
+    parts = [f"SELECT * FROM ({one}) AS s{i}" for i in range(n["values"])]  # noqa: S608
+    return (Step(" UNION ALL ".join(parts)),)
+
+
+@_statement
+def best_ready(vendor: str, n: Shape) -> tuple[Step, ...]:
+    """The first ready job in claim order of the given (partitioned) types above a priority:
+    (id, type, priority, partition, run_after). One seek on the claim index when nothing
+    waits above that priority; else it walks the claim index from the top until a job of
+    those types. Parameters: now, the type ids, the priority it must exceed."""
+    types = _marks(n["types"])
+    if vendor == "mysql":
+        return (
+            Step(
+                f"SELECT id, job_type_id, priority, partition_key, run_after FROM {_JOB} FORCE INDEX (jq_job_claim_gen) "  # noqa: S608
+                f"WHERE claim_rank IS NOT NULL AND run_after <= %s AND job_type_id IN ({types}) AND claim_rank < 0 - %s "
+                "ORDER BY claim_rank, run_after, id LIMIT 1"
+            ),
+        )
+    indexed = " INDEXED BY jq_job_claim" if vendor == "sqlite" else ""
+    return (
+        Step(
+            f"SELECT id, job_type_id, priority, partition_key, run_after FROM {_JOB}{indexed} "  # noqa: S608
+            f"WHERE status IN ({_WAITING_SQL}) AND run_after <= %s AND job_type_id IN ({types}) AND priority > %s "
+            "ORDER BY priority DESC, run_after ASC, id ASC LIMIT 1"
+        ),
+    )
+
+
+@_statement
+def any_ready(vendor: str, n: Shape) -> tuple[Step, ...]:
+    """Whether any job of the given types is ready: one row or none, from the head index
+    (a descent per type, past its jobs not yet due). The claim asks before a statement that
+    walks the claim index, which would read every other type's ready job when none of these
+    is. Parameters: now, the type ids."""
+    types = _marks(n["types"])
+    if vendor == "mysql":
+        where = f"claim_rank IS NOT NULL AND run_after <= %s AND job_type_id IN ({types})"
+        index = " FORCE INDEX (jq_job_partition_head_gen)"
+    else:
+        where = f"status IN ({_WAITING_SQL}) AND run_after <= %s AND job_type_id IN ({types})"
+        index = " INDEXED BY jq_job_partition_head" if vendor == "sqlite" else ""
+    return (Step(f"SELECT 1 FROM {_JOB}{index} WHERE {where} LIMIT 1"),)  # noqa: S608
+
+
+@_statement
+def live_values(vendor: str, n: Shape) -> tuple[Step, ...]:
+    """Of the given turns, those whose value has a job waiting (due or not), running or
+    blocked: one that is or may again be ready without an enqueue. Returns their turn ids.
+    Parameters: the turn ids."""
+    waiting = "claim_rank IS NOT NULL" if vendor == "mysql" else f"status IN ({_WAITING_SQL})"
+    same = "j.job_type_id = t.job_type_id AND j.partition_key = t.partition_key"
+    return (
+        Step(
+            f"SELECT t.id FROM {_TURN} t WHERE t.id IN ({_marks(n['ids'])}) AND ("  # noqa: S608
+            f"EXISTS (SELECT 1 FROM {_JOB} j WHERE {same} AND j.{waiting}) OR "
+            f"EXISTS (SELECT 1 FROM {_JOB} j WHERE {same} AND j.status IN ('running', 'blocked')))"
+        ),
+    )
+
+
+@_statement
+def lock_turns(vendor: str, n: Shape) -> tuple[Step, ...]:
+    """Of the given turns, those no other transaction is writing (SKIP LOCKED: an enqueue
+    filling the value, another claim), locked, with their current fills: (id, fills). On
+    SQLite the claim's write lock already holds them. Parameters: the turn ids."""
+    lock = "" if vendor == "sqlite" else " ORDER BY id FOR UPDATE SKIP LOCKED"
+    return (Step(f"SELECT id, fills FROM {_TURN} WHERE id IN ({_marks(n['ids'])}){lock}"),)  # noqa: S608
+
+
+@_statement
+def set_turns(vendor: str, n: Shape) -> tuple[Step, ...]:
+    """Set the given turns' served_at: now (served, or passed over) or NULL (no turn: the
+    value had nothing left). Parameters: served_at, the turn ids."""
+    return (Step(f"UPDATE {_TURN} SET served_at = %s WHERE id IN ({_marks(n['ids'])})"),)  # noqa: S608
+
+
+@_statement
+def fill_turns(vendor: str, n: Shape) -> tuple[Step, ...]:
+    """Partition values that were just given a job (an enqueue, a dependent re-armed): each
+    gets a turn (its row made, or its NULL served_at set to never served, a turn it already
+    has kept) and one more fill, in the transaction that writes the jobs. Parameters, per
+    value in key order (two enqueues lock shared rows in the same order): the never-served
+    moment, type id, partition."""
+    rows = ", ".join(["(%s, %s, %s, 1)"] * n["values"])
+    insert = f"INSERT INTO {_TURN} (served_at, job_type_id, partition_key, fills) VALUES {rows}"  # noqa: S608
+    if vendor == "mysql":
+        # No conflict target: the unique key (type, partition) is the table's only one.
+        # VALUES(served_at) is the row that was to be inserted.
+        return (
+            Step(
+                f"{insert} ON DUPLICATE KEY UPDATE fills = fills + 1, served_at = COALESCE(served_at, VALUES(served_at))"
+            ),
+        )
+    return (
+        Step(
+            f"{insert} ON CONFLICT (job_type_id, partition_key) DO UPDATE SET "
+            f"fills = {_TURN}.fills + 1, served_at = COALESCE({_TURN}.served_at, excluded.served_at)"
         ),
     )
 
@@ -149,10 +307,16 @@ def lock_ready(vendor: str, n: Shape) -> tuple[Step, ...]:
     cluster is claiming are left to it); on SQLite the claim's write lock already holds them.
     Returns their ids. Parameters: now, the ids."""
     waiting = "claim_rank IS NOT NULL" if vendor == "mysql" else f"status IN ({_WAITING_SQL})"
-    lock = "" if vendor == "sqlite" else " FOR UPDATE SKIP LOCKED"
+    lock = " FOR UPDATE SKIP LOCKED"
+    if vendor == "sqlite":
+        # The unary + keeps SQLite from reading these terms from an index (it picked the
+        # status index and read every waiting job): the ids are the lookup.
+        waiting, lock = f"+status IN ({_WAITING_SQL}) AND +run_after <= %s", ""
+    else:
+        waiting += " AND run_after <= %s"
     return (
         Step(
-            f"SELECT id FROM {_JOB} WHERE {waiting} AND run_after <= %s "  # noqa: S608
+            f"SELECT id FROM {_JOB} WHERE {waiting} "  # noqa: S608
             f"AND id IN ({_marks(n['ids'])}){lock}"
         ),
     )

@@ -252,6 +252,19 @@ class Job(models.Model):
                 name="jq_job_due",
                 condition=Q(status__in=list(WAITING)),
             ),
+            # A partition value's head (the partitioned claim probes one value at a time), and
+            # whether a value still has a job that may wait again (running, or blocked on its
+            # dependencies). MariaDB: jq_job_partition_head_gen (migration 0022) instead.
+            models.Index(
+                fields=["job_type", "partition_key", "-priority", "run_after", "id"],
+                name="jq_job_partition_head",
+                condition=Q(status__in=list(WAITING)),
+            ),
+            models.Index(
+                fields=["job_type", "partition_key", "status"],
+                name="jq_job_partition_live",
+                condition=Q(status__in=["running", "blocked"]),
+            ),
             # Concurrency counts and lease reclaim only ever look at running jobs.
             models.Index(fields=["job_type"], name="jq_job_running_type", condition=Q(status="running")),
             models.Index(fields=["lease_expires_at"], name="jq_job_lease", condition=Q(status="running")),

@@ -71,7 +71,9 @@ def prune(now: datetime | None = None, *, batch_size: int = 1000, max_batches: i
     # A claim's row waits for its start; one whose job is no longer claimed would count forever.
     claimed = Job.objects.filter(status=Status.RUNNING).values("id")
     report.housekeeping += RateLimitStart.objects.filter(at__isnull=True).exclude(job_id__in=claimed).delete()[0]
-    report.housekeeping += PartitionTurn.objects.filter(served_at__lt=day_ago).delete()[0]
+    # A partition value without a turn (no job left when a claim looked); a row with a turn
+    # may be all that makes its value's waiting jobs claimable, whatever its age.
+    report.housekeeping += PartitionTurn.objects.filter(served_at__isnull=True).delete()[0]
     report.housekeeping += UniqueLock.objects.filter(expires_at__lt=now).delete()[0]
     report.housekeeping += ClusterHeartbeat.objects.filter(last_seen_at__lt=day_ago).delete()[0]
     # The rollup keeps its own history, longer than the jobs' (the metrics' windows outlive them).
