@@ -116,6 +116,12 @@ def insert_statement(model: type[models.Model], vendor: str | None = None) -> In
     return _insert(model, vendor or connection.vendor)
 
 
+def returns_updated_rows() -> bool:
+    """Whether an UPDATE can return the rows it wrote (`UPDATE ... RETURNING`, which the
+    multi-row statements need): PostgreSQL and SQLite; not MariaDB / MySQL."""
+    return connection.vendor != "mysql"
+
+
 def has_notify() -> bool:
     """Whether the database can wake listening clusters (PostgreSQL's LISTEN/NOTIFY)."""
     return connection.vendor == "postgresql"

@@ -119,8 +119,9 @@ def record(
     ended = [e for e in entries if not e.decision.given_back]
     returned = [e for e in entries if e.decision.given_back]
     with sql.write_transaction():
+        written = _finish_all(ended)
         for entry in ended:
-            if _finish(entry):
+            if entry.job_id in written:
                 recorded.append(entry)
             else:
                 logger.warning("job %s: lease lost before attempt %s was recorded", entry.job_id, entry.claim.attempt)
@@ -194,21 +195,51 @@ def record_patiently(entries: Sequence[DecidedAttempt], *, patience: float | Non
     return patiently(record, entries, patience=patience)
 
 
-def _finish(entry: DecidedAttempt) -> bool:
-    report, decision, claim = _ran(entry), entry.decision, entry.claim
-    now = report.finished_at
-    params = [
+# Jobs recorded per statement at most (SQLite's bound-parameter limit is 32,766 since 3.32).
+FINISH_ROWS = 500
+
+
+def _finish_all(entries: Sequence[DecidedAttempt]) -> set[str]:
+    """Write the decisions of ended attempts, each guarded by its claim; the ids of the jobs
+    written (an attempt whose claim was lost is not among them).
+
+    On PostgreSQL and SQLite one statement per FINISH_ROWS jobs (`finish_many`): a group
+    commit of a unit's jobs is then one round trip, not one per job. MariaDB / MySQL have no
+    `UPDATE ... RETURNING`, so they keep one `finish` per job, whose row count says the same."""
+    if not entries:
+        return set()
+    ids = [e.job_id for e in entries]
+    if not sql.returns_updated_rows() or len(set(ids)) != len(ids):
+        return {e.job_id for e in entries if _finish(e)}
+    written: set[str] = set()
+    for start in range(0, len(entries), FINISH_ROWS):
+        chunk = entries[start : start + FINISH_ROWS]
+        params: list[Any] = []
+        for entry in chunk:
+            claim = entry.claim
+            params += [sql.job_id(claim.job_id), claim.attempt, claim.cluster, *_finish_values(entry)]
+        written.update(sql.read_id(row[0]) for row in sql.rows("finish_many", params, jobs=len(chunk)))
+    return written
+
+
+def _finish_values(entry: DecidedAttempt) -> list[Any]:
+    """`finish`'s values of one attempt: status, last_error, progress, finished_at, run_after,
+    result, refund."""
+    report, decision = _ran(entry), entry.decision
+    return [
         decision.status.value,
         error_line(report),
         None if report.progress is None else float(report.progress),
-        sql.when(now) if decision.status in FINISHED else None,
+        sql.when(report.finished_at) if decision.status in FINISHED else None,
         sql.when(decision.run_after),
         None if report.result is None else _RESULT_FIELD.get_db_prep_save(report.result, connection),
         1 if decision.refunded else 0,
-        sql.job_id(claim.job_id),
-        claim.attempt,
-        claim.cluster,
     ]
+
+
+def _finish(entry: DecidedAttempt) -> bool:
+    claim = entry.claim
+    params = [*_finish_values(entry), sql.job_id(claim.job_id), claim.attempt, claim.cluster]
     return bool(sql.count("finish", params))
 
 
