@@ -3,6 +3,8 @@ in one statement on PostgreSQL and SQLite (one per job on MariaDB), a lost claim
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -11,6 +13,7 @@ from jobqueue import enqueue_many
 from jobqueue.config.effective import type_state
 from jobqueue.engine import claim as engine_claim
 from jobqueue.engine import transitions
+from jobqueue.engine.pipeline import run_unit
 from jobqueue.engine.recorder import Recorder
 from jobqueue.engine.units import JobSnapshot, Unit
 from jobqueue.models import Attempt, Job, Outcome, Status
@@ -77,3 +80,16 @@ def test_a_refunded_attempt_adds_to_the_jobs_budget_in_a_group() -> None:
     snoozed, done = (Job.objects.get(pk=s.id) for s in snapshots)
     assert (snoozed.status, snoozed.max_attempts) == (Status.SCHEDULED, 4)
     assert (done.status, done.max_attempts) == (Status.SUCCEEDED, 3)
+
+
+def test_a_chunk_that_fits_its_budget_is_recorded_in_one_commit_at_its_end(settings: Any) -> None:
+    # Ten jobs of 3 ms: past FLUSH_INTERVAL_MS (10 ms) three times, well within the budget (a
+    # long one, so that a loaded machine's slow sleeps do not run the chunk over it).
+    settings.JOBQUEUE = {**settings.JOBQUEUE, "CHUNK_BUDGET_MS": 2000}
+    enqueue_many([{"type": "short", "payload": {"ms": 3}}] * 10)
+    (unit,) = engine_claim.claim(1, CLUSTER, lambda state: 10)
+    with CaptureQueriesContext(connection) as queries:
+        assert run_unit(unit) == "recorded"
+    assert Job.objects.filter(status=Status.SUCCEEDED).count() == 10
+    inserts = [q for q in queries if q["sql"].startswith('INSERT INTO "jobqueue_attempt"')]
+    assert len(inserts) == 1
