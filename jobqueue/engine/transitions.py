@@ -37,8 +37,8 @@ def start_unit(claims: Sequence[Claim], *, worker: str, timeout: int, rated: boo
         return []
     now = timezone.now()
     params: list[Any] = [sql.when(now), worker[:128], timeout, sql.when(lease_until(now, timeout)), claims[0].cluster]
-    for claim in claims:
-        params += [sql.job_id(claim.job_id), claim.attempt]
+    for claim, job_id in zip(claims, sql.job_ids(c.job_id for c in claims), strict=True):
+        params += [job_id, claim.attempt]
     found = {sql.read_id(row[0]): row for row in sql.rows("start_unit", params, jobs=len(claims)) if row[1] is not None}
     snapshots = []
     for claim in claims:
@@ -77,7 +77,7 @@ def extend(claims: Sequence[Claim], *, worker: str, timeout: int) -> None:
     """Keep the leases of a unit's jobs not yet recorded while the unit still runs."""
     if claims:
         lease = sql.when(lease_until(timezone.now(), timeout))
-        ids = [sql.job_id(c.job_id) for c in claims]
+        ids = sql.job_ids(c.job_id for c in claims)
         sql.run("extend_unit", [lease, claims[0].cluster, worker[:128], *ids], ids=len(ids))
 
 
@@ -92,13 +92,13 @@ def renew_held(cluster: str, held: Sequence[str]) -> set[str]:
     if not held:
         return set()
     lease = sql.when(lease_until(timezone.now(), 0))
-    found = sql.rows("renew_held", [lease, cluster, *(sql.job_id(j) for j in held)], ids=len(held))
+    found = sql.rows("renew_held", [lease, cluster, *sql.job_ids(held)], ids=len(held))
     return {sql.read_id(row[0]) for row in found}
 
 
 def release_unheld(cluster: str, held: Sequence[str], older_than: datetime) -> list[str]:
     """Hand back claims the database credits to this cluster that it does not hold."""
-    params = [Status.QUEUED.value, None, None, cluster, sql.when(older_than), *(sql.job_id(j) for j in held)]
+    params = [Status.QUEUED.value, None, None, cluster, sql.when(older_than), *sql.job_ids(held)]
     released = [sql.read_id(row[0]) for row in sql.rows("release_unheld", params, held=len(held))]
     ratewindow.leave(released)
     return released
@@ -154,8 +154,8 @@ def _give_back(entries: Sequence[DecidedAttempt]) -> list[DecidedAttempt]:
     recorded: list[DecidedAttempt] = []
     for (status, run_after, note, cluster), group in groups.items():
         params: list[Any] = [status.value, sql.when(run_after), note or None, cluster]
-        for entry in group:
-            params += [sql.job_id(entry.job_id), entry.claim.attempt]
+        for entry, job_id in zip(group, sql.job_ids(e.job_id for e in group), strict=True):
+            params += [job_id, entry.claim.attempt]
         changed = sql.count("give_back", params, jobs=len(group))
         if changed == len(group):
             recorded += group
@@ -215,9 +215,8 @@ def _finish_all(entries: Sequence[DecidedAttempt]) -> set[str]:
     for start in range(0, len(entries), FINISH_ROWS):
         chunk = entries[start : start + FINISH_ROWS]
         params: list[Any] = []
-        for entry in chunk:
-            claim = entry.claim
-            params += [sql.job_id(claim.job_id), claim.attempt, claim.cluster, *_finish_values(entry)]
+        for entry, job_id in zip(chunk, sql.job_ids(e.job_id for e in chunk), strict=True):
+            params += [job_id, entry.claim.attempt, entry.claim.cluster, *_finish_values(entry)]
         written.update(sql.read_id(row[0]) for row in sql.rows("finish_many", params, jobs=len(chunk)))
     return written
 
