@@ -65,6 +65,8 @@ def test_a_group_commit_writes_each_decision_and_leaves_out_a_lost_claim() -> No
     }
     finishes = [q for q in queries if q["sql"].startswith("UPDATE") and "jobqueue_job" in q["sql"]]
     assert len(finishes) == (4 if connection.vendor == "mysql" else 1)
+    # Nothing waits for these jobs: one probe of the dependency index, not resolve()'s joins.
+    assert [q for q in queries if "jobqueue_dependency" in q["sql"] and "JOIN" in q["sql"]] == []
 
 
 def test_a_refunded_attempt_adds_to_the_jobs_budget_in_a_group() -> None:

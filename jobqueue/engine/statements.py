@@ -21,7 +21,7 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from jobqueue.models import WAITING, Job, PartitionTurn
+from jobqueue.models import WAITING, Dependency, Job, PartitionTurn
 
 # The statuses as SQL literals: SQLite matches a partial index only against literals, and
 # without the claim index a claim sorts the whole backlog.
@@ -29,6 +29,7 @@ _WAITING_SQL = ", ".join(f"'{status}'" for status in WAITING)
 _RUNNING = "'running'"
 _JOB = Job._meta.db_table
 _TURN = PartitionTurn._meta.db_table
+_DEPENDENCY = Dependency._meta.db_table
 _SET_CLAIMED = (
     f"UPDATE {_JOB} SET status = {_RUNNING}, attempts = attempts + 1, claimed_by = %s, "  # noqa: S608
     "lease_expires_at = %s, claimed_at = %s, started_at = NULL, worker = ''"
@@ -271,6 +272,14 @@ def give_back(vendor: str, n: Shape) -> tuple[Step, ...]:
     """Claimed jobs back to waiting, attempts unspent, in one write guarded by their claims
     (see _SET_GIVEN_BACK). Parameters: status, run_after, note, then the unit guard's."""
     return (Step(f"{_SET_GIVEN_BACK} WHERE {_unit_guard(n['jobs'], vendor)}"),)
+
+
+@_statement
+def any_dependent(vendor: str, n: Shape) -> tuple[Step, ...]:
+    """Whether any job waits for one of the given jobs (a row of 1, or none): the probe that
+    spares the jobs without dependents, nearly all of them, `dependencies.resolve()`'s joins.
+    Parameters: the ids."""
+    return (Step(f"SELECT 1 FROM {_DEPENDENCY} WHERE on_id IN ({_marks(n['ids'])}) LIMIT 1"),)  # noqa: S608
 
 
 # -- a cluster's claims ------------------------------------------------------------------------
