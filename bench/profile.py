@@ -132,8 +132,8 @@ def queries_per_job(side: str) -> dict[str, Any]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    jobs = 10
-    roles: dict[str, list[str]] = {}
+    jobs = 20
+    roles: dict[str, tuple[list[str], int]] = {}
     if side == "ours":
         from bench.ours import TYPE, reset
         from jobqueue import enqueue_many
@@ -142,20 +142,24 @@ def queries_per_job(side: str) -> dict[str, Any]:
         from jobqueue.engine.units import Unit
 
         reset()
-        enqueue_many([{"type": TYPE}] * jobs)
+        enqueue_many([{"type": TYPE}] * (jobs * 2 + 1))
         claim(1, "warm-up")  # fill the type configuration cache outside the capture
-        with CaptureQueriesContext(connection) as pusher:
-            claimed: list[Unit] = []
-            for _ in range(jobs):  # bounded: another cluster on this database could take jobs
-                taken = claim(2, "profile")
-                if not taken:
-                    break
-                claimed += taken
-        with CaptureQueriesContext(connection) as worker:
-            for unit in claimed:
-                run_unit(unit)
-        roles = {"pusher": [q["sql"] for q in pusher], "worker": [q["sql"] for q in worker]}
-        done = sum(len(unit.jobs) for unit in claimed)
+        # Two shapes: one-job units (a type with no timing yet, or a long one) and a chunk of
+        # `jobs` (a short type at saturation, as the drain runs it once timed).
+        for label, size in (("", 1), (" (chunk)", jobs)):
+            with CaptureQueriesContext(connection) as pusher:
+                claimed: list[Unit] = []
+                for _ in range(jobs):  # bounded: another cluster on this database could take jobs
+                    taken = claim(2, "profile", lambda state, size=size: size)
+                    claimed += taken
+                    if not taken or sum(len(u.jobs) for u in claimed) >= jobs:
+                        break
+            with CaptureQueriesContext(connection) as worker:
+                for unit in claimed:
+                    run_unit(unit)
+            done = sum(len(unit.jobs) for unit in claimed)
+            roles[f"pusher{label}"] = ([q["sql"] for q in pusher], done)
+            roles[f"worker{label}"] = ([q["sql"] for q in worker], done)
     else:
         from django.utils import timezone
         from django_q.brokers import get_broker
@@ -177,11 +181,11 @@ def queries_per_job(side: str) -> dict[str, Any]:
                 task.update(result=None, success=True, stopped=timezone.now(), cluster="profile")
                 save_task(task, broker)
                 broker.acknowledge(ack_id)
-        roles = {"pusher": [q["sql"] for q in pusher], "monitor": [q["sql"] for q in monitor]}
         done = len(taken)
+        roles = {"pusher": ([q["sql"] for q in pusher], done), "monitor": ([q["sql"] for q in monitor], done)}
     return {
-        role: {"per_job": round(len(sqls) / max(done, 1), 2), "statements": _shapes(sqls, done)}
-        for role, sqls in roles.items()
+        role: {"per_job": round(len(sqls) / max(done, 1), 2), "jobs": done, "statements": _shapes(sqls, done)}
+        for role, (sqls, done) in roles.items()
     }
 
 
@@ -191,6 +195,32 @@ def _shapes(sqls: list[str], jobs: int) -> list[tuple[str, float]]:
         re.sub(r"\b\d+\b", "?", re.sub(r"'[^']*'", "?", " ".join(s.split())))[:120] for s in sqls
     )
     return [(shape, round(n / max(jobs, 1), 2)) for shape, n in counter.most_common()]
+
+
+def unit_sizes() -> dict[str, Any]:
+    """Jobs per claim and per unit in the drain, read from the jobs' rows: a claim stamps all
+    its jobs' `claimed_at` with one time, a worker's start all its unit's `started_at`."""
+    from django.db.models import Count
+
+    from bench.ours import TYPE
+    from jobqueue.models import Job
+
+    drained = Job.objects.filter(job_type__name=TYPE, finished_at__isnull=False)
+    jobs = drained.count()
+    claims = drained.values("claimed_at").annotate(n=Count("id")).count()
+    units = list(
+        drained.values("started_at", "worker")
+        .annotate(n=Count("id"))
+        .order_by("started_at")
+        .values_list("n", flat=True)
+    )
+    return {
+        "jobs_per_claim": round(jobs / max(claims, 1), 1),
+        "jobs_per_unit": round(jobs / max(len(units), 1), 1),
+        "units": len(units),
+        "one_job_units": units.count(1),
+        "first_units": units[:20],
+    }
 
 
 def drain_profile(side: str, jobs: int, workers: int, scratch: str) -> dict[str, Any]:
@@ -204,13 +234,17 @@ def drain_profile(side: str, jobs: int, workers: int, scratch: str) -> dict[str,
     module = ours if side == "ours" else rawq
     module.reset()
     if side == "ours":
+        from jobqueue.models import Job
+
         ours.enqueue_bulk(jobs)
         finished = ours.succeeded
+        started_any = Job.objects.filter(started_at__isnull=False).exists
     else:
         from django_q.models import OrmQ
 
         rawq.enqueue_single(jobs)
         finished = lambda: jobs - OrmQ.objects.count()  # noqa: E731
+        started_any = lambda: finished() > 0  # noqa: E731
     postgres = connection.vendor == "postgresql"
     name = connection.settings_dict["NAME"]
     monitor_conn = None
@@ -230,8 +264,14 @@ def drain_profile(side: str, jobs: int, workers: int, scratch: str) -> dict[str,
     cpu: dict[int, float] = {}
     spy: subprocess.Popen[bytes] | None = None
 
+    started: dict[str, Any] = {}
+
     def drained() -> bool:
         cpu_seconds([cluster.proc.pid, *cluster.descendants()], cpu)
+        if monitor_conn is not None and not started and started_any():
+            # The cluster's start-up (its job type sync, its first statements) is behind it:
+            # what commits from here on is the drain's own.
+            started.update(pg_stats(monitor_conn, name), done=finished())
         return finished() >= jobs
 
     try:
@@ -254,8 +294,15 @@ def drain_profile(side: str, jobs: int, workers: int, scratch: str) -> dict[str,
         time.sleep(1.5)  # statistics reach pg_stat_database when the backends flush them
         after = pg_stats(monitor_conn, name)
         result["pg_per_job"] = {k: round((after[k] - before[k]) / jobs, 2) for k in after}
+        if started:
+            # From the first start seen (polled every 0.2 s) to the end, the harness's own polls
+            # included: per job finished in that window.
+            window = max(1, jobs - int(started["done"]))
+            result["pg_per_job_draining"] = {k: round((after[k] - started[k]) / window, 3) for k in after}
         result["pg_backend_cpu_seconds"] = round(backend_seconds or 0.0, 2)
         monitor_conn.close()
+    if side == "ours":
+        result["units"] = unit_sizes()
     result["processes"] = parse_raw(raw, cpu) if raw.exists() else "py-spy wrote nothing (is ptrace allowed?)"
     result["cluster_cpu_seconds"] = round(sum(cpu.values()), 2)
     return result

@@ -116,7 +116,7 @@ def claim(room: int, cluster: str, unit_size: UnitSize | None = None, now: datet
         # A claim is leased for LEASE_GRACE: its cluster renews the lease every RECLAIM_INTERVAL
         # while it holds the claim unstarted, and a worker's start leases it for the job's
         # timeout. A claim whose cluster is lost is back in the queue within LEASE_GRACE.
-        params = [cluster, sql.when(lease_until(now, 0)), sql.when(now), *(sql.job_id(j) for j in chosen)]
+        params = [cluster, sql.when(lease_until(now, 0)), sql.when(now), *sql.job_ids(chosen)]
         attempts = {sql.read_id(row[0]): int(row[2]) for row in sql.rows("mark_claimed", params, ids=len(chosen))}
         ratewindow.enter(
             (job_id, tid, found[job_id].partition or "")
@@ -179,7 +179,7 @@ def _candidates(runnable: dict[int, TypeState], want: int, now: datetime) -> tup
         return found, NO_PROBE
     partitioned, probe = _fair(fair, want, now)
     if partitioned:
-        ids = [sql.job_id(c.job_id) for c in partitioned]
+        ids = sql.job_ids(c.job_id for c in partitioned)
         locked = {sql.read_id(r[0]) for r in sql.rows("lock_ready", [sql.when(now), *ids], ids=len(ids))}
         return _merge(found, [c for c in partitioned if c.job_id in locked]), probe
     return found, probe

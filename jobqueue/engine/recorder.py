@@ -3,9 +3,10 @@ timing, and the leases of its jobs not yet recorded.
 
 The pipeline's run modes (`engine.pipeline`) hand each finished attempt to `decided()`; the
 recorder decides it once (`decide()`), queues it, and writes the queue in one transaction
-(`transitions.record`) when `FLUSH_INTERVAL_MS` has passed since its oldest entry, or when
-the unit ends. After each flush it renews, once half gone, the leases of the unit's jobs that
-are still running, so a long chunk never loses the claims of the jobs it has not reached.
+(`transitions.record`) when `FLUSH_INTERVAL_MS` has passed since its oldest entry (for a chunk
+of sync jobs, sized to take `CHUNK_BUDGET_MS`, when that has), or when the unit ends. After
+each flush it renews, once half gone, the leases of the unit's jobs that are still running,
+so a long chunk never loses the claims of the jobs it has not reached.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from jobqueue.config.settings import jobqueue_settings
 from jobqueue.engine import transitions
 from jobqueue.engine.decide import AttemptReport, DecidedAttempt, JobRun, decide, give_back
 from jobqueue.engine.lease import renew_after
-from jobqueue.engine.units import JobSnapshot, Unit
+from jobqueue.engine.units import JobSnapshot, Mode, Unit
 from jobqueue.models import Outcome
 from jobqueue.tracing import AttemptSpan
 
@@ -41,6 +42,10 @@ class Recorder:
         self.first_pending = 0.0
         self.open = {c.job_id: c for c in unit.claims}  # not yet recorded (or handed back)
         self.interval = jobqueue_settings.FLUSH_INTERVAL_MS / 1000
+        if unit.mode == Mode.SYNC:
+            # A chunk is sized to take about CHUNK_BUDGET_MS: recorded at its end in one commit
+            # (every CHUNK_BUDGET_MS if it runs over), not every FLUSH_INTERVAL_MS on the way.
+            self.interval = max(self.interval, jobqueue_settings.CHUNK_BUDGET_MS / 1000)
         self.lease_half = renew_after(unit.timeout)
         self.extend_at = time.monotonic() + self.lease_half
 

@@ -21,7 +21,7 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from jobqueue.models import WAITING, Job, PartitionTurn
+from jobqueue.models import WAITING, Dependency, Job, PartitionTurn
 
 # The statuses as SQL literals: SQLite matches a partial index only against literals, and
 # without the claim index a claim sorts the whole backlog.
@@ -29,6 +29,7 @@ _WAITING_SQL = ", ".join(f"'{status}'" for status in WAITING)
 _RUNNING = "'running'"
 _JOB = Job._meta.db_table
 _TURN = PartitionTurn._meta.db_table
+_DEPENDENCY = Dependency._meta.db_table
 _SET_CLAIMED = (
     f"UPDATE {_JOB} SET status = {_RUNNING}, attempts = attempts + 1, claimed_by = %s, "  # noqa: S608
     "lease_expires_at = %s, claimed_at = %s, started_at = NULL, worker = ''"
@@ -379,10 +380,70 @@ def finish(vendor: str, n: Shape) -> tuple[Step, ...]:
 
 
 @_statement
+def finish_many(vendor: str, n: Shape) -> tuple[Step, ...]:
+    """Record the decisions on many attempts' jobs in one statement, each row guarded by its
+    own claim as `finish` guards one; returns the ids of the rows written (PostgreSQL and
+    SQLite only: MariaDB / MySQL record with one `finish` per job). Parameters, per job: id,
+    attempt, cluster, then `finish`'s status, last_error, progress, finished_at, run_after,
+    result, refund."""
+    if vendor == "postgresql":
+        # Typed in every row: a column of NULLs would otherwise be text, and the values of
+        # VALUES are typed before the SET sees them.
+        row = (
+            "(%s::uuid, %s::integer, %s::varchar, %s::varchar, %s::text, %s::double precision, "
+            "%s::timestamptz, %s::timestamptz, %s::jsonb, %s::integer)"
+        )
+        values = f"(VALUES {', '.join([row] * n['jobs'])}) AS v(id, attempts, claimed_by, status, " + (
+            "last_error, progress, finished_at, run_after, result, refund)"
+        )
+        col = {name: f"v.{name}" for name in _FINISH_COLUMNS}
+    else:
+        # SQLite names the columns of VALUES column1, column2, ...
+        row = "(" + ", ".join(["%s"] * len(_FINISH_COLUMNS)) + ")"
+        values = f"(VALUES {', '.join([row] * n['jobs'])}) AS v"
+        col = {name: f"v.column{i + 1}" for i, name in enumerate(_FINISH_COLUMNS)}
+    return (
+        Step(
+            f"UPDATE {_JOB} SET status = {col['status']}, claimed_by = '', worker = '', "  # noqa: S608
+            f"lease_expires_at = NULL, last_error = {col['last_error']}, "
+            f"progress = COALESCE({col['progress']}, {_JOB}.progress), finished_at = {col['finished_at']}, "
+            f"run_after = COALESCE({col['run_after']}, {_JOB}.run_after), "
+            f"result = COALESCE({col['result']}, {_JOB}.result), "
+            f"max_attempts = {_JOB}.max_attempts + {col['refund']} FROM {values} "
+            f"WHERE {_JOB}.id = {col['id']} AND {_JOB}.status = {_RUNNING} "
+            f"AND {_JOB}.attempts = {col['attempts']} AND {_JOB}.claimed_by = {col['claimed_by']} "
+            f"RETURNING {_JOB}.id"
+        ),
+    )
+
+
+_FINISH_COLUMNS = (
+    "id",
+    "attempts",
+    "claimed_by",
+    "status",
+    "last_error",
+    "progress",
+    "finished_at",
+    "run_after",
+    "result",
+    "refund",
+)
+
+
+@_statement
 def give_back(vendor: str, n: Shape) -> tuple[Step, ...]:
     """Claimed jobs back to waiting, attempts unspent, in one write guarded by their claims
     (see _SET_GIVEN_BACK). Parameters: status, run_after, note, then the unit guard's."""
     return (Step(f"{_SET_GIVEN_BACK} WHERE {_unit_guard(n['jobs'], vendor)}"),)
+
+
+@_statement
+def any_dependent(vendor: str, n: Shape) -> tuple[Step, ...]:
+    """Whether any job waits for one of the given jobs (a row of 1, or none): the probe that
+    spares the jobs without dependents, nearly all of them, `dependencies.resolve()`'s joins.
+    Parameters: the ids."""
+    return (Step(f"SELECT 1 FROM {_DEPENDENCY} WHERE on_id IN ({_marks(n['ids'])}) LIMIT 1"),)  # noqa: S608
 
 
 # -- a cluster's claims ------------------------------------------------------------------------

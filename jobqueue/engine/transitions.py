@@ -37,8 +37,8 @@ def start_unit(claims: Sequence[Claim], *, worker: str, timeout: int, rated: boo
         return []
     now = timezone.now()
     params: list[Any] = [sql.when(now), worker[:128], timeout, sql.when(lease_until(now, timeout)), claims[0].cluster]
-    for claim in claims:
-        params += [sql.job_id(claim.job_id), claim.attempt]
+    for claim, job_id in zip(claims, sql.job_ids(c.job_id for c in claims), strict=True):
+        params += [job_id, claim.attempt]
     found = {sql.read_id(row[0]): row for row in sql.rows("start_unit", params, jobs=len(claims)) if row[1] is not None}
     snapshots = []
     for claim in claims:
@@ -77,7 +77,7 @@ def extend(claims: Sequence[Claim], *, worker: str, timeout: int) -> None:
     """Keep the leases of a unit's jobs not yet recorded while the unit still runs."""
     if claims:
         lease = sql.when(lease_until(timezone.now(), timeout))
-        ids = [sql.job_id(c.job_id) for c in claims]
+        ids = sql.job_ids(c.job_id for c in claims)
         sql.run("extend_unit", [lease, claims[0].cluster, worker[:128], *ids], ids=len(ids))
 
 
@@ -92,13 +92,13 @@ def renew_held(cluster: str, held: Sequence[str]) -> set[str]:
     if not held:
         return set()
     lease = sql.when(lease_until(timezone.now(), 0))
-    found = sql.rows("renew_held", [lease, cluster, *(sql.job_id(j) for j in held)], ids=len(held))
+    found = sql.rows("renew_held", [lease, cluster, *sql.job_ids(held)], ids=len(held))
     return {sql.read_id(row[0]) for row in found}
 
 
 def release_unheld(cluster: str, held: Sequence[str], older_than: datetime) -> list[str]:
     """Hand back claims the database credits to this cluster that it does not hold."""
-    params = [Status.QUEUED.value, None, None, cluster, sql.when(older_than), *(sql.job_id(j) for j in held)]
+    params = [Status.QUEUED.value, None, None, cluster, sql.when(older_than), *sql.job_ids(held)]
     released = [sql.read_id(row[0]) for row in sql.rows("release_unheld", params, held=len(held))]
     ratewindow.leave(released)
     return released
@@ -119,8 +119,9 @@ def record(
     ended = [e for e in entries if not e.decision.given_back]
     returned = [e for e in entries if e.decision.given_back]
     with sql.write_transaction():
+        written = _finish_all(ended)
         for entry in ended:
-            if _finish(entry):
+            if entry.job_id in written:
                 recorded.append(entry)
             else:
                 logger.warning("job %s: lease lost before attempt %s was recorded", entry.job_id, entry.claim.attempt)
@@ -153,8 +154,8 @@ def _give_back(entries: Sequence[DecidedAttempt]) -> list[DecidedAttempt]:
     recorded: list[DecidedAttempt] = []
     for (status, run_after, note, cluster), group in groups.items():
         params: list[Any] = [status.value, sql.when(run_after), note or None, cluster]
-        for entry in group:
-            params += [sql.job_id(entry.job_id), entry.claim.attempt]
+        for entry, job_id in zip(group, sql.job_ids(e.job_id for e in group), strict=True):
+            params += [job_id, entry.claim.attempt]
         changed = sql.count("give_back", params, jobs=len(group))
         if changed == len(group):
             recorded += group
@@ -194,21 +195,50 @@ def record_patiently(entries: Sequence[DecidedAttempt], *, patience: float | Non
     return patiently(record, entries, patience=patience)
 
 
-def _finish(entry: DecidedAttempt) -> bool:
-    report, decision, claim = _ran(entry), entry.decision, entry.claim
-    now = report.finished_at
-    params = [
+# Jobs recorded per statement at most (SQLite's bound-parameter limit is 32,766 since 3.32).
+FINISH_ROWS = 500
+
+
+def _finish_all(entries: Sequence[DecidedAttempt]) -> set[str]:
+    """Write the decisions of ended attempts, each guarded by its claim; the ids of the jobs
+    written (an attempt whose claim was lost is not among them).
+
+    On PostgreSQL and SQLite one statement per FINISH_ROWS jobs (`finish_many`): a group
+    commit of a unit's jobs is then one round trip, not one per job. MariaDB / MySQL have no
+    `UPDATE ... RETURNING`, so they keep one `finish` per job, whose row count says the same."""
+    if not entries:
+        return set()
+    ids = [e.job_id for e in entries]
+    if not sql.returns_updated_rows() or len(set(ids)) != len(ids):
+        return {e.job_id for e in entries if _finish(e)}
+    written: set[str] = set()
+    for start in range(0, len(entries), FINISH_ROWS):
+        chunk = entries[start : start + FINISH_ROWS]
+        params: list[Any] = []
+        for entry, job_id in zip(chunk, sql.job_ids(e.job_id for e in chunk), strict=True):
+            params += [job_id, entry.claim.attempt, entry.claim.cluster, *_finish_values(entry)]
+        written.update(sql.read_id(row[0]) for row in sql.rows("finish_many", params, jobs=len(chunk)))
+    return written
+
+
+def _finish_values(entry: DecidedAttempt) -> list[Any]:
+    """`finish`'s values of one attempt: status, last_error, progress, finished_at, run_after,
+    result, refund."""
+    report, decision = _ran(entry), entry.decision
+    return [
         decision.status.value,
         error_line(report),
         None if report.progress is None else float(report.progress),
-        sql.when(now) if decision.status in FINISHED else None,
+        sql.when(report.finished_at) if decision.status in FINISHED else None,
         sql.when(decision.run_after),
         None if report.result is None else _RESULT_FIELD.get_db_prep_save(report.result, connection),
         1 if decision.refunded else 0,
-        sql.job_id(claim.job_id),
-        claim.attempt,
-        claim.cluster,
     ]
+
+
+def _finish(entry: DecidedAttempt) -> bool:
+    claim = entry.claim
+    params = [*_finish_values(entry), sql.job_id(claim.job_id), claim.attempt, claim.cluster]
     return bool(sql.count("finish", params))
 
 
