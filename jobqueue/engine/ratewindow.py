@@ -10,6 +10,14 @@ job within `period` of this one's code. The one delete rule: a claim that ends w
 running (given back: shutdown, preemption, rate limited, never received) leaves the window,
 because the window counts starts. Rows older than a day are pruned by retention. A
 partitioned type's rows carry the job's partition value, and the window is one per value.
+
+A start stays in the window for its period plus a margin (`margin()`: a tenth of the period,
+at most 250 ms). The time a row takes is read before the start's write commits, and the job's
+code begins a little later (the commit, the hand-over to the job's code: milliseconds, more on
+a loaded machine); a later claim admitted the moment the row left a window of exactly the
+period could start its code within the period of this one's code. With the margin, that takes
+a delay longer than the margin; at saturation the type runs `count` starts per period plus
+the margin.
 """
 
 from __future__ import annotations
@@ -46,8 +54,19 @@ def started_by_partition(type_id: int, period: float, now: datetime) -> dict[str
     return {key: int(n) for key, n in counts}
 
 
+def margin(period: float) -> float:
+    """Seconds a start stays in the window past its period (see the module docstring)."""
+    return min(MAX_MARGIN, period * MARGIN_SHARE)
+
+
+# The margin: a share of the period, capped (a 2 s window keeps starts for 2.2 s, a 60 s one
+# for 60.25 s).
+MARGIN_SHARE = 0.1
+MAX_MARGIN = 0.25
+
+
 def _recent(type_id: int, period: float, now: datetime) -> QuerySet[RateLimitStart]:
-    recent = Q(at__isnull=True) | Q(at__gt=now - timedelta(seconds=period))
+    recent = Q(at__isnull=True) | Q(at__gt=now - timedelta(seconds=period + margin(period)))
     return RateLimitStart.objects.filter(recent, job_type_id=type_id)
 
 
