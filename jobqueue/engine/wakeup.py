@@ -15,9 +15,12 @@ from jobqueue.engine import sql
 logger = logging.getLogger("jobqueue")
 
 # A burst of enqueues from one process needs one wake-up, not one each: a cluster woken a
-# moment ago is still polling at its shortest interval and will see the rest.
+# moment ago is still polling at its shortest interval and will see the rest. Never for a job
+# more urgent than the last one notified: a full cluster listens for those (`urgent()`).
 _NOTIFY_MIN_INTERVAL = 0.02
+_UNKNOWN = -(1 << 31)  # a notification without a priority (a dependency made a job ready)
 _last_notify = 0.0
+_last_priority = _UNKNOWN
 # How often an idle cluster on SQLite looks at the database's commit counter: every
 # millisecond for a while after it last claimed work (work comes in bursts), then less
 # often. Not after a ring alone: other processes commit now and then without enqueueing
@@ -32,16 +35,18 @@ def supports_notify() -> bool:
     return sql.has_notify()
 
 
-def notify() -> None:
-    """Tell listening clusters that work arrived; delivered when the enclosing transaction commits."""
-    global _last_notify
+def notify(priority: int | None = None) -> None:
+    """Tell listening clusters that work arrived, of this priority at most (its payload);
+    delivered when the enclosing transaction commits."""
+    global _last_notify, _last_priority
     if not sql.has_notify():
         return
     now = time.monotonic()
-    if now - _last_notify < _NOTIFY_MIN_INTERVAL and not connection.in_atomic_block:
+    rank = _UNKNOWN if priority is None else priority
+    if now - _last_notify < _NOTIFY_MIN_INTERVAL and not connection.in_atomic_block and rank <= _last_priority:
         return
-    _last_notify = now
-    sql.notify(jobqueue_settings.NOTIFY_CHANNEL)
+    _last_notify, _last_priority = now, rank
+    sql.notify(jobqueue_settings.NOTIFY_CHANNEL, "" if priority is None else str(priority))
 
 
 class Listener:
@@ -75,6 +80,23 @@ class Listener:
             conn = self._connect()
             return any(True for _ in conn.notifies(timeout=timeout, stop_after=1))
         except Exception:  # a lost listener must never stop claiming: fall back to sleeping
+            logger.warning("LISTEN connection failed; polling instead", exc_info=True)
+            self.close()
+            time.sleep(timeout)
+            return False
+
+    def urgent(self, timeout: float, above: int) -> bool:
+        """PostgreSQL: wait up to `timeout` seconds for a notification of work more urgent than
+        `above` (or of unknown priority); True if one came. A full cluster listens this way
+        instead of sleeping: what it reads is only a hint that the claim's order then checks.
+        Elsewhere: sleep, and False."""
+        if not supports_notify():
+            time.sleep(timeout)
+            return False
+        try:
+            conn = self._connect()
+            return any(_priority(n.payload) > above for n in conn.notifies(timeout=timeout))
+        except Exception:  # as in wait(): a lost listener must never stop the cluster
             logger.warning("LISTEN connection failed; polling instead", exc_info=True)
             self.close()
             time.sleep(timeout)
@@ -116,3 +138,11 @@ class Listener:
                 self._conn.close()
             finally:
                 self._conn = None
+
+
+def _priority(payload: str) -> float:
+    """The priority a notification carries; without one (or an old sender's), more urgent than any."""
+    try:
+        return int(payload)
+    except ValueError:
+        return float("inf")
