@@ -7,8 +7,9 @@ job or a schedule slot falls due, and woken at once by a NOTIFY on PostgreSQL (o
 doorbell), when it claims in the same turn. A full cluster still takes one job that
 outranks every unit it holds, as one unit over its capacity: a chunk of lower priority then
 steps aside for it (`inflight`), so urgent work waits for neither a free slot nor a whole
-chunk. The django-q2 adapter (`jobqueue.djangoq.broker`) calls `fetch()` from its `dequeue()` and only
-packages the units; `jobqueue.testing.drain()` claims through the same producer (`claim()`).
+chunk. The django-q2 adapter (`jobqueue.djangoq.broker`) calls `fetch()` from its
+`dequeue()` and only packages the units; `jobqueue.testing.drain()` claims through the same
+producer (`claim()`).
 """
 
 from __future__ import annotations
