@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import warnings
+from collections.abc import Callable
+from typing import Any
 
 import pydantic
 
@@ -15,19 +18,27 @@ from tasks.clients.social import SocialClient, SocialSettings
 from tasks.fields import RecordId
 from tasks.models import DAO, ThreadPost
 
-with warnings.catch_warnings():
-    # twitter-text-parser reads its emoji table through pkg_resources (setuptools < 81, pinned in
-    # pyproject.toml), which warns on import that it is deprecated; nothing for us to act on.
-    warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
-    from twitter_text import parse_tweet
-
 POST_MAX_CHARS = 280
 _TOKENS = re.compile(r"\S+|\s+")
 
 
+@functools.cache
+def _parse_tweet() -> Callable[[str], Any]:
+    """twitter-text's parser, imported when a post is first measured, not with the job types:
+    it and the pkg_resources it reads its emoji table through cost some 18 MiB of RSS, which
+    every process of a cluster carried (its workers fork after job discovery) for nothing
+    until a worker posted (docs/performance.md, "Memory")."""
+    with warnings.catch_warnings():
+        # twitter-text-parser reads its emoji table through pkg_resources (setuptools < 81, pinned
+        # in pyproject.toml), which warns on import that it is deprecated; nothing for us to act on.
+        warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+        from twitter_text import parse_tweet
+    return parse_tweet  # type: ignore[no-any-return]
+
+
 def weighted_length(text: str) -> int:
     """A post's length as X counts it (twitter-text: a link is 23, CJK and emoji count 2)."""
-    return int(parse_tweet(text).weightedLength)
+    return int(_parse_tweet()(text).weightedLength)
 
 
 def split_post(text: str, limit: int = POST_MAX_CHARS) -> list[str]:

@@ -248,8 +248,13 @@ def chunky(ctx: JobContext, ledger: str, kill: bool = False) -> None:
 
 
 @job(max_attempts=1)
-def short(ms: float = 2.0) -> None:
-    """Busy for a couple of milliseconds: short enough to be chunked, long enough to queue up."""
+def short(ms: float = 2.0, urgency: int | None = None) -> None:
+    """Busy for a couple of milliseconds: short enough to be chunked, long enough to queue up.
+    With `urgency`: as if, while it ran, the pusher queued a unit of that priority."""
+    if urgency is not None:
+        from jobqueue.engine import inflight
+
+        inflight.waiting(urgency)
     time.sleep(ms / 1000)
 
 

@@ -1,7 +1,9 @@
 """Without the `otel` extra nothing of OpenTelemetry is imported and the queue works as before:
 a subprocess whose imports of `opentelemetry` fail (as when it is not installed) enqueues by
-every route and runs the jobs. The same script with the imports allowed does load it, so the
-blocked run proves something where the extra is installed too (as in CI)."""
+every route and runs the jobs. With the extra installed but no provider configured nothing of
+it is loaded either (each of a cluster's processes would carry it for nothing). The same
+script with a tracer provider configured does load it and stores traces, so the blocked run
+proves something where the extra is installed too (as in CI)."""
 
 from __future__ import annotations
 
@@ -30,6 +32,10 @@ if os.environ["BLOCK_OTEL"] == "1":
 
 import django
 django.setup()
+if os.environ["TRACER_PROVIDER"] == "1":
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    trace.set_tracer_provider(TracerProvider())
 from django.core.management import call_command
 call_command("migrate", verbosity=0)
 
@@ -45,19 +51,21 @@ drain()
 jobs = list(Job.objects.values_list("job_type__name", "status", "trace_context"))
 print(json.dumps({
     "enqueued": len(ids),
-    "jobs": sorted(jobs),
+    "jobs": sorted(jobs, key=lambda j: (j[0], j[1], json.dumps(j[2], sort_keys=True))),
     "enabled": tracing.enabled(),
     "loaded": sorted(name for name in sys.modules if name.split(".")[0] == "opentelemetry"),
 }))
 """
 
 
-def run(tmp_path: Path, *, block: bool) -> dict:
+def run(tmp_path: Path, *, block: bool, provider: bool = False) -> dict:
+    name = "blocked" if block else ("provider" if provider else "allowed")
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": f"sqlite:///{tmp_path / ('blocked' if block else 'allowed')}.sqlite3",
+        "DATABASE_URL": f"sqlite:///{tmp_path / name}.sqlite3",
         "BLOCK_OTEL": "1" if block else "0",
+        "TRACER_PROVIDER": "1" if provider else "0",
     }
     done = subprocess.run(
         [sys.executable, "-c", SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
@@ -78,6 +86,18 @@ def test_without_the_extra_nothing_is_imported_and_jobs_run(tmp_path: Path) -> N
     assert [name for name, *_ in blocked["jobs"]].count("echo") == 3
     assert all(context is None for *_, context in blocked["jobs"])
 
+    configured = run(tmp_path, block=False, provider=True)
+    assert "opentelemetry.trace" in configured["loaded"]
+    assert configured["enabled"] is True
+    assert {status for _, status, _ in configured["jobs"]} == {"succeeded"}
+    assert all(context for *_, context in configured["jobs"])  # every job carries its trace
+
+
+@pytest.mark.timeout(240)
+def test_with_the_extra_but_no_provider_nothing_of_it_is_loaded(tmp_path: Path) -> None:
     allowed = run(tmp_path, block=False)
-    assert "opentelemetry.trace" in allowed["loaded"]
-    assert allowed["enabled"] is True
+    assert allowed["loaded"] == []
+    assert allowed["enabled"] is False
+    assert len(allowed["jobs"]) == 5
+    assert {status for _, status, _ in allowed["jobs"]} == {"succeeded"}
+    assert all(context is None for *_, context in allowed["jobs"])

@@ -4,6 +4,7 @@ databases are in tests/integration/test_cluster.py.)"""
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 
@@ -11,6 +12,7 @@ import pytest
 from django.db import connection, connections
 
 from jobqueue import enqueue
+from jobqueue.engine import sql
 from jobqueue.engine.wakeup import Listener
 from jobqueue.models import Job
 
@@ -72,3 +74,24 @@ def test_a_new_connection_starts_counting_afresh_without_a_false_ring() -> None:
     listener.wait(0.01)
     connection.close()  # the counter of a new connection says nothing about the old one's
     assert listener.wait(0.1) is False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the doorbell sleeps on inotify on Linux only")
+def test_an_idle_doorbell_sleeps_until_the_log_is_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What an idle cluster costs: it looks at the counter when a commit writes the log, not
+    200 times a second; and a commit still rings at once."""
+    listener = Listener()
+    try:
+        listener.wait(0.01)
+        looks: list[float] = []
+        counter = sql.data_version
+        monkeypatch.setattr(sql, "data_version", lambda: looks.append(time.monotonic()) or counter())
+        assert listener.wait(0.5) is False
+        assert len(looks) < 10, len(looks)  # polling every 5 ms would have looked about 100 times
+        thread = _enqueue_from_another_connection(after=0.2)
+        began = time.monotonic()
+        assert listener.wait(20) is True
+        assert time.monotonic() - began < 5
+        thread.join()
+    finally:
+        listener.close()

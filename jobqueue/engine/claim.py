@@ -98,7 +98,8 @@ def claim(room: int, cluster: str, unit_size: UnitSize | None = None, now: datet
     size = unit_size or (lambda state: 1)
     sizes = {tid: max(1, size(state)) for tid, state in runnable.items()}
     want = min(MAX_CANDIDATES, room * max(sizes.values()))
-    with sql.write_transaction():
+    # Not flushed at commit: the worker's start is (sql.write_transaction).
+    with sql.write_transaction(synchronous=False):
         candidates, probe = _candidates(runnable, want, now)
         allowance = _allowances(runnable, candidates, now)
         groups = _group(candidates, sizes, allowance, room)

@@ -78,12 +78,14 @@ class Claimer(Duty):
     def run(self) -> list[Unit]:
         return self.take(self.slots())
 
-    def take(self, room: int) -> list[Unit]:
-        """Claim up to `room` units now (errors raised, not logged: `run` is the duty)."""
+    def take(self, room: int, size: int | None = None) -> list[Unit]:
+        """Claim up to `room` units now, of `size` jobs at most when given (errors raised, not
+        logged: `run` is the duty)."""
         if room <= 0:
             return []
+        sizing = unit_size if size is None else (lambda state: size)
         try:
-            units = claim(room, self.cluster, unit_size)
+            units = claim(room, self.cluster, sizing)
         except Exception:
             # The claim's commit may have happened without our seeing it: the Reclaimer
             # hands back whatever the database credits us with that we do not hold.

@@ -165,8 +165,9 @@ def enqueue_built(new: Job, definition: JobDefinition | None = None) -> Job:
 
 
 def inserted(jobs: list[Job]) -> None:
-    if any(job.status == Status.QUEUED for job in jobs):
-        notify()
+    queued = [job.priority for job in jobs if job.status == Status.QUEUED]
+    if queued:
+        notify(max(queued))
     if after_insert is not None:
         for job in jobs:
             after_insert(job)

@@ -56,8 +56,10 @@ def run_unit(unit: Unit) -> str:
 
 
 def _run(unit: Unit) -> str:
-    if shutting_down():
-        # Claimed, never started: back to the queue in one write, attempts unspent.
+    if shutting_down() or inflight.outranked(unit.priority):
+        # Claimed, never started: back to the queue in one write, attempts unspent. Also when
+        # a unit of higher priority waits behind this one in the local queue: this worker
+        # takes it next, rather than after this unit's start and its first job.
         transitions.record([DecidedAttempt(claim, give_back()) for claim in unit.claims])
         return "released"
     try:

@@ -139,10 +139,10 @@ def data_version() -> tuple[object, int] | None:
     return raw, int(raw.execute("PRAGMA data_version").fetchone()[0])
 
 
-def notify(channel: str) -> None:
-    """NOTIFY `channel`; delivered when the enclosing transaction commits."""
+def notify(channel: str, payload: str = "") -> None:
+    """NOTIFY `channel` with `payload`; delivered when the enclosing transaction commits."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_notify(%s, '')", [channel])
+        cursor.execute("SELECT pg_notify(%s, %s)", [channel, payload])
 
 
 def run(name: str, params: Sequence[Any], **shape: int) -> list[tuple[Any, ...]] | int:
@@ -207,11 +207,23 @@ _LOCK_POLL = 0.001
 
 
 @contextmanager
-def write_transaction() -> Iterator[None]:
+def write_transaction(*, synchronous: bool = True) -> Iterator[None]:
     """A transaction that holds the database's write lock from its first statement on SQLite
-    (`BEGIN IMMEDIATE`, whatever the project's DATABASES options say); a plain one elsewhere."""
+    (`BEGIN IMMEDIATE`, whatever the project's DATABASES options say); a plain one elsewhere.
+
+    `synchronous=False`, on PostgreSQL and outside an enclosing transaction: the commit does
+    not wait for its WAL flush (`SET LOCAL synchronous_commit = off`), for a write whose loss
+    in a server crash does no harm and that the next synchronous commit of any session makes
+    durable anyway (the WAL is flushed in order). The claim is one: a worker's start, committed
+    synchronously, flushes it before the job's code runs, and a claim lost with the server is
+    a job still queued, its attempt unspent. SQLite in WAL mode with `synchronous=NORMAL`
+    already commits without a flush."""
     if connection.vendor != "sqlite" or connection.in_atomic_block:
+        outermost = not connection.in_atomic_block
         with transaction.atomic():
+            if not synchronous and outermost and connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL synchronous_commit = off")
             yield
         return
     with ExitStack() as stack:
