@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from jobqueue import enqueue_many
+from jobqueue import enqueue, enqueue_many
 from jobqueue.config.effective import type_state
 from jobqueue.engine import claim as engine_claim
 from jobqueue.engine import transitions
@@ -95,3 +95,30 @@ def test_a_chunk_that_fits_its_budget_is_recorded_in_one_commit_at_its_end(setti
     assert Job.objects.filter(status=Status.SUCCEEDED).count() == 10
     inserts = [q for q in queries if q["sql"].startswith("INSERT") and "jobqueue_attempt" in q["sql"]]
     assert len(inserts) == 1
+
+
+def _decide_first(unit: Unit, snapshots: list[JobSnapshot]) -> Recorder:
+    recorder = Recorder(unit, type_state("always_fails").config, "w:1")
+    report = recorder.report()
+    report.outcome = Outcome.SUCCEEDED
+    recorder.decided(snapshots[0], report, None)
+    return recorder
+
+
+def test_a_chunk_commits_at_its_end_unless_a_job_waits_for_one_of_its_jobs(settings: Any) -> None:
+    # A chunk sized to its budget commits once, at its end; but a workflow's next step becomes
+    # ready only when its dependency's success is committed, so a chunk holding a job that
+    # another waits for commits at the group-commit interval, as async units do.
+    settings.JOBQUEUE = {**settings.JOBQUEUE, "FLUSH_INTERVAL_MS": 0, "CHUNK_BUDGET_MS": 60_000}
+    plain, plain_snapshots = _started_unit(2)
+    assert not _decide_first(plain, plain_snapshots).due()
+    Job.objects.all().delete()
+
+    upstream = enqueue("always_fails")
+    enqueue("always_fails", after=[upstream])
+    enqueue("always_fails")
+    (unit,) = engine_claim.claim(1, CLUSTER, lambda state: 2)
+    snapshots = transitions.start_unit(unit.claims, worker="w:1", timeout=unit.timeout)
+    assert str(upstream.pk) in {s.id for s in snapshots}
+    assert len(snapshots) == 2
+    assert _decide_first(unit, snapshots).due()

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from jobqueue.config.options import EffectiveConfig
 from jobqueue.config.settings import jobqueue_settings
-from jobqueue.engine import transitions
+from jobqueue.engine import sql, transitions
 from jobqueue.engine.decide import AttemptReport, DecidedAttempt, JobRun, decide, give_back
 from jobqueue.engine.lease import renew_after
 from jobqueue.engine.units import JobSnapshot, Mode, Unit
@@ -42,9 +42,11 @@ class Recorder:
         self.first_pending = 0.0
         self.open = {c.job_id: c for c in unit.claims}  # not yet recorded (or handed back)
         self.interval = jobqueue_settings.FLUSH_INTERVAL_MS / 1000
-        if unit.mode == Mode.SYNC:
+        if unit.mode == Mode.SYNC and len(unit.jobs) > 1 and not awaited(unit):
             # A chunk is sized to take about CHUNK_BUDGET_MS: recorded at its end in one commit
             # (every CHUNK_BUDGET_MS if it runs over), not every FLUSH_INTERVAL_MS on the way.
+            # Not when another job waits for one of its jobs (a workflow's step): the dependent
+            # becomes ready only when that success is committed.
             self.interval = max(self.interval, jobqueue_settings.CHUNK_BUDGET_MS / 1000)
         self.lease_half = renew_after(unit.timeout)
         self.extend_at = time.monotonic() + self.lease_half
@@ -111,6 +113,12 @@ class Recorder:
         for snapshot in snapshots:
             self.open.pop(snapshot.id, None)
         return True
+
+
+def awaited(unit: Unit) -> bool:
+    """Whether any job waits for one of the unit's jobs (one probe of the dependency index)."""
+    ids = sql.job_ids(job_id for job_id, _ in unit.jobs)
+    return bool(sql.rows("any_dependent", ids, ids=len(ids)))
 
 
 def reset_connection() -> None:
