@@ -17,6 +17,12 @@ class Dependency(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["on", "job"], name="jq_dependency_once")]
+        # A dependent's edges newest first: whether any of a chord's dependencies is still to
+        # end is asked at every commit that records one of them, and its leaves end in about
+        # the order they were made, so the unfinished ones are found among the newest edges
+        # (dependencies.resolve). MariaDB / MySQL and SQLite append the primary key to the
+        # foreign key's own index; PostgreSQL needs it spelled out.
+        indexes = [models.Index(fields=["job", "-id"], name="jq_dependency_newest")]
 
     def __str__(self) -> str:
         return f"{self.job_id} after {self.on_id}"
