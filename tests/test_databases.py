@@ -166,7 +166,7 @@ def test_equal_jobs_enqueued_together_are_claimed_first_in_first_out() -> None:
 
 @pytest.mark.parametrize("vendor", ["postgresql", "sqlite", "mysql"])
 def test_every_statement_of_the_table_has_a_text_on_every_database(vendor: str) -> None:
-    shape = {"ids": 2, "jobs": 2, "types": 2, "held": 1}
+    shape = {"ids": 2, "jobs": 2, "types": 2, "held": 1, "values": 2}
     for name in statements.names():
         text = statements.text(name, vendor, **shape)
         assert text.count("%s") >= 1, name  # every value is a bound parameter

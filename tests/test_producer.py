@@ -3,6 +3,7 @@ holds (one unit of one job over its capacity), and only one; nothing of the same
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Iterator
 
@@ -82,3 +83,16 @@ def test_a_notification_carries_its_priority_and_a_more_urgent_one_is_never_held
         assert listener.urgent(5, Priority.NORMAL) is True
     finally:
         listener.close()
+
+
+@pytest.mark.skipif(not supports_notify(), reason="the LISTEN connection is PostgreSQL's")
+def test_a_listener_let_go_without_close_closes_its_connection() -> None:
+    # A producer dropped without closing its listener (a broker in a test, a drain) must not
+    # leave its LISTEN connection open until the interpreter's exit, nor warn when collected.
+    listener = Listener()
+    listener.urgent(0.01, Priority.NORMAL)
+    conn = listener._conn
+    assert conn is not None and not conn.closed
+    del listener
+    gc.collect()
+    assert conn.closed

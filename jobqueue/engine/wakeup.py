@@ -11,6 +11,7 @@ import os
 import select
 import sys
 import time
+import weakref
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
@@ -66,6 +67,7 @@ class Listener:
 
     def __init__(self) -> None:
         self._conn: Any = None
+        self._closer: Any = None
         # SQLite: the commit counter last seen, and the connection it was read on; until when
         # the doorbell is looked at every DOORBELL_INTERVAL.
         self._seen: tuple[object, int] | None = None
@@ -82,6 +84,9 @@ class Listener:
             params.pop("context", None)
             params.pop("prepare_threshold", None)
             self._conn = psycopg.connect(**params, autocommit=True)
+            # A listener dropped without close() (a producer a test or a drain lets go) still
+            # closes its connection: the finalizer holds it, so it is never collected open.
+            self._closer = weakref.finalize(self, self._conn.close)
             self._conn.execute(f'LISTEN "{jobqueue_settings.NOTIFY_CHANNEL}"')
         return self._conn
 
@@ -174,6 +179,7 @@ class Listener:
         self._close_wal()
         if self._conn is not None:
             try:
+                self._closer.detach()
                 self._conn.close()
             finally:
                 self._conn = None
