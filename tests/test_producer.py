@@ -92,7 +92,8 @@ def test_a_listener_let_go_without_close_closes_its_connection() -> None:
     listener = Listener()
     listener.urgent(0.01, Priority.NORMAL)
     conn = listener._conn
-    assert conn is not None and not conn.closed
+    assert conn is not None
+    assert not conn.closed
     del listener
     gc.collect()
     assert conn.closed
