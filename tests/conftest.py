@@ -56,6 +56,21 @@ def _fresh_type_config() -> Iterator[None]:
 
 
 @pytest.fixture
+def shared_state() -> Iterator[None]:
+    """The cluster's shared memory (`engine.inflight`), as the broker installs it before it
+    forks; gone again after the test, as in a process that is no cluster."""
+    from jobqueue.engine import inflight
+    from jobqueue.registry import registry
+
+    inflight.install([d.name for d in registry])
+    try:
+        yield
+    finally:
+        inflight._units = inflight._durations = inflight._workers = inflight._urgent = None
+        inflight._warm.clear()
+
+
+@pytest.fixture
 def make_user(django_user_model: Any) -> Callable[..., Any]:
     """Build a user with the given permission codenames (e.g. "jobqueue.rerun_job")."""
     from django.contrib.auth.models import Permission

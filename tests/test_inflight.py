@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from jobqueue.config.effective import type_state
 from jobqueue.engine import inflight
 from jobqueue.engine.units import unit_size
-from jobqueue.registry import registry
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def shared_state() -> Iterator[None]:
-    """The cluster's shared memory, as the broker installs it before forking."""
-    inflight.install([d.name for d in registry])
-    try:
-        yield
-    finally:
-        inflight._units = inflight._durations = inflight._workers = inflight._urgent = None
-        inflight._warm.clear()
 
 
 def test_a_workers_first_unit_of_a_type_does_not_size_its_chunks(shared_state: None) -> None:

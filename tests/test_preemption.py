@@ -4,8 +4,6 @@ a unit that such a one waits behind in the local queue is handed back whole, nev
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from jobqueue import enqueue_many
@@ -13,20 +11,9 @@ from jobqueue.engine import claim as engine_claim
 from jobqueue.engine import inflight
 from jobqueue.engine.pipeline import run_unit
 from jobqueue.models import Attempt, Job, Status
-from jobqueue.registry import registry
 from tests.helpers import CLUSTER, drain
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def shared_state() -> Iterator[None]:
-    """The cluster's shared memory, as the broker installs it before forking."""
-    inflight.install([d.name for d in registry])
-    try:
-        yield
-    finally:
-        inflight._units = inflight._durations = inflight._workers = inflight._urgent = None
 
 
 def _chunk_of_ten(urgency: int | None = None) -> object:

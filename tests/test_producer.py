@@ -14,22 +14,19 @@ from jobqueue.engine import inflight
 from jobqueue.engine.producer import Producer
 from jobqueue.engine.units import Unit
 from jobqueue.engine.wakeup import Listener, supports_notify
-from jobqueue.registry import registry
 from tests.helpers import CLUSTER
 
 pytestmark = pytest.mark.django_db(transaction=True)  # NOTIFY is delivered on commit
 
 
 @pytest.fixture
-def producer() -> Iterator[Producer]:
+def producer(shared_state: None) -> Iterator[Producer]:
     """A producer of one worker and no local queue, with the cluster's shared memory."""
-    inflight.install([d.name for d in registry])
     made = Producer(CLUSTER, workers=1, capacity=1, poll=0.05)
     try:
         yield made
     finally:
         made.listener.close()
-        inflight._units = inflight._durations = inflight._workers = inflight._urgent = None
 
 
 def _fetch_for(producer: Producer, seconds: float) -> list[Unit]:
