@@ -152,7 +152,8 @@ def enqueue_built(new: Job, definition: JobDefinition | None = None) -> Job:
             states = [s for s in type_states().values() if s.type_id == new.job_type_id]
             definition = states[0].definition if states else None
         return _insert_unique(new, definition)
-    values = turns.values_of([new])
+    # A type known to have no partition key has no turn to fill (the common case: no lookup).
+    values = [] if definition is not None and definition.partition is None else turns.values_of([new])
     if values:
         # The job and its value's turn in one transaction (see engine.turns).
         with sql.write_transaction():
