@@ -30,6 +30,11 @@ from django.utils import timezone
 
 from jobqueue.models import RateLimitStart
 
+# The margin: a share of the period, capped (a 2 s window keeps starts for 2.2 s, a 60 s one
+# for 60.25 s).
+MARGIN_SHARE = 0.1
+MAX_MARGIN = 0.25
+
 
 def enter(claimed: Iterable[tuple[str, int, str]]) -> None:
     """Claimed jobs of rate-limited types, as (job id, type id, partition value), count in
@@ -57,12 +62,6 @@ def started_by_partition(type_id: int, period: float, now: datetime) -> dict[str
 def margin(period: float) -> float:
     """Seconds a start stays in the window past its period (see the module docstring)."""
     return min(MAX_MARGIN, period * MARGIN_SHARE)
-
-
-# The margin: a share of the period, capped (a 2 s window keeps starts for 2.2 s, a 60 s one
-# for 60.25 s).
-MARGIN_SHARE = 0.1
-MAX_MARGIN = 0.25
 
 
 def _recent(type_id: int, period: float, now: datetime) -> QuerySet[RateLimitStart]:

@@ -27,6 +27,15 @@ VOTING = f"{WALLET}.face-action-proposal-voting"
 ACTION = f"{WALLET}.face-action-send-message"
 # The agent account of OWNER and AGENT, as deployed by WALLET: the voter of the DAO's proposals.
 ACCOUNT = f"{WALLET}.{agent_account_name(OWNER, AGENT)}"
+# A DAO deployment request (`dao_deployment`'s payload), as an operator enqueues it.
+DEPLOYMENT = {
+    "token_symbol": "NEW",
+    "token_name": "New",
+    "token_max_supply": 21_000_000,
+    "token_decimals": 8,
+    "origin_address": WALLET,
+    "mission": "Build",
+}
 # Contract templates written for this repository with the aibtc interface (the signer's simnet runs them).
 CONTRACTS_DIR = str(Path(__file__).parents[2] / "signer" / "clarity" / "contracts")
 

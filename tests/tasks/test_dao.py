@@ -21,16 +21,8 @@ from tasks.chaindata import ChainTx
 from tasks.governance import Clock
 from tasks.models import DAO, AgentAccount, DaoContract
 from tasks.pipeline import apply_transactions
-from tests.tasks.conftest import AGENT, CONTRACTS_DIR, OWNER, TOKEN, WALLET, make_due, run
+from tests.tasks.conftest import AGENT, CONTRACTS_DIR, DEPLOYMENT, OWNER, TOKEN, WALLET, make_due, run
 
-DEPLOYMENT = {
-    "token_symbol": "NEW",
-    "token_name": "New",
-    "token_max_supply": 21_000_000,
-    "token_decimals": 8,
-    "origin_address": WALLET,
-    "mission": "Build",
-}
 # The templates in signer/clarity/contracts, deployed as NEW's contracts, in order.
 ORDER = ["new-faktory", "new-base-dao", "new-treasury", "new-action-proposal-voting", "new-action-send-message"]
 

@@ -18,7 +18,7 @@ from jobqueue.models import Job, JobType, Status
 from jobqueue.services import sync_job_types, update_job_type
 from tasks.models import DAO
 from tests.conftest import wait_for
-from tests.tasks.conftest import CONTRACTS_DIR, WALLET
+from tests.tasks.conftest import CONTRACTS_DIR, DEPLOYMENT, WALLET
 from tests.tasks.recorded import load
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(120)]
@@ -70,14 +70,7 @@ def test_each_contract_is_sent_after_the_one_before_is_confirmed_then_the_post_i
         JobType.objects.get(name="tx_confirmation"),
         {"enabled": True, "settings": {"chain_api_url": httpserver.url_for("/chain"), "first_check_seconds": 0.3}},
     )
-    deployment = {
-        "token_symbol": "NEW",
-        "token_name": "New",
-        "token_max_supply": 1000,
-        "origin_address": WALLET,
-        "mission": "Build",
-    }
-    plan = enqueue("dao_deployment", deployment)
+    plan = enqueue("dao_deployment", DEPLOYMENT)
 
     start_cluster(workers=2)
     started = time.monotonic()

@@ -14,7 +14,7 @@ from jobqueue.services import update_job_type
 from tasks.aibtc.naming import agent_account_name
 from tasks.models import DAO, AgentAccount, XAccount
 from tests.helpers import claim, job_ids
-from tests.tasks.conftest import ACCOUNT, AGENT, OWNER, TOKEN, WALLET
+from tests.tasks.conftest import ACCOUNT, AGENT, DEPLOYMENT, OWNER, TOKEN, WALLET
 
 OTHER_AGENT = "SP1P72Z3704VMT3DMHPP2CB8TGQWGDBHD3RPR9GZS"
 
@@ -108,14 +108,7 @@ def test_signed_transactions_are_partitioned_by_the_signer(configure: Any, face:
     # Conclusions, deployments and agent accounts are signed with the service's own key.
     service = "signer:service@signer.internal:8787"
     assert enqueue("dao_proposal_conclude", {"proposal_id": proposal.pk}).partition_key == service
-    deployment = {
-        "token_symbol": "NEW",
-        "token_name": "New",
-        "token_max_supply": 1000,
-        "origin_address": WALLET,
-        "mission": "Build",
-    }
-    assert enqueue("dao_deployment", deployment).partition_key == service
+    assert enqueue("dao_deployment", DEPLOYMENT).partition_key == service
     account = {"owner_address": OWNER, "agent_address": AGENT, "dao_token_contract": TOKEN}
     assert enqueue("agent_account_deploy", account).partition_key == service
     assert "bearer secret" not in json.dumps(list(Job.objects.values_list("partition_key", flat=True)))
