@@ -52,7 +52,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="add Celery and Dramatiq on Redis (needs .[bench]) and, on PostgreSQL, the race against pgqueuer, "
         "chancy, oban, procrastinate and django-tasks-db (each in a virtualenv under .venv-peers/, made from PyPI)",
     )
-    parser.add_argument("--race-only", action="store_true", help="run only the PostgreSQL race of --peers")
+    parser.add_argument(
+        "--race-only",
+        action="store_true",
+        help="run only the race of --peers (this queue on PostgreSQL, and on SQLite unless --database postgres)",
+    )
     parser.add_argument(
         "--race-peers",
         default=",".join(race.PEERS),
@@ -89,7 +93,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     if unknown:
         parser.error(f"unknown race peers {sorted(unknown)}: choose among {','.join(race.PEERS)}")
     if args.race_only:
-        args.peers, args.database = True, "postgres"
+        # The race needs PostgreSQL; with `both` (the default) this queue also races on SQLite.
+        args.peers = True
+        args.database = "both" if args.database in ("both", "sqlite") else "postgres"
     if args.smoke:
         args.jobs, args.repetitions, args.latency_jobs, args.no_growth = 300, 1, 20, True
         args.growth = args.peers = False
@@ -171,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         databases.migrate(side, url)
     timeout = max(120.0, args.jobs / 20)
     if args.race_only:
-        return _race_only(args, results, urls[("postgres", "ours")], scratch)
+        return _race_only(args, results, urls[("postgres", "ours")], scratch, urls.get(("sqlite", "ours")))
     compare = not args.growth_only
     for vendor in vendors if compare else []:
         count = 500 if args.smoke else (20_000 if vendor == "sqlite" else 3_000)
@@ -218,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     if compare and not args.no_concurrency:
         results |= concurrency.run(args, vendors, urls, scratch, run_probe)
     if args.peers and compare and "postgres" in vendors:
-        results["race"] = race.run(args, urls[("postgres", "ours")], scratch, run_probe)
+        results["race"] = race.run(args, urls[("postgres", "ours")], scratch, run_probe, urls.get(("sqlite", "ours")))
     raw_growth = results["growth"]
     results["growth_raw"] = raw_growth
     results["growth"] = {vendor: report.summarize_growth(cases) for vendor, cases in raw_growth.items()}
@@ -241,9 +247,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _race_only(args: argparse.Namespace, results: dict[str, Any], url: str, scratch: Path) -> int:
-    """`--race-only`: the PostgreSQL race alone, its table on stdout and its JSON in --output."""
-    results["race"] = race.run(args, url, scratch, run_probe)
+def _race_only(
+    args: argparse.Namespace, results: dict[str, Any], url: str, scratch: Path, sqlite_url: str | None
+) -> int:
+    """`--race-only`: the PostgreSQL race alone (this queue on SQLite beside it with `--database
+    both`), its table on stdout and its JSON in --output."""
+    results["race"] = race.run(args, url, scratch, run_probe, sqlite_url)
     results["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     failures = race.failures(results["race"])
     results["failures"] = failures

@@ -7,8 +7,12 @@ prefixed like the harness's own). Every case queues its jobs before the workers 
 2 worker processes (`--workers`), and takes the rate from the first job's start to the
 last job's finish: peers report each start and finish with a UDP datagram (`bench.race_peer`),
 ours from its Attempt rows. Cases: no-op jobs; `asyncio.sleep` jobs with 100 in flight (50 per process)
-and at each side's default concurrency; GETs of the delay server with 100 in flight.
-Repetitions are interleaved (every side once per case per round), ratios taken per round.
+and at each side's default concurrency; GETs of the delay server with 100 in flight; and
+`asyncio.sleep` jobs with this queue's ASYNC_CONCURRENCY raised to 500 against pgqueuer
+uncapped (its default). With `--database both` this queue also runs every case on SQLite
+(`ours_sqlite`, same code, same workers), so the issue's SQLite targets are read in the same
+rounds. Repetitions are interleaved (every side once per case per round), ratios taken per
+round against this queue on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -53,15 +57,27 @@ PEERS = {
         "1 at a time per process",
     ),
 }
-LABELS = {"djtasks": "django-tasks-db", "oban": "oban (Python)"}
+LABELS = {
+    "ours": "this queue (PostgreSQL)",
+    "ours_sqlite": "this queue (SQLite)",
+    "djtasks": "django-tasks-db",
+    "oban": "oban (Python)",
+}
 # Case -> (what the job does, jobs option, in flight per worker process or None for the default).
 CASES: dict[str, tuple[str, str, int | None]] = {
     "noop": ("noop", "jobs", None),
     "sleep_100": ("sleep", "io_jobs", 50),
     "http_100": ("http", "io_jobs", 50),
     "sleep_default": ("sleep", "race_default_jobs", None),
+    "sleep_500": ("sleep", "io_jobs", None),
 }
 ONE_AT_A_TIME = {"djtasks"}  # no concurrency setting: its "100 in flight" cases do not exist
+# This queue's ASYNC_CONCURRENCY (per worker) in a case, when not its default of 50.
+OURS_CONCURRENCY = {"sleep_500": 500}
+# Cases only some peers run: ours at 500 per worker is set against pgqueuer uncapped.
+ONLY = {"sleep_500": {"pgqueuer"}}
+# This queue on SQLite, beside it on PostgreSQL (`--database both`).
+OURS_SQLITE = "ours_sqlite"
 
 
 def _log(message: str) -> None:
@@ -206,13 +222,25 @@ def _ours(case: str, arg: Any) -> tuple[str, dict[str, Any]]:
     return "bench_io_async", {"url": arg}
 
 
-def run(args: Any, pg_ours_url: str, scratch: Path, probe: Callable[..., dict[str, Any]]) -> dict[str, Any]:
-    """Every round: every case, this queue then each peer. Results per case and side, one entry per round."""
+def run(
+    args: Any,
+    pg_ours_url: str,
+    scratch: Path,
+    probe: Callable[..., dict[str, Any]],
+    sqlite_ours_url: str | None = None,
+) -> dict[str, Any]:
+    """Every round: every case, this queue (on PostgreSQL, then on SQLite when `sqlite_ours_url`
+    is given) then each peer. Results per case and side, one entry per round."""
     from bench.delayserver import DelayServer
 
     out: dict[str, Any] = {"versions": {n: p.requirements for n, p in PEERS.items()}, "cases": {}}
     out["history"] = {n: p.history for n, p in PEERS.items()} | {"ours": "Job + Attempt rows"}
     out["defaults"] = {n: p.default for n, p in PEERS.items()} | {"ours": "ASYNC_CONCURRENCY 50 per worker"}
+    ours_sides = {"ours": pg_ours_url}
+    if sqlite_ours_url:
+        ours_sides[OURS_SQLITE] = sqlite_ours_url
+        out["history"][OURS_SQLITE] = out["history"]["ours"]
+        out["defaults"][OURS_SQLITE] = out["defaults"]["ours"]
     peers = []
     for name in (n for n in PEERS if n in args.race_peers):
         try:
@@ -234,19 +262,25 @@ def run(args: Any, pg_ours_url: str, scratch: Path, probe: Callable[..., dict[st
                     }[kind]
                     runs = out["cases"].setdefault(case, {})
                     type_name, payload = _ours(case, arg)
-                    probe_args = {
-                        "jobs": jobs,
-                        "workers": args.workers,
-                        "type_name": type_name,
-                        "payload": payload,
-                        "log": str(scratch / f"race-ours-{case}-{rep}.log"),
-                        "timeout": 60 + jobs * 0.1,
-                    }
-                    result = probe("race_ours", "ours", pg_ours_url, probe_args, {}, 120 + jobs * 0.3)
-                    runs.setdefault("ours", []).append(result)
-                    _log(f"race {case} ours rep {rep + 1}: {result.get('drain_per_s') or result.get('error')}")
+                    env = {}
+                    if case in OURS_CONCURRENCY:
+                        env["BENCH_ASYNC_CONCURRENCY"] = str(OURS_CONCURRENCY[case])
+                    for side, url in ours_sides.items():
+                        probe_args = {
+                            "jobs": jobs,
+                            "workers": args.workers,
+                            "type_name": type_name,
+                            "payload": payload,
+                            "log": str(scratch / f"race-{side}-{case}-{rep}.log"),
+                            "timeout": 60 + jobs * 0.1,
+                        }
+                        result = probe("race_ours", "ours", url, probe_args, env, 120 + jobs * 0.3)
+                        runs.setdefault(side, []).append(result)
+                        _log(f"race {case} {side} rep {rep + 1}: {result.get('drain_per_s') or result.get('error')}")
                     for name in peers:
                         if case.endswith("_100") and name in ONE_AT_A_TIME:
+                            continue
+                        if case in ONLY and name not in ONLY[case]:
                             continue
                         log = scratch / f"race-{name}-{case}-{rep}.log"
                         result = run_peer(name, case, jobs, arg, args, tally, log)
@@ -290,7 +324,7 @@ def table(race: dict[str, Any]) -> str:
         "| system | history kept | " + " | ".join(cases) + " |",
         "| --- | --- | " + " | ".join("---:" for _ in cases) + " |",
     ]
-    for side in ["ours", *PEERS]:
+    for side in ["ours", OURS_SQLITE, *PEERS]:
         cells = []
         for case in cases:
             entry = summary[case].get(side)
@@ -302,8 +336,10 @@ def table(race: dict[str, Any]) -> str:
                 ratios = ", ".join(f"{r:.2f}" if r else "-" for r in entry["ratio_to_ours"])
                 shown += f" ({ratios} x)"
             cells.append(shown)
-        label = "this queue" if side == "ours" else LABELS.get(side, side)
-        lines.append(f"| {label} | {race['history'][side]} | " + " | ".join(cells) + " |")
+        if all(cell == "—" for cell in cells):
+            continue  # a side this run did not have (no SQLite, a peer left out)
+        label = LABELS.get(side, side)
+        lines.append(f"| {label} | {race['history'].get(side, '')} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

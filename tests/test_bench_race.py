@@ -46,5 +46,24 @@ def test_ratios_are_taken_within_each_round_and_a_failed_run_has_none() -> None:
     shown = race.table(
         {"summary": {"noop": summary}, "history": {"ours": "Job + Attempt rows"} | dict.fromkeys(race.PEERS, "rows")}
     )
-    assert "| this queue | Job + Attempt rows | 150/s |" in shown
+    assert "| this queue (PostgreSQL) | Job + Attempt rows | 150/s |" in shown
     assert "300/s (3.00, -" in shown
+    # Sides this run did not have get no row.
+    assert "chancy" not in shown
+    assert "SQLite" not in shown
+
+
+def test_this_queue_on_sqlite_is_a_side_of_its_own_set_against_postgresql() -> None:
+    cases = {
+        "noop": {
+            "ours": [{"ok": True, "drain_per_s": 1000.0}],
+            race.OURS_SQLITE: [{"ok": True, "drain_per_s": 4000.0}],
+            "pgqueuer": [{"ok": True, "drain_per_s": 2000.0}],
+        },
+        "sleep_500": {"ours": [{"ok": True, "drain_per_s": 900.0}], "pgqueuer": [{"ok": True, "drain_per_s": 450.0}]},
+    }
+    summary = race.summarize(cases)
+    assert summary["noop"][race.OURS_SQLITE]["ratio_to_ours"] == [4.0]
+    shown = race.table({"summary": summary, "history": {"ours": "Job + Attempt rows", race.OURS_SQLITE: "same"}})
+    assert "| this queue (SQLite) | same | 4,000/s (4.00 x) | — |" in shown
+    assert "| pgqueuer |  | 2,000/s (2.00 x) | 450/s (0.50 x) |" in shown
