@@ -11,6 +11,7 @@ from django_q.signing import SignedPackage
 from jobqueue import enqueue
 from jobqueue.djangoq.broker import JobBroker, package
 from jobqueue.engine import transitions
+from jobqueue.engine.claim import claim as engine_claim
 from jobqueue.engine.pipeline import run_unit
 from jobqueue.engine.reclaim import reclaim_lost
 from jobqueue.engine.units import Claim
@@ -176,3 +177,31 @@ def test_a_claim_no_worker_started_goes_back_unspent_once_its_lease_expires() ->
     assert (stored.status, stored.attempts, stored.claimed_by) == (Status.QUEUED, 0, "")  # never ran: unspent
     assert not Attempt.objects.filter(job=job).exists()
     assert "no worker started it" in stored.last_error
+
+
+def test_a_units_start_and_give_back_touch_only_the_jobs_still_held_under_the_claims_given() -> None:
+    jobs = [enqueue("echo", {"value": n}) for n in range(4)]
+    (unit,) = engine_claim(1, CLUSTER, lambda state: 4)
+    held = dict(unit.jobs)
+    assert set(held) == {str(j.pk) for j in jobs}
+    ids = [str(j.pk) for j in jobs]
+    # One claim names a wrong attempt, one a wrong cluster: neither is this unit's any more.
+    claims = [
+        Claim(ids[0], held[ids[0]], CLUSTER),
+        Claim(ids[1], held[ids[1]] + 1, CLUSTER),
+        Claim(ids[2], held[ids[2]], CLUSTER),
+        Claim(ids[3], held[ids[3]], CLUSTER),
+    ]
+    Job.objects.filter(pk=ids[3]).update(claimed_by="another-cluster")
+    started = transitions.start_unit(claims, worker="h:1", timeout=20)
+    assert [s.id for s in started] == [ids[0], ids[2]]
+    assert Job.objects.filter(pk__in=ids, started_at__isnull=False).count() == 2
+    # Given back under the same claims: again only the two held ones.
+    assert transitions.release(claims[0])
+    assert not transitions.release(claims[1])
+    assert not transitions.release(claims[3])
+    stored = {str(j.pk): j for j in Job.objects.filter(pk__in=ids)}
+    assert (stored[ids[0]].status, stored[ids[0]].attempts) == (Status.QUEUED, 0)
+    assert (stored[ids[1]].status, stored[ids[1]].started_at) == (Status.RUNNING, None)
+    assert (stored[ids[2]].status, stored[ids[2]].worker) == (Status.RUNNING, "h:1")
+    assert stored[ids[3]].claimed_by == "another-cluster"

@@ -18,6 +18,7 @@ from jobqueue.checks import unsupported_database
 from jobqueue.engine import sql, statements
 from jobqueue.models import Job, JobType, Status, new_id, new_id_numbers
 from jobqueue.services import enqueue_many
+from tests.helpers import claim
 
 
 @pytest.mark.parametrize(
@@ -172,3 +173,22 @@ def test_every_statement_of_the_table_has_a_text_on_every_database(vendor: str) 
         assert text.count("%s") >= 1, name  # every value is a bound parameter
     with pytest.raises(KeyError, match="no SQL statement named 'nothing'"):
         statements.text("nothing", vendor)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="planner settings of PostgreSQL's claim")
+def test_the_claims_planner_settings_hold_inside_its_transaction_and_never_leak_to_the_connection() -> None:
+    seen = []
+    with sql.write_transaction(synchronous=False, index_order=True), connection.cursor() as cursor:
+        for name in ("enable_sort", "enable_seqscan", "synchronous_commit"):
+            cursor.execute(f"SHOW {name}")
+            seen.append(cursor.fetchone()[0])
+    assert seen == ["off", "off", "off"]
+    enqueue("echo", {"value": 1})
+    assert len(claim(1)) == 1
+    with connection.cursor() as cursor:
+        after = []
+        for name in ("enable_sort", "enable_seqscan", "synchronous_commit"):
+            cursor.execute(f"SHOW {name}")
+            after.append(cursor.fetchone()[0])
+    assert after == ["on", "on", "on"]  # the job's own queries on this connection plan as usual

@@ -99,7 +99,7 @@ def claim(room: int, cluster: str, unit_size: UnitSize | None = None, now: datet
     sizes = {tid: max(1, size(state)) for tid, state in runnable.items()}
     want = min(MAX_CANDIDATES, room * max(sizes.values()))
     # Not flushed at commit: the worker's start is (sql.write_transaction).
-    with sql.write_transaction(synchronous=False):
+    with sql.write_transaction(synchronous=False, index_order=True):
         candidates, probe = _candidates(runnable, want, now)
         allowance = _allowances(runnable, candidates, now)
         groups = _group(candidates, sizes, allowance, room)
