@@ -237,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     print(report.table(results))
     if "race" in results:
         print(race.table(results["race"]))
+        print(race.cpu_table(results["race"]))
     print(f"JSON written to {args.output}")
     for failure in failures:
         print(f"INCOMPLETE: {failure}", file=sys.stderr)
@@ -259,6 +260,7 @@ def _race_only(
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2, default=str))
     print(race.table(results["race"]))
+    print(race.cpu_table(results["race"]))
     print(f"JSON written to {args.output}")
     for failure in failures:
         print(f"INCOMPLETE: {failure}", file=sys.stderr)

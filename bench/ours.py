@@ -84,6 +84,8 @@ def drain_window(count: int, type_name: str = TYPE) -> dict[str, Any]:
         # The same window as side A's finish-to-finish figure, for a like-for-like check.
         "drain_finish_to_finish_per_s": rate(len(finishes) - 1, finishes[0], finishes[-1]),
         "drain_seconds": (finishes[-1] - first_start).total_seconds(),
+        # The window in epoch seconds, for the machine's CPU over it (bench.race).
+        "window": [first_start.timestamp(), finishes[-1].timestamp()],
     }
 
 

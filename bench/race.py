@@ -18,6 +18,7 @@ round against this queue on PostgreSQL.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import signal
@@ -120,6 +121,60 @@ def venv(name: str) -> Path:
     return python
 
 
+class CpuMeter:
+    """The machine's busy CPU seconds (all cores, from /proc/stat), sampled every 20 ms, so
+    that the CPU a drain cost can be read over its own window, first start to last finish:
+    the same account for every side (its workers, PostgreSQL's backends, the harness's own
+    small share), without the start-up of its processes. None where /proc/stat is missing."""
+
+    def __init__(self) -> None:
+        self.samples: list[tuple[float, float]] = []
+        self.tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        if Path("/proc/stat").exists():
+            self._thread.start()
+
+    def _busy(self) -> float:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+        return (sum(fields[:8]) - idle) / self.tick
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append((time.time(), self._busy()))
+            self._stop.wait(0.02)
+
+    def between(self, start: float, end: float) -> float | None:
+        """Busy CPU seconds between two epoch times, interpolated between samples."""
+        samples = self.samples[:]
+        if len(samples) < 2 or end <= start or not samples[0][0] <= start or not end <= samples[-1][0]:
+            return None
+        return self._at(samples, end) - self._at(samples, start)
+
+    @staticmethod
+    def _at(samples: list[tuple[float, float]], when: float) -> float:
+        for (t0, b0), (t1, b1) in itertools.pairwise(samples):
+            if t0 <= when <= t1:
+                return b0 + (b1 - b0) * ((when - t0) / (t1 - t0) if t1 > t0 else 0.0)
+        return samples[-1][1]
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+
+def cpu_per_job(meter: CpuMeter, result: dict[str, Any], jobs: int) -> None:
+    """Add the machine's CPU milliseconds per job over the run's window to its result."""
+    window = result.get("window")
+    if not result.get("ok") or not window:
+        return
+    busy = meter.between(float(window[0]), float(window[1]))
+    if busy is not None:
+        result["cpu_ms_per_job"] = busy * 1000 / jobs
+
+
 class Tally:
     """Counts the finish datagrams of the current run and keeps the first and last arrival times."""
 
@@ -206,6 +261,7 @@ def run_peer(name: str, case: str, jobs: int, arg: Any, args: Any, tally: Tally,
     if tally.count >= jobs and tally.last > tally.first_start:
         # First job's start to last job's finish, as ours (`drain_per_s`) from its Attempt rows.
         result["drain_per_s"] = jobs / (tally.last - tally.first_start)
+        result["window"] = [tally.first_start, tally.last]
         if tally.last > tally.first:
             result["drain_finish_to_finish_per_s"] = (jobs - 1) / (tally.last - tally.first)
     else:
@@ -249,7 +305,7 @@ def run(
         except (RuntimeError, subprocess.CalledProcessError) as exc:
             out.setdefault("skipped", {})[name] = str(exc)
             _log(f"race: {name} left out: {exc}")
-    tally = Tally()
+    tally, meter = Tally(), CpuMeter()
     with DelayServer() as server:
         try:
             for rep in range(args.repetitions):
@@ -275,6 +331,7 @@ def run(
                             "timeout": 60 + jobs * 0.1,
                         }
                         result = probe("race_ours", "ours", url, probe_args, env, 120 + jobs * 0.3)
+                        cpu_per_job(meter, result, jobs)
                         runs.setdefault(side, []).append(result)
                         _log(f"race {case} {side} rep {rep + 1}: {result.get('drain_per_s') or result.get('error')}")
                     for name in peers:
@@ -284,10 +341,12 @@ def run(
                             continue
                         log = scratch / f"race-{name}-{case}-{rep}.log"
                         result = run_peer(name, case, jobs, arg, args, tally, log)
+                        cpu_per_job(meter, result, jobs)
                         runs.setdefault(name, []).append(result)
                         _log(f"race {case} {name} rep {rep + 1}: {result.get('drain_per_s') or result.get('error')}")
         finally:
             tally.close()
+            meter.close()
     out["summary"] = summarize(out["cases"])
     return out
 
@@ -307,11 +366,13 @@ def summarize(cases: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[str, di
             ratios = [p / o if p and o else None for p, o in zip(rates, ours, strict=False)]
             known = [r for r in rates if r]
             known_ratios = [r for r in ratios if r]
+            cpu = [r["cpu_ms_per_job"] for r in reps if r.get("ok") and r.get("cpu_ms_per_job")]
             summary.setdefault(case, {})[side] = {
                 "per_s": rates,
                 "ratio_to_ours": ratios,
                 "median_per_s": statistics.median(known) if known else None,
                 "median_ratio": statistics.median(known_ratios) if known_ratios else None,
+                "median_cpu_ms_per_job": statistics.median(cpu) if cpu else None,
             }
     return summary
 
@@ -340,6 +401,26 @@ def table(race: dict[str, Any]) -> str:
             continue  # a side this run did not have (no SQLite, a peer left out)
         label = LABELS.get(side, side)
         lines.append(f"| {label} | {race['history'].get(side, '')} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def cpu_table(race: dict[str, Any]) -> str:
+    """Markdown: the machine's CPU milliseconds per job over each drain's window, median of the
+    rounds, one row per side; what a side's rate on these cores is bound by."""
+    summary = race["summary"]
+    cases = list(summary)
+    lines = [
+        "| system, CPU ms per job | " + " | ".join(cases) + " |",
+        "| --- | " + " | ".join("---:" for _ in cases) + " |",
+    ]
+    for side in ["ours", OURS_SQLITE, *PEERS]:
+        cells = []
+        for case in cases:
+            value = (summary[case].get(side) or {}).get("median_cpu_ms_per_job")
+            cells.append("—" if value is None else f"{value:.3f}")
+        if all(cell == "—" for cell in cells):
+            continue
+        lines.append(f"| {LABELS.get(side, side)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

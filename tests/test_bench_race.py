@@ -4,6 +4,7 @@ virtualenvs): the job body's datagrams reach the harness's tally, and ratios are
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 
 import pytest
@@ -67,3 +68,23 @@ def test_this_queue_on_sqlite_is_a_side_of_its_own_set_against_postgresql() -> N
     shown = race.table({"summary": summary, "history": {"ours": "Job + Attempt rows", race.OURS_SQLITE: "same"}})
     assert "| this queue (SQLite) | same | 4,000/s (4.00 x) | — |" in shown
     assert "| pgqueuer |  | 2,000/s (2.00 x) | 450/s (0.50 x) |" in shown
+
+
+def test_a_drains_cpu_is_read_over_its_own_window() -> None:
+    meter = race.CpuMeter()
+    try:
+        began = time.time()
+        deadline = time.monotonic() + 0.3
+        while time.monotonic() < deadline:  # busy: this process alone keeps a core busy
+            pass
+        ended = time.time()
+        time.sleep(0.1)
+        busy = meter.between(began, ended)
+        assert busy is not None
+        assert 0.2 <= busy <= 0.3 * (os.cpu_count() or 1) + 0.05
+        assert meter.between(ended, began) is None
+        result = {"ok": True, "window": [began, ended]}
+        race.cpu_per_job(meter, result, 100)
+        assert result["cpu_ms_per_job"] == pytest.approx(busy * 10, rel=0.2)
+    finally:
+        meter.close()
