@@ -52,7 +52,7 @@ def run(args: Any, vendors: list[str], urls: dict[tuple[str, str], str], scratch
         _log(f"delay server at {server.url}")
         for rep in range(args.repetitions):
             for vendor in vendors:
-                for key, (kind, side, env, extra) in IO_SIDES.items():
+                for key, (kind, side, env, extra) in IO_SIDES.items() if "io" in args.cases else ():
                     probe_args = {
                         "jobs": args.io_jobs,
                         "workers": args.workers,
@@ -65,30 +65,32 @@ def run(args: Any, vendors: list[str], urls: dict[tuple[str, str], str], scratch
                     result = probe(kind, side, urls[(vendor, side)], probe_args, env, timeout + 120)
                     out["io"].setdefault(vendor, {}).setdefault(key, []).append(result)
                     _log(f"{vendor} I/O {key} rep {rep + 1}: {_brief(result, ('drain_per_s',))}")
-                priority_args = {
-                    "jobs": args.priority_jobs,
-                    "critical": args.priority_critical,
-                    "workers": args.workers,
-                    "log": str(scratch / f"{vendor}-priority-{rep}.log"),
-                    "timeout": max(120.0, args.priority_jobs / 20),
-                }
-                result = probe(
-                    "priority", "ours", urls[(vendor, "ours")], priority_args, {}, 3 * priority_args["timeout"]
-                )
-                out["priority"].setdefault(vendor, []).append(result)
-                _log(f"{vendor} priority rep {rep + 1}: {_brief(result, PRIORITY_SHOWN)}")
-                memory_args = {
-                    "jobs": args.memory_jobs,
-                    "workers": args.workers,
-                    "server": server.url,
-                    "hold_ms": args.memory_hold_ms,
-                    "log": str(scratch / f"{vendor}-memory-{rep}.log"),
-                    "timeout": 120.0,
-                }
-                result = probe("memory", "ours", urls[(vendor, "ours")], memory_args, {}, 400)
-                out["memory"].setdefault(vendor, []).append(result)
-                _log(f"{vendor} memory rep {rep + 1}: {_brief(result, ('rss_ratio', 'pss_ratio'))}")
-        if args.peers:
+                if "priority" in args.cases:
+                    priority_args = {
+                        "jobs": args.priority_jobs,
+                        "critical": args.priority_critical,
+                        "workers": args.workers,
+                        "log": str(scratch / f"{vendor}-priority-{rep}.log"),
+                        "timeout": max(120.0, args.priority_jobs / 20),
+                    }
+                    result = probe(
+                        "priority", "ours", urls[(vendor, "ours")], priority_args, {}, 3 * priority_args["timeout"]
+                    )
+                    out["priority"].setdefault(vendor, []).append(result)
+                    _log(f"{vendor} priority rep {rep + 1}: {_brief(result, PRIORITY_SHOWN)}")
+                if "memory" in args.cases:
+                    memory_args = {
+                        "jobs": args.memory_jobs,
+                        "workers": args.workers,
+                        "server": server.url,
+                        "hold_ms": args.memory_hold_ms,
+                        "log": str(scratch / f"{vendor}-memory-{rep}.log"),
+                        "timeout": 120.0,
+                    }
+                    result = probe("memory", "ours", urls[(vendor, "ours")], memory_args, {}, 400)
+                    out["memory"].setdefault(vendor, []).append(result)
+                    _log(f"{vendor} memory rep {rep + 1}: {_brief(result, ('rss_ratio', 'pss_ratio'))}")
+        if args.peers and "io" in args.cases:
             url = f"{server.url}/delay?ms={args.io_delay_ms}"
             out["io_peers"] = peers.run_io(args.io_jobs, args.repetitions, scratch, url, timeout)
     return out

@@ -79,6 +79,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--memory-hold-ms", type=int, default=30_000, help="the longest each of them is held (released once measured)"
     )
     parser.add_argument("--no-concurrency", action="store_true", help="skip the I/O, priority and memory cases")
+    parser.add_argument(
+        "--cases",
+        default="io,priority,memory",
+        type=lambda text: [name for name in text.split(",") if name],
+        help="which of the concurrency cases run (default io,priority,memory)",
+    )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="where the JSON goes")
     parser.add_argument(
         "--pg-url",
@@ -89,6 +95,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not re.fullmatch(r"[a-z0-9_]*", os.environ.get(databases.PREFIX_VARIABLE, "")):
         parser.error(f"{databases.PREFIX_VARIABLE} may hold only lower-case letters, digits and underscores")
+    if set(args.cases) - {"io", "priority", "memory"}:
+        parser.error(f"unknown cases {sorted(set(args.cases) - {'io', 'priority', 'memory'})}: io, priority, memory")
     unknown = set(args.race_peers) - set(race.PEERS)
     if unknown:
         parser.error(f"unknown race peers {sorted(unknown)}: choose among {','.join(race.PEERS)}")
