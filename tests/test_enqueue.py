@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator, Mapping
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.db import transaction
@@ -197,3 +200,42 @@ def test_enqueue_many_joins_the_callers_transaction() -> None:
         enqueue_then_fail()
     assert seen_inside == [4]
     assert Job.objects.count() == 0
+
+
+class _Watched(Mapping[str, Any]):
+    """A payload that notes, each time it is read, whether Python's cyclic collector is on."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+        self.collector_on: list[bool] = []
+
+    def __getitem__(self, key: str) -> Any:
+        self.collector_on.append(gc.isenabled())
+        return self.data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+
+def test_enqueue_many_pauses_the_collector_and_leaves_it_as_it_found_it() -> None:
+    """The cyclic collector is off while a call builds its jobs (docs/performance.md, "Enqueue,
+    fourth round"), on again after it, also after an error; and never turned on by a call
+    made while the process has it off."""
+    watched = _Watched({"value": 1})
+    assert gc.isenabled()
+    enqueue_many([{"type": "echo", "payload": watched}, {"type": "noop"}])
+    assert watched.collector_on == [False]
+    assert gc.isenabled()
+    with pytest.raises(BulkEnqueueError):
+        enqueue_many([{"type": "echo", "payload": _Watched({"value": "bad"})}])
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        enqueue_many([{"type": "echo", "payload": _Watched({"value": 2})}])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    assert sorted(Job.objects.filter(job_type__name="echo").values_list("payload__value", flat=True)) == [1, 2]

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
+import zoneinfo
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from django.db import IntegrityError, connection, models, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, models, transaction
+from django.db.backends.utils import CursorWrapper
+from django.db.transaction import TransactionManagementError
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from jobqueue.engine import inserts, sql
@@ -202,3 +206,101 @@ def test_build_gives_the_instance_the_model_s_own_constructor_gives() -> None:
     assert other.id != built.id
     assert other.payload == {}
     assert other.payload is not inserts.build(Job, {}).payload
+
+
+def _raw(obj: models.Model) -> list[Any]:
+    """Every column but the id as the database holds it (on SQLite a moment is its text)."""
+    table, quote = obj._meta.db_table, connection.ops.quote_name
+    columns = [f.column for f in obj._meta.concrete_fields if f.attname != "id"]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {', '.join(quote(c) for c in columns)} FROM {quote(table)} WHERE id = %s",  # noqa: S608 - the model's own names
+            [obj._meta.pk.get_db_prep_value(obj.pk, connection)],
+        )
+        return list(cursor.fetchone())
+
+
+@pytest.mark.parametrize(
+    "moments",
+    [
+        pytest.param("same", id="run-after-is-created-at"),
+        pytest.param("zones", id="another-zone-and-whole-seconds"),
+    ],
+)
+def test_a_single_row_stores_the_very_values_the_orm_stores(moments: str) -> None:
+    """The single-row path converts a moment once when two columns hold the same one, and on
+    SQLite and MariaDB writes a UTC moment's text itself: the stored values, compared as the
+    database holds them (text on SQLite, where a different text would sort differently), are
+    the ORM's."""
+    if moments == "same":
+        created = run_after = timezone.now()
+    else:
+        created = datetime(2026, 5, 4, 3, 2, 1, tzinfo=UTC)  # no microseconds: no fraction in the text
+        run_after = datetime(2026, 5, 4, 5, 2, 1, 500, tzinfo=zoneinfo.ZoneInfo("Europe/Paris"))
+    fast = _job(created_at=created, run_after=run_after, trace_context={"traceparent": "00-ab-cd-01"})
+    orm = _job(created_at=created, run_after=run_after, trace_context={"traceparent": "00-ab-cd-01"})
+    inserts.insert([fast])
+    orm.save(force_insert=True)
+    assert _raw(fast) == _raw(orm)
+    assert Job.objects.get(pk=fast.pk).run_after == run_after
+
+
+def test_a_single_row_goes_through_django_s_cursor_when_queries_are_watched() -> None:
+    """On SQLite a single row skips Django's cursor layers, unless something watches them
+    (a query log, an execute wrapper): then they see the INSERT as before."""
+    logged, wrapped_job = _job(), _job()
+    with CaptureQueriesContext(connection) as queries:
+        inserts.insert([logged])
+    assert len(queries.captured_queries) == 1
+    assert queries.captured_queries[0]["sql"].startswith(f"INSERT INTO {connection.ops.quote_name('jobqueue_job')}")
+    wrapped: list[str] = []
+
+    def wrapper(execute: Any, statement: str, params: Any, many: bool, context: Any) -> Any:
+        wrapped.append(statement)
+        return execute(statement, params, many, context)
+
+    with connection.execute_wrapper(wrapper):
+        inserts.insert([wrapped_job])
+    assert wrapped == [sql.insert_statement(Job).single()]
+    assert Job.objects.count() == 2
+
+
+def test_a_single_row_goes_through_django_s_cursor_when_its_methods_are_replaced(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What an APM's patch of Django's cursor class (Sentry's) or a tool that replaces a
+    connection's `cursor` (the debug toolbar) sees of a single row, as before."""
+    class_patched, connection_patched = _job(), _job()
+    seen: list[str] = []
+    original_execute = CursorWrapper.execute
+
+    def traced_execute(self: CursorWrapper, statement: str, params: Any = None) -> Any:
+        seen.append(f"class: {statement[:11]}")
+        return original_execute(self, statement, params)
+
+    monkeypatch.setattr(CursorWrapper, "execute", traced_execute)
+    inserts.insert([class_patched])
+    monkeypatch.undo()
+    db = connections[DEFAULT_DB_ALIAS]
+    original_cursor = db.cursor
+
+    def traced_cursor() -> Any:
+        seen.append("connection")
+        return original_cursor()
+
+    monkeypatch.setattr(db, "cursor", traced_cursor)
+    inserts.insert([connection_patched])
+    monkeypatch.undo()
+    assert seen == ["class: INSERT INTO", "connection"]
+    assert Job.objects.filter(pk__in=[class_patched.pk, connection_patched.pk]).count() == 2
+
+
+def test_a_single_row_in_a_transaction_marked_for_rollback_is_refused_like_any_query() -> None:
+    job = _job()
+    with transaction.atomic():
+        transaction.set_rollback(True)
+        with transaction.atomic(savepoint=False):  # an inner block that failed, as Django marks it
+            connection.needs_rollback = True
+        with pytest.raises(TransactionManagementError):
+            inserts.insert([job])
+    assert Job.objects.count() == 0

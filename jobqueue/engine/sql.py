@@ -19,6 +19,8 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, OperationalError, connection, connections, models, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.utils import CursorWrapper
 
 from jobqueue.engine import statements
 
@@ -87,6 +89,12 @@ class Insert:
         """The statement for one row (its parameters in column order)."""
         return self._plain(1)
 
+    @functools.cached_property
+    def single_qmark(self) -> str:
+        """`single()` with SQLite's own placeholders, what Django's SQLite cursor makes of it
+        (with a regular expression, on every call)."""
+        return self.single().replace("%s", "?")
+
     @functools.lru_cache(maxsize=64)  # noqa: B019 - as above
     def _plain(self, count: int) -> str:
         row = "(" + ", ".join(["%s"] * len(self.types)) + ")"
@@ -116,6 +124,37 @@ def insert_statement(model: type[models.Model], vendor: str | None = None) -> In
     return _insert(model, vendor or connection.vendor)
 
 
+def execute_row(db: BaseDatabaseWrapper, statement: Insert, row: list[Any]) -> None:
+    """Execute `statement`'s one-row INSERT with `row` on the connection `db`.
+
+    On SQLite, when nothing watches Django's cursors, straight on the driver's connection
+    with the statement's `?` form: what Django's cursor does (the same checks, its errors
+    translated the same way) without its per-call layers, a quarter of a single enqueue's
+    Python (docs/performance.md, "Enqueue, fourth round"). Elsewhere through Django's cursor."""
+    if db.vendor == "sqlite" and not _cursors_watched(db):
+        db.ensure_connection()
+        db.validate_thread_sharing()
+        db.validate_no_broken_transaction()
+        with db.wrap_database_errors:
+            db.connection.execute(statement.single_qmark, row)
+        return
+    with db.cursor() as cursor:
+        cursor.execute(statement.single(), row)
+
+
+def _cursors_watched(db: BaseDatabaseWrapper) -> bool:
+    """Whether something sees the statements of `db` through Django's cursors: a query log
+    (DEBUG, a test's CaptureQueriesContext), an execute wrapper, a cursor method replaced on
+    the connection (the Django debug toolbar) or on Django's cursor class (an APM's patch,
+    Sentry's)."""
+    return (
+        db.queries_logged
+        or bool(db.execute_wrappers)
+        or "cursor" in db.__dict__
+        or CursorWrapper.execute.__module__ != CursorWrapper.__module__
+    )
+
+
 def returns_updated_rows() -> bool:
     """Whether an UPDATE can return the rows it wrote (`UPDATE ... RETURNING`, which the
     multi-row statements need): PostgreSQL and SQLite; not MariaDB / MySQL."""
@@ -124,7 +163,7 @@ def returns_updated_rows() -> bool:
 
 def has_notify() -> bool:
     """Whether the database can wake listening clusters (PostgreSQL's LISTEN/NOTIFY)."""
-    return connection.vendor == "postgresql"
+    return connections[DEFAULT_DB_ALIAS].vendor == "postgresql"  # the wrapper: one lookup, not the proxy's two
 
 
 def data_version() -> tuple[object, int] | None:
@@ -253,7 +292,7 @@ def lone_write(write: Callable[[], T]) -> T:
     db = connections[DEFAULT_DB_ALIAS]  # the wrapper itself: each read through the proxy is a lookup
     if db.vendor != "sqlite" or db.in_atomic_block:
         return write()
-    return _polled(write)
+    return _polled(write, db)
 
 
 def _begin_immediate(stack: ExitStack) -> None:
@@ -274,11 +313,11 @@ def _begin_immediate(stack: ExitStack) -> None:
         connection.transaction_mode = previous  # type: ignore[attr-defined]
 
 
-def _polled(attempt: Callable[[], T]) -> T:
+def _polled(attempt: Callable[[], T], db: BaseDatabaseWrapper | None = None) -> T:
     """SQLite: run `attempt` (which takes the write lock first thing) with a busy timeout of
     zero, again every millisecond or so while the lock is taken, for as long as the
-    connection's own busy timeout."""
-    db = connections[DEFAULT_DB_ALIAS]
+    connection's own busy timeout. `db`: the default connection's wrapper, when the caller has it."""
+    db = db if db is not None else connections[DEFAULT_DB_ALIAS]
     db.ensure_connection()
     raw = db.connection
     known = getattr(db, "_jobqueue_patience", None)

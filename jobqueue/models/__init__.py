@@ -24,6 +24,7 @@ from jobqueue.models.core import (
     UniqueLock,
     new_id,
     new_id_numbers,
+    uuid_of,
 )
 from jobqueue.models.jobrate import JobRateCount
 from jobqueue.models.metrics import (
@@ -68,4 +69,5 @@ __all__ = [
     "UniqueLock",
     "new_id",
     "new_id_numbers",
+    "uuid_of",
 ]
