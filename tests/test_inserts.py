@@ -268,8 +268,9 @@ def test_a_single_row_goes_through_django_s_cursor_when_queries_are_watched() ->
 def test_a_single_row_goes_through_django_s_cursor_when_its_methods_are_replaced(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """What an APM's patch of Django's cursor class (Sentry's) or a tool that replaces a
-    connection's `cursor` (the debug toolbar) sees of a single row, as before."""
+    """What an APM's patch of Django's cursor class (Sentry's), a tool that replaces a
+    connection's `cursor` (the debug toolbar) or a backend's own cursors (django-prometheus's
+    count statements) see of a single row: the INSERT, as before."""
     class_patched, connection_patched = _job(), _job()
     seen: list[str] = []
     original_execute = CursorWrapper.execute
@@ -291,8 +292,18 @@ def test_a_single_row_goes_through_django_s_cursor_when_its_methods_are_replaced
     monkeypatch.setattr(db, "cursor", traced_cursor)
     inserts.insert([connection_patched])
     monkeypatch.undo()
-    assert seen == ["class: INSERT INTO", "connection"]
-    assert Job.objects.filter(pk__in=[class_patched.pk, connection_patched.pk]).count() == 2
+    backend_patched = _job()
+    original_create = type(db).create_cursor
+
+    def counted_create_cursor(self: Any, name: Any = None) -> Any:
+        seen.append("backend")
+        return original_create(self, name)
+
+    monkeypatch.setattr(type(db), "create_cursor", counted_create_cursor)
+    inserts.insert([backend_patched])
+    monkeypatch.undo()
+    assert seen == ["class: INSERT INTO", "connection", "backend"]
+    assert Job.objects.filter(pk__in=[class_patched.pk, connection_patched.pk, backend_patched.pk]).count() == 3
 
 
 def test_a_single_row_in_a_transaction_marked_for_rollback_is_refused_like_any_query() -> None:

@@ -144,15 +144,24 @@ def execute_row(db: BaseDatabaseWrapper, statement: Insert, row: list[Any]) -> N
 
 def _cursors_watched(db: BaseDatabaseWrapper) -> bool:
     """Whether something sees the statements of `db` through Django's cursors: a query log
-    (DEBUG, a test's CaptureQueriesContext), an execute wrapper, a cursor method replaced on
-    the connection (the Django debug toolbar) or on Django's cursor class (an APM's patch,
-    Sentry's)."""
+    (DEBUG, a test's CaptureQueriesContext), an execute wrapper, a backend of its own (one
+    that counts statements in its cursors, as django-prometheus's), a cursor method replaced
+    on the connection (the Django debug toolbar) or on its class, or Django's cursor class
+    patched (an APM's, Sentry's). A replaced method is one defined outside Django's module."""
+    kind = type(db)
     return (
         db.queries_logged
         or bool(db.execute_wrappers)
         or "cursor" in db.__dict__
+        or "create_cursor" in db.__dict__
+        or kind.__module__ != _SQLITE_BACKEND
+        or kind.create_cursor.__module__ != _SQLITE_BACKEND
+        or kind.cursor.__module__ != BaseDatabaseWrapper.__module__
         or CursorWrapper.execute.__module__ != CursorWrapper.__module__
     )
+
+
+_SQLITE_BACKEND = "django.db.backends.sqlite3.base"
 
 
 def returns_updated_rows() -> bool:
