@@ -44,6 +44,7 @@ class JobQueueConfig(BaseModel):
     LEASE_GRACE: int = Field(30, ge=1, le=DAY)
     CLAIM_RENEW_FACTOR: float = Field(3.0, ge=1, le=1000)
     ASYNC_CONCURRENCY: int = Field(50, ge=1, le=MAX_ASYNC_CONCURRENCY)
+    ASYNC_TOPUP_SECONDS: Seconds = Field(5.0, ge=0, le=3600)
     CHUNK_BUDGET_MS: float = Field(50, ge=0, le=60_000)
     CHUNK_MAX_JOBS: int = Field(100, ge=1, le=10_000)
     FLUSH_INTERVAL_MS: float = Field(10, ge=0, le=60_000)

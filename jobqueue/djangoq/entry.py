@@ -19,6 +19,7 @@ def run(type_name: str, mode: str, jobs: Any, cluster: str, timeout: int, priori
     with contextlib.suppress(ValueError, AttributeError):  # not the main thread, or no SIGALRM
         signal.alarm(0)
     try:
-        return run_unit(Unit.from_args(type_name, mode, jobs, cluster, timeout, priority))
+        # A cluster's worker: an async unit tops up as its jobs finish (jobqueue.engine.topup).
+        return run_unit(Unit.from_args(type_name, mode, jobs, cluster, timeout, priority), top_up=True)
     except TimeoutException:  # pragma: no cover - the alarm was disarmed above
         return "unrecorded"

@@ -88,11 +88,19 @@ class Candidate(NamedTuple):
     run_after: Any
 
 
-def claim(room: int, cluster: str, unit_size: UnitSize | None = None, now: datetime | None = None) -> list[Unit]:
+def claim(
+    room: int,
+    cluster: str,
+    unit_size: UnitSize | None = None,
+    now: datetime | None = None,
+    *,
+    only: int | None = None,
+) -> list[Unit]:
     """Claim up to `room` units of ready work for `cluster`. `unit_size` says how many jobs
-    of a type one unit may hold (one each when not given)."""
+    of a type one unit may hold (one each when not given); `only`, a type id, restricts the
+    claim to that type's jobs (a running async unit's top-up, `engine.topup`)."""
     now = now or timezone.now()
-    runnable = {s.type_id: s for s in type_states().values() if s.config.enabled}
+    runnable = {s.type_id: s for s in type_states().values() if s.config.enabled and only in (None, s.type_id)}
     if not runnable or room < 1:
         return []
     size = unit_size or (lambda state: 1)
@@ -312,7 +320,7 @@ def _allowances(runnable: dict[int, TypeState], candidates: list[Candidate], now
     """How many more jobs each gated type, and each partition value of a type with limits per
     value, among the candidates may start now. A gated type whose row another cluster has
     locked right now gets none this round."""
-    gated = sorted({c.type_id for c in candidates if _limits(runnable[c.type_id])})
+    gated = sorted({c.type_id for c in candidates if limited(runnable[c.type_id])})
     if not gated:
         return {}
     locked = set(gated)
@@ -349,7 +357,7 @@ def _allowances(runnable: dict[int, TypeState], candidates: list[Candidate], now
     return allowance
 
 
-def _limits(state: TypeState) -> bool:
+def limited(state: TypeState) -> bool:
     """Whether a type's claims are gated: a limit of its own, or one per partition value."""
     config = state.config
     per_value = state.definition.partition is not None and (config.partition_concurrency or config.partition_rate_limit)

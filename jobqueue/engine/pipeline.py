@@ -30,7 +30,8 @@ from jobqueue.engine.decide import DecidedAttempt, JobRun, give_back
 from jobqueue.engine.drivers import adrive, drive
 from jobqueue.engine.recorder import HOST, Recorder, reset_connection
 from jobqueue.engine.shutdown import shutting_down
-from jobqueue.engine.units import JobSnapshot, Mode, Unit, is_rated
+from jobqueue.engine.topup import TopUp
+from jobqueue.engine.units import JobSnapshot, Mode, Unit, is_rated, unit_size
 from jobqueue.exceptions import UnknownJobTypeError
 from jobqueue.models import DeadReason, Outcome
 from jobqueue.tracing import AttemptSpan
@@ -38,12 +39,14 @@ from jobqueue.tracing import AttemptSpan
 logger = logging.getLogger("jobqueue")
 
 
-def run_unit(unit: Unit) -> str:
+def run_unit(unit: Unit, *, top_up: bool = False) -> str:
     """Run one claimed unit and record every attempt of it. Returns a word for the log
     ("recorded", "released", "lost", "unrecorded"); never raises, since django-q2 would then
-    store a result of its own: the Job and Attempt rows are the only history."""
+    store a result of its own: the Job and Attempt rows are the only history. With `top_up`
+    (a cluster's worker), an async unit takes more jobs of its type as its jobs finish
+    (`engine.topup`); without (`jobqueue.testing.drain`), it runs the jobs it was handed."""
     try:
-        return _run(unit)
+        return _run(unit, top_up)
     except BaseException:
         # Only our own bookkeeping lands here (a lost database, say). The leases will expire
         # and another cluster (or this one, by pid) reclaims the jobs: log, and go on.
@@ -55,7 +58,8 @@ def run_unit(unit: Unit) -> str:
         inflight.done(1)
 
 
-def _run(unit: Unit) -> str:
+def _run(unit: Unit, top_up: bool) -> str:
+    began = time.monotonic()  # about when django-q2's guard started counting the unit's budget
     if shutting_down() or inflight.outranked(unit.priority):
         # Claimed, never started: back to the queue in one write, attempts unspent. Also when
         # a unit of higher priority waits behind this one in the local queue: this worker
@@ -86,6 +90,8 @@ def _run(unit: Unit) -> str:
     elif unit.mode == Mode.ASYNC:
         # The loop runs in asgiref's loop thread; thread-sensitive sync calls (the ORM, the
         # recorder) come back to this thread and its connection, as in Django's async views.
+        if top_up:
+            run.topup = TopUp(unit, state, run.recorder, worker, unit_size(state), began)
         async_to_sync(run.concurrently)(snapshots)
     elif unit.mode == Mode.BATCH:
         run.batch(snapshots)
@@ -102,6 +108,7 @@ class _UnitRun:
         self.unit, self.state, self.config = unit, state, config
         self.recorder = Recorder(unit, config, worker)
         self.report, self.decided = self.recorder.report, self.recorder.decided
+        self.topup: TopUp | None = None
 
     def context(self, snapshot: JobSnapshot) -> JobContext:
         assert self.state is not None  # noqa: S101 - unregistered types never get here
@@ -179,13 +186,30 @@ class _UnitRun:
 
     async def concurrently(self, snapshots: list[JobSnapshot]) -> None:
         """Every job of the unit at once on this loop, each under its own deadline; decisions
-        are flushed every FLUSH_INTERVAL_MS by one recorder, off the loop."""
+        are flushed every FLUSH_INTERVAL_MS by one recorder, off the loop. With a `TopUp`, as
+        jobs finish, more jobs of the type are claimed and started (off the loop, in the
+        worker's thread, as the recorder's writes) and join the loop, until it stops."""
         inflight.running(inflight.CONCURRENT)
         loop = asyncio.get_running_loop()
         done = asyncio.Event()
         recorder = asyncio.create_task(self._recorder(done))
+        topup = self.topup
+        take = sync_to_async(topup.take, thread_sensitive=True) if topup is not None else None
+        running = {asyncio.create_task(self._one_async(s, loop.time())) for s in snapshots}
         try:
-            await asyncio.gather(*(self._one_async(snapshot, loop.time()) for snapshot in snapshots))
+            while running:
+                finished, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for task in finished:
+                    task.result()  # our own bookkeeping's error, as gather raised it
+                if take is not None and topup is not None and topup.wants(len(running)):
+                    if topup.limited:
+                        # The finished jobs' decisions first: committed, they no longer count
+                        # against the type's limits in the claim that follows.
+                        await self._commit()
+                    # Otherwise the claim first: the recorder's writes share the worker's
+                    # thread, and the free slots wait for the claim, not for the record.
+                    fresh = await take(len(running))
+                    running |= {asyncio.create_task(self._one_async(s, loop.time())) for s in fresh}
         finally:
             done.set()
             await recorder
@@ -200,15 +224,20 @@ class _UnitRun:
             report.follow_ups = ctx.follow_ups
             self.decided(snapshot, report, JobRun(instance, ctx), traced)
 
+    async def _commit(self) -> None:
+        """Record the pending decisions now, then run the hooks they call for. Taken on the
+        loop (jobs append to it there), written off the loop in the worker's thread."""
+        if not self.recorder.pending:
+            return
+        recorded = await sync_to_async(self.recorder.record, thread_sensitive=True)(self.recorder.take())
+        await asyncio.gather(*(adrive(hook, None) for hook in _hooks(recorded)))
+
     async def _recorder(self, done: asyncio.Event) -> None:
         recorder = self.recorder
-        record = sync_to_async(recorder.record, thread_sensitive=True)
         while True:
             finished = done.is_set()
             if recorder.pending and (finished or recorder.due()):
-                # Taken on the loop (jobs append to it there), written off the loop.
-                recorded = await record(recorder.take())
-                await asyncio.gather(*(adrive(hook, None) for hook in _hooks(recorded)))
+                await self._commit()
             if finished and not recorder.pending:
                 return
             with contextlib.suppress(TimeoutError):

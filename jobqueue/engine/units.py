@@ -1,7 +1,8 @@
 """What flows from the claim to a worker: a `Unit` of claimed jobs, and each job's frozen snapshot.
 
 Unit sizing lives here, whole: how a type's jobs run (`mode_of`), how many one unit holds
-(`unit_size`), and how long a unit may take (`Unit.budget`).
+(`unit_size`), how long an async unit tops up (`topup_window`), and how long a unit may take
+(`Unit.budget`).
 """
 
 from __future__ import annotations
@@ -60,6 +61,12 @@ def unit_size(state: TypeState) -> int:
     return max(1, min(jobqueue_settings.CHUNK_MAX_JOBS, math.floor(budget / per_job)))
 
 
+def topup_window(timeout: int) -> float:
+    """Seconds from an async unit's start during which its worker tops it up with more jobs of
+    its type (`engine.topup`): the ASYNC_TOPUP_SECONDS setting, at most the type's timeout."""
+    return max(0.0, min(float(timeout), jobqueue_settings.ASYNC_TOPUP_SECONDS))
+
+
 @dataclass(frozen=True)
 class Claim:
     """One claimed attempt of a job: the guard every later write of that attempt carries."""
@@ -90,9 +97,13 @@ class Unit:
 
     @property
     def budget(self) -> int:
-        """Seconds the unit may take at most: sequential jobs add up, concurrent ones do not."""
+        """Seconds the unit may take at most: sequential jobs add up, concurrent ones do not; an
+        async unit's top-ups (`engine.topup`) start jobs for up to `topup_window()` seconds,
+        each with its own whole timeout."""
         if self.mode == Mode.SYNC:
             return self.timeout * len(self.jobs)
+        if self.mode == Mode.ASYNC:
+            return self.timeout + math.ceil(topup_window(self.timeout))
         return self.timeout
 
     def as_args(self) -> tuple[Any, ...]:
