@@ -190,7 +190,8 @@ class Heartbeat(Duty):
                 "workers": self.workers,
                 "started_at": self.started,
                 "last_seen_at": timezone.now(),
-                "claimed": self.claimer.claimed,
+                # The pusher's claims and the workers' top-ups (engine.topup).
+                "claimed": self.claimer.claimed + inflight.topped(),
                 "stopped_at": timezone.now() if stopping else None,
             },
         )

@@ -8,6 +8,8 @@
 - what each worker is running right now (a unit of many async jobs, or which job of a
   sequential unit), so that the reclaimer of a worker that died can tell the job that killed
   it from those the worker never reached;
+- how many jobs its workers claimed themselves, topping up their async units (`engine.topup`),
+  for the jobs claimed that the heartbeat reports;
 - the priority of the most urgent unit waiting in the local queue for a worker, so that a
   worker running a chunk of lower-priority jobs stops between two of them and hands the rest
   back: the urgent unit then waits for one short job, not for a whole chunk.
@@ -35,16 +37,18 @@ _durations: Any = None  # per type slot: seconds per job (0.0: no history yet)
 _type_slots: dict[str, int] = {}
 _workers: Any = None  # per worker slot: pid, mode, job id high 64 bits, low 64 bits
 _urgent: Any = None  # priority of the most urgent waiting unit, and until when (monotonic)
+_topped: Any = None  # jobs the cluster's workers claimed topping up their async units
 _mine: int | None = None  # this process's worker slot, once it has one
 _warm: set[str] = set()  # the types this process has run a unit of (its first one is cold)
 
 
 def install(type_names: list[str]) -> None:
     """Create the shared state (in the cluster's main process, before it forks)."""
-    global _units, _durations, _workers, _urgent
+    global _units, _durations, _workers, _urgent, _topped
     context = multiprocessing.get_context("fork")
     _units = context.Value("i", 0)
     _urgent = context.Array("d", [_NOBODY, 0.0])
+    _topped = context.Value("q", 0)
     _durations = context.Array("d", _TYPES)
     _workers = context.Array("q", _SLOTS * 4)
     _type_slots.clear()
@@ -66,6 +70,18 @@ def done(units: int = 1) -> None:
 
 def held() -> int:
     return 0 if _units is None else int(_units.value)
+
+
+def topped_up(jobs: int) -> None:
+    """A worker claimed `jobs` more jobs for its running async unit (`engine.topup`)."""
+    if _topped is not None and jobs:
+        with _topped.get_lock():
+            _topped.value += jobs
+
+
+def topped() -> int:
+    """Jobs the cluster's workers have claimed topping up their units since it started."""
+    return 0 if _topped is None else int(_topped.value)
 
 
 def waiting(priority: int) -> None:

@@ -83,6 +83,7 @@ class TopUp:
             self.stopped = True
             return []
         claims = [c for unit in units for c in unit.claims]
+        inflight.topped_up(len(claims))
         try:
             snapshots = transitions.patiently(
                 transitions.start_unit,
