@@ -54,7 +54,6 @@ class TopUp:
         self.floor = unit.priority  # the lowest priority among the jobs it has taken
         self.limited = limited(state)  # a claim counts the type's running jobs
         self.stopped = self.until <= time.monotonic()
-        self.jobs = 0  # jobs started by top-ups
 
     def wants(self, running: int) -> bool:
         """Whether to claim now, with `running` jobs of the unit still running."""
@@ -99,14 +98,13 @@ class TopUp:
             self._give_back(claims)
             return []
         if time.monotonic() >= self.until:
-            # Started past the window (a slow start): run, they could outlast django-q2's
+            # Started past the window (a slow start): these jobs could outlast django-q2's
             # guard. Given back, attempts unspent; run after all if the database refuses that.
             self.stopped = True
             if self.recorder.hand_back(snapshots):
                 return []
         self.recorder.open.update({s.id: s.claim for s in snapshots})
         self.floor = min([self.floor, *(s.priority for s in snapshots)])
-        self.jobs += len(snapshots)
         return snapshots
 
     def _give_back(self, claims: list[Claim]) -> None:
