@@ -379,48 +379,47 @@ def summarize(cases: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[str, di
 
 def table(race: dict[str, Any]) -> str:
     """Markdown: one row per side, one column per case (median jobs/s, and the ratio to ours per round)."""
-    summary = race["summary"]
-    cases = list(summary)
-    lines = [
-        "| system | history kept | " + " | ".join(cases) + " |",
-        "| --- | --- | " + " | ".join("---:" for _ in cases) + " |",
-    ]
-    for side in ["ours", OURS_SQLITE, *PEERS]:
-        cells = []
-        for case in cases:
-            entry = summary[case].get(side)
-            if entry is None or entry["median_per_s"] is None:
-                cells.append("—")
-                continue
-            shown = f"{entry['median_per_s']:,.0f}/s"
-            if side != "ours":
-                ratios = ", ".join(f"{r:.2f}" if r else "-" for r in entry["ratio_to_ours"])
-                shown += f" ({ratios} x)"
-            cells.append(shown)
-        if all(cell == "—" for cell in cells):
-            continue  # a side this run did not have (no SQLite, a peer left out)
-        label = LABELS.get(side, side)
-        lines.append(f"| {label} | {race['history'].get(side, '')} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+
+    def cell(side: str, entry: dict[str, Any]) -> str | None:
+        if entry["median_per_s"] is None:
+            return None
+        shown = f"{entry['median_per_s']:,.0f}/s"
+        if side != "ours":
+            shown += " (" + ", ".join(f"{r:.2f}" if r else "-" for r in entry["ratio_to_ours"]) + " x)"
+        return shown
+
+    return _markdown(race, ["system", "history kept"], lambda side: [race["history"].get(side, "")], cell)
 
 
 def cpu_table(race: dict[str, Any]) -> str:
     """Markdown: the machine's CPU milliseconds per job over each drain's window, median of the
     rounds, one row per side; what a side's rate on these cores is bound by."""
+
+    def cell(side: str, entry: dict[str, Any]) -> str | None:
+        value = entry.get("median_cpu_ms_per_job")
+        return None if value is None else f"{value:.3f}"
+
+    return _markdown(race, ["system, CPU ms per job"], lambda side: [], cell)
+
+
+def _markdown(
+    race: dict[str, Any],
+    heads: list[str],
+    leading: Callable[[str], list[str]],
+    cell: Callable[[str, dict[str, Any]], str | None],
+) -> str:
+    """A table of one row per side that ran (this queue first), one column per case."""
     summary = race["summary"]
     cases = list(summary)
     lines = [
-        "| system, CPU ms per job | " + " | ".join(cases) + " |",
-        "| --- | " + " | ".join("---:" for _ in cases) + " |",
+        "| " + " | ".join([*heads, *cases]) + " |",
+        "| " + " | ".join(["---"] * len(heads) + ["---:"] * len(cases)) + " |",
     ]
     for side in ["ours", OURS_SQLITE, *PEERS]:
-        cells = []
-        for case in cases:
-            value = (summary[case].get(side) or {}).get("median_cpu_ms_per_job")
-            cells.append("—" if value is None else f"{value:.3f}")
-        if all(cell == "—" for cell in cells):
-            continue
-        lines.append(f"| {LABELS.get(side, side)} | " + " | ".join(cells) + " |")
+        cells = [(cell(side, summary[case][side]) if side in summary[case] else None) or "—" for case in cases]
+        if all(shown == "—" for shown in cells):
+            continue  # a side this run did not have (no SQLite, a peer left out)
+        lines.append("| " + " | ".join([LABELS.get(side, side), *leading(side), *cells]) + " |")
     return "\n".join(lines)
 
 
