@@ -40,7 +40,8 @@ _TOKEN = re.compile(
     r"\s*(?:(?P<name>[A-Za-z_][A-Za-z0-9_.]*)(?P<op>=|~)|(?P<bad>[A-Za-z_][A-Za-z0-9_.]*[:<>!]))?"
     r'(?P<value>"(?:[^"\\]|\\.)*"|[^\s"]+|"(?P<open>.*))?'
 )
-_NUMBER = re.compile(r"^-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?$")
+# A JSON number: no leading zeros ("007" is text, as JSON would refuse it as a number).
+_NUMBER = re.compile(r"^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?$")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
 _ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)")
 COLUMNS = {"type", "status", "id", "key", "error"}

@@ -29,6 +29,19 @@ def test_parse_reads_fields_operators_and_quoted_text() -> None:
     ]
 
 
+def test_a_value_json_would_not_read_as_a_number_is_text() -> None:
+    # "00" and "-01" looked like numbers to the parser, which then failed on them (a 500 in the
+    # API's ?q=): JSON numbers have no leading zeros, so these are text, as a code would be.
+    terms = parse("code=00 n=-01 zero=0 small=0.5 big=10e2")
+    assert [(t.name, t.value) for t in terms] == [
+        ("payload.code", "00"),
+        ("payload.n", "-01"),
+        ("payload.zero", 0),
+        ("payload.small", 0.5),
+        ("payload.big", 1000.0),
+    ]
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [

@@ -63,5 +63,7 @@ def test_the_pattern_matches_exactly_what_the_parser_accepts(query: str) -> None
 
 @given(st.from_regex(PATTERN))
 @settings(max_examples=300, derandomize=True, database=None)
+@example("a=00")  # a newer Hypothesis found it: a leading zero made the parser fail, not refuse
+@example("a=-01 b=0.50")
 def test_what_the_pattern_generates_parses(query: str) -> None:
     assert accepted(query), query
