@@ -194,21 +194,20 @@ class _UnitRun:
         done = asyncio.Event()
         recorder = asyncio.create_task(self._recorder(done))
         topup = self.topup
-        take = sync_to_async(topup.take, thread_sensitive=True) if topup is not None else None
         running = {asyncio.create_task(self._one_async(s, loop.time())) for s in snapshots}
         try:
             while running:
                 finished, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
                 for task in finished:
                     task.result()  # our own bookkeeping's error, as gather raised it
-                if take is not None and topup is not None and topup.wants(len(running)):
+                if topup is not None and topup.wants(len(running)):
                     if topup.limited:
                         # The finished jobs' decisions first: committed, they no longer count
                         # against the type's limits in the claim that follows.
                         await self._commit()
                     # Otherwise the claim first: the recorder's writes share the worker's
                     # thread, and the free slots wait for the claim, not for the record.
-                    fresh = await take(len(running))
+                    fresh = await sync_to_async(topup.take, thread_sensitive=True)(len(running))
                     running |= {asyncio.create_task(self._one_async(s, loop.time())) for s in fresh}
         finally:
             done.set()
